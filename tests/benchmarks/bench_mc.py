@@ -1,0 +1,100 @@
+"""Benchmark: our Monte Carlo engine against the plain NumPy peer, on the same surface, same run.
+
+Times ``sabr.montecarlo.mc_surface`` and ``shared/peers/numpy_euler_peer.py`` on a
+representative Funahashi-box surface (alpha 0.3, beta 0.6, nu 0.5, rho -0.4,
+F0 = 1, 21 strikes x 10 maturities 1..10 y, the peer's own grid) and prints,
+for each: seconds, path-steps per second, RMS vol standard error; last, the
+efficiency ratio
+
+    (peer_seconds x peer_rms_se^2) / (our_seconds x our_rms_se^2),
+
+the speed-up at equal accuracy (variance reduction and speed both count).
+Each engine runs ``--repeats`` times and its fastest time is used.
+
+    python tests/benchmarks/bench_mc.py [--paths 100000] [--repeats 3] [--peer-dir DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sabr.montecarlo import DEFAULT_STEPS_PER_YEAR, _step_counts, mc_surface
+
+PEER_DEFAULT = Path(__file__).resolve().parents[2].parent / "shared" / "peers" / "numpy_euler_peer.py"
+
+
+def load_peer(path: Path):
+    spec = importlib.util.spec_from_file_location("numpy_euler_peer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def best_of(repeats: int, fn):
+    best, out = np.inf, None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def rms(x) -> float:
+    return float(np.sqrt(np.nanmean(np.asarray(x) ** 2)))
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paths", type=int, default=100_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--peer-steps-per-year", type=int, default=100)
+    ap.add_argument("--steps-per-year", type=float, default=None)
+    ap.add_argument("--peer-dir", type=Path, default=None,
+                    help="folder holding numpy_euler_peer.py (default: ../shared/peers)")
+    args = ap.parse_args(argv)
+    peer = load_peer(args.peer_dir / "numpy_euler_peer.py" if args.peer_dir else PEER_DEFAULT)
+    case = peer.funahashi_surface()
+    mats = case["maturities"]
+    surface_args = (case["fwd"], case["strikes"], mats, case["alpha"], case["beta"],
+                    case["nu"], case["rho"])
+
+    peer_s, (peer_vols, peer_se) = best_of(args.repeats, lambda: peer.peer_surface(
+        **case, n_paths=args.paths, steps_per_year=args.peer_steps_per_year, seed=1))
+    our_s, (our_vols, our_se) = best_of(args.repeats, lambda: mc_surface(
+        *surface_args, n_paths=args.paths, steps_per_year=args.steps_per_year, seed=1))
+
+    spy = DEFAULT_STEPS_PER_YEAR if args.steps_per_year is None else args.steps_per_year
+    our_steps = int(_step_counts(mats, spy).sum())
+    peer_steps = int(round(mats[-1] * args.peer_steps_per_year))
+    report = {
+        "paths": args.paths,
+        "peer": {"seconds": round(peer_s, 3), "steps": peer_steps,
+                 "path_steps_per_s": args.paths * peer_steps / peer_s,
+                 "rms_stderr_bp": round(rms(peer_se) * 1e4, 3),
+                 "nan_points": int(np.isnan(peer_vols).sum())},
+        "ours": {"seconds": round(our_s, 3), "steps": our_steps,
+                 "path_steps_per_s": args.paths * our_steps / our_s,
+                 "rms_stderr_bp": round(rms(our_se) * 1e4, 3),
+                 "nan_points": int(np.isnan(our_vols).sum())},
+        "rms_vol_gap_bp": round(rms(our_vols - peer_vols) * 1e4, 3),
+    }
+    report["efficiency_ratio"] = round(
+        (peer_s * rms(peer_se) ** 2) / (our_s * rms(our_se) ** 2), 2)
+    for name in ("peer", "ours"):
+        r = report[name]
+        print(f"{name:5s} seconds={r['seconds']:.3f} steps={r['steps']} "
+              f"path_steps_per_s={r['path_steps_per_s']:.3g} rms_stderr_bp={r['rms_stderr_bp']:.2f} "
+              f"nan_points={r['nan_points']}")
+    print(f"rms_vol_gap_bp={report['rms_vol_gap_bp']:.2f}")
+    print(json.dumps(report))
+    print(f"efficiency_ratio={report['efficiency_ratio']:.2f}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
