@@ -1,0 +1,132 @@
+"""Monte Carlo engine against published tables, closed forms and its own identities."""
+import tracemalloc
+
+import numpy as np
+import pytest
+from scipy.stats import ncx2
+
+from sabr.black import implied_vol
+from sabr.montecarlo import CHUNK_PATHS, mc_prices, mc_smile, mc_surface
+
+pytestmark = pytest.mark.slow
+
+
+def test_lognormal_limit_gives_flat_smile_at_alpha():
+    strikes = np.linspace(0.4, 2.2, 15)
+    vols, ses = mc_smile(1.0, strikes, 5.0, 0.3, 1.0, 0.0, 0.5, n_paths=100_000, seed=3)
+    assert np.all(ses > 0) and np.all(ses < 1e-3)   # under 10 bp: the check has teeth
+    assert np.all(np.abs(vols - 0.3) <= 3 * ses)
+
+
+@pytest.mark.parametrize("table", range(1, 10))
+def test_antonov_spector_2012_mc_vols_at_T10(antonov_spector, table):
+    g = antonov_spector[antonov_spector.case == f"AS2012-T{table}"]
+    r = g.iloc[0]
+    vols, ses = mc_smile(r.F0, g.K.values, r["T"], r.alpha, r.beta, r.nu, r.rho,
+                         n_paths=100_000, seed=table)
+    gap = np.abs(vols - g.ref_vol.values)
+    assert np.all(np.isfinite(vols)) and len(g) == 20
+    assert np.all(gap <= 3 * ses + 2e-4), (gap / ses).round(2)
+    # and Monte Carlo sees what Hagan misses: far below the money Hagan is off by >> s.e.
+    assert abs(vols[0] - g.hagan_vol.values[0]) > 10 * ses[0]
+
+
+def test_benchop_set1_call_prices(benchop):
+    r = benchop.iloc[0]
+    strikes = benchop.K.values
+    res = mc_prices(r.F0, strikes[None, :], [r["T"]], r.alpha, r.beta, r.nu, r.rho,
+                    n_paths=200_000, seed=5)
+    # OTM puts below F0 become calls by put-call parity (undiscounted: C = P + F - K)
+    calls = res.prices[0] + np.where(res.is_call[0], 0.0, r.F0 - strikes)
+    assert np.all(np.abs(calls - benchop.ref_call_price.values) <= 3 * res.price_stderr[0])
+    assert np.all(res.price_stderr[0] < 3e-4)      # 0.15 % of the price: a real check
+
+
+def _cev_call(fwd, strike, texp, sigma, beta):
+    """Schroder (1989) CEV call with absorption at 0, via the noncentral chi-square."""
+    x = fwd ** (2 * (1 - beta)) / ((1 - beta) ** 2 * sigma ** 2 * texp)
+    y = strike ** (2 * (1 - beta)) / ((1 - beta) ** 2 * sigma ** 2 * texp)
+    return fwd * ncx2.sf(y, 2 + 1 / (1 - beta), x) - strike * ncx2.cdf(x, 1 / (1 - beta), y)
+
+
+@pytest.mark.parametrize("beta", [0.3, 0.7])
+def test_cev_limit_matches_schroder_closed_form(beta):
+    strikes = np.array([0.1, 0.2, 0.4, 0.7, 1.0, 1.4, 2.0])
+    texp, sigma = 10.0, 0.25
+    is_call = strikes >= 1.0
+    call = _cev_call(1.0, strikes, texp, sigma, beta)
+    exact = implied_vol(np.where(is_call, call, call - 1.0 + strikes), 1.0, strikes, texp, is_call)
+    vols, ses = mc_smile(1.0, strikes, texp, sigma, beta, 0.0, 0.0, n_paths=100_000, seed=9)
+    assert np.all(np.abs(vols - exact) <= 3 * ses + 2e-4)
+
+
+def test_stderr_shrinks_as_one_over_sqrt_paths():
+    strikes = np.linspace(0.5, 1.8, 9)
+    _, se_small = mc_smile(1.0, strikes, 3.0, 0.3, 0.6, 0.5, -0.4, n_paths=25_000, seed=1)
+    _, se_big = mc_smile(1.0, strikes, 3.0, 0.3, 0.6, 0.5, -0.4, n_paths=400_000, seed=2)
+    ratio = se_small / se_big                      # sqrt(400k / 25k) = 4
+    assert np.all((ratio > 3.4) & (ratio < 4.6)), ratio
+
+
+def test_same_seed_same_bits_other_seed_other_numbers():
+    strikes = np.array([[0.6, 1.0, 1.5], [0.5, 1.0, 1.8]])
+    args = (1.0, strikes, [1.0, 2.0], 0.3, 0.5, 0.6, -0.3)
+    a = mc_surface(*args, n_paths=2 * CHUNK_PATHS + 1000, seed=42)
+    b = mc_surface(*args, n_paths=2 * CHUNK_PATHS + 1000, seed=42)
+    c = mc_surface(*args, n_paths=2 * CHUNK_PATHS + 1000, seed=43)
+    assert a[0].tobytes() == b[0].tobytes() and a[1].tobytes() == b[1].tobytes()
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_surface_equals_its_smiles_at_the_last_maturity():
+    # one simulation serves every maturity: the surface's last row is the path set's T = 2 smile
+    strikes = np.array([[0.7, 1.0, 1.4], [0.6, 1.0, 1.6]])
+    vols, _ = mc_surface(1.0, strikes, [1.0, 2.0], 0.3, 0.5, 0.6, -0.3, n_paths=20_000,
+                         steps_per_year=16, seed=4)
+    smile, _ = mc_smile(1.0, strikes[1], 2.0, 0.3, 0.5, 0.6, -0.3, n_paths=20_000,
+                        steps_per_year=16, seed=4)
+    np.testing.assert_allclose(vols[1], smile, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.4, 1.0])
+def test_any_forward_level_by_homogeneity(beta):
+    # SABR is homogeneous: (F, K, alpha) -> (l F, l K, l^(1-beta) alpha) leaves Black vols unchanged
+    strikes = np.array([[0.5, 0.8, 1.0, 1.3, 2.0]])
+    base = mc_surface(1.0, strikes, [4.0], 0.3, beta, 0.5, -0.5, n_paths=20_000, seed=8)
+    for lam in (0.01, 250.0):
+        scaled = mc_surface(lam, lam * strikes, [4.0], 0.3 * lam ** (1 - beta), beta, 0.5, -0.5,
+                            n_paths=20_000, seed=8)
+        np.testing.assert_allclose(scaled[0], base[0], rtol=1e-8)
+
+
+def test_memory_is_bounded_by_the_chunk_not_paths_or_steps():
+    strikes = np.tile(np.linspace(0.5, 2.0, 21), (10, 1))
+    mats = np.arange(1.0, 11.0)
+    tracemalloc.start()
+    mc_surface(1.0, strikes, mats, 0.3, 0.6, 0.5, -0.4, n_paths=100_000,
+               steps_per_year=100, seed=0)            # 100k paths x 1000 steps
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 64 * 2 ** 20, peak / 2 ** 20       # far below the 1 GiB budget
+
+
+def test_nu_zero_and_strong_correlation_are_finite():
+    strikes = np.linspace(0.3, 2.0, 11)
+    for nu, rho in ((0.0, 0.9), (0.9, -0.95), (2.0, 0.0)):
+        vols, ses = mc_smile(1.0, strikes, 2.0, 0.4, 0.5, nu, rho, n_paths=10_000, seed=1)
+        assert np.all(np.isfinite(vols)) and np.all(np.isfinite(ses))
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(n_paths=101), "n_paths"), (dict(n_paths=10), "n_paths"),
+    (dict(steps_per_year=0), "steps_per_year"), (dict(fwd=0.0), "fwd"),
+    (dict(strikes=np.array([[1.0, -1.0]])), "strikes"), (dict(rho=-1.0), "rho"),
+    (dict(maturities=[2.0, 1.0], strikes=np.ones((2, 2))), "maturities"),
+    (dict(strikes=np.ones((2, 3))), "strikes"), (dict(beta=-0.1), "beta"),
+])
+def test_bad_inputs_name_the_field(kwargs, field):
+    args = dict(fwd=1.0, strikes=np.array([[0.9, 1.1]]), maturities=[1.0], alpha=0.3,
+                beta=0.5, nu=0.4, rho=0.0, n_paths=1000)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=f"^{field}"):
+        mc_surface(**args)
