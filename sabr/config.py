@@ -1,0 +1,338 @@
+"""Experiment configuration: pydantic models loaded from YAML, named profiles, one-line errors.
+
+The YAML has the seed's sections ``data_gen_config``, ``training_config`` and
+``model_config`` plus the experiment grid at the top level (``hf_budgets``,
+``model_types``, ...). Every model forbids unknown keys, so a misspelt key fails
+loudly. Errors are :class:`ConfigError` (a ``ValueError``) with a single line
+naming the field, the value and what is allowed.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "ConfigError",
+    "ParameterBoxConfig",
+    "DataGenConfig",
+    "TrainingConfig",
+    "ModelConfig",
+    "ExperimentConfig",
+    "MODEL_TYPES",
+    "TUNING_METHODS",
+    "PROFILES",
+    "load_config",
+]
+
+MODEL_TYPES = ("mda_cnn", "residual_mlp", "direct_mlp", "cnn_only")
+TUNING_METHODS = ("random", "grid", "bayesian")
+MIN_MC_PATHS = 1_000
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message is one line naming field, value and range."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _range(lo: float, hi: float):
+    """Validator body for a (lower, upper) pair inside [lo, hi]."""
+    def check(value: tuple[float, float]) -> tuple[float, float]:
+        a, b = value
+        if not (lo <= a <= b <= hi):
+            raise ValueError(f"allowed lower <= upper within [{lo}, {hi}]")
+        return value
+    return check
+
+
+class ParameterBoxConfig(_Strict):
+    """Ranges that parameter sets are drawn from (Funahashi 2022 box by default)."""
+
+    alpha: tuple[float, float] = (0.05, 0.6)
+    beta: tuple[float, float] = (0.3, 0.9)
+    nu: tuple[float, float] = (0.05, 0.9)
+    rho: tuple[float, float] = (-0.75, 0.75)
+
+    _alpha = field_validator("alpha")(_range(1e-4, 5.0))
+    _beta = field_validator("beta")(_range(0.0, 1.0))
+    _nu = field_validator("nu")(_range(0.0, 5.0))
+    _rho = field_validator("rho")(_range(-0.99, 0.99))
+
+
+class DataGenConfig(_Strict):
+    """How the LF/HF data set is generated (shared/DESIGN.md section 1)."""
+
+    n_parameter_sets: int = Field(1000, ge=8, le=1_000_000)
+    mc_paths: int = Field(100_000, ge=MIN_MC_PATHS, le=100_000_000)
+    steps_per_year: float | None = Field(None, gt=0, le=10_000)
+    parameter_box: ParameterBoxConfig = ParameterBoxConfig()
+    fwd: float = Field(1.0, gt=0)
+    n_strikes: int = Field(21, ge=3, le=201)
+    n_maturities: int = Field(10, ge=1, le=100)
+    maturity_range: tuple[float, float] = (1.0, 10.0)
+    test_fraction: float = Field(0.15, gt=0, lt=1)
+    master_seed: int = Field(42, ge=0, lt=2 ** 32)
+    chunk_size: int = Field(25, ge=1, le=100_000)
+    hf_budget: int | None = Field(None, ge=1)   # the seed's single-budget field; a run overrides it
+
+    _maturity = field_validator("maturity_range")(_range(1e-3, 100.0))
+
+    @field_validator("mc_paths")
+    @classmethod
+    def _even_paths(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError("allowed an even number (antithetic pairs)")
+        return v
+
+    @property
+    def n_test(self) -> int:
+        return max(1, round(self.test_fraction * self.n_parameter_sets))
+
+    @property
+    def n_train_pool(self) -> int:
+        return self.n_parameter_sets - self.n_test
+
+    @property
+    def points_per_surface(self) -> int:
+        return self.n_strikes * self.n_maturities
+
+
+class TrainingConfig(_Strict):
+    """How one cell is trained."""
+
+    epochs: int = Field(200, ge=1, le=100_000)
+    batch_size: int = Field(64, ge=1, le=65_536)
+    learning_rate: float = Field(3e-4, gt=0, le=1.0)
+    validation_fraction: float = Field(0.2, gt=0, lt=1)
+    early_stopping_patience: int = Field(20, ge=1)
+    tuning_epochs: int = Field(30, ge=1, le=100_000)
+    tf_intra_op_threads: int = Field(1, ge=0, le=256)
+    tf_inter_op_threads: int = Field(1, ge=0, le=256)
+
+
+class ModelConfig(_Strict):
+    """Architecture defaults (tuning may override the fields it searches)."""
+
+    patch_size: tuple[int, int] = (9, 9)
+    cnn_filters: tuple[int, ...] = (32, 64, 128)
+    mlp_hidden_dims: tuple[int, ...] = (64, 64)
+    residual_mlp_hidden_dims: tuple[int, ...] = (32, 32, 32, 32, 32)
+    dropout_rate: float = Field(0.2, ge=0, lt=1)
+
+    @field_validator("patch_size")
+    @classmethod
+    def _odd_patch(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if any(p < 1 or p % 2 == 0 for p in v):
+            raise ValueError("allowed odd sizes >= 1, e.g. [9, 9]")
+        return v
+
+    @field_validator("cnn_filters", "mlp_hidden_dims", "residual_mlp_hidden_dims")
+    @classmethod
+    def _widths(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(w < 1 or w > 4096 for w in v):
+            raise ValueError("allowed a non-empty list of widths in [1, 4096]")
+        return v
+
+
+class ExperimentConfig(_Strict):
+    """The whole experiment: data, training, models and the grid of (budget, model, seed)."""
+
+    name: str = "hf-budget"
+    data_gen_config: DataGenConfig = DataGenConfig()
+    training_config: TrainingConfig = TrainingConfig()
+    model_config_: ModelConfig = Field(ModelConfig(), alias="model_config")
+    hf_budgets: tuple[int, ...] = (50, 100, 200, 500, 1000)
+    model_types: tuple[Literal["mda_cnn", "residual_mlp", "direct_mlp", "cnn_only"], ...] = MODEL_TYPES
+    n_random_seeds: int = Field(5, ge=1, le=1000)
+    n_hyperparameter_trials: int = Field(15, ge=1, le=10_000)
+    tuning_method: Literal["random", "grid", "bayesian"] = "random"
+    output_dir: str = "results"
+    parallel_jobs: int = Field(2, ge=1, le=1024)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
+                              populate_by_name=True, protected_namespaces=())
+
+    @property
+    def models(self) -> ModelConfig:
+        """The ``model_config`` section (pydantic reserves the attribute name)."""
+        return self.model_config_
+
+    @field_validator("hf_budgets")
+    @classmethod
+    def _budgets(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v:
+            raise ValueError("allowed a non-empty list of positive integers")
+        if any(b < 1 for b in v):
+            raise ValueError("allowed positive integers")
+        if len(set(v)) != len(v):
+            raise ValueError("allowed distinct values (no duplicates)")
+        return tuple(sorted(v))
+
+    @field_validator("model_types")
+    @classmethod
+    def _models(cls, v):
+        if not v:
+            raise ValueError(f"allowed a non-empty subset of {list(MODEL_TYPES)}")
+        if len(set(v)) != len(v):
+            raise ValueError("allowed distinct values (no duplicates)")
+        return v
+
+    @model_validator(mode="after")
+    def _fits(self) -> "ExperimentConfig":
+        d = self.data_gen_config
+        pool = d.n_train_pool * d.points_per_surface
+        big = max(self.hf_budgets)
+        if big > pool:
+            raise ValueError(f"hf_budgets: {big} is larger than the train pool's {pool} points "
+                             f"({d.n_train_pool} parameter sets x {d.points_per_surface}); "
+                             f"allowed <= {pool}")
+        small = min(self.hf_budgets)
+        vf = self.training_config.validation_fraction
+        if math.floor(small * vf) < 1 or small - math.ceil(small * vf) < 1:
+            raise ValueError(f"hf_budgets: {small} is too small to hold a validation share of "
+                             f"{vf}; allowed >= {math.ceil(1 / min(vf, 1 - vf))}")
+        ph, pw = self.models.patch_size
+        if ph > 2 * d.n_maturities + 1 or pw > 2 * d.n_strikes + 1:
+            raise ValueError(f"model_config.patch_size: {[ph, pw]} is larger than the grid allows; "
+                             f"allowed at most [{2 * d.n_maturities + 1}, {2 * d.n_strikes + 1}]")
+        return self
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> "ExperimentConfig":
+        """Load a YAML file (see :func:`load_config`)."""
+        return load_config(path, **overrides)
+
+    @classmethod
+    def profile(cls, name: str, **overrides: Any) -> "ExperimentConfig":
+        """A named profile (``quick`` or ``full``) with optional top-level overrides."""
+        if name not in PROFILES:
+            raise ConfigError(f"profile={name!r} is invalid: allowed one of {sorted(PROFILES)}")
+        return _validate(_merge(PROFILES[name], overrides))
+
+    def with_overrides(self, **overrides: Any) -> "ExperimentConfig":
+        """A copy with top-level or nested (dict) fields replaced, validated again."""
+        return _validate(_merge(self.model_dump(by_alias=True), overrides))
+
+
+def _merge(base: dict, overrides: dict) -> dict:
+    out = dict(base)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+_PYDANTIC_WORDING = (
+    (re.compile(r"^Input should be greater than or equal to (.+)$"), r"allowed >= \1"),
+    (re.compile(r"^Input should be less than or equal to (.+)$"), r"allowed <= \1"),
+    (re.compile(r"^Input should be greater than (.+)$"), r"allowed > \1"),
+    (re.compile(r"^Input should be less than (.+)$"), r"allowed < \1"),
+    (re.compile(r"^Input should be (.+ or .+)$"), r"allowed one of \1"),
+    (re.compile(r"^Input should be (.+)$"), r"allowed \1"),
+)
+
+
+def _known_keys(path: list[str]) -> list[str]:
+    """Field names (YAML spelling) of the model that holds ``path``'s last key."""
+    model: type[BaseModel] = ExperimentConfig
+    for key in path[:-1]:
+        field = next((f for n, f in model.model_fields.items() if key in (n, f.alias)), None)
+        if field is None or not (isinstance(field.annotation, type)
+                                 and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return sorted(f.alias or n for n, f in model.model_fields.items())
+
+
+def _describe(err: ValidationError) -> str:
+    """One line from pydantic's first error: field path, value, what is allowed."""
+    e = err.errors(include_url=False)[0]
+    path = [str(p) for p in e["loc"] if not isinstance(p, int)]
+    loc = ".".join(path) or "config"
+    msg = e["msg"].removeprefix("Value error, ")
+    for pattern, repl in _PYDANTIC_WORDING:
+        if pattern.match(msg):
+            msg = pattern.sub(repl, msg)
+            break
+    if e["type"] == "extra_forbidden":
+        return f"{loc}: unknown key (misspelt?); allowed keys: {', '.join(_known_keys(path))}"
+    if e["type"] == "missing":
+        return f"{loc}: required field missing"
+    if msg.startswith("hf_budgets:") or msg.startswith("model_config."):
+        return msg
+    value = e.get("input")
+    shown = repr(value) if not isinstance(value, dict) else "{...}"
+    return f"{loc}={shown} is invalid: {msg}"
+
+
+def _validate(data: dict) -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err)) from None
+
+
+def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
+    """Load an ``ExperimentConfig`` from YAML (``yaml.safe_load``), then apply overrides.
+
+    A ``profile: quick|full`` key at the top selects a base profile that the file's
+    other keys override.
+
+    Raises:
+        ConfigError: missing/unreadable file, YAML that is not a mapping, or an invalid field.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config={str(path)!r} is invalid: no such file") from None
+    except OSError as err:
+        raise ConfigError(f"config={str(path)!r} is invalid: cannot read ({err.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config={str(path)!r} is invalid: not valid YAML{where}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config={str(path)!r} is invalid: allowed a YAML mapping of sections, "
+                          f"got {type(data).__name__}")
+    base: dict = {}
+    if "profile" in data:
+        name = data.pop("profile")
+        if name not in PROFILES:
+            raise ConfigError(f"profile={name!r} is invalid: allowed one of {sorted(PROFILES)}")
+        base = PROFILES[name]
+    return _validate(_merge(_merge(base, data), overrides))
+
+
+PROFILES: dict[str, dict] = {
+    # The seed's numbers.
+    "full": {},
+    # The whole flow in a few minutes on 2 cores.
+    "quick": {
+        "name": "hf-budget-quick",
+        "data_gen_config": {"n_parameter_sets": 60, "mc_paths": 20_000, "chunk_size": 10},
+        "training_config": {"epochs": 40, "early_stopping_patience": 8, "tuning_epochs": 8,
+                            "batch_size": 64, "learning_rate": 1e-3},
+        "model_config": {"cnn_filters": [16, 32], "mlp_hidden_dims": [64, 64]},
+        "hf_budgets": [50, 200, 500],
+        "n_random_seeds": 2,
+        "n_hyperparameter_trials": 2,
+        "output_dir": "results-quick",
+    },
+}

@@ -1,0 +1,339 @@
+"""The multi-fidelity data set: parameter pool, LF/HF surfaces, the test split; saved and verified.
+
+Built once per configuration and reused by every budget, model and seed
+(shared/DESIGN.md section 1):
+
+1. ``sample_thetas``: n parameter sets from a scrambled Sobol sequence
+   (Owen-scrambled, ``scipy.stats.qmc.Sobol``) scaled to the box.
+2. ``split_thetas``: test / train pool *by theta*, from the master seed.
+3. ``compute_chunk``: LF (Hagan) and HF (Monte Carlo) surfaces and HF
+   standard errors for a chunk of thetas on each theta's Funahashi grid. Each
+   theta's Monte Carlo seed derives from (master seed, theta index) only, so
+   chunking never changes a number.
+4. ``assemble``: chunks -> ``surfaces.npz`` + ``metadata.json`` (content hash,
+   code fingerprint, MC settings, seconds and path-steps per surface).
+5. ``load_dataset``: reads them back (``allow_pickle=False``) and verifies the hash.
+"""
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+from scipy.stats import qmc
+
+from .config import DataGenConfig
+from .fingerprint import code_fingerprint
+from .grid import ATM_HALF_WIDTH, default_maturities, funahashi_strikes
+from .hagan import hagan_vol
+from .io import atomic_save_npz, atomic_write_json, hash_arrays
+from .montecarlo import DEFAULT_STEPS_PER_YEAR, mc_prices
+
+__all__ = [
+    "DatasetError",
+    "Dataset",
+    "MCSettings",
+    "GridSpec",
+    "sample_thetas",
+    "split_thetas",
+    "theta_seed",
+    "chunk_indices",
+    "compute_chunk",
+    "assemble",
+    "build_dataset",
+    "load_dataset",
+    "DATA_FILE",
+    "META_FILE",
+]
+
+DATA_FILE = "surfaces.npz"
+META_FILE = "metadata.json"
+_SPLIT_STREAM, _THETA_STREAM, _SOBOL_STREAM = 1, 2, 3
+_ARRAYS = ("thetas", "maturities", "strikes", "lf", "hf", "hf_se", "test_thetas", "train_thetas")
+
+
+class DatasetError(ValueError):
+    """A data set file is missing, corrupt, truncated or does not match its hash."""
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """The surface grid shared by every theta: forward, maturities, strikes per maturity."""
+
+    fwd: float
+    maturities: tuple[float, ...]
+    n_strikes: int
+
+    @classmethod
+    def from_config(cls, cfg: DataGenConfig) -> "GridSpec":
+        mats = default_maturities(cfg.n_maturities, *cfg.maturity_range)
+        return cls(float(cfg.fwd), tuple(float(t) for t in mats), int(cfg.n_strikes))
+
+    def strikes(self, alpha: float, beta: float) -> np.ndarray:
+        """Shape (n_maturities, n_strikes): Funahashi's rule for this theta."""
+        return funahashi_strikes(self.fwd, np.array(self.maturities), alpha, beta, self.n_strikes)
+
+
+@dataclass(frozen=True)
+class MCSettings:
+    """Monte Carlo settings for the HF surfaces."""
+
+    n_paths: int
+    steps_per_year: float
+
+    @classmethod
+    def from_config(cls, cfg: DataGenConfig) -> "MCSettings":
+        spy = DEFAULT_STEPS_PER_YEAR if cfg.steps_per_year is None else cfg.steps_per_year
+        return cls(int(cfg.mc_paths), float(spy))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """LF/HF surfaces for every theta of the pool, with the test split.
+
+    Attributes (N thetas, M maturities, K strikes):
+        thetas: (N, 4) alpha, beta, nu, rho.
+        maturities: (M,) years; fwd: the forward F0.
+        strikes, lf, hf, hf_se: (N, M, K); vols are decimals. hf may hold NaN where a
+            far-wing price had no implied vol: such points are never used.
+        test_thetas, train_thetas: sorted theta indices of the test set and train pool.
+        meta: the metadata written beside the arrays (hashes, config, costs).
+    """
+
+    thetas: np.ndarray
+    maturities: np.ndarray
+    strikes: np.ndarray
+    lf: np.ndarray
+    hf: np.ndarray
+    hf_se: np.ndarray
+    test_thetas: np.ndarray
+    train_thetas: np.ndarray
+    fwd: float
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.lf.shape
+
+    @property
+    def content_hash(self) -> str:
+        return self.meta.get("content_hash") or hash_arrays(self.arrays())
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in _ARRAYS} | {"fwd": np.array(self.fwd)}
+
+    @property
+    def valid(self) -> np.ndarray:
+        """(N, M, K) bool: points with finite LF, HF and HF standard error."""
+        return np.isfinite(self.lf) & np.isfinite(self.hf) & np.isfinite(self.hf_se)
+
+    def theta_points(self, thetas: np.ndarray, *, valid_only: bool = True) -> np.ndarray:
+        """Flat point indices (theta * M * K + m * K + k) of every grid point of ``thetas``."""
+        n, m, k = self.shape
+        pts = (np.asarray(thetas)[:, None] * (m * k) + np.arange(m * k)[None, :]).ravel()
+        return pts[self.valid.ravel()[pts]] if valid_only else pts
+
+    def test_points(self) -> np.ndarray:
+        return self.theta_points(self.test_thetas)
+
+    def unravel(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(theta, maturity index, strike index) of flat point indices."""
+        return np.unravel_index(np.asarray(points), self.shape)
+
+    def moneyness(self, points: np.ndarray) -> np.ndarray:
+        """Standardised moneyness z = ln(K/F) / (alpha F^(beta-1) sqrt T) (sabr.grid)."""
+        th, m, _ = self.unravel(points)
+        alpha, beta = self.thetas[th, 0], self.thetas[th, 1]
+        sig = alpha * self.fwd ** (beta - 1.0)
+        return np.log(self.strikes.ravel()[points] / self.fwd) / (sig * np.sqrt(self.maturities[m]))
+
+    def regions(self, points: np.ndarray) -> np.ndarray:
+        """'ITM' / 'ATM' / 'OTM' per point (cut-offs in sabr.grid)."""
+        z = self.moneyness(points)
+        return np.where(z < -ATM_HALF_WIDTH, "ITM", np.where(z > ATM_HALF_WIDTH, "OTM", "ATM"))
+
+
+# ---------------------------------------------------------------- sampling and split
+def sample_thetas(n: int, box, seed: int) -> np.ndarray:
+    """n parameter sets from a scrambled Sobol sequence scaled to ``box``.
+
+    Args:
+        n: number of sets; box: has (lo, hi) attributes alpha, beta, nu, rho.
+        seed: master seed.
+    Returns:
+        (n, 4) array of (alpha, beta, nu, rho).
+    """
+    lo = np.array([box.alpha[0], box.beta[0], box.nu[0], box.rho[0]], dtype=float)
+    hi = np.array([box.alpha[1], box.beta[1], box.nu[1], box.rho[1]], dtype=float)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _SOBOL_STREAM]))
+    sampler = qmc.Sobol(d=4, scramble=True, rng=rng)
+    with warnings.catch_warnings():     # n need not be a power of 2 for our use
+        warnings.simplefilter("ignore", UserWarning)
+        unit = sampler.random(n)
+    span = hi - lo
+    return lo + unit * span
+
+
+def split_thetas(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split theta indices 0..n-1 into (test, train pool), both sorted, from the master seed."""
+    n_test = max(1, round(test_fraction * n))
+    if not 0 < n_test < n:
+        raise ValueError(f"test_fraction={test_fraction} is invalid for {n} parameter sets: "
+                         f"allowed a split leaving both sets non-empty")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _SPLIT_STREAM]))
+    perm = rng.permutation(n)
+    return np.sort(perm[:n_test]), np.sort(perm[n_test:])
+
+
+def theta_seed(master_seed: int, index: int) -> int:
+    """Monte Carlo seed of theta ``index``: depends on nothing but (master seed, index)."""
+    ss = np.random.SeedSequence([int(master_seed), _THETA_STREAM, int(index)])
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+def chunk_indices(n: int, chunk_size: int) -> list[np.ndarray]:
+    """Theta indices 0..n-1 cut into consecutive chunks of at most ``chunk_size``."""
+    return [np.arange(i, min(i + chunk_size, n)) for i in range(0, n, chunk_size)]
+
+
+# ---------------------------------------------------------------- surfaces
+def compute_chunk(thetas: np.ndarray, indices: Sequence[int], grid: GridSpec, mc: MCSettings,
+                  master_seed: int, *, progress: Callable[[int, int], None] | None = None) -> dict:
+    """LF and HF surfaces for a chunk of thetas.
+
+    Args:
+        thetas: (n, 4) the chunk's parameter sets; indices: their indices in the pool.
+        grid, mc: grid and Monte Carlo settings; master_seed: the experiment's seed.
+        progress: optional callback(done, total) after each surface.
+    Returns:
+        dict of arrays: indices (n,), strikes, lf, hf, hf_se (n, M, K), seconds (n,),
+        path_steps (n,): the HF cost of each surface.
+    """
+    thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+    indices = np.asarray(indices, dtype=np.int64)
+    if thetas.shape != (indices.size, 4):
+        raise ValueError(f"thetas of shape {thetas.shape} is invalid: allowed ({indices.size}, 4)")
+    mats = np.array(grid.maturities)
+    n, m, k = len(indices), mats.size, grid.n_strikes
+    out = {name: np.empty((n, m, k)) for name in ("strikes", "lf", "hf", "hf_se")}
+    out["seconds"] = np.empty(n)
+    out["path_steps"] = np.empty(n, dtype=np.int64)
+    for i, (theta, idx) in enumerate(zip(thetas, indices)):
+        alpha, beta, nu, rho = (float(x) for x in theta)
+        strikes = grid.strikes(alpha, beta)
+        t0 = time.perf_counter()
+        res = mc_prices(grid.fwd, strikes, mats, alpha, beta, nu, rho, n_paths=mc.n_paths,
+                        steps_per_year=mc.steps_per_year, seed=theta_seed(master_seed, idx))
+        out["seconds"][i] = time.perf_counter() - t0
+        out["path_steps"][i] = res.n_paths * res.n_steps
+        out["strikes"][i] = strikes
+        out["lf"][i] = hagan_vol(strikes, grid.fwd, mats[:, None], alpha, beta, nu, rho)
+        out["hf"][i] = res.vols
+        out["hf_se"][i] = res.vol_stderr
+        if progress is not None:
+            progress(i + 1, n)
+    out["indices"] = indices
+    return out
+
+
+def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
+             out_dir: str | Path) -> Path:
+    """Put computed chunks together and save ``surfaces.npz`` + ``metadata.json`` atomically.
+
+    Args:
+        chunks: outputs of :func:`compute_chunk` covering every theta exactly once.
+        thetas: (N, 4) the whole pool; cfg: the data section of the config.
+        out_dir: folder to write into (created if missing).
+    Returns:
+        the folder holding the data set.
+    Raises:
+        DatasetError if the chunks do not cover the pool exactly once.
+    """
+    thetas = np.asarray(thetas, dtype=float)
+    n = len(thetas)
+    chunks = sorted(chunks, key=lambda c: int(c["indices"][0]) if len(c["indices"]) else -1)
+    idx = np.concatenate([c["indices"] for c in chunks]) if chunks else np.array([], int)
+    if not np.array_equal(np.sort(idx), np.arange(n)):
+        missing = np.setdiff1d(np.arange(n), idx)
+        raise DatasetError(f"chunks cover {idx.size} of {n} parameter sets "
+                           f"(missing {missing[:5].tolist()}, duplicates "
+                           f"{idx.size - np.unique(idx).size}); allowed each exactly once")
+    order = np.argsort(idx)
+    cat = {name: np.concatenate([c[name] for c in chunks])[order]
+           for name in ("strikes", "lf", "hf", "hf_se", "seconds", "path_steps")}
+    grid, mc = GridSpec.from_config(cfg), MCSettings.from_config(cfg)
+    test, train = split_thetas(n, cfg.test_fraction, cfg.master_seed)
+    arrays = {"thetas": thetas, "maturities": np.array(grid.maturities),
+              "strikes": cat["strikes"], "lf": cat["lf"], "hf": cat["hf"], "hf_se": cat["hf_se"],
+              "test_thetas": test, "train_thetas": train, "fwd": np.array(grid.fwd)}
+    content_hash = hash_arrays(arrays)
+    valid = np.isfinite(cat["hf"]) & np.isfinite(cat["hf_se"])
+    meta = {
+        "content_hash": content_hash,
+        "code_fingerprint": code_fingerprint(),
+        "config": cfg.model_dump(mode="json"),
+        "mc": {"n_paths": mc.n_paths, "steps_per_year": mc.steps_per_year,
+               "scheme": "Lamperti/Heun, exact vol, bridge absorption, antithetic + CV"},
+        "shape": list(cat["lf"].shape),
+        "n_test_thetas": int(test.size),
+        "n_train_thetas": int(train.size),
+        "n_invalid_points": int((~valid).sum()),
+        "hf_seconds_total": float(cat["seconds"].sum()),
+        "hf_seconds_per_surface": cat["seconds"].tolist(),
+        "path_steps_per_surface": cat["path_steps"].tolist(),
+        "noise_floor_bp": float(np.sqrt(np.nanmean(cat["hf_se"][test] ** 2)) * 1e4),
+    }
+    out_dir = Path(out_dir)
+    atomic_save_npz(out_dir / DATA_FILE, arrays)
+    atomic_write_json(out_dir / META_FILE, meta)    # written last: its presence marks completion
+    return out_dir
+
+
+def build_dataset(cfg: DataGenConfig, out_dir: str | Path, *,
+                  progress: Callable[[int, int], None] | None = None) -> Path:
+    """Sample, compute every chunk in this process, assemble. (The flow maps chunks instead.)"""
+    thetas = sample_thetas(cfg.n_parameter_sets, cfg.parameter_box, cfg.master_seed)
+    grid, mc = GridSpec.from_config(cfg), MCSettings.from_config(cfg)
+    chunks, done = [], 0
+    for idx in chunk_indices(len(thetas), cfg.chunk_size):
+        chunks.append(compute_chunk(thetas[idx], idx, grid, mc, cfg.master_seed))
+        done += idx.size
+        if progress is not None:
+            progress(done, len(thetas))
+    return assemble(chunks, thetas, cfg, out_dir)
+
+
+def load_dataset(path: str | Path, *, verify: bool = True) -> Dataset:
+    """Load a data set folder written by :func:`assemble`.
+
+    Raises:
+        DatasetError: missing files, a corrupt or truncated archive, or a content hash
+        that differs from the metadata's.
+    """
+    path = Path(path)
+    data_file, meta_file = path / DATA_FILE, path / META_FILE
+    if not data_file.is_file() or not meta_file.is_file():
+        raise DatasetError(f"data set {str(path)!r} is incomplete: expected {DATA_FILE} and "
+                           f"{META_FILE} (was generation interrupted?)")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"data set {str(path)!r}: {META_FILE} is corrupt ({err})") from None
+    try:
+        with np.load(data_file, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in (*_ARRAYS, "fwd")}
+    except Exception as err:   # zipfile.BadZipFile, EOFError, ValueError, KeyError, zlib.error
+        raise DatasetError(f"data set {str(data_file)!r} is corrupt or truncated "
+                           f"({type(err).__name__}: {err}); delete the folder to regenerate it") from None
+    if verify:
+        actual = hash_arrays(arrays)
+        if actual != meta.get("content_hash"):
+            raise DatasetError(f"data set {str(data_file)!r} does not match its content hash "
+                               f"(expected {meta.get('content_hash')}, got {actual}); "
+                               f"delete the folder to regenerate it")
+    fwd = float(arrays.pop("fwd"))
+    return Dataset(**arrays, fwd=fwd, meta=meta)

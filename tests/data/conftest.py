@@ -1,0 +1,29 @@
+import pytest
+
+from sabr.config import ExperimentConfig
+from sabr.dataset import build_dataset, load_dataset
+
+
+def small_config(**data):
+    base = {"n_parameter_sets": 20, "mc_paths": 2000, "chunk_size": 4, "n_maturities": 4,
+            "n_strikes": 7, "maturity_range": [0.5, 2.0], "master_seed": 7}
+    base.update(data)
+    return ExperimentConfig.profile("quick", data_gen_config=base, hf_budgets=[10, 20, 40],
+                                    model_config={"patch_size": [3, 3]}).data_gen_config
+
+
+@pytest.fixture(scope="session")
+def make_small_config():
+    """Factory: the small data config with some fields replaced."""
+    return small_config
+
+
+@pytest.fixture(scope="session")
+def small_cfg():
+    return small_config()
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory, small_cfg):
+    out = build_dataset(small_cfg, tmp_path_factory.mktemp("ds"))
+    return load_dataset(out)

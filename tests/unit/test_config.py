@@ -1,0 +1,94 @@
+import pytest
+
+from sabr.config import ConfigError, ExperimentConfig, load_config
+
+
+def test_defaults_are_the_seed_numbers():
+    c = ExperimentConfig()
+    d, t, m = c.data_gen_config, c.training_config, c.models
+    assert (d.n_parameter_sets, d.mc_paths, d.n_strikes, d.n_maturities, d.test_fraction) == (
+        1000, 100_000, 21, 10, 0.15)
+    assert (t.epochs, t.batch_size, t.learning_rate, t.validation_fraction,
+            t.early_stopping_patience) == (200, 64, 3e-4, 0.2, 20)
+    assert (m.patch_size, m.cnn_filters, m.mlp_hidden_dims) == ((9, 9), (32, 64, 128), (64, 64))
+    assert c.hf_budgets == (50, 100, 200, 500, 1000) and c.n_random_seeds == 5
+    assert ExperimentConfig.profile("full") == c
+
+
+def test_yaml_round_trip_and_profile_base(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("profile: quick\nhf_budgets: [100, 50]\ntraining_config:\n  epochs: 3\n")
+    c = load_config(p)
+    assert c.hf_budgets == (50, 100) and c.training_config.epochs == 3
+    assert c.data_gen_config.n_parameter_sets == 60           # from the quick profile
+    q = tmp_path / "dump.yaml"
+    import yaml
+    q.write_text(yaml.safe_dump(c.model_dump(mode="json", by_alias=True)))
+    assert ExperimentConfig.from_yaml(q) == c
+
+
+def test_seed_style_yaml(tmp_path):
+    p = tmp_path / "seed.yaml"
+    p.write_text("name: my-exp\ndata_gen_config:\n  n_parameter_sets: 200\n  mc_paths: 50000\n"
+                 "  hf_budget: 100\ntraining_config:\n  epochs: 50\n  batch_size: 32\n"
+                 "  learning_rate: 0.001\nmodel_config:\n  patch_size: [5, 5]\n"
+                 "  cnn_filters: [16, 32]\n  mlp_hidden_dims: [32]\n")
+    c = ExperimentConfig.from_yaml(p)
+    assert c.name == "my-exp" and c.models.patch_size == (5, 5)
+    assert c.data_gen_config.mc_paths == 50_000 and c.training_config.epochs == 50
+
+
+@pytest.mark.parametrize("overrides, start", [
+    (dict(hf_budgets=[0, 50]), "hf_budgets=[0, 50] is invalid: allowed positive"),
+    (dict(hf_budgets=[-5]), "hf_budgets=[-5] is invalid"),
+    (dict(hf_budgets=[50, 50]), "hf_budgets=[50, 50] is invalid: allowed distinct"),
+    (dict(hf_budgets=[20_000]), "hf_budgets: 20000 is larger than the train pool's 10710"),
+    (dict(hf_budgets=[2]), "hf_budgets: 2 is too small"),
+    (dict(model_types=["transformer"]), "model_types='transformer' is invalid: allowed one of"),
+    (dict(tuning_method="annealing"), "tuning_method='annealing' is invalid: allowed one of"),
+    (dict(n_random_seeds=0), "n_random_seeds=0 is invalid: allowed >= 1"),
+    (dict(n_hyperparameter_trials=0), "n_hyperparameter_trials=0 is invalid: allowed >= 1"),
+    (dict(parallel_jobs=0), "parallel_jobs=0 is invalid: allowed >= 1"),
+    (dict(data_gen_config={"mc_paths": 500}), "data_gen_config.mc_paths=500 is invalid: allowed >= 1000"),
+    (dict(data_gen_config={"mc_paths": 10_001}), "data_gen_config.mc_paths=10001 is invalid: allowed an even"),
+    (dict(data_gen_config={"test_fraction": 1.0}), "data_gen_config.test_fraction=1.0 is invalid: allowed < 1"),
+    (dict(data_gen_config={"parameter_box": {"rho": [-1.0, 0.5]}}), "data_gen_config.parameter_box.rho="),
+    (dict(data_gen_config={"parameter_box": {"beta": [0.2, 1.3]}}), "data_gen_config.parameter_box.beta="),
+    (dict(model_config={"patch_size": [8, 9]}), "model_config.patch_size=[8, 9] is invalid: allowed odd"),
+    (dict(model_config={"patch_size": [41, 9]}), "model_config.patch_size: [41, 9] is larger"),
+    (dict(model_config={"cnn_filters": []}), "model_config.cnn_filters=[] is invalid"),
+    (dict(training_config={"learning_rate": 0}), "training_config.learning_rate=0 is invalid: allowed > 0"),
+    (dict(training_config={"epochz": 3}), "training_config.epochz: unknown key (misspelt?); allowed keys: batch_size"),
+    (dict(hf_budgetz=[50]), "hf_budgetz: unknown key"),
+])
+def test_bad_values_give_one_line_naming_field_and_range(overrides, start):
+    with pytest.raises(ConfigError) as err:
+        ExperimentConfig.profile("quick", **overrides)
+    msg = str(err.value)
+    assert msg.startswith(start), msg
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize("text, start", [
+    ("- 1\n- 2\n", "allowed a YAML mapping"),
+    ("a: [1, 2\n", "not valid YAML"),
+    ("profile: huge\n", "profile='huge' is invalid"),
+])
+def test_bad_yaml_files(tmp_path, text, start):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert start in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_with_overrides_revalidates():
+    c = ExperimentConfig.profile("quick")
+    assert c.with_overrides(n_random_seeds=3).n_random_seeds == 3
+    with pytest.raises(ConfigError, match="n_random_seeds"):
+        c.with_overrides(n_random_seeds=-1)
