@@ -83,12 +83,12 @@ class MCSettings:
     """Monte Carlo settings for the HF surfaces."""
 
     n_paths: int
-    steps_per_year: float
+    steps_per_year: float | None     # None: the engine's default_steps_per_year per theta
 
     @classmethod
     def from_config(cls, cfg: DataGenConfig) -> "MCSettings":
-        spy = DEFAULT_STEPS_PER_YEAR if cfg.steps_per_year is None else cfg.steps_per_year
-        return cls(int(cfg.mc_paths), float(spy))
+        spy = None if cfg.steps_per_year is None else float(cfg.steps_per_year)
+        return cls(int(cfg.mc_paths), spy)
 
 
 @dataclass(frozen=True)
@@ -276,7 +276,8 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
         "content_hash": content_hash,
         "code_fingerprint": code_fingerprint(),
         "config": cfg.model_dump(mode="json"),
-        "mc": {"n_paths": mc.n_paths, "steps_per_year": mc.steps_per_year,
+        "mc": {"n_paths": mc.n_paths,
+               "steps_per_year": mc.steps_per_year or f"auto ({DEFAULT_STEPS_PER_YEAR} x clip(sigma_ATM/0.3, 1, 4))",
                "scheme": "Lamperti/Heun, exact vol, bridge absorption, antithetic + CV"},
         "shape": list(cat["lf"].shape),
         "n_test_thetas": int(test.size),

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sabr.montecarlo import DEFAULT_STEPS_PER_YEAR, _step_counts, mc_surface
+from sabr.montecarlo import _step_counts, default_steps_per_year, mc_surface
 
 PEER_DEFAULT = Path(__file__).resolve().parents[2].parent / "shared" / "peers" / "numpy_euler_peer.py"
 
@@ -68,7 +68,8 @@ def main(argv=None) -> dict:
     our_s, (our_vols, our_se) = best_of(args.repeats, lambda: mc_surface(
         *surface_args, n_paths=args.paths, steps_per_year=args.steps_per_year, seed=1))
 
-    spy = DEFAULT_STEPS_PER_YEAR if args.steps_per_year is None else args.steps_per_year
+    spy = (default_steps_per_year(case["fwd"], case["alpha"], case["beta"])
+           if args.steps_per_year is None else args.steps_per_year)
     our_steps = int(_step_counts(mats, spy).sum())
     peer_steps = int(round(mats[-1] * args.peer_steps_per_year))
     report = {

@@ -7,7 +7,7 @@ from sabr.dataset import (DATA_FILE, META_FILE, DatasetError, GridSpec, MCSettin
                           chunk_indices, compute_chunk, load_dataset, sample_thetas, split_thetas,
                           theta_seed)
 from sabr.hagan import hagan_vol
-from sabr.montecarlo import mc_surface
+from sabr.montecarlo import _step_counts, default_steps_per_year, mc_surface
 
 
 
@@ -72,9 +72,12 @@ def test_surfaces_are_hagan_and_monte_carlo(small_dataset):
 def test_metadata_records_costs_and_hashes(small_dataset):
     m = small_dataset.meta
     assert len(m["hf_seconds_per_surface"]) == 20 and all(s > 0 for s in m["hf_seconds_per_surface"])
-    assert m["path_steps_per_surface"][0] == 2000 * 64        # 2 y at 32 steps/year, 2000 paths
+    d = small_dataset
+    alpha, beta = d.thetas[0, :2]
+    steps = _step_counts(d.maturities, default_steps_per_year(d.fwd, alpha, beta)).sum()
+    assert m["path_steps_per_surface"][0] == 2000 * steps
     assert len(m["code_fingerprint"]) == 16 and len(m["content_hash"]) == 64
-    assert m["config"]["mc_paths"] == 2000 and m["mc"]["steps_per_year"] == 32
+    assert m["config"]["mc_paths"] == 2000 and m["mc"]["steps_per_year"].startswith("auto")
     assert 0 < m["noise_floor_bp"] < 500
 
 
