@@ -1,0 +1,68 @@
+"""Test-set error metrics in volatility basis points, overall and per moneyness region.
+
+1 bp = 0.0001 in vol. Regions are ITM / ATM / OTM by standardised moneyness
+(cut-offs in sabr.grid). The MC noise floor is the RMS of the HF standard errors
+on the same points: no model can be measured below it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .grid import REGIONS
+from .io import hash_bytes
+
+__all__ = ["BP", "error_metrics", "cell_metrics", "noise_floor_bp", "test_set_hash"]
+
+BP = 1e4
+
+
+def error_metrics(pred: np.ndarray, truth: np.ndarray, regions: np.ndarray, prefix: str = "") -> dict:
+    """RMSE, MAE, max |error| (bp), MSE (bp^2) and mean relative error, overall and per region.
+
+    Args:
+        pred, truth: (n,) vols (decimals); regions: (n,) 'ITM' / 'ATM' / 'OTM'.
+        prefix: prepended to every key (e.g. 'hagan_').
+    Returns:
+        flat dict: rmse_bp, mae_bp, max_abs_bp, mse_bp2, mean_rel_err, n_points and the
+        same per region with suffix _ITM / _ATM / _OTM (NaN for an empty region).
+    """
+    err = (np.asarray(pred, float) - np.asarray(truth, float)) * BP
+    rel = np.abs(err) / (np.abs(np.asarray(truth, float)) * BP)
+    out = {}
+    groups = [("", np.ones(err.shape, bool))] + [(f"_{r}", regions == r) for r in REGIONS]
+    for suffix, mask in groups:
+        e = err[mask]
+        n = int(e.size)
+        out[f"{prefix}n_points{suffix}"] = n
+        if n == 0:
+            for k in ("rmse_bp", "mae_bp", "max_abs_bp", "mse_bp2", "mean_rel_err"):
+                out[f"{prefix}{k}{suffix}"] = float("nan")
+            continue
+        mse = float(np.mean(e * e))
+        out[f"{prefix}mse_bp2{suffix}"] = mse
+        out[f"{prefix}rmse_bp{suffix}"] = float(np.sqrt(mse))
+        out[f"{prefix}mae_bp{suffix}"] = float(np.mean(np.abs(e)))
+        out[f"{prefix}max_abs_bp{suffix}"] = float(np.max(np.abs(e)))
+        out[f"{prefix}mean_rel_err{suffix}"] = float(np.mean(rel[mask]))
+    return out
+
+
+def noise_floor_bp(hf_se: np.ndarray) -> float:
+    """RMS of the HF standard errors (decimals) in bp."""
+    return float(np.sqrt(np.mean(np.asarray(hf_se, float) ** 2)) * BP)
+
+
+def test_set_hash(dataset, points: np.ndarray) -> str:
+    """Identifies the test set: the data set's content and the test points."""
+    return hash_bytes(dataset.content_hash.encode(), np.asarray(points, "<i8").tobytes())[:16]
+
+
+def cell_metrics(dataset, points: np.ndarray, sigma_pred: np.ndarray) -> dict:
+    """A model's metrics on ``points`` plus the Hagan baseline's and the noise floor."""
+    truth = dataset.hf.ravel()[points]
+    regions = dataset.regions(points)
+    out = error_metrics(sigma_pred, truth, regions)
+    out.update(error_metrics(dataset.lf.ravel()[points], truth, regions, prefix="hagan_"))
+    out["noise_floor_bp"] = noise_floor_bp(dataset.hf_se.ravel()[points])
+    out["test_hash"] = test_set_hash(dataset, points)
+    return out

@@ -1,0 +1,118 @@
+"""The four model architectures (Keras 3). Each builder returns an *uncompiled* ``keras.Model``.
+
+Inputs, by name (see ``MODEL_INPUTS``):
+
+* ``patch``: (ph, pw, 1) normalised LF patch centred on the point (sabr.patches);
+* ``features``: (7,) normalised alpha, beta, nu, rho, K, T, sigma_LF;
+* ``params``: (6,) normalised alpha, beta, nu, rho, K, T (no LF information).
+
+Outputs one normalised number per point: the residual sigma_HF - sigma_LF for
+``mda_cnn``, ``residual_mlp`` and ``cnn_only``, sigma_HF itself for ``direct_mlp``.
+
+* ``mda_cnn``: multi-fidelity data aggregation CNN: a Conv2D stack over the patch
+  (3x3 kernels, ``cnn_filters``, same padding, ReLU, then global average pooling)
+  fused with an MLP over ``features`` (``mlp_hidden_dims``), dense fusion, dropout.
+* ``residual_mlp``: MLP over ``features``; default 5 x 32 ReLU, the network of
+  Funahashi (2022), "SABR equipped with AI wings", Quantitative Finance 23(2).
+* ``direct_mlp``: MLP over ``params``, no LF input (the single-fidelity baseline).
+* ``cnn_only``: the CNN branch alone over the patch.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+from keras import layers
+
+__all__ = ["MODEL_BUILDERS", "MODEL_INPUTS", "RESIDUAL_MODELS", "get_builder", "build_model",
+           "default_hyperparameters"]
+
+
+def _mlp(x, widths, dropout: float, name: str):
+    for i, w in enumerate(widths):
+        x = layers.Dense(int(w), activation="relu", name=f"{name}_dense{i}")(x)
+    if dropout > 0:
+        x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    return x
+
+
+def _cnn(patch, filters, name: str = "cnn"):
+    x = patch
+    for i, f in enumerate(filters):
+        x = layers.Conv2D(int(f), 3, padding="same", activation="relu", name=f"{name}_conv{i}")(x)
+    return layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
+
+
+def build_mda_cnn(patch_size, hp: dict) -> keras.Model:
+    patch = keras.Input((*patch_size, 1), name="patch")
+    feats = keras.Input((7,), name="features")
+    c = _cnn(patch, hp["cnn_filters"])
+    m = _mlp(feats, hp["mlp_hidden_dims"], 0.0, "mlp")
+    x = layers.Concatenate(name="fusion_concat")([c, m])
+    width = int(hp["mlp_hidden_dims"][-1])
+    x = _mlp(x, (width, width), hp["dropout_rate"], "fusion")
+    out = layers.Dense(1, name="residual")(x)
+    return keras.Model({"patch": patch, "features": feats}, out, name="mda_cnn")
+
+
+def build_residual_mlp(patch_size, hp: dict) -> keras.Model:
+    feats = keras.Input((7,), name="features")
+    x = _mlp(feats, hp["residual_mlp_hidden_dims"], hp["dropout_rate"], "mlp")
+    return keras.Model({"features": feats}, layers.Dense(1, name="residual")(x), name="residual_mlp")
+
+
+def build_direct_mlp(patch_size, hp: dict) -> keras.Model:
+    params = keras.Input((6,), name="params")
+    x = _mlp(params, hp["mlp_hidden_dims"], hp["dropout_rate"], "mlp")
+    return keras.Model({"params": params}, layers.Dense(1, name="sigma_hf")(x), name="direct_mlp")
+
+
+def build_cnn_only(patch_size, hp: dict) -> keras.Model:
+    patch = keras.Input((*patch_size, 1), name="patch")
+    x = _cnn(patch, hp["cnn_filters"])
+    if hp["dropout_rate"] > 0:
+        x = layers.Dropout(hp["dropout_rate"], name="cnn_dropout")(x)
+    return keras.Model({"patch": patch}, layers.Dense(1, name="residual")(x), name="cnn_only")
+
+
+MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {
+    "mda_cnn": build_mda_cnn,
+    "residual_mlp": build_residual_mlp,
+    "direct_mlp": build_direct_mlp,
+    "cnn_only": build_cnn_only,
+}
+
+MODEL_INPUTS: dict[str, tuple[str, ...]] = {
+    "mda_cnn": ("patch", "features"),
+    "residual_mlp": ("features",),
+    "direct_mlp": ("params",),
+    "cnn_only": ("patch",),
+}
+
+RESIDUAL_MODELS = frozenset({"mda_cnn", "residual_mlp", "cnn_only"})
+
+
+def get_builder(model_type: str) -> Callable[..., keras.Model]:
+    """The builder of ``model_type``; an unknown name is a ValueError listing the known ones."""
+    try:
+        return MODEL_BUILDERS[model_type]
+    except KeyError:
+        raise ValueError(f"model_type={model_type!r} is invalid: allowed one of "
+                         f"{sorted(MODEL_BUILDERS)}") from None
+
+
+def default_hyperparameters(model_config, training_config) -> dict:
+    """Hyperparameters of a cell before tuning, from the config sections."""
+    return {
+        "learning_rate": float(training_config.learning_rate),
+        "batch_size": int(training_config.batch_size),
+        "dropout_rate": float(model_config.dropout_rate),
+        "cnn_filters": list(model_config.cnn_filters),
+        "mlp_hidden_dims": list(model_config.mlp_hidden_dims),
+        "residual_mlp_hidden_dims": list(model_config.residual_mlp_hidden_dims),
+    }
+
+
+def build_model(model_type: str, patch_size, hp: dict) -> keras.Model:
+    """Build ``model_type`` (uncompiled) with hyperparameters ``hp`` (see default_hyperparameters)."""
+    return get_builder(model_type)(tuple(int(p) for p in patch_size), hp)

@@ -1,0 +1,224 @@
+"""Train and score one cell (model, budget, seed).
+
+``train_and_evaluate`` picks the budget's HF points (sabr.budgets), builds the
+inputs (sabr.patches) with normalisation from the training points only, fits
+the model with Adam on the MSE of normalised targets, early stopping on the
+budget's validation points (best weights restored) and ``TerminateOnNaN``, then
+scores the fixed test set (sabr.metrics). A diverged cell returns
+``status = "failed"``; it never raises for that.
+
+Randomness: one integer seed per cell, derived from what the cell is
+(master seed, budget, seed index, model type), given to
+``keras.utils.set_random_seed`` with TensorFlow op determinism on.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .budgets import budget_points
+from .io import atomic_write_json, atomic_write_text
+from .metrics import cell_metrics
+from .patches import fit_normaliser, lf_patches, point_features, targets
+
+__all__ = ["configure_tensorflow", "cell_seed", "CellData", "prepare_cell_data",
+           "train_and_evaluate", "fit_model"]
+
+log = logging.getLogger(__name__)
+
+
+def configure_tensorflow(intra_op_threads: int = 1, inter_op_threads: int = 1,
+                         deterministic: bool = True) -> dict:
+    """Set TensorFlow's thread pools (before its first op) and op determinism.
+
+    Returns:
+        the thread counts actually in force (TF keeps the first values once it has run).
+    """
+    import tensorflow as tf
+    th = tf.config.threading
+    for get, set_, want in ((th.get_intra_op_parallelism_threads, th.set_intra_op_parallelism_threads,
+                             intra_op_threads),
+                            (th.get_inter_op_parallelism_threads, th.set_inter_op_parallelism_threads,
+                             inter_op_threads)):
+        if get() != want:
+            try:
+                set_(want)
+            except RuntimeError:     # already initialised in this process
+                log.warning("TensorFlow threads already initialised; keeping %s", get())
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    return {"intra_op_threads": th.get_intra_op_parallelism_threads(),
+            "inter_op_threads": th.get_inter_op_parallelism_threads()}
+
+
+def cell_seed(master_seed: int, budget: int, seed: int, model_type: str) -> int:
+    """The cell's integer seed: from what the cell is, not from loop order."""
+    ss = np.random.SeedSequence([int(master_seed), int(budget), int(seed),
+                                 zlib.crc32(model_type.encode())])
+    return int(ss.generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
+
+
+@dataclass
+class CellData:
+    """Normalised inputs and targets of one cell for train / val / test points."""
+
+    x: dict          # split -> {input name -> array}
+    y: dict          # split -> normalised targets (train, val) ; raw for test
+    points: dict     # split -> flat point indices
+    normaliser: object
+    residual: bool
+    train_hash: str
+
+
+def _inputs(dataset, points, names, patch_size, norm):
+    out = {}
+    if "patch" in names:
+        out["patch"] = norm.patches(lf_patches(dataset.lf, points, patch_size))[..., None]
+    if "features" in names:
+        out["features"] = norm.features(point_features(dataset, points))
+    if "params" in names:
+        f = point_features(dataset, points, with_lf=False)
+        out["params"] = ((f - np.array(norm.feature_mean[:6])) / np.array(norm.feature_std[:6])
+                         ).astype(np.float32)
+    return out
+
+
+def prepare_cell_data(dataset, model_type: str, budget: int, seed: int, patch_size,
+                      validation_fraction: float = 0.2) -> CellData:
+    """Points of the (budget, seed), model inputs and normalised targets (stats from train only)."""
+    from .models import MODEL_INPUTS, RESIDUAL_MODELS, get_builder
+    get_builder(model_type)
+    split = budget_points(dataset, budget, seed, validation_fraction=validation_fraction)
+    residual = model_type in RESIDUAL_MODELS
+    pts = {"train": split.train, "val": split.val, "test": dataset.test_points()}
+    names = MODEL_INPUTS[model_type]
+    y_train = targets(dataset, split.train, residual=residual)
+    norm = fit_normaliser(point_features(dataset, split.train),
+                          lf_patches(dataset.lf, split.train, patch_size) if "patch" in names else None,
+                          y_train)
+    x = {k: _inputs(dataset, p, names, patch_size, norm) for k, p in pts.items()}
+    y = {"train": norm.target(y_train),
+         "val": norm.target(targets(dataset, split.val, residual=residual))}
+    return CellData(x, y, pts, norm, residual, split.hash)
+
+
+def fit_model(model, data: CellData, hp: dict, *, epochs: int, patience: int,
+              checkpoint_dir: Path | None = None, extra_callbacks=()):
+    """Compile with Adam + MSE and fit with early stopping; returns the History."""
+    import keras
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(hp["learning_rate"])),
+                  loss="mse")
+    callbacks = [keras.callbacks.TerminateOnNaN(),
+                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(patience),
+                                               restore_best_weights=True)]
+    if checkpoint_dir is not None:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        callbacks.append(keras.callbacks.ModelCheckpoint(
+            str(checkpoint_dir / "best.weights.h5"), monitor="val_loss", save_best_only=True,
+            save_weights_only=True))
+    callbacks.extend(extra_callbacks)
+    return model.fit(data.x["train"], data.y["train"],
+                     validation_data=(data.x["val"], data.y["val"]),
+                     epochs=int(epochs), batch_size=int(hp["batch_size"]), shuffle=True,
+                     verbose=0, callbacks=callbacks)
+
+
+def _save_model(model, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".keras", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: int, seed: int,
+                       out_dir: str | Path, *, training_config=None, model_config=None,
+                       master_seed: int | None = None) -> dict:
+    """Train one cell and score it on the test set; write its files into ``out_dir``.
+
+    Args:
+        dataset: a sabr.dataset.Dataset; model_type: a key of sabr.models.MODEL_BUILDERS.
+        hyperparameters: learning_rate, batch_size, dropout_rate, cnn_filters,
+            mlp_hidden_dims, residual_mlp_hidden_dims (sabr.models.default_hyperparameters).
+        budget: HF points (validation included); seed: seed index.
+        out_dir: the cell's folder: config.json, models/model.keras, checkpoints/,
+            logs/history.csv, metrics.json.
+        training_config, model_config: config sections (defaults if None).
+        master_seed: defaults to the data set's.
+    Returns:
+        the metrics dict (also in metrics.json); status "ok" or "failed" with a reason.
+    """
+    from .config import ModelConfig, TrainingConfig
+    tc = training_config or TrainingConfig()
+    mc = model_config or ModelConfig()
+    threads = configure_tensorflow(tc.tf_intra_op_threads, tc.tf_inter_op_threads)
+    import keras
+    from .models import build_model
+
+    out = Path(out_dir)
+    master = int(dataset.meta.get("config", {}).get("master_seed", 0)
+                 if master_seed is None else master_seed)
+    hp = dict(hyperparameters)
+    int_seed = cell_seed(master, budget, seed, model_type)
+    data = prepare_cell_data(dataset, model_type, budget, seed, mc.patch_size, tc.validation_fraction)
+    keras.utils.set_random_seed(int_seed)
+    model = build_model(model_type, mc.patch_size, hp)
+    cell = {"model_type": model_type, "budget": int(budget), "seed": int(seed),
+            "cell_seed": int_seed, "hyperparameters": hp, "epochs": tc.epochs,
+            "early_stopping_patience": tc.early_stopping_patience,
+            "patch_size": list(mc.patch_size), "dataset_hash": dataset.content_hash,
+            "normaliser": data.normaliser.to_dict(), "tf_threads": threads}
+    atomic_write_json(out / "config.json", cell)
+
+    t0 = time.perf_counter()
+    hist = fit_model(model, data, hp, epochs=tc.epochs, patience=tc.early_stopping_patience,
+                     checkpoint_dir=out / "checkpoints")
+    train_seconds = time.perf_counter() - t0
+    history = hist.history
+    losses = np.asarray(history.get("loss", []), float)
+    val_losses = np.asarray(history.get("val_loss", []), float)
+    diverged = losses.size == 0 or not np.all(np.isfinite(losses))
+
+    pred_n = model.predict(data.x["test"], batch_size=4096, verbose=0).ravel()
+    pred = data.normaliser.inverse_target(pred_n)
+    sigma = dataset.lf.ravel()[data.points["test"]] + pred if data.residual else pred
+    status, reason = "ok", None
+    if diverged:
+        status, reason = "failed", "diverged: NaN/inf training loss (TerminateOnNaN)"
+    elif not np.all(np.isfinite(sigma)):
+        status, reason = "failed", "non-finite test predictions"
+
+    metrics = cell_metrics(dataset, data.points["test"], sigma)
+    if status != "ok":
+        metrics = {k: (float("nan") if isinstance(v, float) and not k.startswith(("hagan_", "noise"))
+                       else v) for k, v in metrics.items()}
+    metrics.update({
+        "status": status, "reason": reason, "model_type": model_type, "budget": int(budget),
+        "seed": int(seed), "n_train": int(data.points["train"].size),
+        "n_val": int(data.points["val"].size), "n_test": int(data.points["test"].size),
+        "train_hash": data.train_hash, "dataset_hash": dataset.content_hash,
+        "train_seconds": train_seconds, "epochs_run": int(losses.size),
+        "best_epoch": int(np.nanargmin(val_losses)) + 1 if np.any(np.isfinite(val_losses)) else None,
+        "best_val_loss": float(np.nanmin(val_losses)) if np.any(np.isfinite(val_losses)) else None,
+        "n_params": int(model.count_params()), "hyperparameters": hp,
+    })
+    rows = ["epoch," + ",".join(history)] + [
+        ",".join([str(i + 1)] + [repr(float(history[k][i])) for k in history])
+        for i in range(losses.size)]
+    atomic_write_text(out / "logs" / "history.csv", "\n".join(rows) + "\n")
+    if status == "ok":
+        _save_model(model, out / "models" / "model.keras")
+    np.savez_compressed(out / "predictions.tmp.npz", points=data.points["test"], sigma=sigma)
+    os.replace(out / "predictions.tmp.npz", out / "predictions.npz")
+    atomic_write_json(out / "metrics.json", metrics)
+    return metrics

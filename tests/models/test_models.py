@@ -1,0 +1,51 @@
+"""One contract over every model builder, and the registry."""
+import numpy as np
+import pytest
+
+from sabr.config import ExperimentConfig
+from sabr.models import MODEL_BUILDERS, MODEL_INPUTS, build_model, default_hyperparameters, get_builder
+from sabr.training import configure_tensorflow, prepare_cell_data
+
+CFG = ExperimentConfig()
+
+
+@pytest.mark.parametrize("model_type", sorted(MODEL_BUILDERS))
+def test_builder_contract(model_type, tiny_dataset):
+    configure_tensorflow(1, 1)
+    import keras
+    hp = default_hyperparameters(CFG.models, CFG.training_config)
+    model = build_model(model_type, (9, 9), hp)
+    assert isinstance(model, keras.Model)
+    assert getattr(model, "optimizer", None) is None      # builders return uncompiled models
+    data = prepare_cell_data(tiny_dataset, model_type, 20, 0, (9, 9))
+    x = data.x["train"]
+    n = data.points["train"].size
+    assert set(x) == set(MODEL_INPUTS[model_type])
+    out = model.predict(x, verbose=0)
+    assert out.shape == (n, 1) and np.all(np.isfinite(out))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    before = [w.copy() for w in model.get_weights()]
+    loss = model.train_on_batch(x, data.y["train"])
+    assert np.isfinite(float(np.ravel(loss)[0]))
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_residual_mlp_default_is_funahashi_5x32():
+    import keras
+    hp = default_hyperparameters(CFG.models, CFG.training_config)
+    model = build_model("residual_mlp", (9, 9), hp)
+    dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
+    assert [l.units for l in dense] == [32] * 5 + [1]
+    assert all(l.activation.__name__ == "relu" for l in dense[:-1])
+
+
+def test_direct_mlp_sees_no_lf():
+    data_inputs = MODEL_INPUTS["direct_mlp"]
+    assert data_inputs == ("params",)
+
+
+def test_unknown_model_lists_known_ones():
+    with pytest.raises(ValueError) as err:
+        get_builder("transformer")
+    msg = str(err.value)
+    assert msg.startswith("model_type='transformer' is invalid") and "mda_cnn" in msg

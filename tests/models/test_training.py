@@ -1,0 +1,88 @@
+"""train_and_evaluate: files, determinism, learning, divergence; metrics by hand."""
+import json
+
+import numpy as np
+import pytest
+
+from sabr.config import ExperimentConfig
+from sabr.metrics import error_metrics
+from sabr.models import default_hyperparameters
+from sabr.training import cell_seed, train_and_evaluate
+
+QUICK = ExperimentConfig.profile("quick")
+HP = default_hyperparameters(QUICK.models, QUICK.training_config)
+
+
+def _short(epochs=4):
+    return QUICK.training_config.model_copy(update={"epochs": epochs})
+
+
+def test_error_metrics_by_hand():
+    truth = np.array([0.20, 0.20, 0.30, 0.40])
+    pred = np.array([0.2001, 0.1997, 0.3000, 0.4004])      # errors 1, -3, 0, 4 bp
+    regions = np.array(["ATM", "ITM", "ATM", "OTM"])
+    m = error_metrics(pred, truth, regions)
+    assert m["rmse_bp"] == pytest.approx(np.sqrt((1 + 9 + 0 + 16) / 4))
+    assert m["mae_bp"] == pytest.approx(2.0) and m["max_abs_bp"] == pytest.approx(4.0)
+    assert m["mean_rel_err"] == pytest.approx(np.mean([1e-4 / 0.2, 3e-4 / 0.2, 0, 4e-4 / 0.4]))
+    assert m["rmse_bp_ATM"] == pytest.approx(np.sqrt(0.5)) and m["n_points_ATM"] == 2
+    assert m["max_abs_bp_OTM"] == pytest.approx(4.0) and m["n_points_ITM"] == 1
+
+
+def test_cell_seed_from_what_the_cell_is():
+    assert cell_seed(1, 200, 3, "mda_cnn") == cell_seed(1, 200, 3, "mda_cnn")
+    assert len({cell_seed(1, b, s, m) for b in (50, 100) for s in (0, 1)
+                for m in ("mda_cnn", "cnn_only")}) == 8
+
+
+def test_cell_writes_its_files_and_is_deterministic(tiny_dataset, tmp_path):
+    a = train_and_evaluate(tiny_dataset, "mda_cnn", HP, 40, 1, tmp_path / "a",
+                           training_config=_short(), model_config=QUICK.models)
+    b = train_and_evaluate(tiny_dataset, "mda_cnn", HP, 40, 1, tmp_path / "b",
+                           training_config=_short(), model_config=QUICK.models)
+    assert a["status"] == "ok" and a["epochs_run"] == 4
+    for key in ("rmse_bp", "mae_bp", "max_abs_bp", "hagan_rmse_bp", "train_hash", "test_hash"):
+        assert a[key] == b[key]
+    for f in ("config.json", "models/model.keras", "logs/history.csv", "metrics.json",
+              "checkpoints/best.weights.h5", "predictions.npz"):
+        assert (tmp_path / "a" / f).is_file(), f
+    saved = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert saved["rmse_bp"] == pytest.approx(a["rmse_bp"])
+    assert a["n_train"] + a["n_val"] == 40 and a["n_test"] == tiny_dataset.test_points().size
+    assert len((tmp_path / "a" / "logs" / "history.csv").read_text().splitlines()) == 5
+    # the saved model reproduces the saved predictions
+    import keras
+    from sabr.training import prepare_cell_data
+    model = keras.saving.load_model(tmp_path / "a" / "models" / "model.keras")
+    data = prepare_cell_data(tiny_dataset, "mda_cnn", 40, 1, QUICK.models.patch_size)
+    pred = data.normaliser.inverse_target(model.predict(data.x["test"], verbose=0).ravel())
+    with np.load(tmp_path / "a" / "predictions.npz") as z:
+        sigma = z["sigma"]
+    np.testing.assert_allclose(tiny_dataset.lf.ravel()[data.points["test"]] + pred, sigma, rtol=1e-6)
+
+
+def test_other_seed_other_points(tiny_dataset, tmp_path):
+    a = train_and_evaluate(tiny_dataset, "residual_mlp", HP, 40, 0, tmp_path / "a",
+                           training_config=_short(2), model_config=QUICK.models)
+    b = train_and_evaluate(tiny_dataset, "residual_mlp", HP, 40, 1, tmp_path / "b",
+                           training_config=_short(2), model_config=QUICK.models)
+    assert a["train_hash"] != b["train_hash"] and a["test_hash"] == b["test_hash"]
+
+
+def test_divergence_is_a_failed_status_not_an_exception(tiny_dataset, tmp_path):
+    m = train_and_evaluate(tiny_dataset, "residual_mlp", dict(HP, learning_rate=1e8), 40, 0,
+                           tmp_path, training_config=_short(), model_config=QUICK.models)
+    assert m["status"] == "failed" and "diverged" in m["reason"]
+    assert np.isnan(m["rmse_bp"]) and np.isfinite(m["hagan_rmse_bp"])
+    saved = json.loads((tmp_path / "metrics.json").read_text())   # strict JSON: NaN -> null
+    assert saved["status"] == "failed" and saved["rmse_bp"] is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_type", ["mda_cnn", "residual_mlp"])
+def test_learning_beats_hagan_on_quick_data(quick_dataset, model_type, tmp_path):
+    m = train_and_evaluate(quick_dataset, model_type, HP, 500, 0, tmp_path,
+                           training_config=QUICK.training_config, model_config=QUICK.models)
+    assert m["status"] == "ok"
+    assert m["rmse_bp"] < 0.5 * m["hagan_rmse_bp"], (m["rmse_bp"], m["hagan_rmse_bp"])
+    assert m["rmse_bp"] > m["noise_floor_bp"] * 0.5           # not below what can be measured
