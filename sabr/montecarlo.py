@@ -76,6 +76,11 @@ CHUNK_PATHS = 16_384
 
 MIN_PATHS = 100
 
+_NEAR_ZERO_LAMBDA = 10.0
+"""Paths with Y^2 / (2 v) below this take the exact Bessel step (absorption odds e^-30 above)."""
+
+EXACT_NEAR_ZERO = True
+
 
 @dataclass(frozen=True)
 class MCResult:
@@ -247,6 +252,7 @@ def _advance(rng, pairs, n_steps, dt, y, a, w, z1, z2, a_new, v, tmp,
         (a, a_new): the buffers now holding the volatility and the spare one
         (they swap roles every step).
     """
+    exact_near_zero = EXACT_NEAR_ZERO and not log_space and rhoc > 0.0
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         sq = math.sqrt(dt)
         for _ in range(n_steps):
@@ -271,6 +277,12 @@ def _advance(rng, pairs, n_steps, dt, y, a, w, z1, z2, a_new, v, tmp,
             else:
                 np.multiply(a, z1, out=tmp)
                 tmp *= rho * sq
+            if exact_near_zero:
+                # paths within sqrt(2 L v) of the boundary take the exact Bessel step below
+                np.multiply(y, y, out=a)
+                near = np.flatnonzero(a < (2.0 * _NEAR_ZERO_LAMBDA) * v)
+                if near.size:
+                    near_state = (y[near], w[near], tmp[near], v[near])
             np.sqrt(v, out=a)                  # a is free until swapped with a_new
             a *= z2
             a *= rhoc
@@ -300,9 +312,46 @@ def _advance(rng, pairs, n_steps, dt, y, a, w, z1, z2, a_new, v, tmp,
                 np.negative(a, out=a)
                 np.maximum(a, 0.0, out=a)      # Y_{n+1} <= 0: absorbed (survival 0)
                 w *= a
+                if exact_near_zero and near.size:
+                    _bessel_step(rng, near, near_state, y, w, rho, rhoc, c_drift)
                 y[y <= 0.0] = 1.0              # dead paths: any positive state, weight 0
             a, a_new = a_new, a
     return a, a_new
+
+
+def _bessel_step(rng, near, state, y, w, rho, rhoc, c_drift):
+    """Exact step for paths near F = 0, in place on y[near] and w[near].
+
+    Splitting of the step given the volatility path: (A) the correlated shift
+    rho int alpha dZ, exact, with the Brownian-bridge survival over it; then (B)
+    the rest, dY = rhoc alpha dW' - c alpha^2 / Y dt, which in the clock
+    tau = rhoc^2 v is a Bessel process of dimension d = 1 - 2 c / rhoc^2 killed at
+    0 (Revuz & Yor 1999, ch. XI). Its squared value X = Y^2 from x has the law
+    (Poisson-Gamma mixture of the killed BESQ density): with a = 1 - d/2 and
+    lam = x / (2 tau), X survives with probability P(a, lam) (regularised lower
+    incomplete gamma); given survival, G ~ Gamma(a) conditioned on G < lam,
+    k ~ Poisson(lam - G) and X = 2 tau Gamma(k + 1). The survival probability
+    multiplies the path's weight (as the bridge does elsewhere) instead of
+    being sampled.
+    """
+    y0, w0, shift, v = state
+    ya = y0 + shift
+    if rho != 0.0:
+        with np.errstate(over="ignore"):
+            surv = -np.expm1(-2.0 * y0 * ya / (rho * rho * v))
+    else:
+        surv = np.ones_like(ya)
+    alive = ya > 0.0
+    surv = np.where(alive, np.maximum(surv, 0.0), 0.0)
+    tau = rhoc * rhoc * v
+    shape = 0.5 + c_drift / (rhoc * rhoc)
+    lam = np.where(alive, ya * ya / (2.0 * tau), 0.0)
+    g = rng.standard_gamma(shape, ya.size)
+    alive &= g < lam
+    k = rng.poisson(np.where(alive, lam - g, 0.0))
+    x = 2.0 * tau * rng.standard_gamma(k + 1.0)
+    y[near] = np.sqrt(x)
+    w[near] = np.where(alive, w0 * surv, 0.0)
 
 
 def _add_payoffs(moments, j, f, w, strikes, is_call, pairs):

@@ -1,0 +1,77 @@
+"""Benchmark: training throughput of each model and the wall time of one full-default cell.
+
+On the quick profile's data set (21 x 10 grid, as in the full experiment) with the
+*full* default architecture and training settings (cnn_filters 32/64/128,
+batch 64, lr 3e-4), TF pinned to 1 intra- and 1 inter-op thread:
+
+* throughput: training samples per second for each model, measured over
+  ``--epochs`` epochs after a warm-up epoch, on budget 1000 (800 train points);
+* one full-default cell: ``train_and_evaluate`` of ``--cell-model`` at budget 1000
+  with 200 epochs max and patience 20 (early stopping decides the length).
+
+    python tests/benchmarks/bench_training.py [--epochs 5] [--cell-model mda_cnn] [--skip-cell]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from sabr.config import ExperimentConfig
+from sabr.dataset import build_dataset, load_dataset
+from sabr.models import MODEL_BUILDERS, build_model, default_hyperparameters
+from sabr.training import configure_tensorflow, fit_model, prepare_cell_data, train_and_evaluate
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--budget", type=int, default=1000)
+    ap.add_argument("--cell-model", default="mda_cnn")
+    ap.add_argument("--skip-cell", action="store_true")
+    ap.add_argument("--dataset", type=Path, default=None, help="an existing data set folder")
+    args = ap.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="bench-train-"))
+    full = ExperimentConfig()
+    ds_dir = args.dataset or build_dataset(ExperimentConfig.profile("quick").data_gen_config,
+                                           work / "data")
+    ds = load_dataset(ds_dir)
+    threads = configure_tensorflow(1, 1)
+    import keras
+    hp = default_hyperparameters(full.models, full.training_config)
+    report = {"tf_threads": threads, "budget": args.budget, "throughput": {}}
+    for model_type in sorted(MODEL_BUILDERS):
+        data = prepare_cell_data(ds, model_type, args.budget, 0, full.models.patch_size)
+        keras.utils.set_random_seed(0)
+        model = build_model(model_type, full.models.patch_size, hp)
+        fit_model(model, data, hp, epochs=1, patience=10 ** 6)             # warm-up / tracing
+        t0 = time.perf_counter()
+        model.fit(data.x["train"], data.y["train"], epochs=args.epochs,
+                  batch_size=hp["batch_size"], verbose=0)
+        secs = time.perf_counter() - t0
+        n = data.points["train"].size
+        report["throughput"][model_type] = {
+            "samples_per_s": round(n * args.epochs / secs, 1), "n_params": int(model.count_params()),
+            "seconds_per_epoch": round(secs / args.epochs, 4)}
+        print(f"{model_type:13s} {n * args.epochs / secs:10.0f} samples/s  "
+              f"{secs / args.epochs:.3f} s/epoch  {model.count_params():7d} params", flush=True)
+    if not args.skip_cell:
+        t0 = time.perf_counter()
+        m = train_and_evaluate(ds, args.cell_model, hp, args.budget, 0, work / "cell",
+                               training_config=full.training_config, model_config=full.models)
+        wall = time.perf_counter() - t0
+        report["full_cell"] = {"model_type": args.cell_model, "wall_seconds": round(wall, 2),
+                               "train_seconds": round(m["train_seconds"], 2),
+                               "epochs_run": m["epochs_run"], "rmse_bp": m["rmse_bp"],
+                               "hagan_rmse_bp": m["hagan_rmse_bp"], "status": m["status"]}
+        print(f"full-default cell ({args.cell_model}, budget {args.budget}, <= 200 epochs): "
+              f"{wall:.1f} s wall, {m['epochs_run']} epochs, test RMSE {m['rmse_bp']:.1f} bp "
+              f"(Hagan {m['hagan_rmse_bp']:.1f} bp)")
+    print(json.dumps(report))
+    return report
+
+
+if __name__ == "__main__":
+    main()
