@@ -16,6 +16,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .errors import ConfigError
+from .space import HyperparameterSpace
+
 __all__ = [
     "ConfigError",
     "ParameterBoxConfig",
@@ -32,10 +35,6 @@ __all__ = [
 MODEL_TYPES = ("mda_cnn", "residual_mlp", "direct_mlp", "cnn_only")
 TUNING_METHODS = ("random", "grid", "bayesian")
 MIN_MC_PATHS = 1_000
-
-
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message is one line naming field, value and range."""
 
 
 class _Strict(BaseModel):
@@ -155,6 +154,7 @@ class ExperimentConfig(_Strict):
     tuning_method: Literal["random", "grid", "bayesian"] = "random"
     output_dir: str = "results"
     parallel_jobs: int = Field(2, ge=1, le=1024)
+    hyperparameter_space: HyperparameterSpace = HyperparameterSpace()
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
                               populate_by_name=True, protected_namespaces=())
@@ -259,6 +259,9 @@ def _known_keys(path: list[str]) -> list[str]:
 def _describe(err: ValidationError) -> str:
     """One line from pydantic's first error: field path, value, what is allowed."""
     e = err.errors(include_url=False)[0]
+    inner = e.get("ctx", {}).get("error")
+    if isinstance(inner, ConfigError):      # a nested model that words its own errors
+        return str(inner)
     path = [str(p) for p in e["loc"] if not isinstance(p, int)]
     loc = ".".join(path) or "config"
     msg = e["msg"].removeprefix("Value error, ")

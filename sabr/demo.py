@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 
 from .grid import make_grid
 from .hagan import hagan_vol

@@ -91,13 +91,18 @@ def _inputs(dataset, points, names, patch_size, norm):
 
 
 def prepare_cell_data(dataset, model_type: str, budget: int, seed: int, patch_size,
-                      validation_fraction: float = 0.2) -> CellData:
-    """Points of the (budget, seed), model inputs and normalised targets (stats from train only)."""
+                      validation_fraction: float = 0.2, *, include_test: bool = True) -> CellData:
+    """Points of the (budget, seed), model inputs and normalised targets (stats from train only).
+
+    ``include_test=False`` (tuning) leaves the test points out entirely.
+    """
     from .models import MODEL_INPUTS, RESIDUAL_MODELS, get_builder
     get_builder(model_type)
     split = budget_points(dataset, budget, seed, validation_fraction=validation_fraction)
     residual = model_type in RESIDUAL_MODELS
-    pts = {"train": split.train, "val": split.val, "test": dataset.test_points()}
+    pts = {"train": split.train, "val": split.val}
+    if include_test:
+        pts["test"] = dataset.test_points()
     names = MODEL_INPUTS[model_type]
     y_train = targets(dataset, split.train, residual=residual)
     norm = fit_normaliser(point_features(dataset, split.train),

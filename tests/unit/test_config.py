@@ -92,3 +92,19 @@ def test_with_overrides_revalidates():
     assert c.with_overrides(n_random_seeds=3).n_random_seeds == 3
     with pytest.raises(ConfigError, match="n_random_seeds"):
         c.with_overrides(n_random_seeds=-1)
+
+
+def test_hyperparameter_space_section(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("profile: quick\nhyperparameter_space:\n  learning_rates: [0.001, 0.01]\n"
+                 "  cnn_filters: [[8, 16]]\n")
+    c = load_config(p)
+    assert c.hyperparameter_space.learning_rates == (0.001, 0.01)
+    assert c.hyperparameter_space.cnn_filters == ((8, 16),)
+    assert c.hyperparameter_space.batch_sizes == (32, 64, 128)          # seed default kept
+    p.write_text("hyperparameter_space:\n  lerning_rates: [0.001]\n")
+    with pytest.raises(ConfigError, match=r"^hyperparameter_space\.lerning_rates: unknown key"):
+        load_config(p)
+    p.write_text("hyperparameter_space:\n  dropout_rates: [0.5, 1.5]\n")
+    with pytest.raises(ConfigError, match=r"^hyperparameter_space\.dropout_rates=\[0\.5, 1\.5\] is invalid"):
+        load_config(p)
