@@ -1,0 +1,157 @@
+"""The ``hf-budget`` Prefect flow: data -> tuning -> training -> aggregation, on Dask.
+
+``hf_budget`` (flow ``hf-budget``) takes flat parameters (so a deployment's
+``--param`` override of one field works), resolves the configuration (profile or
+YAML file, then explicit parameters), and runs the experiment as a subflow
+``hf-budget-experiment`` on a ``DaskTaskRunner``: a ``LocalCluster`` of
+``parallel_jobs`` single-threaded worker processes (TensorFlow pinned to one
+intra- and one inter-op thread), or an existing scheduler given by
+``dask_address`` / ``DASK_SCHEDULER_ADDRESS``. Workers are given the API URL of
+the server the flow runs on, so their task runs are on the same server (also in
+ephemeral mode).
+
+Generation, tuning and training are cached (tasks/common.py) with results in
+``<output_dir>/.prefect-results``: a rerun shows them ``Cached``. One failed
+cell never stops the others; aggregation runs on what finished, the summary
+names what is missing, and the flow then ends Failed with that list.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.futures import as_completed, wait
+from prefect.utilities.annotations import allow_failure
+
+from sabr.config import ExperimentConfig, load_config
+from sabr.dataset import chunk_indices
+from tasks.data import assemble_dataset, generate_chunk
+from tasks.modeling import train_cell, tune_cell
+from tasks.reporting import aggregate_results
+
+from .runner import make_task_runner, validate_dask_address
+
+__all__ = ["hf_budget", "run_experiment", "resolve_config", "planned_cells", "ExperimentFailed"]
+
+RESULTS_DIR = ".prefect-results"
+
+
+class ExperimentFailed(RuntimeError):
+    """Some cells did not finish; the results of the others are written."""
+
+
+def resolve_config(profile: str | None = "quick", config_path: str | None = None,
+                   **overrides) -> ExperimentConfig:
+    """Profile or YAML file first, explicit (non-None) parameters on top; ConfigError if invalid."""
+    if config_path:
+        return load_config(config_path, **overrides)
+    return ExperimentConfig.profile(profile or "quick", **overrides)
+
+
+def planned_cells(cfg: ExperimentConfig) -> list[tuple[int, str, int]]:
+    """Every (budget, model, seed) of the grid, in the order that numbers the exp_XXXX folders."""
+    return [(b, m, s) for b in cfg.hf_budgets for m in cfg.model_types
+            for s in range(cfg.n_random_seeds)]
+
+
+@flow(name="hf-budget-experiment", log_prints=True)
+def run_experiment(config_json: str, output_dir: str) -> dict:
+    """The experiment proper (see the module doc); returns the aggregation summary."""
+    log = get_run_logger()
+    cfg = ExperimentConfig.model_validate_json(config_json)
+    out = Path(output_dir)
+    d = cfg.data_gen_config
+    data_dir = str(out / "data")
+
+    chunk_futs = [generate_chunk.submit(config_json, int(c[0]), int(c[-1]), data_dir)
+                  for c in chunk_indices(d.n_parameter_sets, d.chunk_size)]
+    dataset = assemble_dataset.submit(config_json, chunk_futs, data_dir)
+
+    tuned = {(b, m): tune_cell.submit(config_json, dataset, m, b, str(out / "tuning" / f"{m}_b{b}"))
+             for b in cfg.hf_budgets for m in cfg.model_types}
+    planned = planned_cells(cfg)
+    train_futs = {}
+    for i, (b, m, s) in enumerate(planned, start=1):
+        train_futs[(b, m, s)] = train_cell.submit(
+            config_json, dataset, m, b, s, allow_failure(tuned[(b, m)]),
+            str(out / f"exp_{i:04d}"))
+    log.info("submitted %d chunks, %d tunings, %d trainings", len(chunk_futs), len(tuned),
+             len(train_futs))
+
+    progress = create_progress_artifact(progress=0.0, key="hf-budget-progress",
+                                        description="trained cells (%)")
+    done = 0
+    for _ in as_completed(list(train_futs.values())):
+        done += 1
+        update_progress_artifact(progress, progress=100.0 * done / len(train_futs))
+    wait(list(train_futs.values()))
+
+    cells = []
+    for key, fut in train_futs.items():
+        if fut.state.is_completed():
+            cells.append(fut.result())
+        else:
+            log.warning("cell %s did not finish: %s", key, fut.state.message)
+    summary = aggregate_results.submit(cells, planned, str(out), len(planned)).result()
+    summary["dataset"] = data_dir
+    return summary
+
+
+def _task_runner_env(cfg: ExperimentConfig, results_dir: Path) -> dict[str, str]:
+    from prefect.settings import PREFECT_API_URL
+    env = {
+        "TF_NUM_INTRAOP_THREADS": str(cfg.training_config.tf_intra_op_threads),
+        "TF_NUM_INTEROP_THREADS": str(cfg.training_config.tf_inter_op_threads),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "OMP_NUM_THREADS": "1",
+        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(results_dir),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    url = PREFECT_API_URL.value()
+    if not url:
+        from prefect.client.orchestration import get_client
+        with get_client(sync_client=True) as client:
+            url = str(client.api_url)
+    if url and not url.startswith("ephemeral"):
+        env["PREFECT_API_URL"] = url.rstrip("/")
+    return env
+
+
+@flow(name="hf-budget", log_prints=True)
+def hf_budget(profile: str = "quick", config_path: str | None = None,
+              hf_budgets: list[int] | None = None, model_types: list[str] | None = None,
+              n_hyperparameter_trials: int | None = None, n_random_seeds: int | None = None,
+              parallel_jobs: int | None = None, output_dir: str | None = None,
+              tuning_method: str | None = None, dask_address: str | None = None,
+              skip_experiments: bool = False) -> dict:
+    """Run the whole experiment (or, with skip_experiments, only aggregate existing cells).
+
+    Explicit parameters override the profile / config file. Returns the aggregation
+    summary; raises ExperimentFailed (flow state Failed) if any cell did not finish.
+    """
+    log = get_run_logger()
+    cfg = resolve_config(profile, config_path, hf_budgets=hf_budgets, model_types=model_types,
+                         n_hyperparameter_trials=n_hyperparameter_trials,
+                         n_random_seeds=n_random_seeds, parallel_jobs=parallel_jobs,
+                         output_dir=output_dir, tuning_method=tuning_method)
+    address = validate_dask_address(dask_address or os.environ.get("DASK_SCHEDULER_ADDRESS"))
+    out = Path(cfg.output_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    if skip_experiments:
+        from .analysis import aggregate_existing
+        return aggregate_existing(out)
+    results_dir = out / RESULTS_DIR
+    runner = make_task_runner(cfg.parallel_jobs, address, _task_runner_env(cfg, results_dir))
+    log.info("hf-budget: %d budgets x %d models x %d seeds -> %s (%s)", len(cfg.hf_budgets),
+             len(cfg.model_types), cfg.n_random_seeds, out,
+             f"Dask scheduler {address}" if address else f"{cfg.parallel_jobs} local workers")
+    experiment = run_experiment.with_options(task_runner=runner, result_storage=results_dir)
+    summary = experiment(cfg.model_dump_json(by_alias=True), str(out))
+    if summary["not_ok"]:
+        names = "; ".join(f"{c['model_type']} b={c['budget']} s={c['seed']} ({c['status']})"
+                          for c in summary["not_ok"])
+        raise ExperimentFailed(f"{len(summary['not_ok'])} of {summary['n_cells']} cells did not "
+                               f"finish: {names}; results of the others are in {out}")
+    return summary

@@ -1,0 +1,87 @@
+"""What every task shares: cache keys from content plus a code fingerprint, and the retry rule.
+
+Prefect's default cache policy includes the flow run id (no reuse across runs), and
+``TASK_SOURCE`` hashes only the task function's own text. Our key is built from
+the task's name, its JSON-stable inputs (configs are passed as JSON strings, so
+the class's module path never enters), the output folder, and a fingerprint of
+the ``sabr`` modules the task runs, and the task function's own source: a change
+to the numerics, the training code or the task invalidates what it touches; a
+rerun of the same thing is ``Cached``.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from pathlib import Path
+
+from sabr.errors import ConfigError
+from sabr.fingerprint import code_fingerprint
+
+__all__ = ["CODE_MODULES", "CONFIG_KEYS", "cache_key", "retry_unless_deterministic", "RETRIES"]
+
+CODE_MODULES = {
+    "data": ("params", "hagan", "black", "grid", "montecarlo", "dataset", "config", "io"),
+    "model": ("params", "hagan", "black", "grid", "montecarlo", "dataset", "config", "io",
+              "budgets", "patches", "models", "training", "metrics", "space", "tuning"),
+}
+RETRIES = {"retries": 2, "retry_delay_seconds": [2, 5], "retry_jitter_factor": 0.5}
+
+
+def _stable(value):
+    if isinstance(value, Path):
+        return str(value.resolve())
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_stable(v) for v in value]
+    return value
+
+
+CONFIG_KEYS = {
+    "data": ("data_gen_config",),
+    "tune": ("data_gen_config", "training_config", "model_config", "hyperparameter_space",
+             "tuning_method", "n_hyperparameter_trials"),
+    "train": ("data_gen_config", "training_config", "model_config"),
+}
+
+
+def _source(fn) -> bytes:
+    """The task function's own text (Prefect's TASK_SOURCE), so editing the task invalidates it."""
+    try:
+        return inspect.getsource(fn).encode()
+    except (OSError, TypeError):
+        return fn.__qualname__.encode()
+
+
+def cache_key(kind: str):
+    """A ``cache_key_fn`` for tasks of ``kind`` ('data', 'tune' or 'train').
+
+    Of the ``config_json`` parameter only the sections that decide the task's result
+    count (changing the number of seeds does not invalidate the surfaces); every
+    other parameter counts whole.
+    """
+    modules = CODE_MODULES["data" if kind == "data" else "model"]
+    keep = CONFIG_KEYS[kind]
+
+    def key(context, parameters) -> str:
+        params = dict(parameters)
+        if "config_json" in params:
+            cfg = json.loads(params.pop("config_json"))
+            params["config"] = {k: cfg.get(k) for k in keep}
+        payload = json.dumps(_stable(params), sort_keys=True, default=str)
+        digest = hashlib.sha256(payload.encode() + _source(context.task.fn)).hexdigest()[:24]
+        return f"{context.task.name}-{digest}-{code_fingerprint(modules)}"
+
+    return key
+
+
+def retry_unless_deterministic(task, task_run, state) -> bool:
+    """Retry transient failures only: a bad configuration or bad input fails the same way again."""
+    try:
+        state.result(raise_on_failure=True)
+    except (ConfigError, ValueError, TypeError):
+        return False
+    except Exception:
+        return True
+    return False

@@ -1,0 +1,61 @@
+"""Tasks that tune one (budget, model) and train one (budget, model, seed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import get_run_logger, task
+
+from sabr.config import ExperimentConfig
+from sabr.dataset import load_dataset
+from sabr.models import default_hyperparameters
+
+from .common import RETRIES, cache_key, retry_unless_deterministic
+
+__all__ = ["tune_cell", "train_cell"]
+
+
+@task(name="tune", task_run_name="tune {model_type} b={budget}",
+      cache_key_fn=cache_key("tune"), persist_result=True,
+      retry_condition_fn=retry_unless_deterministic, **RETRIES)
+def tune_cell(config_json: str, dataset_dir: str, model_type: str, budget: int,
+              study_dir: str) -> dict:
+    """Tune on the budget's own validation points (seed 0's split); returns hyperparameters."""
+    from sabr.tuning import HyperparameterTuner
+    cfg = ExperimentConfig.model_validate_json(config_json)
+    data = load_dataset(dataset_dir)
+    tuner = HyperparameterTuner(cfg, data, model_type, budget, 0,
+                                space=cfg.hyperparameter_space, study_dir=study_dir)
+    result = tuner.tune_hyperparameters(cfg.tuning_method, cfg.n_hyperparameter_trials)
+    log = get_run_logger()
+    (log.info if result.status == "ok" else log.warning)("%s b=%d: %s", model_type, budget,
+                                                          result.message)
+    return {"hyperparameters": result.hyperparameters, "status": result.status,
+            "best_value": result.best_value, "message": result.message,
+            "n_complete": result.n_complete, "n_failed": result.n_failed,
+            "n_pruned": result.n_pruned}
+
+
+@task(name="train", task_run_name="train {model_type} b={budget} s={seed}",
+      cache_key_fn=cache_key("train"), persist_result=True,
+      retry_condition_fn=retry_unless_deterministic, **RETRIES)
+def train_cell(config_json: str, dataset_dir: str, model_type: str, budget: int, seed: int,
+               tuned, exp_dir: str) -> dict:
+    """Train and score one cell into ``exp_dir``; returns its metrics (status ok / failed)."""
+    from sabr.training import train_and_evaluate
+    cfg = ExperimentConfig.model_validate_json(config_json)
+    hp = tuned.get("hyperparameters") if isinstance(tuned, dict) else None
+    if hp is None:                     # tuning failed for good: train with the defaults
+        hp = default_hyperparameters(cfg.models, cfg.training_config)
+    data = load_dataset(dataset_dir)
+    m = train_and_evaluate(data, model_type, hp, budget, seed, exp_dir,
+                           training_config=cfg.training_config, model_config=cfg.models)
+    m["exp_dir"] = Path(exp_dir).name
+    m["tuning_status"] = tuned.get("status") if isinstance(tuned, dict) else "failed"
+    log = get_run_logger()
+    if m["status"] == "ok":
+        log.info("%s b=%d s=%d: test RMSE %.1f bp (Hagan %.1f bp) in %.1f s, %d epochs",
+                 model_type, budget, seed, m["rmse_bp"], m["hagan_rmse_bp"],
+                 m["train_seconds"], m["epochs_run"])
+    else:
+        log.warning("%s b=%d s=%d failed: %s", model_type, budget, seed, m["reason"])
+    return m
