@@ -26,6 +26,7 @@ from prefect.futures import as_completed, wait
 from prefect.utilities.annotations import allow_failure
 
 from sabr.config import ExperimentConfig, load_config
+from sabr.errors import ConfigError
 from sabr.dataset import chunk_indices
 from tasks.data import assemble_dataset, generate_chunk
 from tasks.modeling import train_cell, tune_cell
@@ -138,7 +139,11 @@ def hf_budget(profile: str = "quick", config_path: str | None = None,
                          output_dir=output_dir, tuning_method=tuning_method)
     address = validate_dask_address(dask_address or os.environ.get("DASK_SCHEDULER_ADDRESS"))
     out = Path(cfg.output_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"output_dir={str(out)!r} is invalid: allowed a folder this user can "
+                          f"create and write ({err.strerror or err})") from None
     if skip_experiments:
         from .analysis import aggregate_existing
         return aggregate_existing(out)

@@ -7,7 +7,7 @@ from prefect_dask import DaskTaskRunner
 
 from sabr.errors import ConfigError
 
-__all__ = ["make_task_runner", "validate_dask_address"]
+__all__ = ["make_task_runner", "validate_dask_address", "check_reachable"]
 
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 
@@ -35,4 +35,17 @@ def make_task_runner(parallel_jobs: int, address: str | None, env: dict[str, str
         return DaskTaskRunner(address=address)
     return DaskTaskRunner(cluster_kwargs={
         "n_workers": int(parallel_jobs), "threads_per_worker": 1, "processes": True,
-        "dashboard_address": None, "env": dict(env)})
+        "dashboard_address": ":0", "env": dict(env)})
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast (one line, within ``timeout`` s) if no scheduler listens at ``address``."""
+    import socket
+    from urllib.parse import urlsplit
+    parts = urlsplit(address)
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=timeout):
+            pass
+    except OSError as err:
+        raise ConfigError(f"dask_address={address!r} is invalid: no scheduler reachable there "
+                          f"within {timeout:.0f} s ({err.strerror or err})") from None

@@ -7,7 +7,6 @@ from prefect import get_run_logger, task
 
 from sabr.config import ExperimentConfig
 from sabr.dataset import load_dataset
-from sabr.models import default_hyperparameters
 
 from .common import RETRIES, cache_key, retry_unless_deterministic
 
@@ -45,6 +44,7 @@ def train_cell(config_json: str, dataset_dir: str, model_type: str, budget: int,
     cfg = ExperimentConfig.model_validate_json(config_json)
     hp = tuned.get("hyperparameters") if isinstance(tuned, dict) else None
     if hp is None:                     # tuning failed for good: train with the defaults
+        from sabr.models import default_hyperparameters
         hp = default_hyperparameters(cfg.models, cfg.training_config)
     data = load_dataset(dataset_dir)
     m = train_and_evaluate(data, model_type, hp, budget, seed, exp_dir,

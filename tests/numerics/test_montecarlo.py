@@ -126,8 +126,8 @@ def test_nu_zero_and_strong_correlation_are_finite():
 
 
 def test_a_wing_no_path_reaches_is_nan_not_an_error():
-    # rho = -0.95: with 10k paths none ends above K = 2 at T = 2; the call is worth 0 here
-    res = mc_prices(1.0, np.array([[1.0, 2.0]]), [2.0], 0.4, 0.5, 0.9, -0.95, n_paths=10_000, seed=1)
+    # F0 = 1, T = 2, rho = -0.95: no path of 10k gets anywhere near K = 50
+    res = mc_prices(1.0, np.array([[1.0, 50.0]]), [2.0], 0.4, 0.5, 0.9, -0.95, n_paths=10_000, seed=1)
     assert res.prices[0, 1] == 0.0 and np.isnan(res.vols[0, 1]) and np.isnan(res.vol_stderr[0, 1])
     assert np.isfinite(res.vols[0, 0])
 

@@ -1,0 +1,124 @@
+"""The hf-budget flow on Dask: outputs, caching across runs, failure isolation, existing cluster."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.hf_budget import ExperimentFailed, hf_budget
+
+from conftest import last_experiment_task_states
+
+pytestmark = pytest.mark.slow
+
+SEED_FILES = ("detailed_results.csv", "summary_statistics.csv", "performance_vs_budget.csv",
+              "data/surfaces.npz", "data/metadata.json")
+CELL_FILES = ("config.json", "metrics.json", "models/model.keras", "logs/history.csv")
+
+
+def test_flow_completes_then_reruns_fully_cached(harness, tiny_config, tmp_path):
+    out = tmp_path / "out"
+    summary = hf_budget(config_path=str(tiny_config), output_dir=str(out))
+    assert summary["n_ok"] == summary["n_cells"] == 4 and not summary["not_ok"]
+    for f in SEED_FILES:
+        assert (out / f).is_file(), f
+    for i in range(1, 5):
+        for f in CELL_FILES:
+            assert (out / f"exp_{i:04d}" / f).is_file(), (i, f)
+    df = pd.read_csv(out / "detailed_results.csv")
+    assert len(df) == 4 and set(df.status) == {"ok"}
+    assert (df.rmse_bp > 0).all() and (df.hagan_rmse_bp > 0).all()
+    first = last_experiment_task_states()
+    assert first[("train", "Completed")] == 4 and first[("generate", "Completed")] == 2
+
+    mtime = (out / "exp_0001" / "metrics.json").stat().st_mtime_ns
+    again = hf_budget(config_path=str(tiny_config), output_dir=str(out))
+    assert again["n_ok"] == 4
+    states = last_experiment_task_states()
+    for kind, n in (("generate", 2), ("assemble", 1), ("tune", 2), ("train", 4)):
+        assert states[(kind, "Cached")] == n, states
+        assert states[(kind, "Completed")] == 0, states
+    assert (out / "exp_0001" / "metrics.json").stat().st_mtime_ns == mtime   # nothing recomputed
+
+
+def test_a_failing_cell_is_isolated_and_alone_recomputed(harness, tiny_config, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "exp_0002").write_text("a file where the cell's folder should be\n")  # cell 2 cannot write
+    with pytest.raises(ExperimentFailed, match=r"1 of 4 cells did not finish: residual_mlp b=20 s=1"):
+        hf_budget(config_path=str(tiny_config), output_dir=str(out))
+    df = pd.read_csv(out / "detailed_results.csv")
+    assert df.status.tolist().count("ok") == 3
+    missing = df[df.status != "ok"]
+    assert missing[["model_type", "seed"]].values.tolist() == [["residual_mlp", 1]]
+    status = json.loads((out / "run_status.json").read_text())
+    assert status["by_status"] == {"ok": 3, "missing": 1}
+
+    (out / "exp_0002").unlink()
+    summary = hf_budget(config_path=str(tiny_config), output_dir=str(out))
+    assert summary["n_ok"] == 4
+    states = last_experiment_task_states()
+    assert states[("train", "Completed")] == 1 and states[("train", "Cached")] == 3, states
+    assert states[("generate", "Cached")] == 2 and states[("tune", "Cached")] == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_runs_on_an_existing_dask_cluster(harness, tiny_config, tmp_path):
+    from prefect.settings import PREFECT_API_URL
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), TF_NUM_INTRAOP_THREADS="1",
+               TF_NUM_INTEROP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2")
+    procs = [subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1",
+                               "--port", str(port), "--no-dashboard"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        worker_dirs = []
+        for i in range(2):
+            wd = tmp_path / f"worker{i}"
+            worker_dirs.append(wd)
+            procs.append(subprocess.Popen([str(bin_dir / "dask"), "worker", address, "--nthreads", "1",
+                                           "--name", f"w{i}", "--local-directory", str(wd),
+                                           "--no-dashboard"], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+            summary = hf_budget(config_path=str(tiny_config), output_dir=str(tmp_path / "out"),
+                                dask_address=address)
+            assert summary["n_ok"] == 4
+            # the work ran on those two workers: both logged task transitions
+            info = client.scheduler_info()
+            assert len(info["workers"]) == 2
+            executed = client.run(lambda dask_worker: len(dask_worker.state.log))
+            assert all(n > 0 for n in executed.values()), executed
+    finally:
+        for p in procs[::-1]:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp_path / "worker0", ignore_errors=True)
