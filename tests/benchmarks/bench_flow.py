@@ -1,0 +1,76 @@
+"""Benchmark: the quick profile through the hf-budget flow, then its fully cached rerun.
+
+Prints the wall time of the quick profile on 2 local Dask workers (Prefect's
+ephemeral server, as ``hf-budget run --profile quick`` does), the sum of the task
+runs' compute times (read back through the Prefect client), the orchestration
+overhead ratio wall x workers / compute (1.0 = both cores busy all the time), and
+the wall time of a rerun in which every task is Cached.
+Targets: quick <= 3 min on 2 cores, cached rerun <= 30 s, overhead <= 10 %.
+
+    python tests/benchmarks/bench_flow.py [--output-dir DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+
+def _task_times() -> tuple[float, Counter]:
+    """Sum of total_run_time of the newest experiment's task runs, and their states."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (FlowFilter, FlowFilterName, FlowRunFilter,
+                                                FlowRunFilterId)
+    from prefect.client.schemas.sorting import FlowRunSort
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["hf-budget-experiment"])),
+            sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+        trs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+    return (sum(tr.total_run_time.total_seconds() for tr in trs),
+            Counter(tr.state.name for tr in trs))
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--output-dir", type=Path, default=None)
+    args = ap.parse_args(argv)
+    out = args.output_dir or Path(tempfile.mkdtemp(prefix="bench-flow-")) / "quick"
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.hf_budget import hf_budget
+    server = SubprocessASGIServer()           # one server for both runs and the read-back
+    server.start()
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            t0 = time.perf_counter()
+            hf_budget(profile="quick", output_dir=str(out))
+            wall = time.perf_counter() - t0
+            compute, states = _task_times()
+            t0 = time.perf_counter()
+            hf_budget(profile="quick", output_dir=str(out))
+            cached_wall = time.perf_counter() - t0
+            _, cached_states = _task_times()
+    finally:
+        server.stop()
+    workers = 2
+    report = {"quick_wall_s": round(wall, 1), "task_compute_s": round(compute, 1),
+              "workers": workers, "overhead_ratio": round(wall * workers / compute, 3),
+              "cached_rerun_wall_s": round(cached_wall, 1), "first_states": dict(states),
+              "rerun_states": dict(cached_states)}
+    print(f"quick profile: {wall:.1f} s wall on {workers} workers; task compute {compute:.1f} s; "
+          f"overhead ratio (wall x workers / compute) {report['overhead_ratio']:.2f}")
+    print(f"cached rerun: {cached_wall:.1f} s wall; states {dict(cached_states)}")
+    print(json.dumps(report))
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The hf-budget command line, each call a fresh process."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+BIN = Path(sys.executable).parent / "hf-budget"
+
+
+def _run(args, tmp_path, timeout=900):
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-home"),
+               PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, env=env,
+                          timeout=timeout, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("args, start", [
+    (["run", "--hf-budgets", "0"], "hf_budgets=[0] is invalid"),
+    (["run", "--hf-budgets", "50", "50"], "hf_budgets=[50, 50] is invalid"),
+    (["run", "--hf-budgets", "999999"], "hf_budgets: 999999 is larger than the train pool"),
+    (["run", "--model-types", "transformer"], "model_types='transformer' is invalid"),
+    (["run", "--random-seeds", "0"], "n_random_seeds=0 is invalid"),
+    (["run", "--hyperparameter-trials", "0"], "n_hyperparameter_trials=0 is invalid"),
+    (["run", "--parallel-jobs", "0"], "parallel_jobs=0 is invalid"),
+    (["run", "--tuning-method", "annealing"], "tuning_method='annealing' is invalid"),
+    (["run", "--dask-address", "localhost"], "dask_address='localhost' is invalid"),
+    (["run", "--dask-address", "tcp://127.0.0.1:9"], "dask_address='tcp://127.0.0.1:9' is invalid: no scheduler"),
+    (["run", "--config", "missing.yaml"], "config='missing.yaml' is invalid: no such file"),
+])
+def test_bad_input_is_one_line_exit_2_nothing_written(args, start, tmp_path):
+    out = tmp_path / "out"
+    r = _run([*args, "--output-dir", str(out)], tmp_path, timeout=120)
+    assert r.returncode == 2, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.startswith("hf-budget")]
+    assert len(lines) == 1 and lines[0].startswith(f"hf-budget: error: {start}"), r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()
+
+
+@pytest.mark.slow
+def test_quick_profile_from_a_fresh_process(tmp_path):
+    out = tmp_path / "quick"
+    r = _run(["run", "--profile", "quick", "--output-dir", str(out)], tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "24 of 24 cells finished" in r.stdout
+    df = pd.read_csv(out / "detailed_results.csv")
+    assert len(df) == 24 and set(df.status) == {"ok"}
+    # the quick experiment learns: the residual models beat Hagan at the largest budget
+    big = df[(df.budget == 500) & df.model_type.isin(["mda_cnn", "residual_mlp"])]
+    assert (big.rmse_bp < big.hagan_rmse_bp).all()
+    a = _run(["analyze", "--output-dir", str(out)], tmp_path, timeout=120)
+    assert a.returncode == 0 and "24 of 24 cells finished" in a.stdout
