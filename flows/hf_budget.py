@@ -18,6 +18,7 @@ names what is missing, and the flow then ends Failed with that list.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -27,6 +28,7 @@ from prefect.utilities.annotations import allow_failure
 
 from sabr.config import ExperimentConfig, load_config
 from sabr.errors import ConfigError
+from sabr.io import atomic_write_json
 from sabr.dataset import chunk_indices
 from tasks.data import assemble_dataset, generate_chunk
 from tasks.modeling import train_cell, tune_cell
@@ -70,14 +72,15 @@ def run_experiment(config_json: str, output_dir: str) -> dict:
                   for c in chunk_indices(d.n_parameter_sets, d.chunk_size)]
     dataset = assemble_dataset.submit(config_json, chunk_futs, data_dir)
 
+    # largest budgets first: the longest tasks start early, so no core idles at the end
     tuned = {(b, m): tune_cell.submit(config_json, dataset, m, b, str(out / "tuning" / f"{m}_b{b}"))
-             for b in cfg.hf_budgets for m in cfg.model_types}
+             for b in sorted(cfg.hf_budgets, reverse=True) for m in cfg.model_types}
     planned = planned_cells(cfg)
+    exp_dirs = {cell: str(out / f"exp_{i:04d}") for i, cell in enumerate(planned, start=1)}
     train_futs = {}
-    for i, (b, m, s) in enumerate(planned, start=1):
+    for b, m, s in sorted(planned, key=lambda c: -c[0]):
         train_futs[(b, m, s)] = train_cell.submit(
-            config_json, dataset, m, b, s, allow_failure(tuned[(b, m)]),
-            str(out / f"exp_{i:04d}"))
+            config_json, dataset, m, b, s, allow_failure(tuned[(b, m)]), exp_dirs[(b, m, s)])
     log.info("submitted %d chunks, %d tunings, %d trainings", len(chunk_futs), len(tuned),
              len(train_futs))
 
@@ -120,6 +123,16 @@ def _task_runner_env(cfg: ExperimentConfig, results_dir: Path) -> dict[str, str]
     return env
 
 
+def _write_run_log(out: Path, cfg: ExperimentConfig, summary: dict, started: float) -> Path:
+    """logs/run-<time>-<flow run id>.json: what ran, how long, what finished (never overwritten)."""
+    from prefect.runtime import flow_run
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
+    run_id = str(flow_run.id or "local")
+    return atomic_write_json(out / "logs" / f"run-{stamp}-{run_id[:8]}.json", {
+        "flow_run_id": run_id, "started_utc": stamp, "wall_seconds": time.time() - started,
+        "config": cfg.model_dump(mode="json", by_alias=True), "summary": summary})
+
+
 @flow(name="hf-budget", log_prints=True)
 def hf_budget(profile: str = "quick", config_path: str | None = None,
               hf_budgets: list[int] | None = None, model_types: list[str] | None = None,
@@ -153,7 +166,9 @@ def hf_budget(profile: str = "quick", config_path: str | None = None,
              len(cfg.model_types), cfg.n_random_seeds, out,
              f"Dask scheduler {address}" if address else f"{cfg.parallel_jobs} local workers")
     experiment = run_experiment.with_options(task_runner=runner, result_storage=results_dir)
+    started = time.time()
     summary = experiment(cfg.model_dump_json(by_alias=True), str(out))
+    _write_run_log(out, cfg, summary, started)
     if summary["not_ok"]:
         names = "; ".join(f"{c['model_type']} b={c['budget']} s={c['seed']} ({c['status']})"
                           for c in summary["not_ok"])

@@ -30,6 +30,8 @@ def test_flow_completes_then_reruns_fully_cached(harness, tiny_config, tmp_path)
     assert summary["n_ok"] == summary["n_cells"] == 4 and not summary["not_ok"]
     for f in SEED_FILES:
         assert (out / f).is_file(), f
+    logs = list((out / "logs").glob("run-*.json"))
+    assert len(logs) == 1 and json.loads(logs[0].read_text())["summary"]["n_ok"] == 4
     for i in range(1, 5):
         for f in CELL_FILES:
             assert (out / f"exp_{i:04d}" / f).is_file(), (i, f)
