@@ -1,35 +1,28 @@
-"""Analysis of an existing output folder: collect exp_XXXX/metrics.json into the result tables."""
+"""Analysis of an existing output folder, without training anything."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from sabr.results import markdown_summary, results_frame, write_tables
+from sabr.aggregator import ResultsAggregator
+from sabr.dataset import DatasetError, load_dataset
 
-__all__ = ["collect_cells", "aggregate_existing"]
-
-
-def collect_cells(output_dir: Path) -> list[dict]:
-    """Metrics of every cell folder that finished (exp_*/metrics.json), in folder order."""
-    cells = []
-    for f in sorted(Path(output_dir).glob("exp_*/metrics.json")):
-        m = json.loads(f.read_text())
-        m["exp_dir"] = f.parent.name
-        cells.append(m)
-    return cells
+__all__ = ["aggregate_existing"]
 
 
 def aggregate_existing(output_dir: Path) -> dict:
-    """Rewrite the tables from the cells on disk; the summary's not_ok lists failed cells."""
-    cells = collect_cells(output_dir)
-    if not cells:
+    """Rebuild every table, JSON file and plot from the cells on disk; print the summary."""
+    agg = ResultsAggregator(output_dir)
+    if not agg.cells:
         raise FileNotFoundError(f"output_dir={str(output_dir)!r} holds no finished cells "
                                 f"(exp_*/metrics.json)")
-    planned = sorted({(int(c["budget"]), c["model_type"], int(c["seed"])) for c in cells})
-    df = results_frame(cells, planned)
-    files = write_tables(df, output_dir)
-    print(markdown_summary(df))
-    return {"n_ok": int((df.status == "ok").sum()), "n_cells": len(df),
-            "files": {k: str(v) for k, v in files.items()},
+    try:
+        dataset = load_dataset(Path(output_dir) / "data")
+    except DatasetError:
+        dataset = None
+    written = agg.write_all(dataset=dataset)
+    print(written["markdown"])
+    df = agg.df
+    return {"n_ok": int((df.status == "ok").sum()), "n_cells": len(df), "files": written["files"],
+            "plots": written["plots"],
             "not_ok": df[df.status != "ok"][["budget", "model_type", "seed", "status", "reason"]]
             .to_dict(orient="records")}

@@ -92,13 +92,10 @@ def run_experiment(config_json: str, output_dir: str) -> dict:
         update_progress_artifact(progress, progress=100.0 * done / len(train_futs))
     wait(list(train_futs.values()))
 
-    cells = []
     for key, fut in train_futs.items():
-        if fut.state.is_completed():
-            cells.append(fut.result())
-        else:
+        if not fut.state.is_completed():
             log.warning("cell %s did not finish: %s", key, fut.state.message)
-    summary = aggregate_results.submit(cells, planned, str(out), len(planned)).result()
+    summary = aggregate_results.submit(planned, str(out), len(planned)).result()
     summary["dataset"] = data_dir
     return summary
 

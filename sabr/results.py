@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .io import atomic_write_json, atomic_write_text
 
 __all__ = ["results_frame", "performance_vs_budget", "summary_statistics", "write_tables",
-           "markdown_summary", "METRIC_COLUMNS"]
+           "METRIC_COLUMNS"]
 
 METRIC_COLUMNS = ("rmse_bp", "mae_bp", "max_abs_bp", "mse_bp2", "mean_rel_err",
                   "rmse_bp_ATM", "rmse_bp_ITM", "rmse_bp_OTM", "hagan_rmse_bp", "hagan_mae_bp",
@@ -86,28 +85,3 @@ def write_tables(df: pd.DataFrame, output_dir: str | Path) -> dict[str, Path]:
                                                 "not_ok": df[df.status != "ok"][_ID + ["status", "reason"]]
                                                 .to_dict(orient="records")})
     return files
-
-
-def markdown_summary(df: pd.DataFrame, title: str = "hf-budget results") -> str:
-    """A markdown report: test RMSE (bp) per model and budget, Hagan and noise floor, gaps."""
-    perf = performance_vs_budget(df)
-    lines = [f"# {title}", ""]
-    n_ok = int((df.status == "ok").sum())
-    lines.append(f"{n_ok} of {len(df)} cells finished.")
-    bad = df[df.status != "ok"]
-    if len(bad):
-        lines.append("")
-        lines.append("**Not finished:** " + "; ".join(
-            f"{r.model_type} b={r.budget} s={r.seed} ({r.status}: {r.reason})" for r in bad.itertuples()))
-    if not perf.empty:
-        table = perf.pivot(index="model_type", columns="budget", values="rmse_bp_mean")
-        lines += ["", "Test RMSE (bp), mean over seeds:", "",
-                  "| model | " + " | ".join(str(b) for b in table.columns) + " |",
-                  "|---|" + "---|" * len(table.columns)]
-        for model, row in table.iterrows():
-            lines.append(f"| {model} | " + " | ".join(
-                "" if not np.isfinite(v) else f"{v:.1f}" for v in row.values) + " |")
-        floor = perf.noise_floor_bp.dropna()
-        if len(floor):
-            lines += ["", f"MC noise floor (RMS HF s.e. on the test set): {floor.mean():.1f} bp."]
-    return "\n".join(lines) + "\n"

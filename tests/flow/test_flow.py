@@ -20,6 +20,10 @@ from conftest import last_experiment_task_states
 pytestmark = pytest.mark.slow
 
 SEED_FILES = ("detailed_results.csv", "summary_statistics.csv", "performance_vs_budget.csv",
+              "statistical_analysis.json", "analysis/performance_summary.csv",
+              "analysis/model_rankings.json", "analysis/efficiency_analysis.json",
+              "analysis/relative_improvements.csv", "analysis/model_comparisons.csv",
+              "plots/rmse_vs_budget.png", "plots/example_smiles.png", "plots/error_heatmap.png",
               "data/surfaces.npz", "data/metadata.json")
 CELL_FILES = ("config.json", "metrics.json", "models/model.keras", "logs/history.csv")
 
