@@ -42,6 +42,11 @@ def test_flow_completes_then_reruns_fully_cached(harness, tiny_config, tmp_path)
     df = pd.read_csv(out / "detailed_results.csv")
     assert len(df) == 4 and set(df.status) == {"ok"}
     assert (df.rmse_bp > 0).all() and (df.hagan_rmse_bp > 0).all()
+    from prefect.artifacts import Artifact
+    md = Artifact.get("hf-budget-summary").data
+    assert "## Best model per budget" in md and "| model | 20 |" in md and "4 of 4 cells" in md
+    progress = Artifact.get("hf-budget-progress")
+    assert float(progress.data) == pytest.approx(100.0)
     first = last_experiment_task_states()
     assert first[("train", "Completed")] == 4 and first[("generate", "Completed")] == 2
 
