@@ -34,7 +34,7 @@ from tasks.data import assemble_dataset, generate_chunk
 from tasks.modeling import train_cell, tune_cell
 from tasks.reporting import aggregate_results
 
-from .runner import make_task_runner, validate_dask_address
+from flows.runner import make_task_runner, validate_dask_address
 
 __all__ = ["hf_budget", "run_experiment", "resolve_config", "planned_cells", "ExperimentFailed"]
 
@@ -155,7 +155,7 @@ def hf_budget(profile: str = "quick", config_path: str | None = None,
         raise ConfigError(f"output_dir={str(out)!r} is invalid: allowed a folder this user can "
                           f"create and write ({err.strerror or err})") from None
     if skip_experiments:
-        from .analysis import aggregate_existing
+        from flows.analysis import aggregate_existing
         return aggregate_existing(out)
     results_dir = out / RESULTS_DIR
     runner = make_task_runner(cfg.parallel_jobs, address, _task_runner_env(cfg, results_dir))

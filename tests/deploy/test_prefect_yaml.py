@@ -1,0 +1,41 @@
+"""prefect.yaml parses, its entrypoints import, its parameters validate as the flow's parameters."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from sabr.config import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_deployments_are_well_formed():
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    deps = {d["name"]: d for d in spec["deployments"]}
+    assert set(deps) >= {"prod", "smoke"}
+    prod = deps["prod"]
+    assert prod["work_pool"]["name"] == "hf-budget" and prod["concurrency_limit"] == 1
+    (sched,) = prod["schedules"]
+    assert sched["cron"] == "0 2 * * *" and "/" in sched["timezone"]
+    from zoneinfo import ZoneInfo
+    ZoneInfo(sched["timezone"])                       # an IANA name
+    step = spec["pull"][0]["prefect.deployments.steps.set_working_directory"]
+    assert step["directory"] == "{{ $PWD }}"
+
+
+def test_entrypoints_import_and_parameters_validate():
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.utilities.callables import parameter_schema
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    for dep in spec["deployments"]:
+        path, name = dep["entrypoint"].split(":")
+        flow = load_flow_from_entrypoint(str(REPO / path) + ":" + name)
+        assert flow.name == "hf-budget"
+        params = dep.get("parameters", {})
+        schema = parameter_schema(flow.fn)
+        assert set(params) <= set(schema.properties), dep["name"]
+        flow.validate_parameters(params)              # types as the flow declares them
+        cfg = load_config(REPO / params["config_path"])
+        assert cfg.output_dir.startswith("results/")
+    assert load_config(REPO / "deployments/prod.yaml").hf_budgets == (50, 100, 200, 500, 1000)
