@@ -60,7 +60,7 @@ def planned_cells(cfg: ExperimentConfig) -> list[tuple[int, str, int]]:
 
 
 @flow(name="hf-budget-experiment", log_prints=True)
-def run_experiment(config_json: str, output_dir: str) -> dict:
+def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> dict:
     """The experiment proper (see the module doc); returns the aggregation summary."""
     log = get_run_logger()
     cfg = ExperimentConfig.model_validate_json(config_json)
@@ -95,7 +95,10 @@ def run_experiment(config_json: str, output_dir: str) -> dict:
     for key, fut in train_futs.items():
         if not fut.state.is_completed():
             log.warning("cell %s did not finish: %s", key, fut.state.message)
-    summary = aggregate_results.submit(planned, str(out), len(planned)).result()
+    heavy = [*chunk_futs, dataset, *tuned.values(), *train_futs.values()]
+    fully_cached = all(f.state.name == "Cached" for f in heavy)
+    summary = aggregate_results.submit(planned, str(out), len(planned), run_name,
+                                       fully_cached).result()
     summary["dataset"] = data_dir
     return summary
 
@@ -164,7 +167,10 @@ def hf_budget(profile: str = "quick", config_path: str | None = None,
              f"Dask scheduler {address}" if address else f"{cfg.parallel_jobs} local workers")
     experiment = run_experiment.with_options(task_runner=runner, result_storage=results_dir)
     started = time.time()
-    summary = experiment(cfg.model_dump_json(by_alias=True), str(out))
+    from prefect.runtime import flow_run
+    run_name = (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+                + f"-{str(flow_run.id or 'local')[:8]}")
+    summary = experiment(cfg.model_dump_json(by_alias=True), str(out), run_name)
     _write_run_log(out, cfg, summary, started)
     if summary["not_ok"]:
         names = "; ".join(f"{c['model_type']} b={c['budget']} s={c['seed']} ({c['status']})"

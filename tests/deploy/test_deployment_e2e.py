@@ -2,7 +2,6 @@
 `prefect deployment run hf-budget/prod` made tiny by --param, checked through the client."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket

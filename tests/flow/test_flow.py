@@ -58,6 +58,12 @@ def test_flow_completes_then_reruns_fully_cached(harness, tiny_config, tmp_path)
         assert states[(kind, "Cached")] == n, states
         assert states[(kind, "Completed")] == 0, states
     assert (out / "exp_0001" / "metrics.json").stat().st_mtime_ns == mtime   # nothing recomputed
+    # each run's analysis is archived; latest points at the newest; the rerun says it was cached
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert len(runs) == 2 and (out / "latest").resolve().name == runs[-1]
+    assert (out / "runs" / runs[0] / "analysis" / "performance_summary.csv").is_file()
+    assert "Fully cached run" in again["comparison"]
+    assert "First run in this output folder" in summary["comparison"]
 
 
 def test_a_failing_cell_is_isolated_and_alone_recomputed(harness, tiny_config, tmp_path):

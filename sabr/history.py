@@ -1,0 +1,95 @@
+"""Run history of an output folder: one archived copy of the analysis per run, a ``latest``
+pointer, and the comparison of a run with the previous one (regressions beyond the CI).
+
+Cells (exp_XXXX), the data set and tuning journals are shared by all runs (they are
+cached); what a run concludes is archived under ``runs/<UTC time>-<run id>/`` and
+never overwritten, and ``latest`` points at the newest archive.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["ARCHIVED", "previous_run", "archive_run", "regressions", "comparison_markdown"]
+
+ARCHIVED = ("detailed_results.csv", "summary_statistics.csv", "statistical_analysis.json",
+            "performance_vs_budget.csv", "run_status.json", "analysis", "plots")
+
+
+def previous_run(output_dir: Path) -> Path | None:
+    """The folder ``latest`` points at, if any."""
+    link = Path(output_dir) / "latest"
+    return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
+
+
+def archive_run(output_dir: Path, run_name: str) -> Path:
+    """Copy this run's analysis into runs/<run_name>/ and point ``latest`` at it (atomically)."""
+    out = Path(output_dir)
+    dest = out / "runs" / run_name
+    tmp = out / "runs" / f".{run_name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in ARCHIVED:
+        src = out / name
+        if src.is_dir():
+            shutil.copytree(src, tmp / name)
+        elif src.is_file():
+            shutil.copy2(src, tmp / name)
+    if dest.exists():                         # the same run analysed twice: keep the first
+        shutil.rmtree(tmp)
+    else:
+        tmp.rename(dest)
+    link_tmp = out / ".latest.tmp"
+    if link_tmp.is_symlink() or link_tmp.exists():
+        link_tmp.unlink()
+    os.symlink(Path("runs") / run_name, link_tmp)
+    os.replace(link_tmp, out / "latest")
+    return dest
+
+
+def regressions(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """Cells of (model, budget) whose error got worse beyond the previous run's interval.
+
+    Args:
+        current, previous: analysis/performance_summary.csv frames (rmse_bp_gmean with its
+            t-interval rmse_bp_lo / rmse_bp_hi per model and budget).
+    Returns:
+        one row per (model, budget) present in both: previous and current geometric-mean
+        RMSE, the previous interval, the change, and ``regression`` (current above the
+        previous upper bound) / ``improvement`` (below the previous lower bound).
+    """
+    keys = ["model_type", "budget"]
+    cols = keys + ["rmse_bp_gmean", "rmse_bp_lo", "rmse_bp_hi"]
+    cur = current[current.get("is_reference", False) == False][cols]  # noqa: E712
+    prev = previous[previous.get("is_reference", False) == False][cols]  # noqa: E712
+    m = cur.merge(prev, on=keys, suffixes=("", "_prev"))
+    m["change_pct"] = 100.0 * (m.rmse_bp_gmean / m.rmse_bp_gmean_prev - 1.0)
+    m["regression"] = m.rmse_bp_gmean > m.rmse_bp_hi_prev
+    m["improvement"] = m.rmse_bp_gmean < m.rmse_bp_lo_prev
+    return m
+
+
+def comparison_markdown(current: pd.DataFrame, previous_dir: Path | None, *,
+                        fully_cached: bool) -> str:
+    """The "against the previous run" section of the summary."""
+    if fully_cached:
+        head = "Fully cached run: no surface, tuning or cell was recomputed"
+        return head + (f"; results as in {previous_dir.name}." if previous_dir else ".")
+    if previous_dir is None or not (previous_dir / "analysis" / "performance_summary.csv").is_file():
+        return "First run in this output folder: nothing to compare with."
+    prev = pd.read_csv(previous_dir / "analysis" / "performance_summary.csv")
+    reg = regressions(current, prev)
+    bad = reg[reg.regression]
+    lines = [f"Against the previous run ({previous_dir.name}): {len(bad)} regression(s), "
+             f"{int(reg.improvement.sum())} improvement(s) beyond the previous 95 % interval, "
+             f"{len(reg)} cells compared."]
+    if len(bad):
+        lines += ["", "| model | budget | RMSE now (bp) | before [CI] | change |", "|---|---|---|---|---|"]
+        for r in bad.itertuples():
+            lines.append(f"| {r.model_type} | {r.budget} | {r.rmse_bp_gmean:.1f} | "
+                         f"{r.rmse_bp_gmean_prev:.1f} [{r.rmse_bp_lo_prev:.1f}, "
+                         f"{r.rmse_bp_hi_prev:.1f}] | {r.change_pct:+.1f} % |")
+    return "\n".join(lines)
