@@ -137,6 +137,9 @@ def test_prod_deployment_on_a_real_server_and_worker(tmp_path):
             states, _ = _experiment_tasks(again.id)
             for kind, n in (("generate", 2), ("assemble", 1), ("tune", 1), ("train", 2)):
                 assert states[(kind, "Cached")] == n, states
+            # the nightly rerun kept the first night's analysis and says it was fully cached
+            assert len(list((out / "runs").iterdir())) == 2 and (out / "latest").is_symlink()
+            assert "Fully cached run" in Artifact.get("hf-budget-summary").data
     finally:
         for p in procs[::-1]:
             _stop(p)
