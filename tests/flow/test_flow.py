@@ -139,3 +139,17 @@ def test_runs_on_an_existing_dask_cluster(harness, tiny_config, tmp_path):
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(tmp_path / "worker0", ignore_errors=True)
+
+
+def test_a_failed_data_chunk_ends_the_run_failed_without_hanging(harness, tiny_config, tmp_path):
+    out = tmp_path / "out"
+    (out / "data").mkdir(parents=True)
+    (out / "data" / "chunks").write_text("a file where the chunk folder should be\n")
+    t0 = time.time()
+    with pytest.raises(ExperimentFailed, match=r"4 of 4 cells did not finish"):
+        hf_budget(config_path=str(tiny_config), output_dir=str(out))
+    assert time.time() - t0 < 300
+    df = pd.read_csv(out / "detailed_results.csv")
+    assert len(df) == 4 and set(df.status) == {"missing"}
+    states = last_experiment_task_states()
+    assert states[("generate", "Failed")] == 2 and states[("train", "Completed")] == 0
