@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from sabr.aggregator import ResultsAggregator
-from sabr.dataset import DatasetError, load_dataset
 
 __all__ = ["aggregate_existing"]
 
@@ -15,14 +14,6 @@ def aggregate_existing(output_dir: Path) -> dict:
     if not agg.cells:
         raise FileNotFoundError(f"output_dir={str(output_dir)!r} holds no finished cells "
                                 f"(exp_*/metrics.json)")
-    try:
-        dataset = load_dataset(Path(output_dir) / "data")
-    except DatasetError:
-        dataset = None
-    written = agg.write_all(dataset=dataset)
+    written = agg.write_all()
     print(written["markdown"])
-    df = agg.df
-    return {"n_ok": int((df.status == "ok").sum()), "n_cells": len(df), "files": written["files"],
-            "plots": written["plots"],
-            "not_ok": df[df.status != "ok"][["budget", "model_type", "seed", "status", "reason"]]
-            .to_dict(orient="records")}
+    return {**agg.status(), "files": written["files"], "plots": written["plots"]}

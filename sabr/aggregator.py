@@ -205,8 +205,26 @@ class ResultsAggregator:
         # the family holds (B, A): the same tests seen from the other side (same p, Holm p)
         return _flip(comp[(comp.model_a == model_b) & (comp.model_b == model_a)]).reset_index(drop=True)
 
-    def write_all(self, *, plots: bool = True, dataset=None) -> dict:
-        """Write every table, the JSON files and (optionally) the plots; returns paths and markdown."""
+    def status(self) -> dict:
+        """Cells finished, cells planned, and the ones not finished (budget, model, seed, why)."""
+        df = self.df
+        return {"n_ok": int((df.status == "ok").sum()), "n_cells": len(df),
+                "not_ok": df[df.status != "ok"][["budget", "model_type", "seed", "status", "reason"]]
+                .to_dict(orient="records")}
+
+    def dataset(self):
+        """The run's data set (data/ under the output folder), or None if it is not there."""
+        from .dataset import DatasetError, load_dataset
+        try:
+            return load_dataset(self.output_dir / "data")
+        except DatasetError:
+            return None
+
+    def write_all(self, *, plots: bool = True) -> dict:
+        """Write every table, the JSON files and (optionally) the plots; returns paths and markdown.
+
+        The smile and heatmap plots need the data set; they are skipped if it is missing.
+        """
         out, a = self.output_dir, self.analysis()
         files = {k: str(v) for k, v in write_tables(self.df, out).items()}
         ana = out / "analysis"
@@ -234,7 +252,7 @@ class ResultsAggregator:
         plot_paths = []
         if plots and (self.df.status == "ok").any():
             from .plots import make_all_plots
-            plot_paths = make_all_plots(a, self.df, out, dataset=dataset)
+            plot_paths = make_all_plots(a, self.df, out, dataset=self.dataset())
         markdown = headline_markdown(a, self.df, plot_paths)
         atomic_write_text(ana / "summary.md", markdown)
         files["summary_markdown"] = str(ana / "summary.md")

@@ -8,7 +8,6 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from sabr.aggregator import ResultsAggregator
-from sabr.dataset import DatasetError, load_dataset
 from sabr.history import archive_run, comparison_markdown, previous_run
 from sabr.io import atomic_write_text
 
@@ -39,21 +38,14 @@ def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_pl
     out = Path(output_dir)
     before = previous_run(out)
     agg = ResultsAggregator(out, planned=[tuple(p) for p in planned])
-    try:
-        dataset = load_dataset(out / "data")
-    except DatasetError:
-        dataset = None
-    written = agg.write_all(dataset=dataset)
+    written = agg.write_all()
     section = comparison_markdown(agg.get_performance_summary(), before, fully_cached=fully_cached)
     written["markdown"] += "\n## Against the previous run\n\n" + section + "\n"
     atomic_write_text(out / "analysis" / "summary.md", written["markdown"])
     archived = archive_run(out, run_name)
     publish(agg, written)
-    df = agg.df
-    n_ok = int((df.status == "ok").sum())
+    status = agg.status()
     get_run_logger().info("%d of %d cells finished; analysis in %s (archived in %s). %s",
-                          n_ok, len(df), out, archived, section.splitlines()[0])
-    return {"n_ok": n_ok, "n_cells": len(df), "files": written["files"], "plots": written["plots"],
-            "run_dir": str(archived), "comparison": section,
-            "not_ok": df[df.status != "ok"][["budget", "model_type", "seed", "status", "reason"]]
-            .to_dict(orient="records")}
+                          status["n_ok"], status["n_cells"], out, archived, section.splitlines()[0])
+    return {**status, "files": written["files"], "plots": written["plots"],
+            "run_dir": str(archived), "comparison": section}

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import settings
 
 settings.register_profile("seeded", derandomize=True, max_examples=300, deadline=None)
@@ -25,3 +26,29 @@ def antonov_spector() -> pd.DataFrame:
 def benchop() -> pd.DataFrame:
     """BENCHOP Set I (von Sydow et al. 2018) SABR reference call prices."""
     return pd.read_csv(REFERENCE / "benchop_set1_prices.csv")
+
+
+TINY_EXPERIMENT = {
+    "profile": "quick",
+    "data_gen_config": {"n_parameter_sets": 12, "mc_paths": 2000, "chunk_size": 6,
+                        "n_maturities": 4, "n_strikes": 7, "maturity_range": [0.5, 2.0]},
+    "training_config": {"epochs": 3, "tuning_epochs": 2, "early_stopping_patience": 2},
+    "model_config": {"patch_size": [3, 3], "cnn_filters": [4], "mlp_hidden_dims": [8]},
+    "hyperparameter_space": {"learning_rates": [0.001], "batch_sizes": [32], "dropout_rates": [0.1],
+                             "cnn_filters": [[4]], "mlp_hidden_dims": [[8]]},
+    "hf_budgets": [20],
+    "model_types": ["residual_mlp", "mda_cnn"],
+    "n_random_seeds": 2,
+    "n_hyperparameter_trials": 1,
+    "parallel_jobs": 2,
+}
+
+
+@pytest.fixture()
+def make_tiny_config(tmp_path):
+    """Factory: a YAML file of a flow run small enough for tests (top-level keys replaceable)."""
+    def make(**overrides) -> Path:
+        path = tmp_path / "tiny.yaml"
+        path.write_text(yaml.safe_dump({**TINY_EXPERIMENT, **overrides}))
+        return path
+    return make

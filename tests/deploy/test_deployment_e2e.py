@@ -13,22 +13,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-TINY = {
-    "profile": "quick",
-    "data_gen_config": {"n_parameter_sets": 12, "mc_paths": 2000, "chunk_size": 6,
-                        "n_maturities": 4, "n_strikes": 7, "maturity_range": [0.5, 2.0]},
-    "training_config": {"epochs": 3, "tuning_epochs": 2, "early_stopping_patience": 2},
-    "model_config": {"patch_size": [3, 3], "cnn_filters": [4], "mlp_hidden_dims": [8]},
-    "hf_budgets": [20], "model_types": ["residual_mlp"], "n_random_seeds": 2,
-    "n_hyperparameter_trials": 1, "parallel_jobs": 2,
-}
-
 
 def _port() -> int:
     with socket.socket() as s:
@@ -82,13 +71,12 @@ def _experiment_tasks(parent_id) -> tuple[Counter, set[str]]:
     return Counter((tr.name.split()[0], tr.state.name) for tr in trs), {tr.name for tr in trs}
 
 
-def test_prod_deployment_on_a_real_server_and_worker(tmp_path):
+def test_prod_deployment_on_a_real_server_and_worker(tmp_path, make_tiny_config):
     port = _port()
     url = f"http://127.0.0.1:{port}/api"
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "home"), PREFECT_API_URL=url,
                PREFECT_SERVER_ANALYTICS_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
-    cfg = tmp_path / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump(TINY))
+    cfg = make_tiny_config(model_types=["residual_mlp"])
     out = tmp_path / "out"
     procs = []
     try:

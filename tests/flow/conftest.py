@@ -5,22 +5,6 @@ import os
 from collections import Counter
 
 import pytest
-import yaml
-
-TINY = {
-    "profile": "quick",
-    "data_gen_config": {"n_parameter_sets": 12, "mc_paths": 2000, "chunk_size": 6,
-                        "n_maturities": 4, "n_strikes": 7, "maturity_range": [0.5, 2.0]},
-    "training_config": {"epochs": 3, "tuning_epochs": 2, "early_stopping_patience": 2},
-    "model_config": {"patch_size": [3, 3], "cnn_filters": [4], "mlp_hidden_dims": [8]},
-    "hyperparameter_space": {"learning_rates": [0.001], "batch_sizes": [32], "dropout_rates": [0.1],
-                             "cnn_filters": [[4]], "mlp_hidden_dims": [[8]]},
-    "hf_budgets": [20],
-    "model_types": ["residual_mlp", "mda_cnn"],
-    "n_random_seeds": 2,
-    "n_hyperparameter_trials": 1,
-    "parallel_jobs": 2,
-}
 
 
 @pytest.fixture(scope="session")
@@ -35,10 +19,8 @@ def harness(tmp_path_factory):
 
 
 @pytest.fixture()
-def tiny_config(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(TINY))
-    return path
+def tiny_config(make_tiny_config):
+    return make_tiny_config()
 
 
 def last_experiment_task_states() -> Counter:
