@@ -70,8 +70,8 @@ def _check_writable(path: Path) -> None:
 
 def _validated_run_args(args) -> dict:
     """Resolve and validate everything before the flow starts (ConfigError on bad input)."""
-    from flows.hf_budget import resolve_config
     from flows.runner import check_reachable, validate_dask_address
+    from sabr.config import resolve_config       # not flows.hf_budget: no Prefect import yet
     params = {k: getattr(args, k) for k in (
         "config_path", "hf_budgets", "model_types", "n_hyperparameter_trials", "n_random_seeds",
         "parallel_jobs", "output_dir", "tuning_method", "dask_address", "skip_experiments")}

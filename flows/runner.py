@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import re
-
-from prefect_dask import DaskTaskRunner
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from sabr.errors import ConfigError
+
+if TYPE_CHECKING:                      # imported when used: the CLI checks input without Prefect
+    from prefect_dask import DaskTaskRunner
 
 __all__ = ["make_task_runner", "validate_dask_address", "check_reachable"]
 
@@ -16,9 +19,14 @@ def validate_dask_address(address: str | None) -> str | None:
     """``tcp://host:port`` (or tls/ucx); ConfigError (one line) otherwise."""
     if address is None or address == "":
         return None
-    if not _ADDRESS.match(address):
+    try:
+        parts = urlsplit(address)
+        ok = bool(_ADDRESS.match(address) and parts.hostname and 1 <= (parts.port or 0) <= 65535)
+    except ValueError:          # e.g. an unclosed IPv6 bracket, or port > 65535
+        ok = False
+    if not ok:
         raise ConfigError(f"dask_address={address!r} is invalid: allowed a scheduler address "
-                          f"like tcp://127.0.0.1:8786")
+                          f"like tcp://127.0.0.1:8786 (port 1-65535)")
     return address
 
 
@@ -31,6 +39,7 @@ def make_task_runner(parallel_jobs: int, address: str | None, env: dict[str, str
             environment (API URL, thread limits) they need.
         env: environment of the local workers (Prefect API URL, TF/OMP threads, results path).
     """
+    from prefect_dask import DaskTaskRunner
     if address:
         return DaskTaskRunner(address=address)
     return DaskTaskRunner(cluster_kwargs={
@@ -39,13 +48,39 @@ def make_task_runner(parallel_jobs: int, address: str | None, env: dict[str, str
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Fail fast (one line, within ``timeout`` s) if no scheduler listens at ``address``."""
+    """Fail fast (one line, within about ``timeout`` s) unless a Dask scheduler answers at ``address``.
+
+    A TCP connect alone is not proof: a proxy or firewall may accept any connection and
+    the flow would then die deep inside Dask. For ``tcp://`` the Dask handshake is done
+    too, under the same deadline (tls/ucx need credentials or transports: TCP check only).
+    """
     import socket
-    from urllib.parse import urlsplit
+    import time
     parts = urlsplit(address)
+    allowed = "allowed the address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786"
+    start = time.monotonic()
     try:
         with socket.create_connection((parts.hostname, parts.port), timeout=timeout):
             pass
     except OSError as err:
         raise ConfigError(f"dask_address={address!r} is invalid: no scheduler reachable there "
-                          f"within {timeout:.0f} s ({err.strerror or err})") from None
+                          f"within {timeout:g} s ({err.strerror or err}); {allowed}") from None
+    if parts.scheme == "tcp" and not _dask_answers(address, max(0.5, timeout - (time.monotonic() - start))):
+        raise ConfigError(f"dask_address={address!r} is invalid: a connection opened but no Dask "
+                          f"scheduler answered the handshake within {timeout:g} s; {allowed}")
+
+
+def _dask_answers(address: str, timeout: float) -> bool:
+    """True if a Dask comm handshake with ``address`` completes within ``timeout`` s."""
+    import asyncio
+    from distributed.comm import connect
+
+    async def probe() -> None:
+        comm = await connect(address, timeout=timeout)
+        await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(probe(), timeout))
+    except Exception:      # timeout, closed comm, or garbage read as a frame (MemoryError)
+        return False
+    return True

@@ -30,6 +30,7 @@ __all__ = [
     "TUNING_METHODS",
     "PROFILES",
     "load_config",
+    "resolve_config",
 ]
 
 MODEL_TYPES = ("mda_cnn", "residual_mlp", "direct_mlp", "cnn_only")
@@ -240,6 +241,7 @@ _PYDANTIC_WORDING = (
     (re.compile(r"^Input should be greater than (.+)$"), r"allowed > \1"),
     (re.compile(r"^Input should be less than (.+)$"), r"allowed < \1"),
     (re.compile(r"^Input should be (.+ or .+)$"), r"allowed one of \1"),
+    (re.compile(r"^Input should be (a valid [^,]+), .+$"), r"allowed \1"),
     (re.compile(r"^Input should be (.+)$"), r"allowed \1"),
 )
 
@@ -287,6 +289,9 @@ def _validate(data: dict) -> ExperimentConfig:
         raise ConfigError(_describe(err)) from None
 
 
+_ALLOWED_FILE = "allowed a readable YAML file of experiment settings"
+
+
 def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
     """Load an ``ExperimentConfig`` from YAML (``yaml.safe_load``), then apply overrides.
 
@@ -300,15 +305,19 @@ def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise ConfigError(f"config={str(path)!r} is invalid: no such file") from None
-    except OSError as err:
-        raise ConfigError(f"config={str(path)!r} is invalid: cannot read ({err.strerror})") from None
+        raise ConfigError(f"config={str(path)!r} is invalid: no such file; {_ALLOWED_FILE}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        why = "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else err.strerror or err
+        raise ConfigError(f"config={str(path)!r} is invalid: cannot read ({why}); "
+                          f"{_ALLOWED_FILE}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"config={str(path)!r} is invalid: not valid YAML{where}") from None
+        raise ConfigError(f"config={str(path)!r} is invalid: not valid YAML{where}; "
+                          f"allowed a YAML mapping of sections, e.g. 'training_config: "
+                          f"{{epochs: 5}}'") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -321,6 +330,16 @@ def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
             raise ConfigError(f"profile={name!r} is invalid: allowed one of {sorted(PROFILES)}")
         base = PROFILES[name]
     return _validate(_merge(_merge(base, data), overrides))
+
+
+def resolve_config(profile: str | None = "quick", config_path: str | Path | None = None,
+                   **overrides: Any) -> ExperimentConfig:
+    """The YAML file if given (its ``profile:`` key picks the base), else the named profile;
+    non-None ``overrides`` on top. ConfigError if invalid. Imports nothing heavy, so the
+    CLI can reject bad input before Prefect loads."""
+    if config_path:
+        return load_config(config_path, **overrides)
+    return ExperimentConfig.profile(profile or "quick", **overrides)
 
 
 PROFILES: dict[str, dict] = {

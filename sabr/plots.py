@@ -101,7 +101,7 @@ def _predictions(output_dir: Path, exp_dir: str):
     f = output_dir / exp_dir / "predictions.npz"
     if not f.is_file():
         return None
-    with np.load(f) as z:
+    with np.load(f, allow_pickle=False) as z:
         return dict(zip(z["points"].tolist(), z["sigma"]))
 
 

@@ -1,0 +1,151 @@
+"""Bad input to ``hf-budget run``: one line naming the field and what is allowed, exit 2, nothing written.
+
+Each case is a fresh ``hf-budget`` process (as a user would meet it), with its own
+PREFECT_HOME and no PREFECT_API_URL. "Nothing written" is checked two ways: the
+output folder does not exist afterwards (or, if the case made it, is unchanged), and
+tmp_path holds exactly what it held before the run, apart from PREFECT_HOME.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent / "hf-budget"
+HOME = "prefect-home"
+
+# A YAML body that is valid except for the bad part keeps each case about one field.
+BOX = "data_gen_config:\n  parameter_box:\n"
+
+
+def case(id, args=(), yaml=None, field="", env=None, setup=None, out="out", max_s=None, shows=()):
+    """One bad input: CLI ``args`` (``{tmp}`` substituted), optional YAML body written
+    to ``bad.yaml``, the ``field`` the message must name, extra ``env``, a ``setup(tmp)`` that
+    prepares the folder, the ``--output-dir`` (None: not passed), an optional time limit and
+    further text the message must show."""
+    return pytest.param(list(args), yaml, field, env or {}, setup, out, max_s, shows, id=id)
+
+
+def _afile(tmp: Path) -> None:
+    (tmp / "afile").write_text("a regular file, not a folder\n")
+
+
+def _empty_out(tmp: Path) -> None:
+    (tmp / "out").mkdir()
+
+
+CASES = [
+    # --- the experiment grid, from the command line
+    case("unknown-model-type", ["--model-types", "transformer"], field="model_types"),
+    case("zero-budget", ["--hf-budgets", "0"], field="hf_budgets"),
+    case("negative-budget", ["--hf-budgets", "-5"], field="hf_budgets"),
+    case("duplicate-budgets", ["--hf-budgets", "50", "50"], field="hf_budgets"),
+    case("budget-over-train-pool", ["--hf-budgets", "999999"], field="hf_budgets"),
+    case("budget-too-small-to-validate", ["--hf-budgets", "2"], field="hf_budgets"),
+    case("zero-seeds", ["--random-seeds", "0"], field="n_random_seeds"),
+    case("zero-trials", ["--hyperparameter-trials", "0"], field="n_hyperparameter_trials"),
+    case("unknown-tuning-method", ["--tuning-method", "annealing"], field="tuning_method"),
+    case("zero-parallel-jobs", ["--parallel-jobs", "0"], field="parallel_jobs"),
+    # --- YAML fields
+    case("rho-outside-(-1,1)", yaml=BOX + "    rho: [-1.2, 0.5]\n",
+         field="data_gen_config.parameter_box.rho", shows=["[-1.2, 0.5]", "-0.99"]),
+    case("beta-outside-[0,1]", yaml=BOX + "    beta: [0.3, 1.5]\n",
+         field="data_gen_config.parameter_box.beta"),
+    case("alpha-range-inverted", yaml=BOX + "    alpha: [0.5, 0.1]\n",
+         field="data_gen_config.parameter_box.alpha"),
+    case("patch-size-even", yaml="model_config:\n  patch_size: [4, 4]\n",
+         field="model_config.patch_size"),
+    case("patch-size-over-grid", yaml="model_config:\n  patch_size: [99, 99]\n",
+         field="model_config.patch_size"),
+    case("mc-paths-too-few", yaml="data_gen_config:\n  mc_paths: 100\n",
+         field="data_gen_config.mc_paths"),
+    case("test-fraction-over-1", yaml="data_gen_config:\n  test_fraction: 1.5\n",
+         field="data_gen_config.test_fraction"),
+    case("learning-rate-not-a-number", yaml="training_config:\n  learning_rate: fast\n",
+         field="training_config.learning_rate"),
+    case("misspelt-nested-key", yaml="training_config:\n  epocs: 5\n",
+         field="training_config.epocs", shows=["allowed keys:", "epochs", "learning_rate"]),
+    case("misspelt-top-level-key", yaml="model_type: [mda_cnn]\n", field="model_type",
+         shows=["allowed keys:", "model_types"]),
+    case("unknown-profile-in-yaml", yaml="profile: huge\n", field="profile"),
+    # --- the config file itself
+    case("yaml-is-a-list", yaml="- hf_budgets\n- model_types\n", field="config"),
+    case("yaml-syntax-error", yaml="hf_budgets: [50, 100\nmodel_types: {\n", field="config"),
+    case("config-file-missing", ["--config", "{tmp}/missing.yaml"], field="config"),
+    case("config-is-a-folder", ["--config", "{tmp}/afolder"], field="config",
+         setup=lambda tmp: (tmp / "afolder").mkdir()),
+    case("config-not-text", ["--config", "{tmp}/blob.yaml"], field="config",
+         setup=lambda tmp: (tmp / "blob.yaml").write_bytes(bytes(range(128, 256)))),
+    # --- the output folder
+    case("output-dir-under-a-file", field="output_dir", setup=_afile, out="afile/out"),
+    case("output-dir-in-proc", field="output_dir", out="/proc/hfb"),
+    case("skip-experiments-on-empty-folder", ["--skip-experiments"], field="output_dir",
+         setup=_empty_out),
+    # --- the Dask scheduler
+    case("dask-address-no-scheme", ["--dask-address", "localhost"], field="dask_address"),
+    case("dask-address-no-port", ["--dask-address", "tcp://host"], field="dask_address"),
+    case("dask-address-bad-port", ["--dask-address", "tcp://127.0.0.1:99999"], field="dask_address"),
+    case("dask-env-malformed", env={"DASK_SCHEDULER_ADDRESS": "not-an-address"},
+         field="dask_address"),
+    case("dask-scheduler-refused", ["--dask-address", "tcp://127.0.0.1:9"], field="dask_address",
+         max_s=30),
+    case("dask-scheduler-black-holed", ["--dask-address", "tcp://10.255.255.1:8786"],
+         field="dask_address", max_s=30),
+]
+
+
+def _snapshot(root: Path) -> dict[str, tuple]:
+    """Every path under ``root`` but PREFECT_HOME: kind, size and mtime."""
+    snap = {}
+    for p in root.rglob("*"):
+        rel = p.relative_to(root)
+        if rel.parts[0] == HOME:
+            continue
+        st = p.lstat()
+        snap[str(rel)] = (p.is_dir(), st.st_size if p.is_file() else None, st.st_mtime_ns)
+    return snap
+
+
+@pytest.mark.parametrize("args, yaml_text, field, extra_env, setup, out, max_s, shows", CASES)
+def test_bad_input_is_one_line_exit_2_nothing_written(args, yaml_text, field, extra_env, setup,
+                                                      out, max_s, shows, tmp_path):
+    argv = ["run", *[a.format(tmp=tmp_path) for a in args]]
+    if yaml_text is not None:
+        (tmp_path / "bad.yaml").write_text(yaml_text)
+        argv += ["--config", str(tmp_path / "bad.yaml")]
+    out_dir = None
+    if out is not None:
+        out_dir = Path(out) if Path(out).is_absolute() else tmp_path / out
+        argv += ["--output-dir", str(out_dir)]
+    if setup:
+        setup(tmp_path)
+    existed = out_dir is not None and out_dir.exists()
+    before = _snapshot(tmp_path)
+
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / HOME), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.pop("PREFECT_API_URL", None)
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    env.update(extra_env)
+    t0 = time.monotonic()
+    r = subprocess.run([str(BIN), *argv], capture_output=True, text=True, env=env, cwd=tmp_path,
+                       timeout=120)
+    seconds = time.monotonic() - t0
+
+    shown = f"argv={argv}\nstdout:\n{r.stdout[-2000:]}\nstderr:\n{r.stderr[-3000:]}"
+    assert r.returncode == 2, shown
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, shown
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, shown
+    line = lines[0]
+    print(line)
+    assert line.startswith(f"hf-budget: error: {field}"), shown     # the field comes first
+    assert "allowed" in line and all(text in line for text in shows), shown
+    if max_s is not None:
+        assert seconds < max_s, f"took {seconds:.1f} s (limit {max_s} s)\n{shown}"
+    if out_dir is not None and not existed:
+        assert not out_dir.exists(), shown
+    assert _snapshot(tmp_path) == before, shown
