@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 
@@ -90,7 +91,7 @@ def _validated_run_args(args) -> dict:
         raise ConfigError(f"output_dir={cfg.output_dir!r} is invalid for --skip-experiments: "
                           f"allowed a folder holding finished cells (exp_*/metrics.json)")
     _check_writable(Path(cfg.output_dir))      # last: the only check that may create something
-    return params
+    return params, Path(cfg.output_dir).resolve()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,22 +107,23 @@ def main(argv: list[str] | None = None) -> int:
                                   n_hyperparameter_trials=None, n_random_seeds=None,
                                   parallel_jobs=None, output_dir=args.output_dir,
                                   tuning_method=None, dask_address=None, skip_experiments=True)
-    try:
-        params = _validated_run_args(args)
-    except ConfigError as err:
-        ap.exit(2, f"hf-budget: error: {err}\n")
-    if args.skip_experiments:                 # analysis needs no orchestration
-        from flows.analysis import aggregate_existing
-        from flows.hf_budget import resolve_config
-        cfg = resolve_config(params["profile"], params["config_path"], output_dir=params["output_dir"])
-        aggregate_existing(Path(cfg.output_dir).resolve())
-        return 0
-    from flows.hf_budget import ExperimentFailed, hf_budget
-    try:
-        summary = hf_budget(**params)
-    except ExperimentFailed as err:
-        print(f"hf-budget: {err}", file=sys.stderr)
-        return 1
+    from sabr.lock import output_lock
+    with ExitStack() as held:
+        try:
+            params, out = _validated_run_args(args)
+            held.enter_context(output_lock(out))   # a second run on this folder stops here
+        except ConfigError as err:
+            ap.exit(2, f"hf-budget: error: {err}\n")
+        if args.skip_experiments:                 # analysis needs no orchestration
+            from flows.analysis import aggregate_existing
+            aggregate_existing(out)
+            return 0
+        from flows.hf_budget import ExperimentFailed, hf_budget
+        try:
+            summary = hf_budget(**params)
+        except ExperimentFailed as err:
+            print(f"hf-budget: {err}", file=sys.stderr)
+            return 1
     print(f"hf-budget: {summary['n_ok']} of {summary['n_cells']} cells finished; "
           f"tables: {', '.join(summary['files'].values())}")
     return 0

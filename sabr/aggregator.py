@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .io import atomic_write_json, atomic_write_text
-from .results import results_frame, write_tables
+from .results import TASK_FAILED as _TASK_FAILED, results_frame, write_tables
 from .stats import analyse
 
 __all__ = ["ResultsAggregator", "create_results_aggregator", "collect_cells", "relative_improvements",
@@ -149,22 +149,29 @@ class ResultsAggregator:
         output_dir: a folder written by the hf-budget flow.
         planned: every (budget, model, seed) meant to run (default: the cells found plus
             those run_status.json lists as not finished).
+        failures: [(budget, model, seed, why)] of cells whose task failed in this run
+            (status ``failed``; default: the failures run_status.json recorded).
         n_boot, seed: bootstrap size and seed of the analysis.
         target_rmse_bp: the target of the efficiency analysis (default 2 x noise floor).
     """
 
-    def __init__(self, output_dir: str | Path, *, planned=None, n_boot: int = 2000,
+    def __init__(self, output_dir: str | Path, *, planned=None, failures=None, n_boot: int = 2000,
                  seed: int = 0, target_rmse_bp: float | None = None):
         self.output_dir = Path(output_dir)
         self.cells = collect_cells(self.output_dir)
+        fail = {} if failures is None else {(int(b), m, int(s)): why for b, m, s, why in failures}
         if planned is None:
             planned = {(int(c["budget"]), c["model_type"], int(c["seed"])) for c in self.cells}
             status = self.output_dir / "run_status.json"
             if status.is_file():
                 for c in json.loads(status.read_text()).get("not_ok", []):
-                    planned.add((int(c["budget"]), c["model_type"], int(c["seed"])))
+                    key = (int(c["budget"]), c["model_type"], int(c["seed"]))
+                    planned.add(key)
+                    why = str(c.get("reason") or "")
+                    if failures is None and why.startswith(_TASK_FAILED):
+                        fail[key] = why[len(_TASK_FAILED):]
         self.planned = sorted(tuple(p) for p in planned)
-        self.df = results_frame(self.cells, self.planned) if self.planned else pd.DataFrame(
+        self.df = results_frame(self.cells, self.planned, fail) if self.planned else pd.DataFrame(
             columns=["budget", "model_type", "seed", "status", "reason"])
         self.n_boot, self.seed, self.target = n_boot, seed, target_rmse_bp
         self._analysis = None

@@ -35,6 +35,7 @@ from .montecarlo import DEFAULT_STEPS_PER_YEAR, mc_prices
 
 __all__ = [
     "DatasetError",
+    "dataset_problem",
     "Dataset",
     "MCSettings",
     "GridSpec",
@@ -292,6 +293,24 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
     atomic_save_npz(out_dir / DATA_FILE, arrays)
     atomic_write_json(out_dir / META_FILE, meta)    # written last: its presence marks completion
     return out_dir
+
+
+def dataset_problem(path: str | Path, cfg: DataGenConfig) -> str | None:
+    """Why the data set in ``path`` cannot be used for ``cfg`` (None if it can).
+
+    Absent, incomplete, corrupt, truncated, not matching its content hash, or
+    generated with another data configuration: each gives a one-line reason.
+    """
+    path = Path(path)
+    if not (path / META_FILE).exists() and not (path / DATA_FILE).exists():
+        return "absent"
+    try:
+        data = load_dataset(path)
+    except DatasetError as err:
+        return str(err)
+    if data.meta.get("config") != cfg.model_dump(mode="json"):
+        return f"data set {str(path)!r} was generated with another data_gen_config"
+    return None
 
 
 def build_dataset(cfg: DataGenConfig, out_dir: str | Path, *,

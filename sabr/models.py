@@ -22,57 +22,88 @@ from __future__ import annotations
 from typing import Callable
 
 import keras
+import numpy as np
 from keras import layers
 
 __all__ = ["MODEL_BUILDERS", "MODEL_INPUTS", "RESIDUAL_MODELS", "get_builder", "build_model",
            "default_hyperparameters"]
 
 
-def _mlp(x, widths, dropout: float, name: str):
+class _Seeds:
+    """Successive layer seeds drawn from one cell seed.
+
+    Keras draws the seed of an initializer or dropout layer given none from
+    Python's global ``random``, which other threads of a Dask worker (tornado's
+    jittered callbacks, Prefect's services) also draw from: the weights would then
+    depend on timing. Every layer with randomness gets its own seed from here.
+    ``seed=None`` keeps Keras's default behaviour.
+    """
+
+    def __init__(self, seed: int | None):
+        self._ints = None if seed is None else iter(
+            np.random.SeedSequence(int(seed)).generate_state(256, dtype=np.uint32).tolist())
+
+    def __call__(self) -> int | None:
+        return None if self._ints is None else int(next(self._ints)) % (2 ** 31 - 1)
+
+    def kernel(self):
+        return keras.initializers.GlorotUniform(seed=self())
+
+
+def _mlp(x, widths, dropout: float, name: str, seeds: _Seeds):
     for i, w in enumerate(widths):
-        x = layers.Dense(int(w), activation="relu", name=f"{name}_dense{i}")(x)
+        x = layers.Dense(int(w), activation="relu", name=f"{name}_dense{i}",
+                         kernel_initializer=seeds.kernel())(x)
     if dropout > 0:
-        x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
+        x = layers.Dropout(dropout, name=f"{name}_dropout", seed=seeds())(x)
     return x
 
 
-def _cnn(patch, filters, name: str = "cnn"):
+def _cnn(patch, filters, seeds: _Seeds, name: str = "cnn"):
     x = patch
     for i, f in enumerate(filters):
-        x = layers.Conv2D(int(f), 3, padding="same", activation="relu", name=f"{name}_conv{i}")(x)
+        x = layers.Conv2D(int(f), 3, padding="same", activation="relu", name=f"{name}_conv{i}",
+                          kernel_initializer=seeds.kernel())(x)
     return layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
 
 
-def build_mda_cnn(patch_size, hp: dict) -> keras.Model:
+def build_mda_cnn(patch_size, hp: dict, seed: int | None = None) -> keras.Model:
+    seeds = _Seeds(seed)
     patch = keras.Input((*patch_size, 1), name="patch")
     feats = keras.Input((7,), name="features")
-    c = _cnn(patch, hp["cnn_filters"])
-    m = _mlp(feats, hp["mlp_hidden_dims"], 0.0, "mlp")
+    c = _cnn(patch, hp["cnn_filters"], seeds)
+    m = _mlp(feats, hp["mlp_hidden_dims"], 0.0, "mlp", seeds)
     x = layers.Concatenate(name="fusion_concat")([c, m])
     width = int(hp["mlp_hidden_dims"][-1])
-    x = _mlp(x, (width, width), hp["dropout_rate"], "fusion")
-    out = layers.Dense(1, name="residual")(x)
+    x = _mlp(x, (width, width), hp["dropout_rate"], "fusion", seeds)
+    out = layers.Dense(1, name="residual", kernel_initializer=seeds.kernel())(x)
     return keras.Model({"patch": patch, "features": feats}, out, name="mda_cnn")
 
 
-def build_residual_mlp(patch_size, hp: dict) -> keras.Model:
+def build_residual_mlp(patch_size, hp: dict, seed: int | None = None) -> keras.Model:
+    seeds = _Seeds(seed)
     feats = keras.Input((7,), name="features")
-    x = _mlp(feats, hp["residual_mlp_hidden_dims"], hp["dropout_rate"], "mlp")
-    return keras.Model({"features": feats}, layers.Dense(1, name="residual")(x), name="residual_mlp")
+    x = _mlp(feats, hp["residual_mlp_hidden_dims"], hp["dropout_rate"], "mlp", seeds)
+    out = layers.Dense(1, name="residual", kernel_initializer=seeds.kernel())(x)
+    return keras.Model({"features": feats}, out, name="residual_mlp")
 
 
-def build_direct_mlp(patch_size, hp: dict) -> keras.Model:
+def build_direct_mlp(patch_size, hp: dict, seed: int | None = None) -> keras.Model:
+    seeds = _Seeds(seed)
     params = keras.Input((6,), name="params")
-    x = _mlp(params, hp["mlp_hidden_dims"], hp["dropout_rate"], "mlp")
-    return keras.Model({"params": params}, layers.Dense(1, name="sigma_hf")(x), name="direct_mlp")
+    x = _mlp(params, hp["mlp_hidden_dims"], hp["dropout_rate"], "mlp", seeds)
+    out = layers.Dense(1, name="sigma_hf", kernel_initializer=seeds.kernel())(x)
+    return keras.Model({"params": params}, out, name="direct_mlp")
 
 
-def build_cnn_only(patch_size, hp: dict) -> keras.Model:
+def build_cnn_only(patch_size, hp: dict, seed: int | None = None) -> keras.Model:
+    seeds = _Seeds(seed)
     patch = keras.Input((*patch_size, 1), name="patch")
-    x = _cnn(patch, hp["cnn_filters"])
+    x = _cnn(patch, hp["cnn_filters"], seeds)
     if hp["dropout_rate"] > 0:
-        x = layers.Dropout(hp["dropout_rate"], name="cnn_dropout")(x)
-    return keras.Model({"patch": patch}, layers.Dense(1, name="residual")(x), name="cnn_only")
+        x = layers.Dropout(hp["dropout_rate"], name="cnn_dropout", seed=seeds())(x)
+    out = layers.Dense(1, name="residual", kernel_initializer=seeds.kernel())(x)
+    return keras.Model({"patch": patch}, out, name="cnn_only")
 
 
 MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {
@@ -113,6 +144,7 @@ def default_hyperparameters(model_config, training_config) -> dict:
     }
 
 
-def build_model(model_type: str, patch_size, hp: dict) -> keras.Model:
-    """Build ``model_type`` (uncompiled) with hyperparameters ``hp`` (see default_hyperparameters)."""
-    return get_builder(model_type)(tuple(int(p) for p in patch_size), hp)
+def build_model(model_type: str, patch_size, hp: dict, seed: int | None = None) -> keras.Model:
+    """Build ``model_type`` (uncompiled) with hyperparameters ``hp`` (see default_hyperparameters);
+    ``seed`` fixes every initializer and dropout layer (the same seed, the same weights)."""
+    return get_builder(model_type)(tuple(int(p) for p in patch_size), hp, seed)

@@ -177,7 +177,7 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
     int_seed = cell_seed(master, budget, seed, model_type)
     data = prepare_cell_data(dataset, model_type, budget, seed, mc.patch_size, tc.validation_fraction)
     keras.utils.set_random_seed(int_seed)
-    model = build_model(model_type, mc.patch_size, hp)
+    model = build_model(model_type, mc.patch_size, hp, seed=int_seed)
     cell = {"model_type": model_type, "budget": int(budget), "seed": int(seed),
             "cell_seed": int_seed, "hyperparameters": hp, "epochs": tc.epochs,
             "early_stopping_patience": tc.early_stopping_patience,

@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 from pathlib import Path
 
 from sabr.errors import ConfigError
 from sabr.fingerprint import code_fingerprint
 
-__all__ = ["CODE_MODULES", "CONFIG_KEYS", "cache_key", "retry_unless_deterministic", "RETRIES"]
+__all__ = ["CODE_MODULES", "CONFIG_KEYS", "cache_key", "retry_unless_deterministic", "RETRIES",
+           "FAULT_ENV", "injected_fault"]
 
 CODE_MODULES = {
     "data": ("params", "hagan", "black", "grid", "montecarlo", "dataset", "config", "io"),
@@ -69,6 +71,8 @@ def cache_key(kind: str):
         if "config_json" in params:
             cfg = json.loads(params.pop("config_json"))
             params["config"] = {k: cfg.get(k) for k in keep}
+        if os.environ.get(FAULT_ENV):          # a fault-injection run never shares a cache entry
+            params["_fault"] = os.environ[FAULT_ENV]
         payload = json.dumps(_stable(params), sort_keys=True, default=str)
         digest = hashlib.sha256(payload.encode() + _source(context.task.fn)).hexdigest()[:24]
         return f"{context.task.name}-{digest}-{code_fingerprint(modules)}"
@@ -85,3 +89,18 @@ def retry_unless_deterministic(task, task_run, state) -> bool:
     except Exception:
         return True
     return False
+
+
+FAULT_ENV = "HF_BUDGET_FAULT"
+
+
+def injected_fault(model_type: str, budget: int, seed: int) -> str | None:
+    """Fault injection for reliability tests: ``HF_BUDGET_FAULT="nan:residual_mlp:20:1"``
+    (comma-separated for several) makes that training cell ``nan`` (train with an infinite
+    learning rate, so the real training diverges) or ``raise`` (the task raises). Returns
+    the fault for this cell, or None. Unset in normal runs."""
+    for spec in filter(None, os.environ.get(FAULT_ENV, "").split(",")):
+        kind, _, cell = spec.strip().partition(":")
+        if cell == f"{model_type}:{int(budget)}:{int(seed)}" and kind in ("nan", "raise"):
+            return kind
+    return None

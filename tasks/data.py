@@ -9,11 +9,11 @@ from prefect import get_run_logger, task
 from sabr.config import ExperimentConfig
 from sabr.dataset import (DATA_FILE, META_FILE, GridSpec, MCSettings, assemble, compute_chunk,
                           sample_thetas)
-from sabr.io import atomic_save_npz
+from sabr.io import atomic_save_npz, hash_arrays
 
 from .common import RETRIES, cache_key, retry_unless_deterministic
 
-__all__ = ["generate_chunk", "assemble_dataset"]
+__all__ = ["generate_chunk", "assemble_dataset", "chunk_file"]
 
 _CHUNK_KEYS = ("indices", "strikes", "lf", "hf", "hf_se", "seconds", "path_steps")
 
@@ -21,29 +21,55 @@ _CHUNK_KEYS = ("indices", "strikes", "lf", "hf", "hf_se", "seconds", "path_steps
 @task(name="generate-surfaces", task_run_name="generate surfaces {first}-{last}",
       cache_key_fn=cache_key("data"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
-def generate_chunk(config_json: str, first: int, last: int, data_dir: str) -> str:
-    """LF + HF surfaces of parameter sets first..last (inclusive); returns the chunk file path."""
+def generate_chunk(config_json: str, first: int, last: int, data_dir: str) -> dict:
+    """LF + HF surfaces of parameter sets first..last (inclusive) into a chunk file;
+    returns ``{"path", "first", "last", "hash"}`` (the hash of the arrays written)."""
     cfg = ExperimentConfig.model_validate_json(config_json).data_gen_config
-    thetas = sample_thetas(cfg.n_parameter_sets, cfg.parameter_box, cfg.master_seed)
-    idx = np.arange(first, last + 1)
-    out = compute_chunk(thetas[idx], idx, GridSpec.from_config(cfg), MCSettings.from_config(cfg),
-                        cfg.master_seed)
-    path = Path(data_dir) / "chunks" / f"chunk_{first:05d}_{last:05d}.npz"
+    out = _compute(cfg, first, last)
+    path = chunk_file(data_dir, first, last)
     atomic_save_npz(path, out)
     get_run_logger().info("surfaces %d-%d: %.1f s of Monte Carlo, %.3g path-steps",
                           first, last, out["seconds"].sum(), float(out["path_steps"].sum()))
-    return str(path)
+    return {"path": str(path), "first": first, "last": last, "hash": hash_arrays(out)}
+
+
+def chunk_file(data_dir: str | Path, first: int, last: int) -> Path:
+    """Where the chunk of parameter sets first..last is written."""
+    return Path(data_dir) / "chunks" / f"chunk_{first:05d}_{last:05d}.npz"
+
+
+def _compute(cfg, first: int, last: int) -> dict:
+    thetas = sample_thetas(cfg.n_parameter_sets, cfg.parameter_box, cfg.master_seed)
+    idx = np.arange(first, last + 1)
+    return compute_chunk(thetas[idx], idx, GridSpec.from_config(cfg), MCSettings.from_config(cfg),
+                         cfg.master_seed)
+
+
+def _load_chunk(record: dict, cfg) -> dict:
+    """The chunk's arrays, verified against the hash its task returned; a missing, corrupt or
+    edited chunk file is computed again (the same seeds give the same numbers)."""
+    try:
+        with np.load(record["path"], allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        if hash_arrays(arrays) == record["hash"]:
+            return {k: arrays[k] for k in _CHUNK_KEYS}
+        why = "does not match its hash"
+    except Exception as err:      # missing, truncated, not a zip, a key missing
+        why = f"cannot be read ({type(err).__name__})"
+    get_run_logger().warning("chunk %s %s: computing surfaces %d-%d again", record["path"], why,
+                             record["first"], record["last"])
+    arrays = _compute(cfg, record["first"], record["last"])
+    atomic_save_npz(Path(record["path"]), arrays)
+    return {k: arrays[k] for k in _CHUNK_KEYS}
 
 
 @task(name="assemble-dataset", task_run_name="assemble data set", cache_key_fn=cache_key("data"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
-def assemble_dataset(config_json: str, chunk_paths: list[str], data_dir: str) -> str:
-    """Put the chunks together into ``data_dir`` (surfaces.npz + metadata.json); returns it."""
+def assemble_dataset(config_json: str, chunks: list[dict], data_dir: str) -> str:
+    """Put the chunks (records of :func:`generate_chunk`) together into ``data_dir``
+    (surfaces.npz + metadata.json); returns it."""
     cfg = ExperimentConfig.model_validate_json(config_json).data_gen_config
-    chunks = []
-    for p in chunk_paths:
-        with np.load(p, allow_pickle=False) as z:
-            chunks.append({k: z[k] for k in _CHUNK_KEYS})
+    chunks = [_load_chunk(record, cfg) for record in chunks]
     thetas = sample_thetas(cfg.n_parameter_sets, cfg.parameter_box, cfg.master_seed)
     out = assemble(chunks, thetas, cfg, data_dir)
     get_run_logger().info("data set assembled in %s (%s, %s)", out, DATA_FILE, META_FILE)

@@ -8,7 +8,7 @@ from prefect import get_run_logger, task
 from sabr.config import ExperimentConfig
 from sabr.dataset import load_dataset
 
-from .common import RETRIES, cache_key, retry_unless_deterministic
+from .common import RETRIES, cache_key, injected_fault, retry_unless_deterministic
 
 __all__ = ["tune_cell", "train_cell"]
 
@@ -46,6 +46,11 @@ def train_cell(config_json: str, dataset_dir: str, model_type: str, budget: int,
     if hp is None:                     # tuning failed for good: train with the defaults
         from sabr.models import default_hyperparameters
         hp = default_hyperparameters(cfg.models, cfg.training_config)
+    fault = injected_fault(model_type, budget, seed)
+    if fault == "raise":
+        raise RuntimeError(f"injected fault ({model_type} b={budget} s={seed})")
+    if fault == "nan":
+        hp = {**hp, "learning_rate": float("inf")}     # Adam steps to inf: the loss is NaN
     data = load_dataset(dataset_dir)
     m = train_and_evaluate(data, model_type, hp, budget, seed, exp_dir,
                            training_config=cfg.training_config, model_config=cfg.models)

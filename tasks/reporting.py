@@ -32,12 +32,14 @@ def publish(agg: ResultsAggregator, written: dict) -> None:
 
 @task(name="aggregate", task_run_name="aggregate {n_planned} cells")
 def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_planned: int,
-                      run_name: str, fully_cached: bool = False) -> dict:
+                      run_name: str, fully_cached: bool = False,
+                      failures: list | None = None) -> dict:
     """Analyse what finished (on disk), write every file of the results tree, compare with the
-    previous run, archive this run's analysis under runs/<run_name>/, publish the artifacts."""
+    previous run, archive this run's analysis under runs/<run_name>/, publish the artifacts.
+    ``failures``: [budget, model, seed, why] of cells whose task failed in this run."""
     out = Path(output_dir)
     before = previous_run(out)
-    agg = ResultsAggregator(out, planned=[tuple(p) for p in planned])
+    agg = ResultsAggregator(out, planned=[tuple(p) for p in planned], failures=failures or [])
     written = agg.write_all()
     section = comparison_markdown(agg.get_performance_summary(), before, fully_cached=fully_cached)
     written["markdown"] += "\n## Against the previous run\n\n" + section + "\n"

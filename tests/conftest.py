@@ -1,6 +1,7 @@
 """Shared test configuration: seeded Hypothesis, paths to the shared reference tables."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -44,6 +45,12 @@ TINY_EXPERIMENT = {
 }
 
 
+@pytest.fixture(scope="session")
+def tiny_experiment() -> dict:
+    """The tiny flow configuration, as a dict (a copy: tests may change it)."""
+    return yaml.safe_load(yaml.safe_dump(TINY_EXPERIMENT))
+
+
 @pytest.fixture()
 def make_tiny_config(tmp_path):
     """Factory: a YAML file of a flow run small enough for tests (top-level keys replaceable)."""
@@ -52,3 +59,14 @@ def make_tiny_config(tmp_path):
         path.write_text(yaml.safe_dump({**TINY_EXPERIMENT, **overrides}))
         return path
     return make
+
+
+@pytest.fixture(scope="session")
+def harness(tmp_path_factory):
+    """A temporary Prefect home and test server, shared by every test that runs the flow."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    os.environ["PREFECT_HOME"] = str(home)
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    from prefect.testing.utilities import prefect_test_harness
+    with prefect_test_harness(server_startup_timeout=60):
+        yield

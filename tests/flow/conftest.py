@@ -1,21 +1,9 @@
 """Flow tests: a real Prefect test server (prefect_test_harness), real Dask workers."""
 from __future__ import annotations
 
-import os
 from collections import Counter
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def harness(tmp_path_factory):
-    """A temporary Prefect home and test server for the whole flow test session."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    os.environ["PREFECT_HOME"] = str(home)
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    from prefect.testing.utilities import prefect_test_harness
-    with prefect_test_harness(server_startup_timeout=60):
-        yield
 
 
 @pytest.fixture()

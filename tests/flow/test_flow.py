@@ -74,10 +74,11 @@ def test_a_failing_cell_is_isolated_and_alone_recomputed(harness, tiny_config, t
         hf_budget(config_path=str(tiny_config), output_dir=str(out))
     df = pd.read_csv(out / "detailed_results.csv")
     assert df.status.tolist().count("ok") == 3
-    missing = df[df.status != "ok"]
-    assert missing[["model_type", "seed"]].values.tolist() == [["residual_mlp", 1]]
+    failed = df[df.status != "ok"]
+    assert failed[["model_type", "seed", "status"]].values.tolist() == [["residual_mlp", 1, "failed"]]
+    assert failed.reason.iloc[0].startswith("task failed: Failed")
     status = json.loads((out / "run_status.json").read_text())
-    assert status["by_status"] == {"ok": 3, "missing": 1}
+    assert status["by_status"] == {"ok": 3, "failed": 1}
 
     (out / "exp_0002").unlink()
     summary = hf_budget(config_path=str(tiny_config), output_dir=str(out))
@@ -150,6 +151,6 @@ def test_a_failed_data_chunk_ends_the_run_failed_without_hanging(harness, tiny_c
         hf_budget(config_path=str(tiny_config), output_dir=str(out))
     assert time.time() - t0 < 300
     df = pd.read_csv(out / "detailed_results.csv")
-    assert len(df) == 4 and set(df.status) == {"missing"}
+    assert len(df) == 4 and set(df.status) == {"failed"}
     states = last_experiment_task_states()
     assert states[("generate", "Failed")] == 2 and states[("train", "Completed")] == 0

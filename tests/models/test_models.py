@@ -49,3 +49,30 @@ def test_unknown_model_lists_known_ones():
         get_builder("transformer")
     msg = str(err.value)
     assert msg.startswith("model_type='transformer' is invalid") and "mda_cnn" in msg
+
+
+@pytest.mark.parametrize("model_type", sorted(MODEL_BUILDERS))
+def test_seeded_weights_ignore_other_threads_drawing_from_python_random(model_type):
+    """A Dask worker's other threads draw from Python's global random while a cell builds
+    its model; with a seed, the weights must not depend on that (they once did)."""
+    import random
+    import threading
+    hp = {**default_hyperparameters(CFG.models, CFG.training_config), "dropout_rate": 0.2}
+    quiet = build_model(model_type, (9, 9), hp, seed=123).get_weights()
+    stop = threading.Event()
+
+    def draw():
+        while not stop.is_set():
+            random.random()
+
+    noisy_thread = threading.Thread(target=draw, daemon=True)
+    noisy_thread.start()
+    try:
+        random.seed(987)                       # and a different global state to start from
+        noisy = build_model(model_type, (9, 9), hp, seed=123).get_weights()
+    finally:
+        stop.set()
+        noisy_thread.join()
+    other = build_model(model_type, (9, 9), hp, seed=124).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(quiet, noisy))
+    assert any(not np.array_equal(a, b) for a, b in zip(quiet, other))
