@@ -14,13 +14,15 @@ import hashlib
 import inspect
 import json
 import os
+import resource
+import time
 from pathlib import Path
 
 from sabr.errors import ConfigError
 from sabr.fingerprint import code_fingerprint
 
 __all__ = ["CODE_MODULES", "CONFIG_KEYS", "cache_key", "retry_unless_deterministic", "RETRIES",
-           "FAULT_ENV", "injected_fault"]
+           "FAULT_ENV", "injected_fault", "Clock"]
 
 CODE_MODULES = {
     "data": ("params", "hagan", "black", "grid", "montecarlo", "dataset", "config", "io"),
@@ -33,8 +35,8 @@ RETRIES = {"retries": 2, "retry_delay_seconds": [2, 5], "retry_jitter_factor": 0
 def _stable(value):
     if isinstance(value, Path):
         return str(value.resolve())
-    if isinstance(value, dict):
-        return {k: _stable(v) for k, v in sorted(value.items())}
+    if isinstance(value, dict):      # a result's timing never decides what is computed
+        return {k: _stable(v) for k, v in sorted(value.items()) if k != "timing"}
     if isinstance(value, (list, tuple)):
         return [_stable(v) for v in value]
     return value
@@ -104,3 +106,21 @@ def injected_fault(model_type: str, budget: int, seed: int) -> str | None:
         if cell == f"{model_type}:{int(budget)}:{int(seed)}" and kind in ("nan", "raise"):
             return kind
     return None
+
+
+class Clock:
+    """Wall and CPU seconds of one task run, for the flow's per-stage timings.
+
+    CPU is the worker process's (TensorFlow's and NumPy's own threads included);
+    a worker runs one task at a time, so that is the task's. ``read()`` goes into
+    the task's result under ``"timing"``, which cache keys ignore.
+    """
+
+    def __init__(self):
+        self.start, self.cpu0 = time.time(), time.process_time()
+
+    def read(self) -> dict:
+        end = time.time()
+        return {"start": self.start, "end": end, "wall_s": end - self.start,
+                "cpu_s": time.process_time() - self.cpu0,
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

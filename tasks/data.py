@@ -11,7 +11,7 @@ from sabr.dataset import (DATA_FILE, META_FILE, GridSpec, MCSettings, assemble, 
                           sample_thetas)
 from sabr.io import atomic_save_npz, hash_arrays
 
-from .common import RETRIES, cache_key, retry_unless_deterministic
+from .common import RETRIES, Clock, cache_key, retry_unless_deterministic
 
 __all__ = ["generate_chunk", "assemble_dataset", "chunk_file"]
 
@@ -23,14 +23,17 @@ _CHUNK_KEYS = ("indices", "strikes", "lf", "hf", "hf_se", "seconds", "path_steps
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
 def generate_chunk(config_json: str, first: int, last: int, data_dir: str) -> dict:
     """LF + HF surfaces of parameter sets first..last (inclusive) into a chunk file;
-    returns ``{"path", "first", "last", "hash"}`` (the hash of the arrays written)."""
+    returns ``{"path", "first", "last", "hash", "path_steps", "timing"}`` (the hash of the
+    arrays written)."""
+    clock = Clock()
     cfg = ExperimentConfig.model_validate_json(config_json).data_gen_config
     out = _compute(cfg, first, last)
     path = chunk_file(data_dir, first, last)
     atomic_save_npz(path, out)
     get_run_logger().info("surfaces %d-%d: %.1f s of Monte Carlo, %.3g path-steps",
                           first, last, out["seconds"].sum(), float(out["path_steps"].sum()))
-    return {"path": str(path), "first": first, "last": last, "hash": hash_arrays(out)}
+    return {"path": str(path), "first": first, "last": last, "hash": hash_arrays(out),
+            "path_steps": float(out["path_steps"].sum()), "timing": clock.read()}
 
 
 def chunk_file(data_dir: str | Path, first: int, last: int) -> Path:
@@ -65,12 +68,13 @@ def _load_chunk(record: dict, cfg) -> dict:
 
 @task(name="assemble-dataset", task_run_name="assemble data set", cache_key_fn=cache_key("data"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
-def assemble_dataset(config_json: str, chunks: list[dict], data_dir: str) -> str:
+def assemble_dataset(config_json: str, chunks: list[dict], data_dir: str) -> dict:
     """Put the chunks (records of :func:`generate_chunk`) together into ``data_dir``
-    (surfaces.npz + metadata.json); returns it."""
+    (surfaces.npz + metadata.json); returns ``{"path": data_dir, "timing"}``."""
+    clock = Clock()
     cfg = ExperimentConfig.model_validate_json(config_json).data_gen_config
     chunks = [_load_chunk(record, cfg) for record in chunks]
     thetas = sample_thetas(cfg.n_parameter_sets, cfg.parameter_box, cfg.master_seed)
     out = assemble(chunks, thetas, cfg, data_dir)
     get_run_logger().info("data set assembled in %s (%s, %s)", out, DATA_FILE, META_FILE)
-    return str(out)
+    return {"path": str(out), "timing": clock.read()}

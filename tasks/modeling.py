@@ -8,7 +8,7 @@ from prefect import get_run_logger, task
 from sabr.config import ExperimentConfig
 from sabr.dataset import load_dataset
 
-from .common import RETRIES, cache_key, injected_fault, retry_unless_deterministic
+from .common import RETRIES, Clock, cache_key, injected_fault, retry_unless_deterministic
 
 __all__ = ["tune_cell", "train_cell"]
 
@@ -16,12 +16,14 @@ __all__ = ["tune_cell", "train_cell"]
 @task(name="tune", task_run_name="tune {model_type} b={budget}",
       cache_key_fn=cache_key("tune"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
-def tune_cell(config_json: str, dataset_dir: str, model_type: str, budget: int,
+def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int,
               study_dir: str) -> dict:
-    """Tune on the budget's own validation points (seed 0's split); returns hyperparameters."""
+    """Tune on the budget's own validation points (seed 0's split); returns hyperparameters.
+    ``dataset``: the assembly's result (its ``path``)."""
     from sabr.tuning import HyperparameterTuner
+    clock = Clock()
     cfg = ExperimentConfig.model_validate_json(config_json)
-    data = load_dataset(dataset_dir)
+    data = load_dataset(dataset["path"])
     tuner = HyperparameterTuner(cfg, data, model_type, budget, 0,
                                 space=cfg.hyperparameter_space, study_dir=study_dir)
     result = tuner.tune_hyperparameters(cfg.tuning_method, cfg.n_hyperparameter_trials)
@@ -31,16 +33,18 @@ def tune_cell(config_json: str, dataset_dir: str, model_type: str, budget: int,
     return {"hyperparameters": result.hyperparameters, "status": result.status,
             "best_value": result.best_value, "message": result.message,
             "n_complete": result.n_complete, "n_failed": result.n_failed,
-            "n_pruned": result.n_pruned}
+            "n_pruned": result.n_pruned, "timing": clock.read()}
 
 
 @task(name="train", task_run_name="train {model_type} b={budget} s={seed}",
       cache_key_fn=cache_key("train"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
-def train_cell(config_json: str, dataset_dir: str, model_type: str, budget: int, seed: int,
+def train_cell(config_json: str, dataset: dict, model_type: str, budget: int, seed: int,
                tuned, exp_dir: str) -> dict:
-    """Train and score one cell into ``exp_dir``; returns its metrics (status ok / failed)."""
+    """Train and score one cell into ``exp_dir``; returns its metrics (status ok / failed).
+    ``dataset``: the assembly's result (its ``path``)."""
     from sabr.training import train_and_evaluate
+    clock = Clock()
     cfg = ExperimentConfig.model_validate_json(config_json)
     hp = tuned.get("hyperparameters") if isinstance(tuned, dict) else None
     if hp is None:                     # tuning failed for good: train with the defaults
@@ -51,7 +55,7 @@ def train_cell(config_json: str, dataset_dir: str, model_type: str, budget: int,
         raise RuntimeError(f"injected fault ({model_type} b={budget} s={seed})")
     if fault == "nan":
         hp = {**hp, "learning_rate": float("inf")}     # Adam steps to inf: the loss is NaN
-    data = load_dataset(dataset_dir)
+    data = load_dataset(dataset["path"])
     m = train_and_evaluate(data, model_type, hp, budget, seed, exp_dir,
                            training_config=cfg.training_config, model_config=cfg.models)
     m["exp_dir"] = Path(exp_dir).name
@@ -63,4 +67,5 @@ def train_cell(config_json: str, dataset_dir: str, model_type: str, budget: int,
                  m["train_seconds"], m["epochs_run"])
     else:
         log.warning("%s b=%d s=%d failed: %s", model_type, budget, seed, m["reason"])
+    m["timing"] = clock.read()
     return m

@@ -49,6 +49,12 @@ def test_flow_completes_then_reruns_fully_cached(harness, tiny_config, tmp_path)
     assert float(progress.data) == pytest.approx(100.0)
     first = last_experiment_task_states()
     assert first[("train", "Completed")] == 4 and first[("generate", "Completed")] == 2
+    timings = json.loads((out / "analysis" / "timings.json").read_text())
+    assert [timings["stages"][k]["computed"] for k in ("generate", "assemble", "tune", "train")] \
+        == [2, 1, 2, 4]
+    assert timings["stages"]["train"]["cpu_s"] > 0 and timings["hf_path_steps_per_s"] > 1e5
+    assert 0 < timings["task_wall_s"] < timings["wall_s"] * 2
+    assert "## Where the time went" in (out / "analysis" / "summary.md").read_text()
 
     mtime = (out / "exp_0001" / "metrics.json").stat().st_mtime_ns
     again = hf_budget(config_path=str(tiny_config), output_dir=str(out))
@@ -58,6 +64,9 @@ def test_flow_completes_then_reruns_fully_cached(harness, tiny_config, tmp_path)
         assert states[(kind, "Cached")] == n, states
         assert states[(kind, "Completed")] == 0, states
     assert (out / "exp_0001" / "metrics.json").stat().st_mtime_ns == mtime   # nothing recomputed
+    cached = json.loads((out / "analysis" / "timings.json").read_text())["stages"]["train"]
+    assert (cached["computed"], cached["cached"], cached["cpu_s"]) == (0, 4, 0)
+    assert cached["cached_compute_s"] > 0
     # each run's analysis is archived; latest points at the newest; the rerun says it was cached
     runs = sorted(p.name for p in (out / "runs").iterdir())
     assert len(runs) == 2 and (out / "latest").resolve().name == runs[-1]

@@ -1,0 +1,73 @@
+"""Where a run's time went: per-stage wall and CPU seconds from the task runs' own clocks.
+
+Input per stage: one ``(state, timing)`` per task run, where ``state`` is the
+Prefect state name (``Completed``, ``Cached``, ``Failed``, ...) and ``timing`` the
+dict a task returned (``start``, ``end``, ``wall_s``, ``cpu_s``, ``peak_rss_mib``;
+None when there is no result). A cached task's timing is that of the run that
+computed it: it counts as time saved, not time spent.
+"""
+from __future__ import annotations
+
+import math
+
+__all__ = ["stage_timings", "timings_markdown", "STAGES"]
+
+STAGES = ("generate", "assemble", "tune", "train", "aggregate")
+
+
+def _stage(runs: list[tuple[str, dict | None]]) -> dict:
+    done = [t for s, t in runs if s != "Cached" and t]
+    saved = [t for s, t in runs if s == "Cached" and t]
+    starts, ends = [t["start"] for t in done], [t["end"] for t in done]
+    return {
+        "tasks": len(runs),
+        "computed": len(done),
+        "cached": sum(s == "Cached" for s, _ in runs),
+        "failed": sum(s not in ("Completed", "Cached") for s, _ in runs),
+        "task_wall_s": sum(t["wall_s"] for t in done),
+        "cpu_s": sum(t["cpu_s"] for t in done),
+        "span_s": (max(ends) - min(starts)) if done else 0.0,
+        "first_start": min(starts) if done else None,
+        "peak_rss_mib": max((t.get("peak_rss_mib") or 0.0 for t in done), default=0.0),
+        "cached_compute_s": sum(t["wall_s"] for t in saved),
+    }
+
+
+def stage_timings(stages: dict[str, list[tuple[str, dict | None]]], *, flow_started: float,
+                  flow_ended: float, workers: int, extra: dict | None = None) -> dict:
+    """The run's timings: per stage, and for the whole run the wall time, the task time and
+    the overhead ratio wall x workers / task time (1.0 = every worker busy all the time)."""
+    out = {name: _stage(runs) for name, runs in stages.items()}
+    for st in out.values():
+        if st["first_start"] is not None:
+            st["starts_after_s"] = st["first_start"] - flow_started
+        st.pop("first_start")
+    wall = flow_ended - flow_started
+    busy = sum(st["task_wall_s"] for st in out.values())
+    return {"wall_s": wall, "workers": int(workers), "task_wall_s": busy,
+            "cpu_s": sum(st["cpu_s"] for st in out.values()),
+            "overhead_ratio": (wall * workers / busy) if busy > 0 else math.nan,
+            "stages": out, **(extra or {})}
+
+
+def _f(v: float | None, spec: str = ".1f") -> str:
+    return "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+
+def timings_markdown(t: dict) -> str:
+    """A markdown table of the stages and one line for the run."""
+    rows = ["| stage | tasks | computed | cached | failed | span (s) | task wall (s) | CPU (s) "
+            "| peak RSS (MiB) |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, st in t["stages"].items():
+        rows.append(f"| {name} | {st['tasks']} | {st['computed']} | {st['cached']} | "
+                    f"{st['failed']} | {_f(st['span_s'])} | {_f(st['task_wall_s'])} | "
+                    f"{_f(st['cpu_s'])} | {_f(st['peak_rss_mib'], '.0f')} |")
+    rows.append("")
+    rows.append(f"Run: {_f(t['wall_s'])} s wall on {t['workers']} workers, "
+                f"{_f(t['task_wall_s'])} s of task time, {_f(t['cpu_s'])} s CPU; overhead ratio "
+                f"(wall x workers / task time) {_f(t['overhead_ratio'], '.2f')}.")
+    for key, label in (("hf_path_steps_per_s", "HF Monte Carlo path-steps/s per worker"),
+                       ("train_samples_per_s", "training samples/s per worker (median cell)")):
+        if t.get(key):
+            rows.append(f"{label}: {t[key]:.3g}.")
+    return "\n".join(rows)

@@ -1,0 +1,33 @@
+"""sabr.timings: per-stage sums from the task runs' own clocks; cached runs are time saved."""
+import math
+
+import pytest
+
+from sabr.timings import stage_timings, timings_markdown
+
+
+def _t(start, wall, cpu, rss=100.0):
+    return {"start": start, "end": start + wall, "wall_s": wall, "cpu_s": cpu, "peak_rss_mib": rss}
+
+
+def test_stages_sum_computed_runs_and_count_cached_as_saved():
+    t = stage_timings({
+        "generate": [("Completed", _t(10, 5, 4.5)), ("Completed", _t(11, 6, 5.5, 300))],
+        "train": [("Cached", _t(0, 50, 49)), ("Completed", _t(20, 8, 7)), ("Failed", None)],
+    }, flow_started=9.0, flow_ended=39.0, workers=2, extra={"hf_path_steps_per_s": 2e7})
+    g, tr = t["stages"]["generate"], t["stages"]["train"]
+    assert (g["tasks"], g["computed"], g["cached"], g["failed"]) == (2, 2, 0, 0)
+    assert g["task_wall_s"] == 11 and g["cpu_s"] == 10 and g["span_s"] == 7
+    assert g["starts_after_s"] == 1 and g["peak_rss_mib"] == 300
+    assert (tr["computed"], tr["cached"], tr["failed"]) == (1, 1, 1)
+    assert tr["task_wall_s"] == 8 and tr["cached_compute_s"] == 50
+    assert t["wall_s"] == 30 and t["task_wall_s"] == 19
+    assert t["overhead_ratio"] == pytest.approx(30 * 2 / 19)
+    md = timings_markdown(t)
+    assert "| train | 3 | 1 | 1 | 1 |" in md and "overhead ratio" in md and "path-steps/s" in md
+
+
+def test_a_fully_cached_run_has_no_task_time_and_no_ratio():
+    t = stage_timings({"train": [("Cached", _t(0, 5, 5))]}, flow_started=0, flow_ended=3, workers=2)
+    assert t["task_wall_s"] == 0 and math.isnan(t["overhead_ratio"])
+    assert t["stages"]["train"]["span_s"] == 0 and "starts_after_s" not in t["stages"]["train"]
