@@ -178,3 +178,10 @@ def hf_budget(profile: str = "quick", config_path: str | None = None,
         raise ExperimentFailed(f"{len(summary['not_ok'])} of {summary['n_cells']} cells did not "
                                f"finish: {names}; results of the others are in {out}")
     return summary
+
+
+from flows.orchestrator import ExperimentOrchestrator, create_experiment_orchestrator, HyperparameterSpace  # noqa: E402,F401  (the seed's Python API)
+
+if __name__ == "__main__":      # python -m flows.hf_budget: the hf-budget command line
+    from flows.cli import main
+    raise SystemExit(main())

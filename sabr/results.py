@@ -85,3 +85,11 @@ def write_tables(df: pd.DataFrame, output_dir: str | Path) -> dict[str, Path]:
                                                 "not_ok": df[df.status != "ok"][_ID + ["status", "reason"]]
                                                 .to_dict(orient="records")})
     return files
+
+
+def __getattr__(name: str):
+    """The seed's import path ``sabr.results.ResultsAggregator`` (lazy: sabr.aggregator imports us)."""
+    if name in ("ResultsAggregator", "create_results_aggregator"):
+        from . import aggregator
+        return getattr(aggregator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

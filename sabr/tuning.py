@@ -13,6 +13,7 @@ A trial that raises or returns NaN/inf is recorded as failed and the study goes 
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ import optuna
 import pandas as pd
 
 from .config import MODEL_TYPES, TUNING_METHODS
+from .dataset import load_dataset
 from .space import RELEVANT_PARAMETERS, HyperparameterSpace, decode_widths, encode_widths
 from .training import cell_seed, configure_tensorflow, fit_model, prepare_cell_data
 
@@ -71,23 +73,31 @@ class HyperparameterTuner:
 
     Args:
         base_config: an ExperimentConfig (training_config, model_config, trials, method).
-        data: a sabr.dataset.Dataset; model_type: a key of sabr.models.MODEL_BUILDERS.
-        budget, seed: the cell's HF budget and seed index.
-        space: the choices searched (default: the seed's); study_dir: folder of the journal
-            (default: a new temporary folder, so no resume across processes).
+        data: a sabr.dataset.Dataset, or the path of a data-set folder (loaded and verified);
+            the seed's ``data_loaders`` argument.
+        model_type: a key of sabr.models.MODEL_BUILDERS (default "mda_cnn").
+        budget: the cell's HF budget (default: data_gen_config.hf_budget, else the
+            smallest of hf_budgets); seed: the seed index (default 0).
+        space: the choices searched (default: the config's hyperparameter_space); study_dir:
+            folder of the journal (default: a new temporary folder, so no resume across processes).
     Attributes:
         objective_function: None (train, the default) or any callable hp dict -> value to
             minimise, used instead of training (no pruning then).
     """
 
-    def __init__(self, base_config, data, model_type: str, budget: int, seed: int, *,
-                 space: HyperparameterSpace | None = None, study_dir: str | Path | None = None):
+    def __init__(self, base_config, data, model_type: str = "mda_cnn", budget: int | None = None,
+                 seed: int = 0, *, space: HyperparameterSpace | None = None,
+                 study_dir: str | Path | None = None):
         if model_type not in RELEVANT_PARAMETERS:
             raise ValueError(f"model_type={model_type!r} is invalid: allowed one of "
                              f"{list(MODEL_TYPES)}")
+        if isinstance(data, (str, os.PathLike)):
+            data = load_dataset(data)
+        if budget is None:
+            budget = base_config.data_gen_config.hf_budget or min(base_config.hf_budgets)
         self.config, self.data, self.model_type = base_config, data, model_type
         self.budget, self.seed = int(budget), int(seed)
-        self.space = space or HyperparameterSpace()
+        self.space = space or base_config.hyperparameter_space
         self.study_dir = Path(study_dir) if study_dir is not None else Path(
             tempfile.mkdtemp(prefix="sabr-tuning-"))
         master = int(data.meta.get("config", {}).get("master_seed", 0))

@@ -1,0 +1,102 @@
+"""The seed's Python API: ``ExperimentOrchestrator`` runs the ``hf-budget`` flow from Python.
+
+A notebook or script drives the same flow as ``hf-budget run``: the orchestrator
+writes its configuration, with the analysis' overrides, to
+``<output_dir>/orchestrator_config.yaml`` and calls the flow on that file, so a
+run is cached and resumable exactly as from the command line.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from sabr.config import ExperimentConfig
+from sabr.io import atomic_write_text
+from sabr.space import HyperparameterSpace
+
+__all__ = ["ExperimentOrchestrator", "create_experiment_orchestrator", "HyperparameterSpace",
+           "CONFIG_FILE"]
+
+CONFIG_FILE = "orchestrator_config.yaml"
+
+
+class ExperimentOrchestrator:
+    """HF-budget analyses of ``base_config`` into ``output_dir``, each one run of the flow.
+
+    Args:
+        base_config: an ExperimentConfig (default: the ``quick`` profile).
+        output_dir: the results folder (default: the config's ``output_dir``).
+        n_parallel_jobs: local Dask worker processes (default: the config's ``parallel_jobs``).
+        random_seed: the data set's master seed (default: the config's
+            ``data_gen_config.master_seed``).
+    Raises:
+        ConfigError: an override is invalid (one line naming the field).
+    """
+
+    def __init__(self, base_config: ExperimentConfig | None = None,
+                 output_dir: str | Path | None = None, n_parallel_jobs: int | None = None,
+                 random_seed: int | None = None):
+        cfg = base_config if base_config is not None else ExperimentConfig.profile("quick")
+        self.output_dir = Path(output_dir if output_dir is not None else cfg.output_dir).absolute()
+        self.base_config = cfg.with_overrides(
+            output_dir=str(self.output_dir), parallel_jobs=n_parallel_jobs,
+            data_gen_config=None if random_seed is None else {"master_seed": random_seed})
+        self.n_parallel_jobs = self.base_config.parallel_jobs
+        self.random_seed = self.base_config.data_gen_config.master_seed
+
+    def analysis_config(self, hf_budgets=None, model_types=None, hyperparameter_space=None,
+                        n_hyperparameter_trials=None, n_random_seeds=None,
+                        tuning_method=None) -> ExperimentConfig:
+        """The base config with an analysis' grid; None keeps the base value."""
+        space = hyperparameter_space
+        if isinstance(space, HyperparameterSpace):
+            space = space.model_dump(mode="json")
+        return self.base_config.with_overrides(
+            hf_budgets=hf_budgets, model_types=model_types, hyperparameter_space=space,
+            n_hyperparameter_trials=n_hyperparameter_trials, n_random_seeds=n_random_seeds,
+            tuning_method=tuning_method)
+
+    def write_config(self, cfg: ExperimentConfig) -> Path:
+        """Write ``cfg`` as YAML to ``<output_dir>/orchestrator_config.yaml`` (atomically)."""
+        text = yaml.safe_dump(cfg.model_dump(mode="json", by_alias=True), sort_keys=False)
+        return atomic_write_text(self.output_dir / CONFIG_FILE, text)
+
+    def run_hf_budget_analysis(self, hf_budgets=None, model_types=None,
+                               hyperparameter_space: HyperparameterSpace | dict | None = None,
+                               n_hyperparameter_trials: int = 10, n_random_seeds: int = 3, *,
+                               tuning_method: str | None = None) -> pd.DataFrame:
+        """Run the ``hf-budget`` flow on this grid; cells already done are reused (``Cached``).
+
+        Args:
+            hf_budgets, model_types: the grid (default: the base config's).
+            hyperparameter_space: the tuning choices (default: the base config's).
+            n_hyperparameter_trials, n_random_seeds, tuning_method: as in the config.
+        Returns:
+            detailed_results.csv as a DataFrame: one row per (budget, model_type, seed) with
+            status ("ok", "failed", "missing"), reason and the test metrics (bp).
+        Warns:
+            RuntimeWarning when some cells did not finish (their rows say why).
+        """
+        cfg = self.analysis_config(hf_budgets, model_types, hyperparameter_space,
+                                   n_hyperparameter_trials, n_random_seeds, tuning_method)
+        path = self.write_config(cfg)
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")   # as the CLI does
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        from flows.hf_budget import ExperimentFailed, hf_budget   # flows.hf_budget imports us
+        try:
+            hf_budget(config_path=str(path), output_dir=str(self.output_dir))
+        except ExperimentFailed as err:
+            warnings.warn(str(err), RuntimeWarning, stacklevel=2)
+        return pd.read_csv(self.output_dir / "detailed_results.csv")
+
+
+def create_experiment_orchestrator(base_config: ExperimentConfig | None = None,
+                                   output_dir: str | Path | None = None,
+                                   n_parallel_jobs: int | None = None,
+                                   random_seed: int | None = None) -> ExperimentOrchestrator:
+    """The seed's factory: ``ExperimentOrchestrator(...)`` with the same arguments."""
+    return ExperimentOrchestrator(base_config, output_dir, n_parallel_jobs, random_seed)
