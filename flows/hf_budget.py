@@ -26,11 +26,12 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed, wait
 from prefect.utilities.annotations import allow_failure
 
-from sabr.config import ExperimentConfig, load_config
+from sabr.config import ExperimentConfig, resolve_config
 from sabr.errors import ConfigError
 from sabr.io import atomic_write_json
-from sabr.dataset import chunk_indices
-from tasks.data import assemble_dataset, generate_chunk
+from sabr.dataset import chunk_indices, dataset_problem
+from sabr.lock import output_lock
+from tasks.data import assemble_dataset, chunk_file, generate_chunk
 from tasks.modeling import train_cell, tune_cell
 from tasks.reporting import aggregate_results
 
@@ -45,14 +46,6 @@ class ExperimentFailed(RuntimeError):
     """Some cells did not finish; the results of the others are written."""
 
 
-def resolve_config(profile: str | None = "quick", config_path: str | None = None,
-                   **overrides) -> ExperimentConfig:
-    """Profile or YAML file first, explicit (non-None) parameters on top; ConfigError if invalid."""
-    if config_path:
-        return load_config(config_path, **overrides)
-    return ExperimentConfig.profile(profile or "quick", **overrides)
-
-
 def planned_cells(cfg: ExperimentConfig) -> list[tuple[int, str, int]]:
     """Every (budget, model, seed) of the grid, in the order that numbers the exp_XXXX folders."""
     return [(b, m, s) for b in cfg.hf_budgets for m in cfg.model_types
@@ -62,15 +55,26 @@ def planned_cells(cfg: ExperimentConfig) -> list[tuple[int, str, int]]:
 @flow(name="hf-budget-experiment", log_prints=True)
 def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> dict:
     """The experiment proper (see the module doc); returns the aggregation summary."""
+    started = time.time()
     log = get_run_logger()
     cfg = ExperimentConfig.model_validate_json(config_json)
     out = Path(output_dir)
     d = cfg.data_gen_config
     data_dir = str(out / "data")
 
-    chunk_futs = [generate_chunk.submit(config_json, int(c[0]), int(c[-1]), data_dir)
-                  for c in chunk_indices(d.n_parameter_sets, d.chunk_size)]
-    dataset = assemble_dataset.submit(config_json, chunk_futs, data_dir)
+    # A data set that is absent, corrupt, edited or of another configuration is built again:
+    # the assembly ignores its cache record, and so does every chunk whose file is gone.
+    problem = dataset_problem(data_dir, d)
+    if problem not in (None, "absent"):
+        log.warning("data set not usable (%s): building it again", problem)
+    chunk_futs = []
+    for c in chunk_indices(d.n_parameter_sets, d.chunk_size):
+        first, last = int(c[0]), int(c[-1])
+        gone = problem is not None and not chunk_file(data_dir, first, last).is_file()
+        chunk_futs.append(generate_chunk.with_options(refresh_cache=gone).submit(
+            config_json, first, last, data_dir))
+    dataset = assemble_dataset.with_options(refresh_cache=problem is not None).submit(
+        config_json, chunk_futs, data_dir)
 
     # largest budgets first: the longest tasks start early, so no core idles at the end
     tuned = {(b, m): tune_cell.submit(config_json, dataset, m, b, str(out / "tuning" / f"{m}_b{b}"))
@@ -92,15 +96,58 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
         update_progress_artifact(progress, progress=100.0 * done / len(train_futs))
     wait(list(train_futs.values()))
 
-    for key, fut in train_futs.items():
+    failures = []
+    for (b, m, s), fut in train_futs.items():
         if not fut.state.is_completed():
-            log.warning("cell %s did not finish: %s", key, fut.state.message)
+            log.warning("cell %s b=%d s=%d did not finish: %s", m, b, s, fut.state.message)
+            failures.append([b, m, s, f"{fut.state.name}: {fut.state.message or 'no message'}"])
     heavy = [*chunk_futs, dataset, *tuned.values(), *train_futs.values()]
     fully_cached = all(f.state.name == "Cached" for f in heavy)
+    records = {"generate": _records(chunk_futs), "assemble": _records([dataset]),
+               "tune": _records(tuned.values()), "train": _records(train_futs.values())}
+    clock = {"flow_started": started, "workers": _n_workers(cfg),
+             "extra": _throughput(chunk_futs, train_futs.values())}
     summary = aggregate_results.submit(planned, str(out), len(planned), run_name,
-                                       fully_cached).result()
+                                       fully_cached, failures, records, clock).result()
     summary["dataset"] = data_dir
     return summary
+
+
+def _result(fut) -> dict | None:
+    if not fut.state.is_completed():
+        return None
+    value = fut.result()
+    return value if isinstance(value, dict) else None
+
+
+def _records(futs) -> list[tuple[str, dict | None]]:
+    """(state name, the task's own timing) of each task run, for sabr.timings."""
+    return [(f.state.name, (_result(f) or {}).get("timing")) for f in futs]
+
+
+def _throughput(chunk_futs, train_futs) -> dict:
+    """HF path-steps per CPU second, and the median cell's training samples per second,
+    over the tasks computed in this run."""
+    import numpy as np
+    steps = cpu = 0.0
+    for f in chunk_futs:
+        r = _result(f)
+        if r and f.state.name != "Cached" and r.get("timing"):
+            steps, cpu = steps + r["path_steps"], cpu + r["timing"]["cpu_s"]
+    rates = [r["n_train"] * r["epochs_run"] / r["train_seconds"]
+             for f in train_futs if f.state.name != "Cached" and (r := _result(f))
+             and r.get("status") == "ok" and r.get("train_seconds")]
+    return {"hf_path_steps_per_s": steps / cpu if cpu else None,
+            "train_samples_per_s": float(np.median(rates)) if rates else None}
+
+
+def _n_workers(cfg: ExperimentConfig) -> int:
+    from prefect.context import get_run_context
+    try:
+        client = get_run_context().task_runner.client
+        return len(client.scheduler_info(n_workers=-1)["workers"]) or cfg.parallel_jobs
+    except Exception:          # no Dask client at hand: the configured number
+        return cfg.parallel_jobs
 
 
 def _task_runner_env(cfg: ExperimentConfig, results_dir: Path) -> dict[str, str]:
@@ -157,27 +204,28 @@ def hf_budget(profile: str = "quick", config_path: str | None = None,
     except OSError as err:
         raise ConfigError(f"output_dir={str(out)!r} is invalid: allowed a folder this user can "
                           f"create and write ({err.strerror or err})") from None
-    if skip_experiments:
-        from flows.analysis import aggregate_existing
-        return aggregate_existing(out)
-    results_dir = out / RESULTS_DIR
-    runner = make_task_runner(cfg.parallel_jobs, address, _task_runner_env(cfg, results_dir))
-    log.info("hf-budget: %d budgets x %d models x %d seeds -> %s (%s)", len(cfg.hf_budgets),
-             len(cfg.model_types), cfg.n_random_seeds, out,
-             f"Dask scheduler {address}" if address else f"{cfg.parallel_jobs} local workers")
-    experiment = run_experiment.with_options(task_runner=runner, result_storage=results_dir)
-    started = time.time()
-    from prefect.runtime import flow_run
-    run_name = (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
-                + f"-{str(flow_run.id or 'local')[:8]}")
-    summary = experiment(cfg.model_dump_json(by_alias=True), str(out), run_name)
-    _write_run_log(out, cfg, summary, started)
-    if summary["not_ok"]:
-        names = "; ".join(f"{c['model_type']} b={c['budget']} s={c['seed']} ({c['status']})"
-                          for c in summary["not_ok"])
-        raise ExperimentFailed(f"{len(summary['not_ok'])} of {summary['n_cells']} cells did not "
-                               f"finish: {names}; results of the others are in {out}")
-    return summary
+    with output_lock(out):          # one run per output folder (OutputBusy otherwise)
+        if skip_experiments:
+            from flows.analysis import aggregate_existing
+            return aggregate_existing(out)
+        results_dir = out / RESULTS_DIR
+        runner = make_task_runner(cfg.parallel_jobs, address, _task_runner_env(cfg, results_dir))
+        log.info("hf-budget: %d budgets x %d models x %d seeds -> %s (%s)", len(cfg.hf_budgets),
+                 len(cfg.model_types), cfg.n_random_seeds, out,
+                 f"Dask scheduler {address}" if address else f"{cfg.parallel_jobs} local workers")
+        experiment = run_experiment.with_options(task_runner=runner, result_storage=results_dir)
+        started = time.time()
+        from prefect.runtime import flow_run
+        run_name = (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
+                    + f"-{str(flow_run.id or 'local')[:8]}")
+        summary = experiment(cfg.model_dump_json(by_alias=True), str(out), run_name)
+        _write_run_log(out, cfg, summary, started)
+        if summary["not_ok"]:
+            names = "; ".join(f"{c['model_type']} b={c['budget']} s={c['seed']} ({c['status']})"
+                              for c in summary["not_ok"])
+            raise ExperimentFailed(f"{len(summary['not_ok'])} of {summary['n_cells']} cells did not "
+                                   f"finish: {names}; results of the others are in {out}")
+        return summary
 
 
 from flows.orchestrator import ExperimentOrchestrator, create_experiment_orchestrator, HyperparameterSpace  # noqa: E402,F401  (the seed's Python API)

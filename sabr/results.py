@@ -19,18 +19,27 @@ METRIC_COLUMNS = ("rmse_bp", "mae_bp", "max_abs_bp", "mse_bp2", "mean_rel_err",
                   "rmse_bp_ATM", "rmse_bp_ITM", "rmse_bp_OTM", "hagan_rmse_bp", "hagan_mae_bp",
                   "noise_floor_bp", "train_seconds", "epochs_run", "n_params")
 _ID = ["budget", "model_type", "seed"]
+TASK_FAILED = "task failed: "     # reason prefix of a cell whose task failed
 
 
-def results_frame(cells: list[dict], planned: list[tuple[int, str, int]]) -> pd.DataFrame:
+def results_frame(cells: list[dict], planned: list[tuple[int, str, int]],
+                  failures: dict | None = None) -> pd.DataFrame:
     """One row per planned (budget, model_type, seed), finished or not, sorted.
 
     Args:
         cells: metrics dicts of finished cells (sabr.training.train_and_evaluate, plus exp_dir).
         planned: every (budget, model_type, seed) the run meant to train.
+        failures: (budget, model_type, seed) -> why, for cells whose task failed in this
+            run: status ``failed`` with that reason, whatever an older metrics.json says.
     """
     rows = {(int(c["budget"]), c["model_type"], int(c["seed"])): c for c in cells}
+    failures = failures or {}
     out = []
     for b, m, s in planned:
+        if (b, m, s) in failures:
+            out.append({"budget": b, "model_type": m, "seed": s, "status": "failed",
+                        "reason": TASK_FAILED + failures[(b, m, s)]})
+            continue
         c = rows.get((b, m, s))
         if c is None:
             out.append({"budget": b, "model_type": m, "seed": s, "status": "missing",

@@ -151,7 +151,7 @@ class HyperparameterTuner:
         cell, tc = self._cell_data(), self.config.training_config
         scale = (cell.normaliser.target_std * 1e4) ** 2      # normalised MSE -> bp^2
         keras.utils.set_random_seed(self.cell_seed)
-        model = build_model(self.model_type, self.config.models.patch_size, hp)
+        model = build_model(self.model_type, self.config.models.patch_size, hp, seed=self.cell_seed)
         callbacks = [] if trial is None else [_pruning_callback(trial, scale)]
         hist = fit_model(model, cell, hp, epochs=tc.tuning_epochs,
                          patience=tc.early_stopping_patience, extra_callbacks=callbacks)
