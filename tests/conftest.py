@@ -70,3 +70,47 @@ def harness(tmp_path_factory):
     from prefect.testing.utilities import prefect_test_harness
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+@pytest.fixture()
+def dask_cluster(harness, tmp_path):
+    """A real `dask scheduler` and two single-threaded `dask worker` processes (each with a
+    nanny) on 127.0.0.1, reporting to the test server; yields (address, Client)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from distributed import Client
+    from prefect.settings import PREFECT_API_URL
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address, bin_dir = f"tcp://127.0.0.1:{port}", Path(sys.executable).parent
+    env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), TF_NUM_INTRAOP_THREADS="1",
+               TF_NUM_INTEROP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2")
+    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1",
+                               "--port", str(port), "--no-dashboard"], **quiet)]
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        for i in range(2):
+            procs.append(subprocess.Popen(
+                [str(bin_dir / "dask"), "worker", address, "--nthreads", "1", "--name", f"w{i}",
+                 "--local-directory", str(tmp_path / f"worker{i}"), "--no-dashboard"], **quiet))
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+            yield address, client
+    finally:
+        for p in procs[::-1]:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()

@@ -2,13 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -97,58 +91,16 @@ def test_a_failing_cell_is_isolated_and_alone_recomputed(harness, tiny_config, t
     assert states[("generate", "Cached")] == 2 and states[("tune", "Cached")] == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_runs_on_an_existing_dask_cluster(harness, tiny_config, tmp_path):
-    from prefect.settings import PREFECT_API_URL
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    bin_dir = Path(sys.executable).parent
-    env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), TF_NUM_INTRAOP_THREADS="1",
-               TF_NUM_INTEROP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2")
-    procs = [subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1",
-                               "--port", str(port), "--no-dashboard"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
-        worker_dirs = []
-        for i in range(2):
-            wd = tmp_path / f"worker{i}"
-            worker_dirs.append(wd)
-            procs.append(subprocess.Popen([str(bin_dir / "dask"), "worker", address, "--nthreads", "1",
-                                           "--name", f"w{i}", "--local-directory", str(wd),
-                                           "--no-dashboard"], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        from distributed import Client
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=120)
-            summary = hf_budget(config_path=str(tiny_config), output_dir=str(tmp_path / "out"),
-                                dask_address=address)
-            assert summary["n_ok"] == 4
-            # the work ran on those two workers: both logged task transitions
-            info = client.scheduler_info()
-            assert len(info["workers"]) == 2
-            executed = client.run(lambda dask_worker: len(dask_worker.state.log))
-            assert all(n > 0 for n in executed.values()), executed
-    finally:
-        for p in procs[::-1]:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(tmp_path / "worker0", ignore_errors=True)
+def test_runs_on_an_existing_dask_cluster(dask_cluster, tiny_config, tmp_path):
+    address, client = dask_cluster
+    summary = hf_budget(config_path=str(tiny_config), output_dir=str(tmp_path / "out"),
+                        dask_address=address)
+    assert summary["n_ok"] == 4
+    # the work ran on those two workers: both logged task transitions
+    info = client.scheduler_info()
+    assert len(info["workers"]) == 2
+    executed = client.run(lambda dask_worker: len(dask_worker.state.log))
+    assert all(n > 0 for n in executed.values()), executed
 
 
 def test_a_failed_data_chunk_ends_the_run_failed_without_hanging(harness, tiny_config, tmp_path):

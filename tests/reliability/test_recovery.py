@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -175,63 +174,33 @@ def test_the_lock_is_refused_in_process_and_freed_by_a_killed_holder(tmp_path):
         holder.kill()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_a_worker_killed_mid_task_is_replaced_and_the_run_completes(harness, reference, tmp_path):
-    from distributed import Client
-    from prefect.settings import PREFECT_API_URL
-
+def test_a_worker_killed_mid_task_is_replaced_and_the_run_completes(dask_cluster, reference,
+                                                                     tmp_path):
     from flows.hf_budget import hf_budget
     cfg, expected = reference
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), TF_NUM_INTRAOP_THREADS="1",
-               TF_NUM_INTEROP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2")
-    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
-                               str(port), "--no-dashboard"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    address, client = dask_cluster
     killed: list[str] = []
-    try:
-        for i in range(2):
-            procs.append(subprocess.Popen(
-                [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--name", f"w{i}",
-                 "--local-directory", str(tmp_path / f"w{i}"), "--no-dashboard"], env=env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=120)
 
-            def kill_a_training_worker():
-                deadline = time.time() + 300
-                while time.time() < deadline and not killed:
-                    for addr, keys in client.processing().items():
-                        if any("train" in str(k) for k in keys):
-                            pid = client.run(os.getpid, workers=[addr])[addr]
-                            time.sleep(0.5)              # well inside the task
-                            os.kill(pid, signal.SIGKILL)
-                            killed.append(addr)
-                            return
-                    time.sleep(0.1)
+    def kill_a_training_worker():
+        deadline = time.time() + 300
+        while time.time() < deadline and not killed:
+            for addr, keys in client.processing().items():
+                if any("train" in str(k) for k in keys):
+                    pid = client.run(os.getpid, workers=[addr])[addr]
+                    time.sleep(0.5)              # well inside the task
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(addr)
+                    return
+            time.sleep(0.1)
 
-            watcher = threading.Thread(target=kill_a_training_worker, daemon=True)
-            watcher.start()
-            summary = hf_budget(config_path=str(cfg), output_dir=str(tmp_path / "out"),
-                                dask_address=address)
-            watcher.join(timeout=5)
-            assert killed, "no training task was seen running"
-            assert summary["n_ok"] == summary["n_cells"] == len(expected)
-            assert len(client.scheduler_info()["workers"]) == 2    # the nanny started a new one
-    finally:
-        for p in procs[::-1]:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    watcher = threading.Thread(target=kill_a_training_worker, daemon=True)
+    watcher.start()
+    summary = hf_budget(config_path=str(cfg), output_dir=str(tmp_path / "out"),
+                        dask_address=address)
+    watcher.join(timeout=5)
+    assert killed, "no training task was seen running"
+    assert summary["n_ok"] == summary["n_cells"] == len(expected)
+    assert len(client.scheduler_info()["workers"]) == 2    # the nanny started a new one
     got = _metrics(tmp_path / "out")
     pd.testing.assert_frame_equal(got[METRICS], expected[METRICS], check_exact=False, rtol=1e-9)
 
