@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import mc_kernels as kernels
 from .black import black_vega, implied_vol
 from .params import check_alpha, check_beta, check_nu, check_positive, check_rho
 
@@ -80,6 +81,8 @@ _NEAR_ZERO_LAMBDA = 10.0
 """Paths with Y^2 / (2 v) below this take the exact Bessel step (absorption odds e^-30 above)."""
 
 EXACT_NEAR_ZERO = True
+
+ENGINES = ("numba", "numpy")
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ class _Moments:
 
 
 def mc_prices(fwd, strikes, maturities, alpha, beta, nu, rho, *, n_paths=100_000,
-              steps_per_year=None, seed=0) -> MCResult:
+              steps_per_year=None, seed=0, engine="numba") -> MCResult:
     """Simulate SABR once and price OTM options on a whole surface (scheme: module doc).
 
     Args:
@@ -196,11 +199,15 @@ def mc_prices(fwd, strikes, maturities, alpha, beta, nu, rho, *, n_paths=100_000
         n_paths: paths including antithetic partners (even, >= 100).
         steps_per_year: time steps per year; None = :func:`default_steps_per_year`.
         seed: integer seed; same inputs and seed give bit-identical outputs.
+        engine: "numba" (fused compiled loops, :mod:`sabr.mc_kernels`) or "numpy" (one
+            ufunc per operation); the same scheme and random numbers, equal to rounding.
     Returns:
         MCResult with prices, vols and their standard errors.
     """
     fwd, strikes, maturities = _check_inputs(fwd, strikes, maturities, alpha, beta, nu, rho,
                                              n_paths, steps_per_year)
+    if engine not in ENGINES:
+        raise ValueError(f"engine={engine!r} is invalid: allowed one of {ENGINES}")
     alpha, beta, nu, rho = float(alpha), float(beta), float(nu), float(rho)
     spy = (default_steps_per_year(fwd, alpha, beta) if steps_per_year is None
            else float(steps_per_year))
@@ -213,7 +220,7 @@ def mc_prices(fwd, strikes, maturities, alpha, beta, nu, rho, *, n_paths=100_000
         size = min(CHUNK_PATHS, n_paths - chunk * CHUNK_PATHS)
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), chunk]))
         _simulate_chunk(rng, size // 2, fwd, strikes, is_call, counts, gaps,
-                        alpha, beta, nu, rho, moments)
+                        alpha, beta, nu, rho, moments, engine)
         moments.n += size // 2
     prices, price_se = moments.estimate(fwd)
     texp = maturities[:, None]
@@ -225,7 +232,7 @@ def mc_prices(fwd, strikes, maturities, alpha, beta, nu, rho, *, n_paths=100_000
 
 
 def _simulate_chunk(rng, pairs, fwd, strikes, is_call, counts, gaps,
-                    alpha, beta, nu, rho, moments):
+                    alpha, beta, nu, rho, moments, engine="numba"):
     """Advance 2 * pairs paths through every maturity, adding payoffs to ``moments``."""
     n = 2 * pairs
     log_space = beta == 1.0
@@ -236,12 +243,47 @@ def _simulate_chunk(rng, pairs, fwd, strikes, is_call, counts, gaps,
     a = np.full(n, alpha)
     w = np.ones(n)
     z1, z2 = np.empty(n), np.empty(n)
+    if engine == "numba":
+        fused = _Fused(n)
+        for j, (n_steps, gap) in enumerate(zip(counts, gaps)):
+            fused.advance(rng, pairs, n_steps, gap / n_steps, y, a, w, z1, z2,
+                          nu, rho, rhoc, c_drift, log_space)
+            sf, sff = kernels.add_payoffs(y, w, pairs, log_space, omb, strikes[j], is_call[j],
+                                          moments.sp[j], moments.spp[j], moments.spf[j])
+            moments.sf[j] += sf
+            moments.sff[j] += sff
+        return
     a_new, v, tmp = np.empty(n), np.empty(n), np.empty(n)
     for j, (n_steps, gap) in enumerate(zip(counts, gaps)):
         a, a_new = _advance(rng, pairs, n_steps, gap / n_steps, y, a, w, z1, z2, a_new, v,
                             tmp, nu, rho, rhoc, c_drift, log_space)
         f = np.exp(y) if log_space else (omb * y) ** (1.0 / omb)
         _add_payoffs(moments, j, f, w, strikes[j], is_call[j], pairs)
+
+
+class _Fused:
+    """Time steps by the compiled kernel (sabr.mc_kernels.step_paths), with its buffers."""
+
+    def __init__(self, n):
+        self.idx = np.empty(n, dtype=np.int64)
+        self.state = tuple(np.empty(n) for _ in range(4))
+
+    def advance(self, rng, pairs, n_steps, dt, y, a, w, z1, z2, nu, rho, rhoc, c_drift,
+                log_space):
+        """n_steps steps of size dt on (y, a, w) in place, drawing as :func:`_advance` does."""
+        exact_near_zero = EXACT_NEAR_ZERO and not log_space and rhoc > 0.0
+        for _ in range(n_steps):
+            rng.standard_normal(out=z1[:pairs])
+            rng.standard_normal(out=z2[:pairs])
+            m = kernels.step_paths(y, a, w, z1, z2, pairs, dt, nu, rho, rhoc, c_drift,
+                                   log_space, exact_near_zero, 2.0 * _NEAR_ZERO_LAMBDA,
+                                   self.idx, *self.state)
+            if m:
+                near = self.idx[:m].copy()
+                _bessel_step(rng, near, tuple(s[:m].copy() for s in self.state),
+                             y, w, rho, rhoc, c_drift)
+                y_near = y[near]
+                y[near] = np.where(y_near > 0.0, y_near, 1.0)
 
 
 def _advance(rng, pairs, n_steps, dt, y, a, w, z1, z2, a_new, v, tmp,
@@ -278,9 +320,10 @@ def _advance(rng, pairs, n_steps, dt, y, a, w, z1, z2, a_new, v, tmp,
                 np.multiply(a, z1, out=tmp)
                 tmp *= rho * sq
             if exact_near_zero:
-                # paths within sqrt(2 L v) of the boundary take the exact Bessel step below
+                # live paths within sqrt(2 L v) of the boundary take the exact Bessel step
+                # below (a dead path's state is never used: its weight stays 0)
                 np.multiply(y, y, out=a)
-                near = np.flatnonzero(a < (2.0 * _NEAR_ZERO_LAMBDA) * v)
+                near = np.flatnonzero((a < (2.0 * _NEAR_ZERO_LAMBDA) * v) & (w > 0.0))
                 if near.size:
                     near_state = (y[near], w[near], tmp[near], v[near])
             np.sqrt(v, out=a)                  # a is free until swapped with a_new

@@ -25,8 +25,8 @@ __all__ = ["CODE_MODULES", "CONFIG_KEYS", "cache_key", "retry_unless_determinist
            "FAULT_ENV", "injected_fault", "Clock"]
 
 CODE_MODULES = {
-    "data": ("params", "hagan", "black", "grid", "montecarlo", "dataset", "config", "io"),
-    "model": ("params", "hagan", "black", "grid", "montecarlo", "dataset", "config", "io",
+    "data": ("params", "hagan", "black", "grid", "montecarlo", "mc_kernels", "dataset", "config", "io"),
+    "model": ("params", "hagan", "black", "grid", "montecarlo", "mc_kernels", "dataset", "config", "io",
               "budgets", "patches", "models", "training", "metrics", "space", "tuning"),
 }
 RETRIES = {"retries": 2, "retry_delay_seconds": [2, 5], "retry_jitter_factor": 0.5}

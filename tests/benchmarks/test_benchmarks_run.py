@@ -23,6 +23,8 @@ def test_bench_mc_reports_efficiency_ratio(capsys):
     # same surface, same model: the engines agree to within their noise
     noise = (report["ours"]["rms_stderr_bp"] ** 2 + report["peer"]["rms_stderr_bp"] ** 2) ** 0.5
     assert report["rms_vol_gap_bp"] < 3 * noise
+    # the compiled and NumPy engines run the same scheme on the same random numbers
+    assert report["engine_max_gap_bp"] < 1e-6 and report["compiled_speedup"] > 0
 
 
 @pytest.mark.slow

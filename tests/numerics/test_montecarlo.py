@@ -145,3 +145,27 @@ def test_bad_inputs_name_the_field(kwargs, field):
     args.update(kwargs)
     with pytest.raises(ValueError, match=f"^{field}"):
         mc_surface(**args)
+
+
+@pytest.mark.parametrize("fwd, alpha, beta, nu, rho", [
+    (1.0, 0.3, 0.6, 0.5, -0.4),      # benchmark surface
+    (1.0, 0.6, 0.3, 0.9, -0.75),     # box corner: many paths near F = 0 (exact Bessel step)
+    (1.0, 0.3, 1.0, 0.5, 0.3),       # lognormal: log-space branch
+    (0.05, 0.02, 0.0, 0.4, 0.2),     # normal SABR (c = 0), low forward
+    (1.0, 0.4, 0.5, 0.0, 0.9),       # nu = 0: correlated part by Euler
+])
+def test_compiled_and_numpy_engines_agree_to_rounding(fwd, alpha, beta, nu, rho):
+    # same scheme, same random numbers: only exp/expm1 rounding and summation order differ
+    strikes = fwd * np.tile(np.exp(np.linspace(-1.0, 1.0, 9)), (4, 1))
+    mats = np.array([0.5, 1.0, 3.0, 5.0])
+    fast, ref = (mc_prices(fwd, strikes, mats, alpha, beta, nu, rho, n_paths=20_000, seed=11,
+                           engine=e) for e in ("numba", "numpy"))
+    np.testing.assert_allclose(fast.prices, ref.prices, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(fast.price_stderr, ref.price_stderr, rtol=1e-7, atol=1e-15)
+    np.testing.assert_array_equal(np.isnan(fast.vols), np.isnan(ref.vols))
+    assert np.nanmax(np.abs(fast.vols - ref.vols)) < 1e-10
+
+
+def test_an_unknown_engine_is_named():
+    with pytest.raises(ValueError, match="^engine='fortran' is invalid: allowed one of"):
+        mc_prices(1.0, np.array([[1.0]]), [1.0], 0.3, 0.5, 0.4, 0.0, n_paths=1000, engine="fortran")
