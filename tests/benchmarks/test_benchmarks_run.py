@@ -35,3 +35,13 @@ def test_bench_dataset_reports_costs(tmp_path, capsys):
     assert steps == int(steps) and 320 <= steps <= 1280
     assert 0 < report["peak_rss_mib"] < 2048
     assert "peak RSS" in capsys.readouterr().out
+
+
+def test_bench_flow_splits_idle_core_seconds():
+    idle_breakdown = _load("bench_flow").idle_breakdown
+    spans = [(1, 4, "generate"), (1, 3, "generate"), (4, 8, "train"), (8, 9, "aggregate")]
+    idle = idle_breakdown(spans, 0.0, 10.0, 2)
+    assert idle == {"startup": 2.0, "between_tasks": 5.0, "aggregate": 1.0, "shutdown": 2.0}
+    # the parts add up to wall x workers - busy time
+    assert sum(idle.values()) == 10 * 2 - (3 + 2 + 4 + 1)
+    assert idle_breakdown([], 0.0, 3.0, 2)["startup"] == 6.0
