@@ -25,6 +25,7 @@ import dask
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed, wait
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.utilities.annotations import allow_failure
 
 from sabr.config import ExperimentConfig, resolve_config
@@ -241,7 +242,11 @@ def hf_budget(profile: str = "quick", config_path: str | None = None,
         from prefect.runtime import flow_run
         run_name = (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
                     + f"-{str(flow_run.id or 'local')[:8]}")
-        summary = experiment(cfg.model_dump_json(by_alias=True), str(out), run_name)
+        # The subflow runs in this process, whose liveness this flow's own heartbeats
+        # already report; a second heartbeat thread would only add up to 1 s to the end of
+        # every run (Prefect joins it after its 1 s sleep, both cores idle meanwhile).
+        with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            summary = experiment(cfg.model_dump_json(by_alias=True), str(out), run_name)
         _write_run_log(out, cfg, summary, started)
         if summary["not_ok"]:
             names = "; ".join(f"{c['model_type']} b={c['budget']} s={c['seed']} ({c['status']})"
