@@ -278,10 +278,10 @@ class _Fused:
             m = kernels.step_paths(y, a, w, z1, z2, pairs, dt, nu, rho, rhoc, c_drift,
                                    log_space, exact_near_zero, 2.0 * _NEAR_ZERO_LAMBDA,
                                    self.idx, *self.state)
-            if m:
-                near = self.idx[:m].copy()
-                _bessel_step(rng, near, tuple(s[:m].copy() for s in self.state),
-                             y, w, rho, rhoc, c_drift)
+            if m:                          # views: the buffers are not touched again this step
+                near = self.idx[:m]
+                _bessel_step(rng, near, tuple(s[:m] for s in self.state), y, w, rho, rhoc,
+                             c_drift)
                 y_near = y[near]
                 y[near] = np.where(y_near > 0.0, y_near, 1.0)
 
