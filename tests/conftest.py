@@ -1,4 +1,4 @@
-"""Shared test configuration: seeded Hypothesis, paths to the shared reference tables."""
+"""Shared test configuration: seeded Hypothesis, the published tables in tests/data/reference."""
 from __future__ import annotations
 
 import os
@@ -13,8 +13,7 @@ settings.register_profile("seeded", derandomize=True, max_examples=300, deadline
 settings.load_profile("seeded")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-REFERENCE = SHARED / "reference"
+REFERENCE = REPO / "tests" / "data" / "reference"   # published values, each row with its source
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
 """Benchmark: our Monte Carlo engine against the plain NumPy peer, on the same surface, same run.
 
-Times ``sabr.montecarlo.mc_surface`` and ``shared/peers/numpy_euler_peer.py`` on a
-representative Funahashi-box surface (alpha 0.3, beta 0.6, nu 0.5, rho -0.4,
-F0 = 1, 21 strikes x 10 maturities 1..10 y, the peer's own grid) and prints,
+Times ``sabr.montecarlo.mc_surface`` and the project's plain Euler peer
+(``tests/benchmarks/euler_peer.py``: Euler with absorption for F, exact log-normal
+volatility, antithetic pairs, 100 steps/year) on a representative Funahashi-box
+surface (alpha 0.3, beta 0.6, nu 0.5, rho -0.4, F0 = 1, 21 strikes x 10 maturities
+1..10 y, the peer's own grid) and prints,
 for each: seconds, path-steps per second, RMS vol standard error; last, the
 efficiency ratio
 
@@ -13,7 +15,7 @@ times our engine with ``engine="numpy"`` (one ufunc per operation instead of the
 compiled per-path loop) and prints the compiled engine's speed-up over it.
 Each engine runs ``--repeats`` times and its fastest time is used.
 
-    python tests/benchmarks/bench_mc.py [--paths 100000] [--repeats 3] [--peer-dir DIR]
+    python tests/benchmarks/bench_mc.py [--paths 100000] [--repeats 3] [--peer FILE]
 """
 from __future__ import annotations
 
@@ -27,11 +29,12 @@ import numpy as np
 
 from sabr.montecarlo import _step_counts, default_steps_per_year, mc_prices, mc_surface
 
-PEER_DEFAULT = Path(__file__).resolve().parents[2].parent / "shared" / "peers" / "numpy_euler_peer.py"
+PEER_DEFAULT = Path(__file__).resolve().parent / "euler_peer.py"
 
 
 def load_peer(path: Path):
-    spec = importlib.util.spec_from_file_location("numpy_euler_peer", path)
+    """A peer module: a file defining funahashi_surface() and peer_surface(...) (euler_peer.py)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -56,10 +59,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--peer-steps-per-year", type=int, default=100)
     ap.add_argument("--steps-per-year", type=float, default=None)
-    ap.add_argument("--peer-dir", type=Path, default=None,
-                    help="folder holding numpy_euler_peer.py (default: ../shared/peers)")
+    ap.add_argument("--peer", type=Path, default=PEER_DEFAULT,
+                    help="peer file with funahashi_surface() and peer_surface() "
+                         "(default: tests/benchmarks/euler_peer.py)")
     args = ap.parse_args(argv)
-    peer = load_peer(args.peer_dir / "numpy_euler_peer.py" if args.peer_dir else PEER_DEFAULT)
+    peer = load_peer(args.peer)
     case = peer.funahashi_surface()
     mats = case["maturities"]
     surface_args = (case["fwd"], case["strikes"], mats, case["alpha"], case["beta"],
