@@ -1,28 +1,39 @@
 """Nested HF budgets: one stratified random order of the train pool's points per seed.
 
 A budget counts HF-labelled points (theta, K, T) a model may see, validation
-included (shared/DESIGN.md section 1). For each seed the pool's points are put
-in one order and budget b takes the first b, so budgets are nested and every
-model sees the same points for the same (budget, seed).
+included (shared/DESIGN.md section 1, "HF budget"). For each seed the pool's
+points are put in one order and budget b takes the first b, so budgets are
+nested and every model sees the same points for the same (budget, seed).
 
-The order is stratified twice:
+The order is built point by point:
 
-* **over thetas**, round robin: in round r every pool theta (in a random order)
-  contributes its r-th point, so for b <= number of pool thetas no theta gets
-  two points;
-* **over the (T, K) grid**: the C = M * K grid cells are ordered by a scrambled
-  2-d Sobol sequence (each Sobol point assigned to its own cell by
-  ``scipy.optimize.linear_sum_assignment``), so any run of consecutive cells in
-  that order covers the grid evenly. Theta t takes cell number (t + r s) mod C
-  in round r, with a stride s >= the number of thetas (up to C) coprime to C:
-  one round's cells are a consecutive run (spread over the grid), and a theta
-  never repeats a cell.
+* **thetas, round robin**: in round r every pool theta (in a random order)
+  contributes one point, so for b <= number of pool thetas no theta gets two
+  points; a theta whose valid points are used up drops out of later rounds.
+* **validation flags by position**: position i is a validation point when
+  floor((i+1) f + u) > floor(i f + u) (f the validation fraction, u a random
+  phase), so any prefix holds exactly a fraction f of validation points, up to
+  one point, and budgets stay nested.
+* **grid cells by two streams**: the C = M * K grid cells are ordered by a
+  scrambled 2-d Sobol sequence (each Sobol point assigned to its own cell by
+  ``scipy.optimize.linear_sum_assignment``), so any run of consecutive cells
+  covers the grid evenly. Training points take the cells of that order one
+  after the other, cycling; validation points take the same order in a stream
+  of their own. So the first C training points are C distinct cells (all cells
+  are trained once there are C training points: no cell is validation-only),
+  and the validation points, which advance f / (1 - f) times as fast, sit on
+  cells that training already covers, spread over the grid and over thetas.
+  A cell that the theta at hand has already used, or whose HF vol is not
+  finite there, is passed to the next point of the same stream (deferred), so
+  a theta never repeats a cell and no invalid point is used.
 
-Inside a budget, position i of the order is a validation point when
-floor((i+1) f + u) > floor(i f + u) (f the validation fraction, u a random
-phase): exactly a fraction f of any prefix, up to one point, and nested too.
-Points whose HF vol is not finite are skipped (a theta's sequence moves on to
-its next valid cell).
+The validation flags used to repeat with the grid order (theta t took cell
+t mod C in round 0 and C was a multiple of 1/f), so a fixed fifth of the cells
+was only ever validation; the two streams remove that aliasing.
+
+Tuning uses a replicate of its own (``TUNING_REPLICATE``): an order drawn from
+another random stream, of the same budget sizes and stratification, never one
+of the reported seeds (shared/DESIGN.md, "Tuning").
 """
 from __future__ import annotations
 
@@ -35,9 +46,18 @@ from scipy.stats import qmc
 
 from .io import hash_bytes
 
-__all__ = ["BudgetSplit", "point_order", "budget_points", "grid_cell_order"]
+__all__ = ["BudgetSplit", "point_order", "budget_points", "grid_cell_order", "TUNING_REPLICATE",
+           "replicate_name"]
 
 _ORDER_STREAM = 11
+_TUNING_STREAM = 12
+TUNING_REPLICATE = -1
+"""The seed index of the tuning replicate (reported seeds are 0, 1, ...)."""
+
+
+def replicate_name(seed: int) -> str:
+    """'s=3' for a reported seed, 'tuning' for the tuning replicate."""
+    return "tuning" if int(seed) == TUNING_REPLICATE else f"s={int(seed)}"
 
 
 @dataclass(frozen=True)
@@ -65,44 +85,84 @@ def grid_cell_order(n_maturities: int, n_strikes: int, rng: np.random.Generator)
     return cells
 
 
-def _stride(n_thetas: int, n_cells: int) -> int:
-    s = max(1, min(n_thetas, n_cells - 1))
-    while math.gcd(s, n_cells) != 1:
-        s += 1
-    return s
+class _Stream:
+    """Cells in the grid order, cycling; cells a point could not take are owed to the next."""
+
+    def __init__(self, n_cells: int):
+        self.c, self.next, self.owed = n_cells, 0, []
+
+    def take(self, free: bytearray) -> int:
+        """The first owed cell, else the next cell of the order, with ``free[cell]`` set."""
+        for i, cell in enumerate(self.owed):
+            if free[cell]:
+                del self.owed[i]
+                return cell
+        for _ in range(self.c):
+            cell = self.next % self.c
+            self.next += 1
+            if free[cell]:
+                return cell
+            if cell not in self.owed:
+                self.owed.append(cell)
+        raise AssertionError("no free cell although the theta has one")   # unreachable
 
 
-def point_order(dataset, seed: int, validation_fraction: float = 0.2
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """The seed's order of every valid train-pool point, and its validation flags.
+def _rng(dataset, seed: int) -> np.random.Generator:
+    master = int(dataset.meta.get("config", {}).get("master_seed", 0))
+    if int(seed) == TUNING_REPLICATE:
+        return np.random.default_rng(np.random.SeedSequence([master, _TUNING_STREAM]))
+    if int(seed) < 0:
+        raise ValueError(f"seed={seed} is invalid: allowed an integer >= 0, or "
+                         f"TUNING_REPLICATE ({TUNING_REPLICATE})")
+    return np.random.default_rng(np.random.SeedSequence([master, _ORDER_STREAM, int(seed)]))
+
+
+def point_order(dataset, seed: int, validation_fraction: float = 0.2, *,
+                n_points: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The seed's order of the train pool's valid points, and its validation flags.
 
     Args:
         dataset: a :class:`sabr.dataset.Dataset`.
-        seed: the seed index (0, 1, ...); with the data set's master seed it fixes the order.
+        seed: the seed index (0, 1, ...) or ``TUNING_REPLICATE``; with the data set's
+            master seed it fixes the order.
         validation_fraction: share of any prefix flagged for validation.
+        n_points: stop after this many points (the order's prefix; default: every valid
+            point of the pool). A prefix does not depend on ``n_points``.
     Returns:
         (points, is_val): flat point indices in order, and bool flags of the same length.
     """
-    master = int(dataset.meta.get("config", {}).get("master_seed", 0))
-    rng = np.random.default_rng(np.random.SeedSequence([master, _ORDER_STREAM, int(seed)]))
+    rng = _rng(dataset, seed)
     n, m, k = dataset.shape
     c = m * k
     thetas = rng.permutation(dataset.train_thetas)
-    p = thetas.size
-    cells = grid_cell_order(m, k, rng)
-    s = _stride(p, c)
-    rounds = np.arange(c)
-    seq = cells[(np.arange(p)[:, None] + rounds[None, :] * s) % c]       # (P, C) cells per theta
-    pts = thetas[:, None] * c + seq
-    valid = dataset.valid.ravel()[pts]
-    rank = np.cumsum(valid, axis=1) - 1                                  # round of each valid point
-    t_idx = np.broadcast_to(np.arange(p)[:, None], pts.shape)
-    order = np.lexsort((t_idx[valid], rank[valid]))                      # by round, then theta
-    points = pts[valid][order]
+    cells = grid_cell_order(m, k, rng)                  # position in the order -> cell
     f = float(validation_fraction)
     phase = rng.random()
-    i = np.arange(points.size)
-    is_val = np.floor((i + 1) * f + phase) > np.floor(i * f + phase)
+    valid = dataset.valid.reshape(n, c)[thetas][:, cells]          # (P, C) in order positions
+    free = [bytearray(row.astype(np.uint8).tobytes()) for row in valid]
+    left = valid.sum(axis=1)
+    total = int(left.sum())
+    limit = total if n_points is None else min(int(n_points), total)
+    streams = (_Stream(c), _Stream(c))                  # train, validation
+    points = np.empty(limit, np.int64)
+    is_val = np.zeros(limit, bool)
+    active = [t for t in range(thetas.size) if left[t] > 0]
+    i = 0
+    while i < limit:
+        still = []
+        for t in active:
+            if i == limit:
+                break
+            flag = math.floor((i + 1) * f + phase) > math.floor(i * f + phase)
+            pos = streams[flag].take(free[t])
+            free[t][pos] = 0
+            left[t] -= 1
+            points[i] = thetas[t] * c + cells[pos]
+            is_val[i] = flag
+            i += 1
+            if left[t] > 0:
+                still.append(t)
+        active = still
     return points, is_val
 
 
@@ -113,7 +173,7 @@ def budget_points(dataset, budget: int, seed: int, *, validation_fraction: float
     Args:
         dataset: a :class:`sabr.dataset.Dataset`.
         budget: HF points the cell may see, validation included.
-        seed: seed index.
+        seed: seed index, or ``TUNING_REPLICATE`` for the tuning replicate.
         validation_fraction: share of the budget used for validation (default 0.2).
     Returns:
         BudgetSplit(train, val, hash) with sorted flat point indices; the hash identifies
@@ -123,11 +183,11 @@ def budget_points(dataset, budget: int, seed: int, *, validation_fraction: float
     """
     if not 0 < validation_fraction < 1:
         raise ValueError(f"validation_fraction={validation_fraction} is invalid: allowed 0 < f < 1")
-    points, is_val = point_order(dataset, seed, validation_fraction)
-    if not isinstance(budget, (int, np.integer)) or budget < 2 or budget > points.size:
-        raise ValueError(f"budget={budget!r} is invalid: allowed an integer in [2, {points.size}] "
+    n_valid = int(dataset.valid[dataset.train_thetas].sum())
+    if not isinstance(budget, (int, np.integer)) or budget < 2 or budget > n_valid:
+        raise ValueError(f"budget={budget!r} is invalid: allowed an integer in [2, {n_valid}] "
                          f"(the train pool's valid points)")
-    head, flags = points[:budget], is_val[:budget]
+    head, flags = point_order(dataset, seed, validation_fraction, n_points=int(budget))
     train, val = np.sort(head[~flags]), np.sort(head[flags])
     if train.size == 0 or val.size == 0:
         raise ValueError(f"budget={budget} is invalid: it leaves {train.size} train and {val.size} "

@@ -1,4 +1,8 @@
-"""Hyperparameter tuning of one cell (model, budget, seed) with Optuna, on validation points only.
+"""Hyperparameter tuning of one (model, budget) with Optuna, on validation points only.
+
+Tuning runs on the tuning replicate (sabr.budgets.TUNING_REPLICATE): its own point
+order of the budget's size and its own initialisation stream, never a reported seed,
+so the seeds that are reported stay exchangeable (shared/DESIGN.md, "Tuning").
 
 ``HyperparameterTuner.tune_hyperparameters`` searches a :class:`HyperparameterSpace`
 with Optuna's RandomSampler (``random``), GridSampler (``grid``) or TPESampler
@@ -23,6 +27,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from .budgets import TUNING_REPLICATE
 from .config import MODEL_TYPES, TUNING_METHODS
 from .dataset import load_dataset
 from .space import RELEVANT_PARAMETERS, HyperparameterSpace, decode_widths, encode_widths
@@ -77,7 +82,10 @@ class HyperparameterTuner:
             the seed's ``data_loaders`` argument.
         model_type: a key of sabr.models.MODEL_BUILDERS (default "mda_cnn").
         budget: the cell's HF budget (default: data_gen_config.hf_budget, else the
-            smallest of hf_budgets); seed: the seed index (default 0).
+            smallest of hf_budgets); seed: None (default) for the tuning replicate
+            (sabr.budgets.TUNING_REPLICATE: its own point order and initialisation
+            stream, never a reported seed, so every reported seed stays exchangeable),
+            or a seed index to tune on that seed's split.
         space: the choices searched (default: the config's hyperparameter_space); study_dir:
             folder of the journal (default: a new temporary folder, so no resume across processes).
     Attributes:
@@ -86,7 +94,7 @@ class HyperparameterTuner:
     """
 
     def __init__(self, base_config, data, model_type: str = "mda_cnn", budget: int | None = None,
-                 seed: int = 0, *, space: HyperparameterSpace | None = None,
+                 seed: int | None = None, *, space: HyperparameterSpace | None = None,
                  study_dir: str | Path | None = None):
         if model_type not in RELEVANT_PARAMETERS:
             raise ValueError(f"model_type={model_type!r} is invalid: allowed one of "
@@ -96,7 +104,8 @@ class HyperparameterTuner:
         if budget is None:
             budget = base_config.data_gen_config.hf_budget or min(base_config.hf_budgets)
         self.config, self.data, self.model_type = base_config, data, model_type
-        self.budget, self.seed = int(budget), int(seed)
+        self.budget = int(budget)
+        self.seed = TUNING_REPLICATE if seed is None else int(seed)
         self.space = space or base_config.hyperparameter_space
         self.study_dir = Path(study_dir) if study_dir is not None else Path(
             tempfile.mkdtemp(prefix="sabr-tuning-"))
@@ -181,7 +190,8 @@ class HyperparameterTuner:
     # ------------------------------------------------------------------ the study
     def study_name(self, method: str) -> str:
         """Deterministic: the same cell and method resume the same study."""
-        return f"tune-{self.model_type}-b{self.budget}-s{self.seed}-{method}"
+        rep = "tuning" if self.seed == TUNING_REPLICATE else f"s{self.seed}"
+        return f"tune-{self.model_type}-b{self.budget}-{rep}-{method}"
 
     def _sampler(self, method: str, n_existing: int):
         if method == "grid":   # its shuffled grid order must not change between resumes

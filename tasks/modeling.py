@@ -5,6 +5,7 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
+from sabr.budgets import TUNING_REPLICATE
 from sabr.config import ExperimentConfig
 from sabr.dataset import load_dataset
 
@@ -18,13 +19,13 @@ __all__ = ["tune_cell", "train_cell"]
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
 def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int,
               study_dir: str) -> dict:
-    """Tune on the budget's own validation points (seed 0's split); returns hyperparameters.
-    ``dataset``: the assembly's result (its ``path``)."""
+    """Tune on the tuning replicate's points of this budget (never a reported seed's);
+    returns hyperparameters. ``dataset``: the assembly's result (its ``path``)."""
     from sabr.tuning import HyperparameterTuner
     clock = Clock()
     cfg = ExperimentConfig.model_validate_json(config_json)
     data = load_dataset(dataset["path"])
-    tuner = HyperparameterTuner(cfg, data, model_type, budget, 0,
+    tuner = HyperparameterTuner(cfg, data, model_type, budget, TUNING_REPLICATE,
                                 space=cfg.hyperparameter_space, study_dir=study_dir)
     result = tuner.tune_hyperparameters(cfg.tuning_method, cfg.n_hyperparameter_trials)
     log = get_run_logger()

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from flows.hf_budget import ExperimentOrchestrator, HyperparameterSpace, create_experiment_orchestrator
+from sabr.budgets import TUNING_REPLICATE
 from sabr.config import ExperimentConfig
 from sabr.results import ResultsAggregator, create_results_aggregator
 from sabr.tuning import HyperparameterTuner
@@ -64,7 +65,8 @@ def test_tuner_two_argument_form_with_a_custom_objective(make_tiny_config, tmp_p
     tuner = HyperparameterTuner(base_config, data_loaders)          # the seed's two arguments
     tuner.objective_function = custom_objective
     result = tuner.tune_hyperparameters(method="random", n_trials=6)
-    assert (tuner.model_type, tuner.budget, tuner.seed) == ("mda_cnn", min(base_config.hf_budgets), 0)
+    assert (tuner.model_type, tuner.budget, tuner.seed) == ("mda_cnn", min(base_config.hf_budgets),
+                                                            TUNING_REPLICATE)
     assert len(calls) == 6 and result.n_complete == 6
     best, s = result.best_params, base_config.hyperparameter_space
     assert best["learning_rate"] in s.learning_rates and best["batch_size"] in s.batch_sizes

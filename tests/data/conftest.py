@@ -27,3 +27,11 @@ def small_cfg():
 def small_dataset(tmp_path_factory, small_cfg):
     out = build_dataset(small_cfg, tmp_path_factory.mktemp("ds"))
     return load_dataset(out)
+
+
+@pytest.fixture(scope="session")
+def full_pool(tmp_path_factory):
+    """The full profile's pool shape (1000 thetas, 10 x 21 grid), built with few paths."""
+    cfg = ExperimentConfig.profile("full").data_gen_config.model_copy(
+        update={"mc_paths": 100, "chunk_size": 1000})
+    return load_dataset(build_dataset(cfg, tmp_path_factory.mktemp("full_pool")))
