@@ -11,8 +11,13 @@ Built once per configuration and reused by every budget, model and seed
    theta's Monte Carlo seed derives from (master seed, theta index) only, so
    chunking never changes a number.
 4. ``assemble``: chunks -> ``surfaces.npz`` + ``metadata.json`` (content hash,
-   code fingerprint, MC settings, seconds and path-steps per surface).
-5. ``load_dataset``: reads them back (``allow_pickle=False``) and verifies the hash.
+   code fingerprint, MC settings, seconds and path-steps per surface, and the
+   Monte Carlo CPU-seconds per surface and maturity, ``hf_cpu_seconds``: a run
+   to maturity m, sabr.mc_result). The content hash covers the numbers in
+   ``surfaces.npz`` only; timings live in ``metadata.json``, so a rerun that
+   regenerates the same vols keeps the hash (and every cached model).
+5. ``load_dataset``: reads them back (``allow_pickle=False``), verifies the hash and
+   exposes the timings as ``Dataset.hf_cpu_seconds`` (NaN for older data sets).
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ from scipy.stats import qmc
 
 from .config import DataGenConfig
 from .fingerprint import code_fingerprint
-from .grid import ATM_HALF_WIDTH, default_maturities, funahashi_strikes
+from .grid import atm_vol, default_maturities, funahashi_strikes, region_labels
 from .hagan import hagan_vol
 from .io import atomic_save_npz, atomic_write_json, hash_arrays
 from .montecarlo import DEFAULT_STEPS_PER_YEAR, mc_prices
@@ -103,6 +108,9 @@ class Dataset:
             far-wing price had no implied vol: such points are never used.
         test_thetas, train_thetas: sorted theta indices of the test set and train pool.
         meta: the metadata written beside the arrays (hashes, config, costs).
+        hf_cpu_seconds: (N, M) Monte Carlo CPU-seconds of theta's run to maturity m
+            (cumulative in m; shared/DESIGN.md "What HF data costs"); NaN where not
+            recorded (data sets from before it was), None if not given. Not hashed.
     """
 
     thetas: np.ndarray
@@ -115,6 +123,7 @@ class Dataset:
     train_thetas: np.ndarray
     fwd: float
     meta: dict = field(default_factory=dict)
+    hf_cpu_seconds: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -146,16 +155,25 @@ class Dataset:
         return np.unravel_index(np.asarray(points), self.shape)
 
     def moneyness(self, points: np.ndarray) -> np.ndarray:
-        """Standardised moneyness z = ln(K/F) / (alpha F^(beta-1) sqrt T) (sabr.grid)."""
+        """Standardised moneyness z = ln(K/F) / (s_ATM sqrt T) of flat point indices.
+
+        s_ATM is the point's own surface's Hagan ATM vol at that maturity
+        (sabr.grid.atm_vol; sabr.grid module doc), not the strike rule's backbone vol.
+
+        Args:
+            points: (n,) flat point indices into (N, M, K).
+        Returns:
+            (n,) z (dimensionless).
+        """
         th, m, _ = self.unravel(points)
-        alpha, beta = self.thetas[th, 0], self.thetas[th, 1]
-        sig = alpha * self.fwd ** (beta - 1.0)
-        return np.log(self.strikes.ravel()[points] / self.fwd) / (sig * np.sqrt(self.maturities[m]))
+        alpha, beta, nu, rho = self.thetas[th].T
+        texp = self.maturities[m]
+        sig = atm_vol(self.fwd, texp, alpha, beta, nu, rho)
+        return np.log(self.strikes.ravel()[points] / self.fwd) / (sig * np.sqrt(texp))
 
     def regions(self, points: np.ndarray) -> np.ndarray:
-        """'ITM' / 'ATM' / 'OTM' per point (cut-offs in sabr.grid)."""
-        z = self.moneyness(points)
-        return np.where(z < -ATM_HALF_WIDTH, "ITM", np.where(z > ATM_HALF_WIDTH, "OTM", "ATM"))
+        """'ITM' / 'ATM' / 'OTM' per point (cut-offs in sabr.grid), shape (n,)."""
+        return region_labels(self.moneyness(points))
 
 
 # ---------------------------------------------------------------- sampling and split
@@ -211,8 +229,9 @@ def compute_chunk(thetas: np.ndarray, indices: Sequence[int], grid: GridSpec, mc
         grid, mc: grid and Monte Carlo settings; master_seed: the experiment's seed.
         progress: optional callback(done, total) after each surface.
     Returns:
-        dict of arrays: indices (n,), strikes, lf, hf, hf_se (n, M, K), seconds (n,),
-        path_steps (n,): the HF cost of each surface.
+        dict of arrays: indices (n,), strikes, lf, hf, hf_se (n, M, K), seconds (n,)
+        (wall), path_steps (n,), hf_cpu_seconds (n, M): the Monte Carlo CPU-seconds of
+        each theta's run to each maturity (sabr.mc_result), the HF cost of each surface.
     """
     thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
     indices = np.asarray(indices, dtype=np.int64)
@@ -223,6 +242,7 @@ def compute_chunk(thetas: np.ndarray, indices: Sequence[int], grid: GridSpec, mc
     out = {name: np.empty((n, m, k)) for name in ("strikes", "lf", "hf", "hf_se")}
     out["seconds"] = np.empty(n)
     out["path_steps"] = np.empty(n, dtype=np.int64)
+    out["hf_cpu_seconds"] = np.empty((n, m))
     for i, (theta, idx) in enumerate(zip(thetas, indices)):
         alpha, beta, nu, rho = (float(x) for x in theta)
         strikes = grid.strikes(alpha, beta)
@@ -231,6 +251,7 @@ def compute_chunk(thetas: np.ndarray, indices: Sequence[int], grid: GridSpec, mc
                         steps_per_year=mc.steps_per_year, seed=theta_seed(master_seed, idx))
         out["seconds"][i] = time.perf_counter() - t0
         out["path_steps"][i] = res.n_paths * res.n_steps
+        out["hf_cpu_seconds"][i] = res.cpu_seconds_to_maturity
         out["strikes"][i] = strikes
         out["lf"][i] = hagan_vol(strikes, grid.fwd, mats[:, None], alpha, beta, nu, rho)
         out["hf"][i] = res.vols
@@ -267,6 +288,9 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
     cat = {name: np.concatenate([c[name] for c in chunks])[order]
            for name in ("strikes", "lf", "hf", "hf_se", "seconds", "path_steps")}
     grid, mc = GridSpec.from_config(cfg), MCSettings.from_config(cfg)
+    cat["hf_cpu_seconds"] = np.concatenate(    # chunks from before it was recorded: NaN
+        [np.asarray(c["hf_cpu_seconds"], float) if "hf_cpu_seconds" in c
+         else np.full((len(c["indices"]), len(grid.maturities)), np.nan) for c in chunks])[order]
     test, train = split_thetas(n, cfg.test_fraction, cfg.master_seed)
     arrays = {"thetas": thetas, "maturities": np.array(grid.maturities),
               "strikes": cat["strikes"], "lf": cat["lf"], "hf": cat["hf"], "hf_se": cat["hf_se"],
@@ -286,6 +310,8 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
         "n_invalid_points": int((~valid).sum()),
         "hf_seconds_total": float(cat["seconds"].sum()),
         "hf_seconds_per_surface": cat["seconds"].tolist(),
+        "hf_cpu_seconds_total": float(cat["hf_cpu_seconds"][:, -1].sum()),
+        "hf_cpu_seconds": cat["hf_cpu_seconds"].tolist(),
         "path_steps_per_surface": cat["path_steps"].tolist(),
         "noise_floor_bp": float(np.sqrt(np.nanmean(cat["hf_se"][test] ** 2)) * 1e4),
     }
@@ -356,4 +382,10 @@ def load_dataset(path: str | Path, *, verify: bool = True) -> Dataset:
                                f"(expected {meta.get('content_hash')}, got {actual}); "
                                f"delete the folder to regenerate it")
     fwd = float(arrays.pop("fwd"))
-    return Dataset(**arrays, fwd=fwd, meta=meta)
+    n, m = arrays["lf"].shape[:2]
+    cpu = meta.get("hf_cpu_seconds")
+    cpu = np.full((n, m), np.nan) if cpu is None else np.asarray(cpu, dtype=float)
+    if cpu.shape != (n, m):
+        raise DatasetError(f"data set {str(path)!r}: {META_FILE} hf_cpu_seconds has shape "
+                           f"{cpu.shape}; expected ({n}, {m})")
+    return Dataset(**arrays, fwd=fwd, meta=meta, hf_cpu_seconds=cpu)

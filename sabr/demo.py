@@ -25,7 +25,7 @@ def smile_table(params: SabrParams, *, fwd: float = 1.0, maturities=(1.0, 5.0, 1
         (rows, seconds): one dict per (T, K) with keys T, K, z, region, hagan, mc,
         se, gap_bp (= (hagan - mc) in bp); and the Monte Carlo wall time.
     """
-    grid = make_grid(fwd, params.alpha, params.beta, maturities=maturities)
+    grid = make_grid(fwd, params.alpha, params.beta, params.nu, params.rho, maturities=maturities)
     t0 = time.perf_counter()
     res = mc_prices(fwd, grid.strikes, grid.maturities, params.alpha, params.beta,
                     params.nu, params.rho, n_paths=n_paths, seed=seed)

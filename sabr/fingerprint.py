@@ -13,7 +13,7 @@ __all__ = ["code_fingerprint", "DATA_MODULES"]
 
 _ROOT = Path(__file__).resolve().parent
 
-DATA_MODULES = ("params", "hagan", "black", "grid", "montecarlo", "mc_kernels", "dataset")
+DATA_MODULES = ("params", "hagan", "black", "grid", "montecarlo", "mc_result", "mc_kernels", "dataset")
 """Modules whose code determines the generated surfaces."""
 
 

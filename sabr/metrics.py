@@ -1,8 +1,17 @@
 """Test-set error metrics in volatility basis points, overall and per moneyness region.
 
 1 bp = 0.0001 in vol. Regions are ITM / ATM / OTM by standardised moneyness
-(cut-offs in sabr.grid). The MC noise floor is the RMS of the HF standard errors
-on the same points: no model can be measured below it.
+(cut-offs in sabr.grid; z is scaled by each surface's own Hagan ATM vol). The MC
+noise floor is the RMS of the HF standard errors on the same points, overall and
+per region: no model can be measured below it.
+
+Noise correction (shared/STATISTICS.md, "Noise floor"): the MSE measured against
+noisy MC labels is, in expectation, the true MSE plus the mean squared standard
+error of the scored points, so ``mse_corrected_bp2 = mse_bp2 - mean(se^2)`` (bp^2)
+= mse_bp2 - noise_floor_bp^2 estimates the error against the exact surface. It can
+be negative for a model within the noise (the value is kept: clipping would bias
+averages over seeds); ``rmse_corrected_bp = sqrt(max(mse_corrected_bp2, 0))``. The
+same per region is rmse_bp_R^2 - noise_floor_bp_R^2.
 """
 from __future__ import annotations
 
@@ -11,7 +20,8 @@ import numpy as np
 from .grid import REGIONS
 from .io import hash_bytes
 
-__all__ = ["BP", "error_metrics", "cell_metrics", "noise_floor_bp", "test_set_hash"]
+__all__ = ["BP", "error_metrics", "cell_metrics", "noise_floor_bp", "noise_corrected",
+           "test_set_hash"]
 
 BP = 1e4
 
@@ -52,17 +62,50 @@ def noise_floor_bp(hf_se: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.asarray(hf_se, float) ** 2)) * BP)
 
 
+def noise_corrected(mse_bp2: float, floor_bp: float, prefix: str = "") -> dict:
+    """Noise-corrected MSE and RMSE (module doc).
+
+    Args:
+        mse_bp2: measured MSE against the MC labels (bp^2); floor_bp: RMS of the labels'
+            standard errors on the same points (bp).
+        prefix: prepended to every key.
+    Returns:
+        {prefix}mse_corrected_bp2 (bp^2, may be negative) and {prefix}rmse_corrected_bp
+        (bp, root of the positive part).
+    """
+    corrected = float(mse_bp2) - float(floor_bp) ** 2
+    return {f"{prefix}mse_corrected_bp2": corrected,
+            f"{prefix}rmse_corrected_bp": float(np.sqrt(max(corrected, 0.0)))
+            if np.isfinite(corrected) else float("nan")}
+
+
 def test_set_hash(dataset, points: np.ndarray) -> str:
     """Identifies the test set: the data set's content and the test points."""
     return hash_bytes(dataset.content_hash.encode(), np.asarray(points, "<i8").tobytes())[:16]
 
 
 def cell_metrics(dataset, points: np.ndarray, sigma_pred: np.ndarray) -> dict:
-    """A model's metrics on ``points`` plus the Hagan baseline's and the noise floor."""
+    """A model's metrics on ``points`` plus the Hagan baseline's and the noise floor.
+
+    Args:
+        dataset: a sabr.dataset.Dataset; points: (n,) flat test point indices.
+        sigma_pred: (n,) predicted vols (decimals).
+    Returns:
+        flat dict: error_metrics of the model and (prefix hagan_) of Hagan, point counts
+        per region (n_points_ITM/ATM/OTM), noise_floor_bp overall and per region
+        (noise_floor_bp_ITM/ATM/OTM, NaN for an empty region), the noise-corrected
+        mse_corrected_bp2 / rmse_corrected_bp (and hagan_ ones), test_hash.
+    """
     truth = dataset.hf.ravel()[points]
     regions = dataset.regions(points)
     out = error_metrics(sigma_pred, truth, regions)
     out.update(error_metrics(dataset.lf.ravel()[points], truth, regions, prefix="hagan_"))
-    out["noise_floor_bp"] = noise_floor_bp(dataset.hf_se.ravel()[points])
+    se = dataset.hf_se.ravel()[points]
+    out["noise_floor_bp"] = noise_floor_bp(se)
+    for r in REGIONS:
+        mask = regions == r
+        out[f"noise_floor_bp_{r}"] = noise_floor_bp(se[mask]) if mask.any() else float("nan")
+    out.update(noise_corrected(out["mse_bp2"], out["noise_floor_bp"]))
+    out.update(noise_corrected(out["hagan_mse_bp2"], out["noise_floor_bp"], prefix="hagan_"))
     out["test_hash"] = test_set_hash(dataset, points)
     return out

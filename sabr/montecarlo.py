@@ -40,17 +40,23 @@ Discretisation bias at the default step (:func:`default_steps_per_year`) was
 measured against runs with a 4x finer step and, for nu = 0, against the exact
 CEV price (README, "Monte Carlo accuracy"); it is below the standard error at
 100k paths.
+
+Cost: every call records the CPU-seconds of its thread (``time.thread_time``: the
+engine runs single-threaded, also inside a multi-threaded Dask worker) for the
+whole surface and for a run to each maturity (definition in :mod:`sabr.mc_result`),
+the data behind shared/DESIGN.md, "What HF data costs".
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import time
 
 import numpy as np
 
 from . import mc_kernels as kernels
 from .black import black_vega, implied_vol
-from .params import check_alpha, check_beta, check_nu, check_positive, check_rho
+from .mc_result import (MIN_PATHS, MCResult, Moments, SegmentClock, check_inputs,
+                        cost_to_maturity)
 
 __all__ = [
     "DEFAULT_STEPS_PER_YEAR",
@@ -58,6 +64,7 @@ __all__ = [
     "MIN_STEPS",
     "CHUNK_PATHS",
     "MCResult",
+    "MIN_PATHS",
     "mc_prices",
     "mc_surface",
     "mc_smile",
@@ -75,61 +82,12 @@ MIN_STEPS = 8
 CHUNK_PATHS = 16_384
 """Paths simulated together (antithetic partners included); keeps the working set in cache."""
 
-MIN_PATHS = 100
-
 _NEAR_ZERO_LAMBDA = 10.0
 """Paths with Y^2 / (2 v) below this take the exact Bessel step (absorption odds e^-30 above)."""
 
 EXACT_NEAR_ZERO = True
 
 ENGINES = ("numba", "numpy")
-
-
-@dataclass(frozen=True)
-class MCResult:
-    """Monte Carlo prices and implied vols of OTM options on a surface.
-
-    All arrays have the shape of ``strikes``: (n_maturities, n_strikes).
-
-    Attributes:
-        strikes, maturities: the grid (maturities shape (n_maturities,)).
-        is_call: True where the OTM option is a call (K >= F0).
-        prices, price_stderr: undiscounted OTM option prices and their standard errors.
-        vols, vol_stderr: Black implied vols and their standard errors (NaN where the
-            price has no implied vol, e.g. a far wing with no paths reaching it).
-        n_paths, n_steps: paths simulated; time steps to the last maturity.
-    """
-
-    strikes: np.ndarray
-    maturities: np.ndarray
-    is_call: np.ndarray
-    prices: np.ndarray
-    price_stderr: np.ndarray
-    vols: np.ndarray
-    vol_stderr: np.ndarray
-    n_paths: int
-    n_steps: int
-
-
-def _check_inputs(fwd, strikes, maturities, alpha, beta, nu, rho, n_paths, steps_per_year):
-    fwd = float(check_positive("fwd", fwd))
-    maturities = check_positive("maturities", np.atleast_1d(np.asarray(maturities, dtype=float)))
-    if maturities.ndim != 1 or np.any(np.diff(maturities) <= 0):
-        raise ValueError("maturities is invalid: allowed a 1-d strictly increasing array")
-    strikes = check_positive("strikes", np.asarray(strikes, dtype=float))
-    if strikes.ndim != 2 or strikes.shape[0] != maturities.size:
-        raise ValueError(f"strikes of shape {strikes.shape} is invalid: allowed shape "
-                         f"(n_maturities={maturities.size}, n_strikes)")
-    for name, check, value in (("alpha", check_alpha, alpha), ("beta", check_beta, beta),
-                               ("nu", check_nu, nu), ("rho", check_rho, rho)):
-        if np.ndim(value) != 0:
-            raise ValueError(f"{name} is invalid: allowed a scalar number")
-        check(value)
-    if not isinstance(n_paths, (int, np.integer)) or n_paths < MIN_PATHS or n_paths % 2:
-        raise ValueError(f"n_paths={n_paths!r} is invalid: allowed an even integer >= {MIN_PATHS}")
-    if steps_per_year is not None and not (np.isfinite(steps_per_year) and steps_per_year > 0):
-        raise ValueError(f"steps_per_year={steps_per_year!r} is invalid: allowed > 0 or None")
-    return fwd, strikes, maturities
 
 
 def default_steps_per_year(fwd: float, alpha: float, beta: float) -> float:
@@ -154,39 +112,6 @@ def _step_counts(maturities: np.ndarray, steps_per_year: float) -> np.ndarray:
     return counts
 
 
-class _Moments:
-    """Running sums over antithetic pairs for the control-variate estimator (per strike)."""
-
-    def __init__(self, shape):
-        self.n = 0
-        self.sp = np.zeros(shape)
-        self.spp = np.zeros(shape)
-        self.spf = np.zeros(shape)
-        self.sf = np.zeros(shape[:-1])
-        self.sff = np.zeros(shape[:-1])
-
-    def add(self, j, pay, f):
-        """pay: (n_strikes, n_pairs) pair-averaged payoffs; f: (n_pairs,) pair-averaged w F_T."""
-        self.sp[j] += pay.sum(axis=1)
-        self.spp[j] += np.einsum("kp,kp->k", pay, pay)
-        self.spf[j] += pay @ f
-        self.sf[j] += f.sum()
-        self.sff[j] += f @ f
-
-    def estimate(self, fwd):
-        """Control-variate price and standard error, each (n_maturities, n_strikes)."""
-        n = self.n
-        mp, mf = self.sp / n, (self.sf / n)[:, None]
-        cpp = self.spp / n - mp * mp
-        cff = self.sff[:, None] / n - mf * mf
-        cpf = self.spf / n - mp * mf
-        with np.errstate(divide="ignore", invalid="ignore"):
-            b = np.where(cff > 0, cpf / cff, 0.0)
-        price = mp - b * (mf - fwd)
-        resid_var = np.maximum(cpp - b * cpf, 0.0) * n / max(n - 2, 1)
-        return price, np.sqrt(resid_var / n)
-
-
 def mc_prices(fwd, strikes, maturities, alpha, beta, nu, rho, *, n_paths=100_000,
               steps_per_year=None, seed=0, engine="numba") -> MCResult:
     """Simulate SABR once and price OTM options on a whole surface (scheme: module doc).
@@ -202,9 +127,13 @@ def mc_prices(fwd, strikes, maturities, alpha, beta, nu, rho, *, n_paths=100_000
         engine: "numba" (fused compiled loops, :mod:`sabr.mc_kernels`) or "numpy" (one
             ufunc per operation); the same scheme and random numbers, equal to rounding.
     Returns:
-        MCResult with prices, vols and their standard errors.
+        MCResult with prices, vols and their standard errors, and the CPU-seconds of this
+        thread for the call and for a run to each maturity (sabr.mc_result, module doc;
+        the timing never changes a number).
     """
-    fwd, strikes, maturities = _check_inputs(fwd, strikes, maturities, alpha, beta, nu, rho,
+    _warm_up(engine)
+    cpu0 = time.thread_time()
+    fwd, strikes, maturities = check_inputs(fwd, strikes, maturities, alpha, beta, nu, rho,
                                              n_paths, steps_per_year)
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r} is invalid: allowed one of {ENGINES}")
@@ -214,26 +143,34 @@ def mc_prices(fwd, strikes, maturities, alpha, beta, nu, rho, *, n_paths=100_000
     counts = _step_counts(maturities, spy)
     gaps = np.diff(np.concatenate([[0.0], maturities]))
     is_call = strikes >= fwd
-    moments = _Moments(strikes.shape)
+    moments = Moments(strikes.shape)
+    segments = np.zeros(maturities.size)       # simulation CPU-seconds per maturity stop
     n_chunks = -(-n_paths // CHUNK_PATHS)
     for chunk in range(n_chunks):
         size = min(CHUNK_PATHS, n_paths - chunk * CHUNK_PATHS)
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), chunk]))
         _simulate_chunk(rng, size // 2, fwd, strikes, is_call, counts, gaps,
-                        alpha, beta, nu, rho, moments, engine)
+                        alpha, beta, nu, rho, moments, engine, segments)
         moments.n += size // 2
     prices, price_se = moments.estimate(fwd)
     texp = maturities[:, None]
     vols = implied_vol(prices, fwd, strikes, np.broadcast_to(texp, strikes.shape), is_call)
     with np.errstate(invalid="ignore", divide="ignore"):
         vol_se = price_se / black_vega(fwd, strikes, texp, vols)
+    cpu = time.thread_time() - cpu0
     return MCResult(strikes, maturities, is_call, prices, price_se, vols, vol_se,
-                    int(n_paths), int(counts.sum()))
+                    int(n_paths), int(counts.sum()), cpu, cost_to_maturity(cpu, segments))
 
 
 def _simulate_chunk(rng, pairs, fwd, strikes, is_call, counts, gaps,
-                    alpha, beta, nu, rho, moments, engine="numba"):
-    """Advance 2 * pairs paths through every maturity, adding payoffs to ``moments``."""
+                    alpha, beta, nu, rho, moments, engine="numba", segments=None):
+    """Advance 2 * pairs paths through every maturity, adding payoffs to ``moments``.
+
+    ``segments`` (n_maturities,), if given, accumulates this thread's CPU-seconds per
+    maturity stop: set-up and the steps to the first maturity and its payoffs go to 0,
+    the steps from maturity j-1 to j and the payoffs at j to j.
+    """
+    clock = SegmentClock(segments)
     n = 2 * pairs
     log_space = beta == 1.0
     omb = 1.0 - beta
@@ -252,6 +189,7 @@ def _simulate_chunk(rng, pairs, fwd, strikes, is_call, counts, gaps,
                                           moments.sp[j], moments.spp[j], moments.spf[j])
             moments.sf[j] += sf
             moments.sff[j] += sff
+            clock.lap(j)
         return
     a_new, v, tmp = np.empty(n), np.empty(n), np.empty(n)
     for j, (n_steps, gap) in enumerate(zip(counts, gaps)):
@@ -259,6 +197,21 @@ def _simulate_chunk(rng, pairs, fwd, strikes, is_call, counts, gaps,
                             tmp, nu, rho, rhoc, c_drift, log_space)
         f = np.exp(y) if log_space else (omb * y) ** (1.0 / omb)
         _add_payoffs(moments, j, f, w, strikes[j], is_call[j], pairs)
+        clock.lap(j)
+
+
+_WARM: set = set()
+
+
+def _warm_up(engine):
+    """Compile (or load from numba's cache) the kernels once per process, before any
+    timed run, so the one-off compilation is not charged to the first surface."""
+    if engine != "numba" or engine in _WARM:
+        return
+    strikes = np.array([[0.9, 1.1]])
+    _simulate_chunk(np.random.default_rng(0), 2, 1.0, strikes, strikes >= 1.0, np.array([2]),
+                    np.array([0.1]), 0.2, 0.5, 0.3, -0.3, Moments(strikes.shape), engine)
+    _WARM.add(engine)
 
 
 class _Fused:

@@ -80,7 +80,14 @@ def plot_region_errors(df: pd.DataFrame, path: Path) -> Path:
 
 
 def plot_cost_benefit(cost: pd.DataFrame, path: Path) -> Path:
-    """Test RMSE against cost (HF simulation + training seconds), the Pareto front marked."""
+    """Test RMSE against cost, the Pareto front marked.
+
+    Args:
+        cost: sabr.stats.cost_benefit output; x is cost_seconds = the cell's HF Monte Carlo
+            CPU-seconds (distinct thetas' runs, sabr.costs) + training seconds; y in bp.
+        path: the PNG to write.
+    """
+    cost = cost[np.isfinite(pd.to_numeric(cost.cost_seconds, errors="coerce"))]
     fig, ax = plt.subplots(figsize=(7, 5))
     for model, g in cost.groupby("model_type"):
         ax.scatter(g.cost_seconds, g.rmse_bp_mean, label=model)
@@ -91,7 +98,7 @@ def plot_cost_benefit(cost: pd.DataFrame, path: Path) -> Path:
         ax.plot(front.cost_seconds, front.rmse_bp_mean, "k--", lw=1, label="Pareto front")
     if "hagan_rmse_bp" in cost and cost.hagan_rmse_bp.notna().any():
         ax.axhline(cost.hagan_rmse_bp.mean(), color="k", ls=":", label="Hagan (no cost)")
-    ax.set(xscale="log", yscale="log", xlabel="cost (s: HF simulation + training)",
+    ax.set(xscale="log", yscale="log", xlabel="cost (HF Monte Carlo CPU-s + training s)",
            ylabel="test RMSE (bp)", title="Cost-benefit")
     ax.legend(fontsize=7)
     return _save(fig, path)
@@ -170,8 +177,8 @@ def make_all_plots(analysis: dict, df: pd.DataFrame, output_dir: Path, dataset=N
     if (df.status == "ok").any():
         out.append(plot_region_errors(df, plots / "region_errors.png"))
     cost = pd.DataFrame(analysis["cost_benefit"])
-    if not cost.empty:
-        out.append(plot_cost_benefit(cost, plots / "cost_benefit.png"))
+    if not cost.empty and np.isfinite(pd.to_numeric(cost.cost_seconds, errors="coerce")).any():
+        out.append(plot_cost_benefit(cost, plots / "cost_benefit.png"))   # else: no HF cost recorded
     if dataset is not None and (df.status == "ok").any() and "exp_dir" in df:
         out.append(plot_example_smiles(dataset, df, Path(output_dir), plots / "example_smiles.png"))
         ranks = pd.DataFrame(analysis["rankings"])

@@ -16,8 +16,16 @@ __all__ = ["results_frame", "performance_vs_budget", "summary_statistics", "writ
            "METRIC_COLUMNS"]
 
 METRIC_COLUMNS = ("rmse_bp", "mae_bp", "max_abs_bp", "mse_bp2", "mean_rel_err",
+                  "mse_corrected_bp2", "rmse_corrected_bp",
                   "rmse_bp_ATM", "rmse_bp_ITM", "rmse_bp_OTM", "hagan_rmse_bp", "hagan_mae_bp",
-                  "noise_floor_bp", "train_seconds", "epochs_run", "n_params")
+                  "hagan_mse_corrected_bp2", "noise_floor_bp", "noise_floor_bp_ITM",
+                  "noise_floor_bp_ATM", "noise_floor_bp_OTM", "n_points_ITM", "n_points_ATM",
+                  "n_points_OTM", "n_hf_thetas", "hf_cpu_seconds", "train_seconds", "epochs_run",
+                  "n_params")
+"""Metrics summarised per (model, budget) in summary_statistics.csv: errors in bp (MSE in
+bp^2; *_corrected: minus the MC noise, sabr.metrics), noise floors in bp, test points per
+region, the HF data's distinct thetas and Monte Carlo CPU-seconds (sabr.costs), training
+seconds."""
 _ID = ["budget", "model_type", "seed"]
 TASK_FAILED = "task failed: "     # reason prefix of a cell whose task failed
 

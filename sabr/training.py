@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .budgets import budget_points
+from .budgets import TUNING_REPLICATE, budget_points
+from .costs import hf_cost
 from .io import atomic_write_json, atomic_write_text
 from .metrics import cell_metrics
 from .patches import fit_normaliser, lf_patches, point_features, targets
@@ -32,6 +33,7 @@ __all__ = ["configure_tensorflow", "cell_seed", "CellData", "prepare_cell_data",
            "train_and_evaluate", "fit_model"]
 
 log = logging.getLogger(__name__)
+_TUNING_INIT = 13     # the tuning replicate's initialisation stream
 
 
 def configure_tensorflow(intra_op_threads: int = 1, inter_op_threads: int = 1,
@@ -59,9 +61,15 @@ def configure_tensorflow(intra_op_threads: int = 1, inter_op_threads: int = 1,
 
 
 def cell_seed(master_seed: int, budget: int, seed: int, model_type: str) -> int:
-    """The cell's integer seed: from what the cell is, not from loop order."""
-    ss = np.random.SeedSequence([int(master_seed), int(budget), int(seed),
-                                 zlib.crc32(model_type.encode())])
+    """The cell's integer seed: from what the cell is, not from loop order.
+
+    ``seed = TUNING_REPLICATE`` (sabr.budgets) draws from a stream of its own, so the
+    tuning replicate never shares an initialisation with a reported seed.
+    """
+    key = [int(master_seed), int(budget), int(seed), zlib.crc32(model_type.encode())]
+    if int(seed) == TUNING_REPLICATE:
+        key = [int(master_seed), int(budget), zlib.crc32(model_type.encode()), _TUNING_INIT, 1]
+    ss = np.random.SeedSequence(key)
     return int(ss.generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
 
 
@@ -162,6 +170,9 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         master_seed: defaults to the data set's.
     Returns:
         the metrics dict (also in metrics.json); status "ok" or "failed" with a reason.
+        Besides the test metrics (sabr.metrics.cell_metrics) it holds the cost of the
+        cell's HF data, train + validation points (sabr.costs.hf_cost): n_hf_thetas and
+        hf_cpu_seconds (Monte Carlo CPU-seconds; shared/DESIGN.md "What HF data costs").
     """
     from .config import ModelConfig, TrainingConfig
     tc = training_config or TrainingConfig()
@@ -211,6 +222,7 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         "status": status, "reason": reason, "model_type": model_type, "budget": int(budget),
         "seed": int(seed), "n_train": int(data.points["train"].size),
         "n_val": int(data.points["val"].size), "n_test": int(data.points["test"].size),
+        **hf_cost(dataset, np.concatenate([data.points["train"], data.points["val"]])),
         "train_hash": data.train_hash, "dataset_hash": dataset.content_hash,
         "train_seconds": train_seconds, "epochs_run": int(losses.size),
         "best_epoch": int(np.nanargmin(val_losses)) + 1 if np.any(np.isfinite(val_losses)) else None,

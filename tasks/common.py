@@ -25,9 +25,11 @@ __all__ = ["CODE_MODULES", "CONFIG_KEYS", "cache_key", "retry_unless_determinist
            "FAULT_ENV", "injected_fault", "Clock"]
 
 CODE_MODULES = {
-    "data": ("params", "hagan", "black", "grid", "montecarlo", "mc_kernels", "dataset", "config", "io"),
-    "model": ("params", "hagan", "black", "grid", "montecarlo", "mc_kernels", "dataset", "config", "io",
-              "budgets", "patches", "models", "training", "metrics", "space", "tuning"),
+    "data": ("params", "hagan", "black", "grid", "montecarlo", "mc_result", "mc_kernels", "dataset",
+             "config", "io"),
+    "model": ("params", "hagan", "black", "grid", "montecarlo", "mc_result", "mc_kernels", "dataset",
+              "config", "io", "budgets", "patches", "models", "training", "metrics", "costs", "space",
+              "tuning"),
 }
 RETRIES = {"retries": 2, "retry_delay_seconds": [2, 5], "retry_jitter_factor": 0.5}
 

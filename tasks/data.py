@@ -15,7 +15,7 @@ from .common import RETRIES, Clock, cache_key, retry_unless_deterministic
 
 __all__ = ["generate_chunk", "assemble_dataset", "chunk_file"]
 
-_CHUNK_KEYS = ("indices", "strikes", "lf", "hf", "hf_se", "seconds", "path_steps")
+_CHUNK_KEYS = ("indices", "strikes", "lf", "hf", "hf_se", "seconds", "path_steps", "hf_cpu_seconds")
 
 
 @task(name="generate-surfaces", task_run_name="generate surfaces {first}-{last}",
@@ -30,8 +30,9 @@ def generate_chunk(config_json: str, first: int, last: int, data_dir: str) -> di
     out = _compute(cfg, first, last)
     path = chunk_file(data_dir, first, last)
     atomic_save_npz(path, out)
-    get_run_logger().info("surfaces %d-%d: %.1f s of Monte Carlo, %.3g path-steps",
-                          first, last, out["seconds"].sum(), float(out["path_steps"].sum()))
+    get_run_logger().info("surfaces %d-%d: %.1f s of Monte Carlo (%.1f CPU-s), %.3g path-steps",
+                          first, last, out["seconds"].sum(), out["hf_cpu_seconds"][:, -1].sum(),
+                          float(out["path_steps"].sum()))
     return {"path": str(path), "first": first, "last": last, "hash": hash_arrays(out),
             "path_steps": float(out["path_steps"].sum()), "timing": clock.read()}
 

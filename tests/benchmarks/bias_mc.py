@@ -54,7 +54,7 @@ def main(argv=None) -> dict:
     out = {}
     for name in args.cases.split(","):
         alpha, beta, nu, rho = CASES[name]
-        grid = make_grid(1.0, alpha, beta)
+        grid = make_grid(1.0, alpha, beta, nu, rho)
         s = args.steps_per_year or default_steps_per_year(1.0, alpha, beta)
         runs = {}
         for mult in (1, 2, 4) if args.halving else (1, 4):

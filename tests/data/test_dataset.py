@@ -79,6 +79,14 @@ def test_metadata_records_costs_and_hashes(small_dataset):
     assert len(m["code_fingerprint"]) == 16 and len(m["content_hash"]) == 64
     assert m["config"]["mc_paths"] == 2000 and m["mc"]["steps_per_year"].startswith("auto")
     assert 0 < m["noise_floor_bp"] < 500
+    # CPU-seconds of each theta's run to each maturity: cumulative, the last one the run's total
+    cpu = d.hf_cpu_seconds
+    assert cpu.shape == (20, 4) and np.all(cpu > 0) and np.all(np.diff(cpu, axis=1) > 0)
+    np.testing.assert_array_equal(cpu, np.array(m["hf_cpu_seconds"]))
+    assert m["hf_cpu_seconds_total"] == pytest.approx(cpu[:, -1].sum())
+    # CPU time of the run is at most its wall time (plus clock granularity)
+    assert np.all(cpu[:, -1] <= np.array(m["hf_seconds_per_surface"]) + 0.01)
+    assert m["hf_seconds_total"] == pytest.approx(sum(m["hf_seconds_per_surface"]))
 
 
 def test_save_load_round_trip(small_dataset, make_small_config, tmp_path):
@@ -89,7 +97,43 @@ def test_save_load_round_trip(small_dataset, make_small_config, tmp_path):
     e = load_dataset(out)
     for name, arr in d.arrays().items():
         np.testing.assert_array_equal(getattr(e, name) if name != "fwd" else e.fwd, arr)
+    # the content hash is a function of the numbers only: other (here: no) timings, same hash
     assert e.content_hash == d.content_hash
+    assert e.hf_cpu_seconds.shape == (20, 4) and np.all(np.isnan(e.hf_cpu_seconds))
+    cpu = np.cumsum(np.arange(1.0, 81.0).reshape(20, 4), axis=1)
+    f = load_dataset(assemble([chunk | {"hf_cpu_seconds": cpu}], d.thetas, make_small_config(),
+                              tmp_path / "timed"))
+    np.testing.assert_array_equal(f.hf_cpu_seconds, cpu)
+    assert f.content_hash == d.content_hash and f.meta["hf_cpu_seconds_total"] == cpu[:, -1].sum()
+
+
+def test_data_set_without_recorded_timings_loads_with_nan(small_dataset, tmp_path):
+    src = tmp_path / "old"
+    src.mkdir()
+    d = small_dataset
+    from sabr.io import atomic_save_npz
+    atomic_save_npz(src / DATA_FILE, d.arrays())
+    meta = {k: v for k, v in d.meta.items() if not k.startswith("hf_cpu")}
+    (src / META_FILE).write_text(json.dumps(meta))
+    e = load_dataset(src)
+    assert e.content_hash == d.content_hash and np.isnan(e.hf_cpu_seconds).all()
+    assert e.hf_cpu_seconds.shape == (20, 4)
+
+
+def test_regions_use_each_surfaces_own_atm_vol(small_dataset):
+    from sabr.grid import atm_vol, make_grid
+    d = small_dataset
+    pts = d.theta_points(np.arange(20), valid_only=False)
+    th, m, _ = d.unravel(pts)
+    alpha, beta, nu, rho = d.thetas[th].T
+    own = hagan_vol(d.fwd, d.fwd, d.maturities[m], alpha, beta, nu, rho)
+    np.testing.assert_allclose(atm_vol(d.fwd, d.maturities[m], alpha, beta, nu, rho), own,
+                               rtol=0, atol=0)
+    z = np.log(d.strikes.ravel()[pts] / d.fwd) / (own * np.sqrt(d.maturities[m]))
+    np.testing.assert_allclose(d.moneyness(pts), z, rtol=1e-14)
+    g = make_grid(d.fwd, *d.thetas[3], maturities=d.maturities, n_strikes=7)
+    np.testing.assert_array_equal(d.regions(d.theta_points(np.array([3]), valid_only=False)),
+                                  g.regions.ravel())
 
 
 def _copy(src, dst):

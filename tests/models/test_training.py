@@ -7,6 +7,7 @@ import pytest
 from sabr.config import ExperimentConfig
 from sabr.metrics import error_metrics
 from sabr.models import default_hyperparameters
+from sabr.budgets import TUNING_REPLICATE
 from sabr.training import cell_seed, train_and_evaluate
 
 QUICK = ExperimentConfig.profile("quick")
@@ -35,6 +36,15 @@ def test_cell_seed_from_what_the_cell_is():
                 for m in ("mda_cnn", "cnn_only")}) == 8
 
 
+def test_tuning_replicate_never_shares_a_reported_seeds_initialisation():
+    """Exchangeable seeds: the tuner's initialisation stream is none of seeds 0..99's."""
+    for m in ("mda_cnn", "residual_mlp", "direct_mlp", "cnn_only"):
+        for b in (50, 100, 200, 500, 1000):
+            tune = cell_seed(42, b, TUNING_REPLICATE, m)
+            assert tune == cell_seed(42, b, TUNING_REPLICATE, m)
+            assert tune not in {cell_seed(42, b, s, m) for s in range(100)}
+
+
 def test_cell_writes_its_files_and_is_deterministic(tiny_dataset, tmp_path):
     a = train_and_evaluate(tiny_dataset, "mda_cnn", HP, 40, 1, tmp_path / "a",
                            training_config=_short(), model_config=QUICK.models)
@@ -49,6 +59,13 @@ def test_cell_writes_its_files_and_is_deterministic(tiny_dataset, tmp_path):
     saved = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert saved["rmse_bp"] == pytest.approx(a["rmse_bp"])
     assert a["n_train"] + a["n_val"] == 40 and a["n_test"] == tiny_dataset.test_points().size
+    # the cost of the cell's HF data: its distinct thetas' runs to the longest maturity used
+    from sabr.budgets import budget_points
+    from sabr.costs import hf_cost
+    cost = hf_cost(tiny_dataset, budget_points(tiny_dataset, 40, 1).all)
+    assert a["n_hf_thetas"] == saved["n_hf_thetas"] == cost["n_hf_thetas"] == 17   # whole pool
+    assert a["hf_cpu_seconds"] == saved["hf_cpu_seconds"] == cost["hf_cpu_seconds"] > 0
+    assert a["mse_corrected_bp2"] == pytest.approx(a["mse_bp2"] - a["noise_floor_bp"] ** 2)
     assert len((tmp_path / "a" / "logs" / "history.csv").read_text().splitlines()) == 5
     # the saved model reproduces the saved predictions
     import keras

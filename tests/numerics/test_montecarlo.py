@@ -169,3 +169,28 @@ def test_compiled_and_numpy_engines_agree_to_rounding(fwd, alpha, beta, nu, rho)
 def test_an_unknown_engine_is_named():
     with pytest.raises(ValueError, match="^engine='fortran' is invalid: allowed one of"):
         mc_prices(1.0, np.array([[1.0]]), [1.0], 0.3, 0.5, 0.4, 0.0, n_paths=1000, engine="fortran")
+
+
+def test_cpu_seconds_per_maturity_are_measured_and_cumulative():
+    """cpu_seconds_to_maturity: increasing, ends at the call's CPU time, ~ a shorter run's cost."""
+    import time
+    from sabr.grid import default_maturities, funahashi_strikes
+    mats = default_maturities()
+    strikes = funahashi_strikes(1.0, mats, 0.3, 0.6)
+    args = (1.0, strikes, mats, 0.3, 0.6, 0.4, -0.3)
+    mc_prices(*args, n_paths=1000, seed=1)                   # compile / load the kernels
+    for engine in ("numba", "numpy"):
+        t0 = time.thread_time()
+        res = mc_prices(*args, n_paths=40_000, seed=1, engine=engine)
+        own = time.thread_time() - t0
+        cum = res.cpu_seconds_to_maturity
+        assert cum.shape == (10,) and np.all(np.diff(cum) > 0) and cum[0] > 0
+        assert cum[-1] == pytest.approx(res.cpu_seconds, rel=1e-12)
+        assert res.cpu_seconds <= own and res.cpu_seconds == pytest.approx(own, rel=0.05)
+        # the steps are uniform in time here: a run to T is roughly T / 10 of the whole
+        np.testing.assert_allclose(cum / cum[-1], mats / 10.0, atol=0.06)
+        # a run that stops at T = 5 costs what the 10-year run charges to T = 5
+        short = mc_prices(1.0, strikes[:5], mats[:5], 0.3, 0.6, 0.4, -0.3, n_paths=40_000,
+                          seed=1, engine=engine)
+        assert short.cpu_seconds == pytest.approx(cum[4], rel=0.25)
+        assert short.vols.tobytes() == res.vols[:5].tobytes()   # the same paths, stopped early

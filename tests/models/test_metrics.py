@@ -1,0 +1,46 @@
+"""cell_metrics by hand: noise-corrected MSE, noise floors and point counts per region."""
+import numpy as np
+import pytest
+
+from sabr.dataset import Dataset
+from sabr.metrics import cell_metrics, noise_corrected
+
+
+def _one_smile():
+    """One theta, one maturity (T = 1), 5 strikes; beta = 1, nu = 0: s_ATM = alpha = 0.2."""
+    k = np.exp(np.array([-0.3, -0.05, 0.0, 0.05, 0.3]))[None, None, :]     # z = -1.5 .. 1.5
+    hf = np.full((1, 1, 5), 0.2)
+    se = np.array([3.0, 1.0, 1.0, 1.0, 4.0])[None, None, :] * 1e-4         # bp -> decimals
+    return Dataset(thetas=np.array([[0.2, 1.0, 0.0, 0.0]]), maturities=np.array([1.0]),
+                   strikes=k, lf=hf + 10e-4, hf=hf, hf_se=se, test_thetas=np.array([0]),
+                   train_thetas=np.array([0]), fwd=1.0)
+
+
+def test_noise_corrected_mse_and_floors_by_hand():
+    d = _one_smile()
+    pts = np.arange(5)
+    assert d.regions(pts).tolist() == ["ITM", "ATM", "ATM", "ATM", "OTM"]
+    pred = 0.2 + np.array([2.0, 1.0, -1.0, 1.0, 5.0]) * 1e-4                # errors in bp
+    m = cell_metrics(d, pts, pred)
+    assert m["mse_bp2"] == pytest.approx((4 + 1 + 1 + 1 + 25) / 5)
+    floor2 = (9 + 1 + 1 + 1 + 16) / 5                                       # mean se^2, bp^2
+    assert m["noise_floor_bp"] == pytest.approx(np.sqrt(floor2))
+    assert m["mse_corrected_bp2"] == pytest.approx(32 / 5 - floor2)         # 0.8 bp^2
+    assert m["rmse_corrected_bp"] == pytest.approx(np.sqrt(0.8))
+    assert m["noise_floor_bp_ITM"] == pytest.approx(3.0)
+    assert m["noise_floor_bp_ATM"] == pytest.approx(1.0)
+    assert m["noise_floor_bp_OTM"] == pytest.approx(4.0)
+    assert (m["n_points_ITM"], m["n_points_ATM"], m["n_points_OTM"]) == (1, 3, 1)
+    # Hagan is off by 10 bp everywhere: corrected 100 - 5.6
+    assert m["hagan_mse_corrected_bp2"] == pytest.approx(100 - floor2)
+    # a model inside the noise: the corrected MSE is negative and kept; its RMSE is 0
+    inside = cell_metrics(d, pts, np.full(5, 0.2))
+    assert inside["mse_corrected_bp2"] == pytest.approx(-floor2)
+    assert inside["rmse_corrected_bp"] == 0.0
+    # an empty region has no floor
+    assert np.isnan(cell_metrics(d, pts[1:4], pred[1:4])["noise_floor_bp_ITM"])
+
+
+def test_noise_corrected_keeps_nan():
+    out = noise_corrected(float("nan"), 2.0)
+    assert np.isnan(out["mse_corrected_bp2"]) and np.isnan(out["rmse_corrected_bp"])
