@@ -52,17 +52,20 @@ def _json_default(obj: Any):
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    """JSON with NaN/inf written as null (strict JSON), atomically."""
+    """Strict JSON, atomically: NaN written as null, +inf / -inf as the strings "inf" / "-inf".
+
+    An infinite value is a result (a t statistic of a constant offset, a budget that is never
+    reached), not a missing one, so it is kept distinguishable from NaN (shared/STATISTICS.md).
+    """
     text = json.dumps(_nan_to_none(obj), indent=2, sort_keys=True, default=_json_default,
                       allow_nan=False)
     return atomic_write_text(path, text + "\n")
 
 
 def _nan_to_none(obj: Any) -> Any:
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, np.floating) and not np.isfinite(obj):
-        return None
+    """NaN -> None, +-inf -> "inf" / "-inf", recursively through dicts, lists and float arrays."""
+    if isinstance(obj, (float, np.floating)) and not np.isfinite(obj):
+        return None if np.isnan(obj) else ("inf" if obj > 0 else "-inf")
     if isinstance(obj, dict):
         return {k: _nan_to_none(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -6,10 +6,14 @@ ratios are their square roots). Errors are in vol basis points (bp), MSE in bp^2
 budgets in HF points, costs in seconds. Pure numpy / scipy / pandas / statsmodels.
 
 Modules: ``sabr.stats_compare`` (cell summaries, paired tests with Holm),
-``sabr.stats_fit`` (power law, a + floor fit, cluster bootstrap, budget for a target
-error, data efficiency), this one (rankings with P(rank 1) and the Friedman test,
-Friedman (1937) JASA 32(200); cost-benefit with the Pareto front; ``analyse``, which
-runs everything on a results frame). Everything is re-exported here.
+``sabr.stats_scaling`` (the primary exponent fit on per-budget mean log MSE,
+``scaling_exponent``), ``sabr.stats_fit`` (scaling table, exponent differences, a + floor
+fit, descriptive cluster bootstrap), ``sabr.stats_efficiency`` (budget for a target error,
+data efficiency, Fieller intervals), ``sabr.stats_testset`` (bootstrap over test thetas),
+this one (rankings with P(rank 1) and the Friedman test over budget blocks, Friedman (1937)
+JASA 32(200); cost-benefit with the Pareto front; ``analyse``, which runs everything on a
+results frame). Everything is re-exported here. Every interval the report shows has its
+coverage simulated in tests/benchmarks/coverage.py.
 """
 from __future__ import annotations
 
@@ -23,16 +27,23 @@ from scipy import stats
 from .stats_compare import (_per_budget_reference, _quiet, cell_summary, compare_models,
                             finished_cells, geometric_mean_interval, hedges_j, holm, pair_cells,
                             pair_cells_strict, paired_test)
-from .stats_fit import (budget_for_target, cluster_bootstrap_powerlaw, data_efficiency,
-                        efficiency_table, exponent_differences, invert_power_law, power_law_fit,
+from .stats_efficiency import (budget_for_target, budget_for_target_fit, data_efficiency,
+                               data_efficiency_ratio, efficiency_table, invert_power_law)
+from .stats_fit import (cluster_bootstrap_powerlaw, exponent_differences, power_law_fit,
                         saturating_fit, scaling_table)
+from .stats_scaling import exponent_difference, scaling_exponent
+from .stats_testset import per_theta_sse, test_theta_bootstrap
 
 __all__ = ["analyse", "analyse_tables", "pareto_front", "cost_benefit", "default_target_rmse",
            "finished_cells", "geometric_mean_interval", "cell_summary", "pair_cells",
            "pair_cells_strict", "paired_test", "hedges_j", "holm", "compare_models", "rank_models",
            "friedman_test", "power_law_fit", "saturating_fit", "cluster_bootstrap_powerlaw",
            "scaling_table", "exponent_differences", "budget_for_target", "invert_power_law",
-           "efficiency_table", "data_efficiency"]
+           "efficiency_table", "data_efficiency", "scaling_exponent", "exponent_difference",
+           "budget_for_target_fit", "data_efficiency_ratio", "test_theta_bootstrap",
+           "per_theta_sse", "MIN_SEEDS_P_RANK1"]
+
+MIN_SEEDS_P_RANK1 = 5       # fewer complete seeds: P(rank 1) is NaN (a bootstrap over too few)
 
 
 def _complete_blocks(cells: pd.DataFrame, models: list[str]) -> pd.DataFrame:
@@ -42,19 +53,22 @@ def _complete_blocks(cells: pd.DataFrame, models: list[str]) -> pd.DataFrame:
     return wide.reindex(columns=models).dropna()
 
 
-def rank_models(df: pd.DataFrame, *, n_boot: int = 2000,
-                rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+def rank_models(df: pd.DataFrame, *, n_boot: int = 2000, rng: np.random.Generator,
+                min_seeds: int = MIN_SEEDS_P_RANK1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-budget ranks by mean log MSE, P(rank 1) by a paired bootstrap over seeds, mean ranks.
 
     At each budget models are ranked by mean log MSE over their finished seeds
     (``scipy.stats.rankdata``, ties averaged; rank 1 best). P(rank 1): resample the seeds
     where every model finished, with replacement, the same draw for all models; a tie for
-    first shares the credit (with 3-5 seeds P(rank 1) is coarse: few distinct resamples).
-    Models are those with at least one finished cell; mean rank over budgets uses only
-    budgets where each of them has at least one finished seed.
+    first shares the credit. With fewer than ``min_seeds`` complete seeds such a bootstrap
+    has too few clusters to be read as a probability (2 seeds: 3 distinct resamples), so
+    p_rank1 is NaN with a note (Efron & Tibshirani 1993 ch. 6 on the bootstrap's need for
+    many resampled units). Models are those with at least one finished cell; mean rank
+    over budgets uses only budgets where each of them has at least one finished seed.
 
     Args:
         df: results frame. n_boot: bootstrap resamples. rng: numpy Generator.
+        min_seeds: complete seeds needed for P(rank 1) (default MIN_SEEDS_P_RANK1 = 5).
     Returns:
         (per_budget, overall): per_budget rows (budget, model_type): n, log_mse_mean,
         rmse_bp_gmean (bp), rank, p_rank1, n_complete_seeds, hagan_rmse_bp, noise_floor_bp,
@@ -77,7 +91,10 @@ def rank_models(df: pd.DataFrame, *, n_boot: int = 2000,
             full_budgets.append(b)
         else:
             note = "models without a finished seed: " + ", ".join(np.array(models)[~have])
-        if len(wide) and have.all():
+        if have.all() and 0 < len(wide) < min_seeds:
+            note = (f"P(rank 1) not computed: a bootstrap over {len(wide)} complete seed(s) "
+                    f"(< {min_seeds}) is not a probability")
+        elif len(wide) and have.all():
             y = wide.to_numpy().T                                  # (models, seeds)
             idx = rng.integers(0, y.shape[1], size=(n_boot, y.shape[1]))
             means = y[:, idx].mean(axis=-1)                        # (models, n_boot)
@@ -104,33 +121,39 @@ def rank_models(df: pd.DataFrame, *, n_boot: int = 2000,
 
 
 def friedman_test(df: pd.DataFrame) -> dict:
-    """Friedman test of equal model performance over (budget, seed) blocks of log MSE.
+    """Friedman test of equal model performance with budgets as blocks (Friedman 1937).
 
-    ``scipy.stats.friedmanchisquare`` over the blocks where every model finished (needs
-    >= 3 models and >= 2 blocks, else NaN and a note). Ranks within a block: 1 = lowest MSE.
+    Seeds of one budget share the tuned hyperparameters and a seed's budgets are nested, so
+    (budget, seed) blocks are not independent; the blocks here are budgets. A budget's value
+    for a model is its mean log MSE over the seeds where every model finished (complete,
+    paired blocks; budgets without such a seed are left out). ``scipy.stats.friedmanchisquare``
+    needs >= 3 models and >= 2 budgets, else NaN and a note. Budgets still share the data set
+    and a seed's nested points, so the p-value is indicative. Ranks: 1 = lowest MSE.
 
     Returns:
-        dict: statistic, pvalue, n_blocks, n_models, models, mean_rank_in_blocks
-        ({model: mean rank}), note.
+        dict: statistic, pvalue, n_blocks (budgets), n_models, models, mean_rank_in_blocks
+        ({model: mean rank over budgets}), blocks ('budget'), note.
     """
     cells, _ = finished_cells(df)
     models = sorted(cells["model_type"].unique().tolist())
-    wide = _complete_blocks(cells, models) if models else pd.DataFrame()
+    seeds = _complete_blocks(cells, models) if models else pd.DataFrame()
+    wide = seeds.groupby(level="budget").mean() if len(seeds) else pd.DataFrame()
     out = dict(statistic=math.nan, pvalue=math.nan, n_blocks=int(len(wide)), n_models=len(models),
-               models=models, mean_rank_in_blocks={}, note="")
+               models=models, mean_rank_in_blocks={}, blocks="budget", note="")
     if len(wide):
         r = stats.rankdata(wide.to_numpy(), axis=1).mean(axis=0)
         out["mean_rank_in_blocks"] = {m: float(v) for m, v in zip(models, r)}
     if len(models) < 3:
         out["note"] = f"Friedman test needs >= 3 models, have {len(models)}"
     elif len(wide) < 2:
-        out["note"] = f"Friedman test needs >= 2 complete (budget, seed) blocks, have {len(wide)}"
+        out["note"] = (f"Friedman test needs >= 2 budgets with a seed where every model finished, "
+                       f"have {len(wide)}")
     else:
         with _quiet():
             res = stats.friedmanchisquare(*wide.to_numpy().T)
         out.update(statistic=float(res.statistic), pvalue=float(res.pvalue))
         if not np.isfinite(out["statistic"]):
-            out["note"] = "all models tied in every block: statistic undefined"
+            out["note"] = "all models tied in every budget: statistic undefined"
     return out
 
 
@@ -154,31 +177,38 @@ def pareto_front(cost: np.ndarray, error: np.ndarray) -> np.ndarray:
     return out
 
 
-def cost_benefit(summary: pd.DataFrame, *, hf_seconds_per_point: float | None = None) -> pd.DataFrame:
+def cost_benefit(summary: pd.DataFrame) -> pd.DataFrame:
     """Mean test RMSE against cost per (model, budget), with the Pareto front.
 
-    cost_seconds = budget x hf_seconds_per_point (HF simulation) + mean training seconds.
-    Without hf_seconds_per_point the HF part is 0 and noted. Only model rows compete for the
-    front (the Hagan reference's RMSE is a column, at cost 0 it would trivially be on it).
+    cost_seconds = hf_cpu_seconds + train_seconds_mean, where hf_cpu_seconds is the mean
+    over seeds of the cell's HF Monte Carlo CPU-seconds: the runs of the distinct thetas
+    its budget (train + validation) uses, each to the longest maturity used
+    (sabr.costs.hf_cost; shared/DESIGN.md "What HF data costs"). A cell whose results do
+    not record it (older metrics) gets NaN cost, stays off the front and is noted. Only
+    model rows compete for the front (the Hagan reference's RMSE is a column, at cost 0
+    it would trivially be on it).
 
     Args:
-        summary: cell_summary output.
-        hf_seconds_per_point: mean wall seconds to simulate one HF (Monte Carlo) point.
+        summary: cell_summary output (columns hf_cpu_seconds_mean, n_hf_thetas_mean,
+            train_seconds_mean, rmse_bp_mean, ...).
     Returns:
-        frame (model_type, budget, n, rmse_bp_mean (bp), hf_seconds, train_seconds_mean,
-        cost_seconds, pareto (bool), hagan_rmse_bp, noise_floor_bp, note).
+        frame (model_type, budget, n, rmse_bp_mean (bp), n_hf_thetas_mean, hf_cpu_seconds
+        (CPU-s), train_seconds_mean (s), cost_seconds, pareto (bool), hagan_rmse_bp,
+        noise_floor_bp, note), sorted by cost.
     """
-    cols = ["model_type", "budget", "n", "rmse_bp_mean", "hf_seconds", "train_seconds_mean",
-            "cost_seconds", "pareto", "hagan_rmse_bp", "noise_floor_bp", "note"]
+    cols = ["model_type", "budget", "n", "rmse_bp_mean", "n_hf_thetas_mean", "hf_cpu_seconds",
+            "train_seconds_mean", "cost_seconds", "pareto", "hagan_rmse_bp", "noise_floor_bp",
+            "note"]
     if len(summary) == 0:
         return pd.DataFrame(columns=cols)
     s = summary[(~summary.is_reference) & (summary.n > 0)].copy()
-    hf = 0.0 if hf_seconds_per_point is None else float(hf_seconds_per_point)
-    s["hf_seconds"] = s["budget"].astype(float) * hf
-    s["cost_seconds"] = s["hf_seconds"] + s["train_seconds_mean"]
+    for c in ("hf_cpu_seconds_mean", "n_hf_thetas_mean"):
+        s[c] = pd.to_numeric(s[c], errors="coerce") if c in s else np.nan
+    s["hf_cpu_seconds"] = s["hf_cpu_seconds_mean"]
+    s["cost_seconds"] = s["hf_cpu_seconds"] + s["train_seconds_mean"]
     s["pareto"] = pareto_front(s["cost_seconds"].to_numpy(), s["rmse_bp_mean"].to_numpy())
-    s["note"] = "" if hf_seconds_per_point is not None else \
-        "HF simulation cost not given: cost is training time only"
+    s["note"] = np.where(s["hf_cpu_seconds"].notna(), "",
+                         "HF CPU-seconds not recorded for this cell: no cost")
     return s[cols].sort_values(["cost_seconds", "model_type"], ignore_index=True)
 
 
@@ -191,9 +221,9 @@ def default_target_rmse(df: pd.DataFrame) -> float:
     return float(2 * v.median()) if len(v) else math.nan
 
 
-def analyse_tables(df: pd.DataFrame, *, hf_seconds_per_point: float | None = None,
-                   target_rmse_bp: float | None = None, rng=None, n_boot: int = 2000,
-                   alpha: float = 0.05, confidence: float = 0.95) -> tuple[dict, dict]:
+def analyse_tables(df: pd.DataFrame, *, target_rmse_bp: float | None = None, rng=None,
+                   n_boot: int = 2000, alpha: float = 0.05,
+                   confidence: float = 0.95) -> tuple[dict, dict]:
     """Run every analysis on a results frame; the tables as DataFrames (see ``analyse``).
 
     Returns:
@@ -242,18 +272,19 @@ def analyse_tables(df: pd.DataFrame, *, hf_seconds_per_point: float | None = Non
         "comparisons": comparisons,
         "scaling": scaling,
         "exponent_differences": safe("exponent differences", lambda: exponent_differences(
-            scaling, draws, confidence=confidence), empty),
+            df, confidence=confidence), empty),
         "efficiency": safe("efficiency", lambda: efficiency_table(
-            summary, scaling, draws, target, confidence=confidence), empty),
-        "data_efficiency": safe("data efficiency", lambda: data_efficiency(summary), empty),
-        "cost_benefit": safe("cost-benefit", lambda: cost_benefit(
-            summary, hf_seconds_per_point=hf_seconds_per_point), empty),
+            summary, df, target, scaling=scaling, confidence=confidence), empty),
+        "data_efficiency": safe("data efficiency", lambda: data_efficiency(
+            summary, df, confidence=confidence), empty),
+        "cost_benefit": safe("cost-benefit", lambda: cost_benefit(summary), empty),
         "rankings": per_rank,
         "rank_summary": overall_rank,
     }
     friedman = safe("Friedman test", lambda: friedman_test(df), {"note": "failed"})
     settings = {"alpha": alpha, "confidence": confidence, "n_boot": n_boot,
-                "target_rmse_bp": target, "hf_seconds_per_point": hf_seconds_per_point,
+                "target_rmse_bp": target,
+                "cost": "HF Monte Carlo CPU-seconds of each cell's distinct thetas + training s",
                 "holm_family": "every (model pair, budget) test with a finite p",
                 "n_seeds": int(len(draws["seeds"]))}
     return tables, {"friedman": friedman, "notes": notes, "settings": settings}
@@ -271,8 +302,7 @@ def _native(v):
     return None if pd.isna(v) else v
 
 
-def analyse(df: pd.DataFrame, *, hf_seconds_per_point: float | None = None,
-            target_rmse_bp: float | None = None, rng=None, n_boot: int = 2000,
+def analyse(df: pd.DataFrame, *, target_rmse_bp: float | None = None, rng=None, n_boot: int = 2000,
             alpha: float = 0.05, confidence: float = 0.95) -> dict:
     """All statistics of a results frame as JSON-ready lists of records (NaN/inf kept as floats).
 
@@ -284,7 +314,6 @@ def analyse(df: pd.DataFrame, *, hf_seconds_per_point: float | None = None,
 
     Args:
         df: results frame (sabr.results.results_frame).
-        hf_seconds_per_point: HF simulation seconds per point (cost-benefit); None: 0, noted.
         target_rmse_bp: target test RMSE (bp) for the efficiency table; None: 2 x the median
             MC noise floor of the finished cells.
         rng: numpy Generator or seed for the bootstraps; None: seed 0.
@@ -293,19 +322,20 @@ def analyse(df: pd.DataFrame, *, hf_seconds_per_point: float | None = None,
         dict with keys
         'summary' (per model x budget, plus 'hagan' reference rows; cell_summary),
         'comparisons' (paired tests per (pair, budget), Holm; compare_models),
-        'scaling' (power law, a + floor fit, bootstrap b interval per model; scaling_table),
-        'exponent_differences' (paired bootstrap intervals of b_A - b_B),
-        'efficiency' (budget for the target RMSE; efficiency_table),
-        'data_efficiency' (HF points B needs / n; data_efficiency),
-        'cost_benefit' (RMSE vs seconds with the Pareto front; cost_benefit),
+        'scaling' (per model: exponent from the per-budget means with t interval and
+        lack-of-fit test, a + floor sensitivity fit, descriptive seed bootstrap; scaling_table),
+        'exponent_differences' (b_A - b_B from paired per-budget mean differences),
+        'efficiency' (budget for the target RMSE on the noise-corrected MSE, Fieller
+        interval; efficiency_table), 'data_efficiency' (HF points B needs / n with an
+        interval; data_efficiency),
+        'cost_benefit' (RMSE vs HF CPU-seconds + training seconds, Pareto front; cost_benefit),
         'rankings' (per budget: rank, P(rank 1)), 'rank_summary' (mean rank per model),
         each a list of row dicts; 'friedman' (dict; friedman_test), 'notes' (list of str),
-        'settings' (dict: alpha, confidence, n_boot, target_rmse_bp, hf_seconds_per_point,
+        'settings' (dict: alpha, confidence, n_boot, target_rmse_bp, cost,
         holm_family, n_seeds). Values are Python scalars; NaN and inf may occur (write with
-        sabr.io.atomic_write_json, which turns them into null).
+        sabr.io.atomic_write_json: NaN -> null, +-inf -> "inf" / "-inf").
     """
-    tables, extra = analyse_tables(df, hf_seconds_per_point=hf_seconds_per_point,
-                                   target_rmse_bp=target_rmse_bp, rng=rng, n_boot=n_boot,
+    tables, extra = analyse_tables(df, target_rmse_bp=target_rmse_bp, rng=rng, n_boot=n_boot,
                                    alpha=alpha, confidence=confidence)
     out = {k: _native(t.to_dict(orient="records")) for k, t in tables.items()}
     out.update(_native(extra))

@@ -109,6 +109,16 @@ def _per_budget_reference(df: pd.DataFrame) -> pd.DataFrame:
         hagan_rmse_bp_sd=("hagan_rmse_bp", "std"), n_hagan=("hagan_rmse_bp", "count"))
 
 
+def _cost_and_noise_means(col) -> dict:
+    """Per-cell means over seeds of the noise-corrected MSE and of the HF data's cost."""
+    mse_c = col("mse_corrected_bp2").mean()
+    return {"mse_corrected_bp2_mean": mse_c,
+            "rmse_corrected_bp_of_mean": math.sqrt(max(mse_c, 0.0)) if np.isfinite(mse_c)
+            else math.nan,
+            "n_hf_thetas_mean": col("n_hf_thetas").mean(),
+            "hf_cpu_seconds_mean": col("hf_cpu_seconds").mean()}
+
+
 def cell_summary(df: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
     """Per (model, budget) over seeds: n, mean/sd of RMSE and MAE, geometric-mean MSE with a t interval.
 
@@ -124,7 +134,11 @@ def cell_summary(df: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
         rmse_bp_mean, rmse_bp_sd, mae_bp_mean, mae_bp_sd (bp), mse_bp2_gmean, mse_bp2_lo,
         mse_bp2_hi (bp^2), rmse_bp_gmean, rmse_bp_lo, rmse_bp_hi (bp, square roots),
         log_mse_mean, log_mse_sd, train_seconds_mean, hagan_rmse_bp, noise_floor_bp (bp),
-        is_reference, note.
+        is_reference, note; and the means over finished seeds of mse_corrected_bp2 (bp^2,
+        MSE minus the MC noise, sabr.metrics: an arithmetic mean, since single values may
+        be negative and have no geometric mean; rmse_corrected_bp_of_mean is the root of
+        its positive part), n_hf_thetas and hf_cpu_seconds (the HF data's distinct thetas
+        and Monte Carlo CPU-seconds, sabr.costs), NaN where the cells do not record them.
     """
     if len(df) == 0:
         return pd.DataFrame()
@@ -160,7 +174,7 @@ def cell_summary(df: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
             "rmse_bp_gmean": math.sqrt(gm), "rmse_bp_lo": math.sqrt(lo), "rmse_bp_hi": math.sqrt(hi),
             "log_mse_mean": c["log_mse"].mean(), "log_mse_sd": c["log_mse"].std(ddof=1),
             "train_seconds_mean": col("train_seconds").mean(), "is_reference": False,
-            "note": "; ".join(note)})
+            **_cost_and_noise_means(col), "note": "; ".join(note)})
     for r in ref.itertuples(index=False):
         h = float(r.hagan_rmse_bp)
         rows.append({"model_type": "hagan", "budget": r.budget, "n": 0,
@@ -306,8 +320,10 @@ def compare_models(df: pd.DataFrame, *, pairs: list[tuple[str, str]] | None = No
     Signs: mean_log_diff = mean(log MSE_A - log MSE_B), mse_ratio = MSE_A / MSE_B (geometric),
     so values < 1 (d_z < 0) favour A; wins = seeds where A's MSE is lower, 'k/n'.
     verdict: 'A better' / 'B better' (p_holm < alpha, by the sign of mean_log_diff),
-    'no significant difference', 'identical', 'too few pairs', 'unpaired' (no pair left
-    after refusing cells with different hashes) or 'undetermined' (p NaN otherwise).
+    'no significant difference', 'identical', 'degenerate' (a constant nonzero offset on
+    every seed: sd 0, t = +-inf, p = 0 is an artefact, not evidence), 'too few pairs',
+    'unpaired' (no pair left after refusing cells with different hashes) or 'undetermined'
+    (p NaN otherwise).
 
     Args:
         df: results frame. pairs: (model_a, model_b) to compare; default every pair of
@@ -353,6 +369,8 @@ _COMPARISON_COLUMNS = [
 def _verdict(r, alpha: float) -> str:
     if r.status in ("unpaired", "too few pairs", "identical"):
         return r.status
+    if r.status == "constant offset":       # sd 0: t = inf is no evidence, not "better"
+        return "degenerate"
     if not np.isfinite(r.p_holm):
         return "undetermined"
     if r.p_holm < alpha:

@@ -1,15 +1,17 @@
-"""Scaling of test error with the HF budget: power-law fits, cluster bootstrap, efficiency.
+"""Scaling of test error with the HF budget: scaling table, exponent differences, sensitivity fits.
 
-Primary model: MSE = a n^-b over all seed-level points, fitted by least squares of
-log MSE on log n (``scipy.stats.linregress``); b is the MSE exponent, b/2 the RMSE
-one. Sensitivity model: MSE = a n^-b + c, bounded ``scipy.optimize.least_squares``
-on log residuals, c >= 0 a floor (the HF label noise alone gives c >= noise_floor^2).
-Uncertainty of b by a cluster bootstrap over seeds (shared/STATISTICS.md). Errors in
-vol bp, MSE in bp^2, budgets n in HF points.
+Primary fit (sabr.stats_scaling.scaling_exponent): least squares of the per-budget MEAN log
+MSE on log n with a t interval on k - 2 df (k budgets), beside a lack-of-fit F test
+(shared/STATISTICS.md, "Scaling"). Exponent differences: the same fit on the paired
+per-budget mean differences of log MSE. Sensitivity model: MSE = a n^-b + c, bounded
+``scipy.optimize.least_squares`` on log residuals, c >= noise_floor^2 (the HF label noise
+alone puts that much into every measured MSE). The cluster bootstrap over seeds is kept as a
+descriptive spread only: with 3-5 clusters and effects shared by the seeds of a budget it
+under-covers badly (tests/benchmarks/coverage.py). Errors in vol bp, MSE in bp^2, budgets n
+in HF points.
 
-Note: budgets are nested per seed (sabr.budgets), so a seed's points at different
-budgets are correlated; the OLS t interval treats them as independent, the cluster
-bootstrap does not.
+``power_law_fit`` is the pooled OLS over seed-level points; its interval treats the seeds of
+a budget as independent and is too narrow (kept for comparison; not used for reporting).
 """
 from __future__ import annotations
 
@@ -21,19 +23,22 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import least_squares
 
-from .stats_compare import _quiet, finished_cells
+from .stats_compare import _quiet, finished_cells, pair_cells
+from .stats_scaling import exponent_difference, scaling_exponent
 
 __all__ = ["power_law_fit", "saturating_fit", "cluster_bootstrap_powerlaw", "scaling_table",
-           "exponent_differences", "budget_for_target", "invert_power_law", "efficiency_table",
-           "data_efficiency"]
+           "exponent_differences", "paired_arrays", "scaling_exponent", "exponent_difference"]
 
 _NAN = math.nan
 
 
 def power_law_fit(budget: np.ndarray, mse: np.ndarray, *, confidence: float = 0.95) -> dict:
-    """OLS of log MSE on log n (``scipy.stats.linregress``): MSE ~ a n^-b, b = -slope.
+    """Pooled OLS of log MSE on every seed-level point (``scipy.stats.linregress``): MSE ~ a n^-b.
 
-    b's interval is b +- t_{m-2} * stderr(slope) (m points). R^2 is in log space.
+    Not for reporting: b's interval b +- t_{m-2} * stderr(slope) (m points) treats the seeds
+    of a budget as independent, but they share the budget's effects, so it under-covers
+    (tests/benchmarks/coverage.py, tests/stats/test_scaling.py); use scaling_exponent.
+    R^2 is in log space.
     Leave-largest-budget-out: refit without the largest budget, predict log MSE there
     and compare with the observed mean log MSE; loo_rmse_ratio = exp((pred - obs) / 2)
     is predicted / observed geometric-mean RMSE (1 = perfect).
@@ -74,27 +79,35 @@ def power_law_fit(budget: np.ndarray, mse: np.ndarray, *, confidence: float = 0.
     return out
 
 
-def saturating_fit(budget: np.ndarray, mse: np.ndarray, *, loss: str = "linear") -> dict:
-    """Sensitivity fit MSE = a n^-b + c (c >= 0) by ``scipy.optimize.least_squares`` on log residuals.
+def saturating_fit(budget: np.ndarray, mse: np.ndarray, *, loss: str = "linear",
+                   c_min: float = 0.0) -> dict:
+    """Sensitivity fit MSE = a n^-b + c (c >= c_min) by ``scipy.optimize.least_squares`` on log residuals.
 
     Residuals log(a n^-b + c) - log MSE over seed-level points; parameters (log a, b, c),
-    bounds b in [-5, 5], c in [0, inf); several starts (c0 = 0, 0.3, 0.6, 0.9 x min MSE),
-    the lowest cost kept. Standard errors from the Jacobian: cov = s^2 (J^T J)^-1,
-    s^2 = sum(r^2) / (m - 3). c is flagged not identifiable when there are fewer than 4
-    budgets, c is at its bound 0, or c < 2 se(c) (its approximate 95 % interval reaches 0).
+    bounds b in [-5, 5], c in [c_min, inf) (c_min = noise_floor^2: the MC label noise alone
+    puts that much into every measured MSE); several starts (c0 = c_min + 0, 0.3, 0.6, 0.9 x
+    (min MSE - c_min)), the lowest cost kept. Standard errors from the Jacobian:
+    cov = s^2 (J^T J)^-1, s^2 = sum(r^2) / (m - 3). c is flagged not identifiable when there
+    are fewer than 4 budgets, c is at its lower bound, or c - c_min < 2 se(c) (its approximate
+    95 % interval reaches the bound).
 
     Args:
         budget: (m,) HF budgets. mse: (m,) test MSE in bp^2. loss: least_squares loss
-            ('linear' or e.g. 'huber').
+            ('linear' or e.g. 'huber'). c_min: lower bound of c (bp^2).
     Returns:
-        dict: a (bp^2), b, c (bp^2), b_se, c_se, c_identifiable (bool), cost, note.
+        dict: a (bp^2), b, c (bp^2), b_se, c_se, c_identifiable (bool), c_min, cost, note.
     """
     n, mse = np.asarray(budget, float), np.asarray(mse, float)
     x, y = np.log(n), np.log(mse)
-    out = dict(a=_NAN, b=_NAN, c=_NAN, b_se=_NAN, c_se=_NAN, c_identifiable=False, cost=_NAN, note="")
+    c_min = float(c_min) if np.isfinite(c_min) and c_min > 0 else 0.0
+    out = dict(a=_NAN, b=_NAN, c=_NAN, b_se=_NAN, c_se=_NAN, c_identifiable=False, c_min=c_min,
+               cost=_NAN, note="")
     n_budgets = np.unique(n).size
     if y.size < 3 or n_budgets < 2:
         out["note"] = "too few points for a + floor fit: no fit"
+        return out
+    if mse.min() <= c_min:
+        out["note"] = "an MSE at or below the noise floor^2: no a + floor fit"
         return out
 
     def resid(th):
@@ -105,11 +118,11 @@ def saturating_fit(budget: np.ndarray, mse: np.ndarray, *, loss: str = "linear")
         s = big + th[2]
         return np.column_stack([big / s, -x * big / s, 1.0 / s])
 
-    lo, hi = np.array([-np.inf, -5.0, 0.0]), np.array([np.inf, 5.0, np.inf])
+    lo, hi = np.array([-np.inf, -5.0, c_min]), np.array([np.inf, 5.0, np.inf])
     best = None
     with _quiet():
         for frac in (0.0, 0.3, 0.6, 0.9):
-            c0 = frac * mse.min()
+            c0 = c_min + frac * (mse.min() - c_min)
             z = stats.linregress(x, np.log(mse - c0))
             th0 = np.array([z.intercept, np.clip(-z.slope, -4.9, 4.9), c0])
             try:
@@ -133,10 +146,10 @@ def saturating_fit(budget: np.ndarray, mse: np.ndarray, *, loss: str = "linear")
     why = []
     if n_budgets < 4:
         why.append(f"{n_budgets} budgets (< 4)")
-    if best.active_mask[2] != 0 or c <= 1e-9 * mse.min():
-        why.append("c at its bound 0")
-    elif not (np.isfinite(out["c_se"]) and c >= 2 * out["c_se"]):
-        why.append(f"c < 2 se(c) (se = {out['c_se']:.3g})")
+    if best.active_mask[2] != 0 or c - c_min <= 1e-9 * mse.min():
+        why.append(f"c at its lower bound {c_min:.4g}" + (" (noise floor^2)" if c_min else ""))
+    elif not (np.isfinite(out["c_se"]) and c - c_min >= 2 * out["c_se"]):
+        why.append(("c" if not c_min else "c - floor^2") + f" < 2 se(c) (se = {out['c_se']:.3g})")
     out["c_identifiable"] = not why
     out["note"] = "c not identifiable: " + ", ".join(why) if why else ""
     return out
@@ -188,174 +201,99 @@ def _pct(v: np.ndarray, confidence: float, method: str = "linear") -> tuple[floa
     return float(q[0]), float(q[1]), int(v.size)
 
 
+def paired_arrays(df: pd.DataFrame, model_a: str, model_b: str) -> tuple[dict, list[str]]:
+    """Cells of A and B paired on (budget, seed) with equal hashes (pair_cells), over every budget.
+
+    Budgets where both models finished but no seed pairs are left out (noted).
+
+    Args: df: results frame. model_a, model_b: model types.
+    Returns: ({budget, seed, mse_a, mse_b: (n,) arrays, MSE in bp^2}, notes).
+    """
+    cells, _ = finished_cells(df)
+    both = sorted(set(cells.loc[cells.model_type == model_a, "budget"]) &
+                  set(cells.loc[cells.model_type == model_b, "budget"]))
+    parts, notes = [], []
+    for n in both:
+        pr, nt, _ = pair_cells(cells, model_a, model_b, n)
+        notes += nt
+        if len(pr) == 0:
+            notes.append(f"b={n}: no seed pairs {model_a} with {model_b}: budget left out")
+        parts.append(pr.assign(budget=n))
+    p = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["budget", "seed", "log_mse_a", "log_mse_b"])
+    return {"budget": p["budget"].to_numpy(float), "seed": p["seed"].to_numpy(),
+            "mse_a": np.exp(p["log_mse_a"].to_numpy(float)),
+            "mse_b": np.exp(p["log_mse_b"].to_numpy(float))}, notes
+
+
 def scaling_table(df: pd.DataFrame, *, draws: dict | None = None, confidence: float = 0.95) -> pd.DataFrame:
-    """Per model: power_law_fit, saturating_fit (prefixed sat_) and bootstrap percentile interval of b.
+    """Per model: the primary exponent fit, the a + floor sensitivity fit and the descriptive bootstrap.
+
+    b, b_lo, b_hi, lof_p, ...: scaling_exponent (per-budget means, t on k - 2 df). sat_*:
+    saturating_fit with c >= noise_floor^2 (the model's mean noise floor; 0 and noted when
+    unknown). b_boot_lo_descriptive / b_boot_hi_descriptive: percentile interval of the
+    cluster bootstrap over seeds (``draws``); it cannot see effects shared by the seeds of a
+    budget and resamples 3-5 clusters, so it is descriptive, not a confidence interval
+    (simulated coverage in tests/benchmarks/coverage.py).
 
     Args:
         df: results frame. draws: cluster_bootstrap_powerlaw output (optional).
+        confidence: interval level.
     Returns:
-        frame, one row per model: power_law_fit's fields, b_boot_lo, b_boot_hi, n_boot_valid,
-        rmse_exponent (= b / 2), sat_a, sat_b, sat_c, sat_b_se, sat_c_se, sat_c_identifiable,
-        sat_c_rmse_bp (sqrt c, bp), noise_floor_bp (bp; c below noise_floor^2 is suspicious), note.
+        frame, one row per model: scaling_exponent's fields, rmse_exponent (= b / 2),
+        b_boot_lo_descriptive, b_boot_hi_descriptive, n_boot_valid, sat_a, sat_b, sat_c,
+        sat_b_se, sat_c_se, sat_c_identifiable, sat_c_min (bp^2), sat_c_rmse_bp (sqrt c, bp),
+        noise_floor_bp (bp), note.
     """
     cells, _ = finished_cells(df)
     rows = []
     for m in sorted(cells["model_type"].unique().tolist()):
         c = cells[cells.model_type == m]
-        pl = power_law_fit(c["budget"].to_numpy(), c["mse_bp2"].to_numpy(), confidence=confidence)
-        sat = saturating_fit(c["budget"].to_numpy(), c["mse_bp2"].to_numpy())
-        row = {"model_type": m, **{k: v for k, v in pl.items() if k != "note"},
-               "rmse_exponent": pl["b"] / 2, "b_boot_lo": _NAN, "b_boot_hi": _NAN, "n_boot_valid": 0}
+        fit = scaling_exponent(c["budget"].to_numpy(float), c["seed"].to_numpy(), c["mse_bp2"].to_numpy(),
+                               confidence=confidence)
+        floor = float(pd.to_numeric(c["noise_floor_bp"], errors="coerce").mean()) \
+            if "noise_floor_bp" in c else _NAN
+        c_min = floor ** 2 if np.isfinite(floor) else 0.0
+        sat = saturating_fit(c["budget"].to_numpy(), c["mse_bp2"].to_numpy(), c_min=c_min)
+        row = {"model_type": m, **{k: v for k, v in fit.items() if k != "note"},
+               "rmse_exponent": fit["b"] / 2, "b_boot_lo_descriptive": _NAN,
+               "b_boot_hi_descriptive": _NAN, "n_boot_valid": 0}
         if draws is not None and m in draws["models"]:
             lo, hi, k = _pct(draws["b"][:, draws["models"].index(m)], confidence)
-            row.update(b_boot_lo=lo, b_boot_hi=hi, n_boot_valid=k)
+            row.update(b_boot_lo_descriptive=lo, b_boot_hi_descriptive=hi, n_boot_valid=k)
         row.update({f"sat_{k}": v for k, v in sat.items() if k not in ("note", "cost")})
         row["sat_c_rmse_bp"] = math.sqrt(sat["c"]) if np.isfinite(sat["c"]) else _NAN
-        row["noise_floor_bp"] = float(pd.to_numeric(c.get("noise_floor_bp"), errors="coerce").mean()) \
-            if "noise_floor_bp" in c else _NAN
-        row["note"] = "; ".join(s for s in (pl["note"], sat["note"]) if s)
+        row["noise_floor_bp"] = floor
+        notes = [fit["note"], sat["note"]] + ([] if np.isfinite(floor) else
+                                              ["noise floor unknown: sensitivity fit with c >= 0"])
+        row["note"] = "; ".join(s for s in notes if s)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def exponent_differences(scaling: pd.DataFrame, draws: dict, *, confidence: float = 0.95) -> pd.DataFrame:
-    """b_A - b_B for every model pair with a paired cluster-bootstrap percentile interval.
+def exponent_differences(df: pd.DataFrame, *, pairs: list[tuple[str, str]] | None = None,
+                         confidence: float = 0.95) -> pd.DataFrame:
+    """b_A - b_B for every model pair from the paired per-budget mean differences of log MSE.
 
-    Returns: frame (model_a, model_b, b_diff, b_diff_lo, b_diff_hi, n_boot_valid); b_diff from
-    the OLS fits in ``scaling``; positive means A's MSE falls faster with n.
-    """
-    b = dict(zip(scaling["model_type"], scaling["b"])) if len(scaling) else {}
-    rows = []
-    for a, c in itertools.combinations(draws["models"], 2):
-        i, j = draws["models"].index(a), draws["models"].index(c)
-        lo, hi, k = _pct(draws["b"][:, i] - draws["b"][:, j], confidence)
-        rows.append({"model_a": a, "model_b": c, "b_diff": b.get(a, _NAN) - b.get(c, _NAN),
-                     "b_diff_lo": lo, "b_diff_hi": hi, "n_boot_valid": k})
-    return pd.DataFrame(rows, columns=["model_a", "model_b", "b_diff", "b_diff_lo", "b_diff_hi",
-                                       "n_boot_valid"])
-
-
-def budget_for_target(budget: np.ndarray, rmse: np.ndarray, target_rmse: float) -> dict:
-    """Smallest budget whose mean RMSE reaches ``target_rmse``, interpolated on log-log axes.
-
-    Takes the first tested budget n_i (ascending) with rmse_i <= target and interpolates
-    log n linearly in log rmse between n_{i-1} and n_i:
-    log n* = log n_{i-1} + (log t - log r_{i-1}) (log n_i - log n_{i-1}) / (log r_i - log r_{i-1}).
+    Cells paired on (budget, seed) with equal hashes (paired_arrays), then exponent_difference:
+    the slope of the budget means of log MSE_A - log MSE_B on log n, t interval on k - 2 df.
+    Positive b_diff: A's MSE falls faster with n.
 
     Args:
-        budget: (k,) tested budgets. rmse: (k,) mean RMSE (bp) at each. target_rmse: bp.
+        df: results frame. pairs: (model_a, model_b); default every pair in sorted order.
     Returns:
-        dict: budget (float; NaN unless bracketed), flag ('ok', 'below smallest budget' —
-        reached already at the smallest, 'not reached', 'no data', 'no target' for a NaN or
-        non-positive target), bound ('<= n_min',
-        '> n_max' or '').
+        frame (model_a, model_b, b_diff, b_diff_se, b_diff_lo, b_diff_hi, t, p, df, n_budgets,
+        n_points, lof_p, note).
     """
-    n, r = np.asarray(budget, float), np.asarray(rmse, float)
-    keep = np.isfinite(n) & np.isfinite(r) & (r > 0)
-    n, r = n[keep], r[keep]
-    o = np.argsort(n)
-    n, r = n[o], r[o]
-    if not (np.isfinite(target_rmse) and target_rmse > 0):
-        return dict(budget=_NAN, flag="no target", bound="")
-    if n.size == 0:
-        return dict(budget=_NAN, flag="no data", bound="")
-    hit = np.nonzero(r <= target_rmse)[0]
-    if hit.size == 0:
-        return dict(budget=_NAN, flag="not reached", bound=f"> {n[-1]:g}")
-    i = int(hit[0])
-    if i == 0:
-        return dict(budget=_NAN, flag="below smallest budget", bound=f"<= {n[0]:g}")
-    ln0, ln1, lr0, lr1 = math.log(n[i - 1]), math.log(n[i]), math.log(r[i - 1]), math.log(r[i])
-    ln = ln0 + (math.log(target_rmse) - lr0) * (ln1 - ln0) / (lr1 - lr0)
-    return dict(budget=math.exp(ln), flag="ok", bound="")
-
-
-def invert_power_law(log_a: np.ndarray, b: np.ndarray, target_rmse: float) -> np.ndarray:
-    """Budget at which MSE = exp(log_a) n^-b reaches target_rmse^2: n* = exp((log_a - 2 log t) / b).
-
-    Args: log_a, b: (...) fit parameters (log bp^2, unitless). target_rmse: bp.
-    Returns: (...) budgets; +inf where b <= 0 (more data does not help), NaN where an input is NaN.
-    """
-    la, bb = np.asarray(log_a, float), np.asarray(b, float)
-    with _quiet():
-        out = np.where(bb > 0, np.exp((la - 2 * math.log(target_rmse)) / bb), np.inf)
-    return np.where(np.isnan(la) | np.isnan(bb), np.nan, out)
-
-
-def efficiency_table(summary: pd.DataFrame, scaling: pd.DataFrame, draws: dict | None,
-                     target_rmse: float, *, confidence: float = 0.95) -> pd.DataFrame:
-    """Per model: minimum budget for ``target_rmse`` (bp) by interpolation and by the inverted power law.
-
-    The fit's interval is the percentile interval (method 'inverted_cdf', so +inf draws with
-    b <= 0 stay inf) of invert_power_law over the cluster-bootstrap draws.
-
-    Args:
-        summary: cell_summary output. scaling: scaling_table output. draws: bootstrap draws.
-    Returns:
-        frame per model: target_rmse_bp, budget_interp, interp_flag, interp_bound, budget_fit,
-        budget_fit_lo, budget_fit_hi, fit_flag, hagan_rmse_bp, noise_floor_bp, note.
-    """
+    cols = ["model_a", "model_b", "b_diff", "b_diff_se", "b_diff_lo", "b_diff_hi", "t", "p", "df",
+            "n_budgets", "n_points", "lof_p", "note"]
+    cells, _ = finished_cells(df)
+    models = sorted(cells["model_type"].unique().tolist()) if len(cells) else []
     rows = []
-    models = summary.loc[~summary.is_reference, "model_type"].unique().tolist() if len(summary) else []
-    sc = scaling.set_index("model_type") if len(scaling) else pd.DataFrame()
-    for m in sorted(models):
-        s = summary[(summary.model_type == m) & (summary.n > 0)]
-        ip = budget_for_target(s["budget"].to_numpy(), s["rmse_bp_mean"].to_numpy(), target_rmse)
-        row = {"model_type": m, "target_rmse_bp": target_rmse, "budget_interp": ip["budget"],
-               "interp_flag": ip["flag"], "interp_bound": ip["bound"], "budget_fit": _NAN,
-               "budget_fit_lo": _NAN, "budget_fit_hi": _NAN, "fit_flag": "no fit",
-               "hagan_rmse_bp": float(summary.loc[summary.is_reference, "rmse_bp_mean"].mean()),
-               "noise_floor_bp": float(s["noise_floor_bp"].mean()), "note": ""}
-        if m in sc.index and np.isfinite(sc.loc[m, "b"]) and np.isfinite(target_rmse):
-            f = sc.loc[m]
-            nstar = float(invert_power_law(f["log_a"], f["b"], target_rmse))
-            flags = []
-            if f["b"] <= 0:
-                flags.append("b <= 0: error does not fall with budget")
-            elif nstar > s["budget"].max():
-                flags.append("extrapolated above the largest budget")
-            elif nstar < s["budget"].min():
-                flags.append("extrapolated below the smallest budget")
-            if np.isfinite(f["sat_c"]) and target_rmse ** 2 <= f["sat_c"]:
-                flags.append("target below the fitted floor c" +
-                             ("" if f["sat_c_identifiable"] else " (c not identifiable)"))
-            row.update(budget_fit=nstar, fit_flag="; ".join(flags) or "ok")
-            if draws is not None and m in draws["models"]:
-                j = draws["models"].index(m)
-                ns = invert_power_law(draws["log_a"][:, j], draws["b"][:, j], target_rmse)
-                lo, hi, _ = _pct(ns, confidence, method="inverted_cdf")
-                row.update(budget_fit_lo=lo, budget_fit_hi=hi)
-                if np.isinf(hi):
-                    row["note"] = "bootstrap draws with b <= 0: upper end infinite"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def data_efficiency(summary: pd.DataFrame) -> pd.DataFrame:
-    """Data-efficiency ratio of A over B: HF points B needs to match A's mean RMSE at n, over n.
-
-    B's budget comes from budget_for_target on B's log-log curve of mean RMSE with target
-    A's mean RMSE at n. ratio > 1: A needs fewer points. Outside B's tested range the ratio
-    is NaN and ``bound`` says '> x' (B never reached it) or '<= x' (B reached it already at
-    its smallest budget), x the budget bound divided by n.
-
-    Args: summary: cell_summary output.
-    Returns: frame (model_a, model_b, budget, rmse_bp_a, budget_b, ratio, flag, bound).
-    """
-    s = summary[(~summary.is_reference) & (summary.n > 0)] if len(summary) else summary
-    models = sorted(s["model_type"].unique().tolist()) if len(s) else []
-    rows = []
-    for a, b in itertools.permutations(models, 2):
-        sa, sb = s[s.model_type == a], s[s.model_type == b]
-        for n, ra in zip(sa["budget"], sa["rmse_bp_mean"]):
-            ip = budget_for_target(sb["budget"].to_numpy(), sb["rmse_bp_mean"].to_numpy(), ra)
-            bound = ""
-            if ip["flag"] == "not reached":
-                bound = f"> {sb['budget'].max() / n:.4g}"
-            elif ip["flag"] == "below smallest budget":
-                bound = f"<= {sb['budget'].min() / n:.4g}"
-            rows.append({"model_a": a, "model_b": b, "budget": n, "rmse_bp_a": ra,
-                         "budget_b": ip["budget"], "ratio": ip["budget"] / n, "flag": ip["flag"],
-                         "bound": bound})
-    return pd.DataFrame(rows, columns=["model_a", "model_b", "budget", "rmse_bp_a", "budget_b",
-                                       "ratio", "flag", "bound"])
+    for a, b in (itertools.combinations(models, 2) if pairs is None else pairs):
+        arr, notes = paired_arrays(cells, a, b)
+        r = exponent_difference(arr["budget"], arr["seed"], arr["mse_a"], arr["mse_b"],
+                                confidence=confidence)
+        note = "; ".join(x for x in [r["note"]] + notes if x)
+        rows.append({"model_a": a, "model_b": b, **{k: r[k] for k in cols[2:-1]}, "note": note})
+    return pd.DataFrame(rows, columns=cols)

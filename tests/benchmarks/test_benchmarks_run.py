@@ -45,3 +45,20 @@ def test_bench_flow_splits_idle_core_seconds():
     # the parts add up to wall x workers - busy time
     assert sum(idle.values()) == 10 * 2 - (3 + 2 + 4 + 1)
     assert idle_breakdown([], 0.0, 3.0, 2)["startup"] == 6.0
+
+
+def test_coverage_prints_every_interval(capsys):
+    # loaded under another name: a module called "coverage" would shadow the coverage package
+    spec = importlib.util.spec_from_file_location("coverage_bench", HERE / "coverage.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    table = mod.main(["--reps", "6"])
+    out = capsys.readouterr().out
+    assert "| interval | setting | seeds | reps | coverage | mean width | unbounded |" in out
+    for name in ("exponent b (primary)", "exponent difference", "per-cell geometric mean",
+                 "paired ratio A/B", "budget for target", "data-efficiency ratio",
+                 "test-theta bootstrap", "exponent b, seed bootstrap"):
+        assert f"| {name} |" in out, name
+        assert ((table.interval == name) & table.coverage.between(0, 1)).any()
+    assert {"no budget effects", "budget effects sd 0.2"} <= set(table.setting)
+    assert set(table.seeds) == {3, 5}

@@ -28,6 +28,7 @@ def _write_cells(out, *, seeds=4, budgets=(50, 100, 200, 400), fail=None):
                         "hagan_rmse_bp": 1000.0, "hagan_mae_bp": 700.0, "hagan_rmse_bp_ATM": 800.0,
                         "hagan_rmse_bp_ITM": 1200.0, "hagan_rmse_bp_OTM": 1000.0,
                         "noise_floor_bp": 15.0, "train_seconds": 1.0 + b / 100,
+                        "n_hf_thetas": min(b, 85), "hf_cpu_seconds": 0.9 * min(b, 85) + s,
                         "epochs_run": 10, "n_params": 1000, "train_hash": f"b{b}s{s}",
                         "test_hash": "t", "dataset_hash": "d"}
                 if fail == (b, m, s):
@@ -53,13 +54,21 @@ def test_write_all_produces_the_seed_files(tmp_path):
         assert "NaN" not in text and "Infinity" not in text
         json.loads(text)
     assert len(written["plots"]) == 3                 # no data set: no smile, no heatmap
+    cb = agg.analysis()["cost_benefit"]               # the cells' own HF CPU-seconds
+    row = next(r for r in cb if r["model_type"] == "mda_cnn" and r["budget"] == 50)
+    assert row["hf_cpu_seconds"] == pytest.approx(0.9 * 50 + 1.5)          # seeds 0..3
+    assert row["cost_seconds"] == pytest.approx(0.9 * 50 + 1.5 + 1.5)
+    assert "hf_cpu_seconds_mean" in pd.read_csv(tmp_path / "summary_statistics.csv").columns
     for p in written["plots"]:
         data = open(p, "rb").read()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     md = written["markdown"]
     assert "## Best model per budget" in md and "| 400 | mda_cnn |" in md
     assert "## Scaling: MSE ~ n^-b" in md and "direct_mlp b=100 s=2 (failed)" in md
-    assert "| model | 50 | 100 | 200 | 400 |" in md
+    assert "## Test RMSE per model and budget" in md and "| mda_cnn | 400 | 4 |" in md
+    assert "hyperparameters tuned per (model, budget)" in md
+    assert "seed bootstrap (descriptive, few clusters)" in md and "lack-of-fit p" in md
+    assert "| 400 | mda_cnn | n/a (4 seeds) |" in md          # P(rank 1) from 4 seeds: not shown
 
 
 def test_api_of_the_seed(tmp_path):

@@ -187,3 +187,18 @@ def test_cell_summary_rows_and_hagan_reference():
     h = s.loc[("hagan", 100)]
     assert h.is_reference and h.rmse_bp_mean == 30.0 and np.isnan(h.mse_bp2_lo)
     assert (s.noise_floor_bp == 2.0).all() and (s.hagan_rmse_bp == 30.0).all()
+
+
+def test_cell_summary_means_cost_and_noise_corrected_mse():
+    df = frame_from_logs({("A", 100): [4.0, 4.2, 4.1]})
+    df["mse_corrected_bp2"] = df["mse_bp2"] - 4.0                 # noise floor 2 bp
+    df["hf_cpu_seconds"] = [80.0, 90.0, 100.0]
+    df["n_hf_thetas"] = [100, 100, 100]
+    r = cell_summary(df).set_index(["model_type", "budget"]).loc[("A", 100)]
+    mse_c = np.exp(np.array([4.0, 4.2, 4.1])).mean() - 4.0
+    assert r.mse_corrected_bp2_mean == pytest.approx(mse_c)
+    assert r.rmse_corrected_bp_of_mean == pytest.approx(math.sqrt(mse_c))
+    assert r.hf_cpu_seconds_mean == pytest.approx(90.0) and r.n_hf_thetas_mean == 100.0
+    # cells from before the cost was recorded: NaN, not an error
+    old = cell_summary(frame_from_logs(LOGS)).set_index(["model_type", "budget"]).loc[("A", 100)]
+    assert np.isnan(old.hf_cpu_seconds_mean) and np.isnan(old.mse_corrected_bp2_mean)

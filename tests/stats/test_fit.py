@@ -43,16 +43,18 @@ def test_power_law_interval_by_hand():
     assert fit["loo_rmse_ratio"] == pytest.approx(math.exp((pred - 3.6) / 2))
 
 
-def test_synthetic_power_law_recovered_within_t_and_bootstrap_intervals():
+def test_synthetic_power_law_recovered_within_t_interval_bootstrap_descriptive():
     df = power_law_frame({"m": (5000.0, 0.6, 0.2)}, BUDGETS, 5, np.random.default_rng(7))
     cells, _ = finished_cells(df)
     draws = cluster_bootstrap_powerlaw(cells, n_boot=2000, rng=np.random.default_rng(1))
     row = scaling_table(df, draws=draws).iloc[0]
     assert row.n_points == 25 and row.n_budgets == 5
-    assert row.b_lo < 0.6 < row.b_hi and abs(row.b - 0.6) < 0.1
-    assert row.b_boot_lo < 0.6 < row.b_boot_hi and row.n_boot_valid == 2000
-    assert row.b_lo < row.b < row.b_hi and row.b_boot_lo < row.b < row.b_boot_hi
+    assert row.b_lo < 0.6 < row.b_hi and abs(row.b - 0.6) < 0.1 and row.df == 3
+    assert row.n_boot_valid == 2000 and row.b_boot_lo_descriptive < row.b < row.b_boot_hi_descriptive
+    # the primary interval (5 budget means, 3 df) is wider than the seed bootstrap's
+    assert row.b_hi - row.b_lo > row.b_boot_hi_descriptive - row.b_boot_lo_descriptive
     assert 0.9 < row.r2 <= 1 and row.rmse_exponent == pytest.approx(row.b / 2)
+    assert 0 < row.lof_p < 1 and row.sat_c_min == pytest.approx(4.0)      # floor 2 bp
 
 
 def test_bootstrap_draw_is_a_weighted_refit_on_resampled_seeds():
@@ -71,15 +73,12 @@ def test_exponent_difference_is_paired_across_models():
     # B = A x 2 n^-0.1 on every (budget, seed): b_B - b_A = 0.1 in every seed draw
     df = power_law_frame({"A": (5000.0, 0.6, 0.4), "B": (10000.0, 0.7, 0.4)}, BUDGETS, 5,
                          np.random.default_rng(5), shared_noise=True)
-    cells, _ = finished_cells(df)
-    draws = cluster_bootstrap_powerlaw(cells, n_boot=500, rng=np.random.default_rng(0))
-    sc = scaling_table(df, draws=draws)
-    diff = exponent_differences(sc, draws).iloc[0]
-    assert (diff.model_a, diff.model_b) == ("A", "B")
+    diff = exponent_differences(df).iloc[0]
+    assert (diff.model_a, diff.model_b) == ("A", "B") and diff.n_budgets == 5 and diff.df == 3
     assert diff.b_diff == pytest.approx(-0.1, abs=1e-9)
     assert diff.b_diff_lo == pytest.approx(-0.1, abs=1e-9) and diff.b_diff_hi == pytest.approx(-0.1, abs=1e-9)
-    a = sc.set_index("model_type").loc["A"]
-    assert a.b_boot_hi - a.b_boot_lo > 0.05          # each exponent alone is uncertain
+    a = scaling_table(df).set_index("model_type").loc["A"]
+    assert a.b_hi - a.b_lo > 0.05                    # each exponent alone is uncertain
 
 
 def test_saturating_fit_recovers_identifiable_floor():
@@ -136,12 +135,13 @@ def test_invert_power_law():
 
 def test_data_efficiency_ratio_on_hand_built_curves():
     s = pd.DataFrame({"model_type": ["A", "A", "B", "B"], "budget": [100, 400, 100, 400],
-                      "rmse_bp_mean": [50.0, 30.0, 100.0, 50.0], "n": 3, "is_reference": False})
+                      "rmse_bp_gmean": [50.0, 30.0, 100.0, 50.0], "n": 3, "is_reference": False})
     e = data_efficiency(s).set_index(["model_a", "model_b", "budget"])
-    assert e.loc[("A", "B", 100), "ratio"] == pytest.approx(4.0)    # B needs 400 for 50 bp
+    assert e.loc[("A", "B", 100), "ratio_interp"] == pytest.approx(4.0)    # B needs 400 for 50 bp
+    assert np.isnan(e.loc[("A", "B", 100), "ratio"])                     # no cells: no fit
     r = e.loc[("A", "B", 400)]
-    assert np.isnan(r.ratio) and r.flag == "not reached" and r.bound == "> 1"
+    assert np.isnan(r.ratio_interp) and r.flag == "not reached" and r.bound == "> 1"
     r = e.loc[("B", "A", 400)]                                        # A reached 50 bp at 100 already
-    assert np.isnan(r.ratio) and r.bound == "<= 0.25"
+    assert np.isnan(r.ratio_interp) and r.bound == "<= 0.25"
     # B at 100 (100 bp) is worse than A's curve covers: below A's smallest budget
     assert e.loc[("B", "A", 100), "bound"] == "<= 1"

@@ -1,0 +1,346 @@
+"""Efficiency: the HF budget a model needs for a target error, and data-efficiency ratios.
+
+Both invert the primary scaling fit (sabr.stats_scaling: least squares on the k per-budget
+mean log MSE), and both intervals are Fieller intervals (Fieller 1954, JRSS B 16(2); inverse
+prediction, Draper & Smith 1998 sec. 3.2): the set of values z for which the fitted line's
+distance from the target is not significant at the t quantile. Such a set may be unbounded
+when the slope is not clearly negative; then the interval reaches 0 or infinity and says
+so. The variance of the fitted level also carries the per-seed effect (``line_fit.c_seed``);
+its degrees of freedom follow Satterthwaite (1946).
+
+Budget for a target uses the noise-corrected MSE (MSE - noise_floor_bp^2, sabr.metrics: the
+error against the exact surface), so a target is a statement about the model, not the MC
+labels. A budget more than ``RANGE_FACTOR`` x beyond the largest tested budget (or below
+1/RANGE_FACTOR of the smallest) is flagged "beyond the tested range" and should not be
+printed as a number. MSE in bp^2, RMSE in bp, budgets in HF points.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .stats_compare import _quiet, finished_cells
+from .stats_fit import paired_arrays
+from .stats_scaling import check_cells, line_fit, satterthwaite
+
+__all__ = ["budget_for_target", "invert_power_law", "budget_for_target_fit", "data_efficiency_ratio",
+           "efficiency_table", "data_efficiency", "range_flag", "RANGE_FACTOR"]
+
+_NAN = math.nan
+RANGE_FACTOR = 10.0
+BEYOND = "beyond the tested range"
+
+
+def range_flag(n: float, lo: float, hi: float) -> str:
+    """'ok', 'extrapolated above/below' the tested budgets [lo, hi], or 'beyond the tested range'
+    (more than RANGE_FACTOR x above hi or below lo / RANGE_FACTOR); '' for a NaN n."""
+    if not np.isfinite(n) and not np.isinf(n):
+        return ""
+    if n > RANGE_FACTOR * hi or n < lo / RANGE_FACTOR:
+        return BEYOND
+    if n > hi:
+        return "extrapolated above the largest budget"
+    if n < lo:
+        return "extrapolated below the smallest budget"
+    return "ok"
+
+
+def budget_for_target(budget: np.ndarray, rmse: np.ndarray, target_rmse: float) -> dict:
+    """Smallest budget whose mean RMSE reaches ``target_rmse``, interpolated on log-log axes.
+
+    Takes the first tested budget n_i (ascending) with rmse_i <= target and interpolates
+    log n linearly in log rmse between n_{i-1} and n_i:
+    log n* = log n_{i-1} + (log t - log r_{i-1}) (log n_i - log n_{i-1}) / (log r_i - log r_{i-1}).
+
+    Args:
+        budget: (k,) tested budgets. rmse: (k,) mean RMSE (bp) at each. target_rmse: bp.
+    Returns:
+        dict: budget (float; NaN unless bracketed), flag ('ok', 'below smallest budget' —
+        reached already at the smallest, 'not reached', 'no data', 'no target' for a NaN or
+        non-positive target), bound ('<= n_min',
+        '> n_max' or '').
+    """
+    n, r = np.asarray(budget, float), np.asarray(rmse, float)
+    keep = np.isfinite(n) & np.isfinite(r) & (r > 0)
+    n, r = n[keep], r[keep]
+    o = np.argsort(n)
+    n, r = n[o], r[o]
+    if not (np.isfinite(target_rmse) and target_rmse > 0):
+        return dict(budget=_NAN, flag="no target", bound="")
+    if n.size == 0:
+        return dict(budget=_NAN, flag="no data", bound="")
+    hit = np.nonzero(r <= target_rmse)[0]
+    if hit.size == 0:
+        return dict(budget=_NAN, flag="not reached", bound=f"> {n[-1]:g}")
+    i = int(hit[0])
+    if i == 0:
+        return dict(budget=_NAN, flag="below smallest budget", bound=f"<= {n[0]:g}")
+    ln0, ln1, lr0, lr1 = math.log(n[i - 1]), math.log(n[i]), math.log(r[i - 1]), math.log(r[i])
+    ln = ln0 + (math.log(target_rmse) - lr0) * (ln1 - ln0) / (lr1 - lr0)
+    return dict(budget=math.exp(ln), flag="ok", bound="")
+
+
+def invert_power_law(log_a: np.ndarray, b: np.ndarray, target_rmse: float) -> np.ndarray:
+    """Budget at which MSE = exp(log_a) n^-b reaches target_rmse^2: n* = exp((log_a - 2 log t) / b).
+
+    Args: log_a, b: (...) fit parameters (log bp^2, unitless). target_rmse: bp.
+    Returns: (...) budgets; +inf where b <= 0 (more data does not help), NaN where an input is NaN.
+    """
+    la, bb = np.asarray(log_a, float), np.asarray(b, float)
+    with _quiet():
+        out = np.where(bb > 0, np.exp((la - 2 * math.log(target_rmse)) / bb), np.inf)
+    return np.where(np.isnan(la) | np.isnan(bb), np.nan, out)
+
+
+def _fieller_set(a: float, b2: float, c: float, est: float) -> tuple[float, float]:
+    """The piece of {z: a z^2 + b2 z + c <= 0} that holds ``est`` (a Fieller set), as (lo, hi).
+
+    a > 0: the bounded interval between the roots. a <= 0 (the slope is not significant at
+    the chosen level): the set is unbounded, a ray or the whole line.
+    """
+    disc = b2 * b2 - 4 * a * c
+    if a > 0:
+        r = math.sqrt(max(disc, 0.0))
+        return (-b2 - r) / (2 * a), (-b2 + r) / (2 * a)
+    if a == 0 or disc <= 0:
+        return -math.inf, math.inf
+    r = math.sqrt(disc)
+    z1, z2 = sorted(((-b2 - r) / (2 * a), (-b2 + r) / (2 * a)))
+    if est >= z2:
+        return z2, math.inf
+    if est <= z1:
+        return -math.inf, z1
+    return -math.inf, math.inf
+
+
+def _t(confidence: float, dof: float) -> float:
+    return float(stats.t.ppf(0.5 + confidence / 2, dof))
+
+
+def budget_for_target_fit(budget, seed, mse, target_mse: float, *, confidence: float = 0.95) -> dict:
+    """HF budget at which the primary power-law fit reaches ``target_mse``, with a Fieller interval.
+
+    Fit: log ybar_j = alpha + beta (log n_j - xm) on the k budget means (sabr.stats_scaling);
+    n* = exp(xm + (log target - alpha) / beta). Interval: every n with
+    (alpha + beta u - log target)^2 <= t^2 [s^2 (1/k + u^2 / Sxx) + c_seed], u = log n - xm
+    (Fieller / inverse prediction; Draper & Smith 1998 sec. 3.2), t on the Satterthwaite
+    df of s^2 (k - 2 df) and c_seed (S - 1 df) at u*. Unbounded when beta is not
+    significantly negative (hi = inf, and lo may be 0).
+
+    Args:
+        budget, seed: (n,) per trained cell. mse: (n,) MSE in bp^2 (> 0; pass the
+            noise-corrected MSE for a claim about the model). target_mse: bp^2.
+    Returns:
+        dict: budget (n*, HF points; inf when b <= 0), lo, hi, b, log_a, df, n_budgets,
+        flag (range_flag of n*, or why there is none), note.
+    """
+    b, s, v = check_cells(budget, seed, mse=mse)
+    out = dict(budget=_NAN, lo=_NAN, hi=_NAN, b=_NAN, log_a=_NAN, df=_NAN, n_budgets=0, flag="", note="")
+    if not (np.isfinite(target_mse) and target_mse > 0):
+        out["flag"] = "no target"
+        return out
+    f = line_fit(b, s, np.log(v["mse"]))
+    out["n_budgets"] = f.k
+    if f.k < 3:
+        out["flag"] = f"{f.k} budget(s) (< 3): no fit"
+        return out
+    beta = f.slope
+    out.update(b=-beta, log_a=f.alpha - beta * f.xm)
+    if beta >= 0:
+        out.update(budget=math.inf, flag="b <= 0: error does not fall with budget")
+        return out
+    c0 = f.alpha - math.log(target_mse)
+    u_star = -c0 / beta
+    v_line = f.s2 * (1.0 / f.k + u_star ** 2 / f.sxx)
+    dof = satterthwaite([(v_line, f.k - 2), (f.c_seed, f.df_seed)])
+    dof = f.k - 2 if not np.isfinite(dof) else dof
+    t = _t(confidence, dof)
+    lo, hi = _fieller_set(beta ** 2 - t * t * f.s2 / f.sxx, 2 * c0 * beta,
+                          c0 ** 2 - t * t * (f.s2 / f.k + f.c_seed), u_star)
+    with _quiet():
+        out.update(budget=float(np.exp(f.xm + u_star)), lo=float(np.exp(f.xm + lo)),
+                   hi=float(np.exp(f.xm + hi)), df=dof)             # np.exp: overflow -> inf
+    out["flag"] = range_flag(out["budget"], f.budgets[0], f.budgets[-1])
+    notes = []
+    if f.S < 2:
+        notes.append("one seed: the seeds' shared effect is not in the interval")
+    if math.isinf(hi) or lo == -math.inf:
+        notes.append("slope not significant at this level: interval unbounded")
+    out["note"] = "; ".join(notes)
+    return out
+
+
+def data_efficiency_ratio(budget, seed, mse_a, mse_b, at_budget: float, *,
+                          confidence: float = 0.95) -> dict:
+    """HF points B needs to match A's fitted error at ``at_budget``, over at_budget, with a Fieller interval.
+
+    From the paired per-budget means: D(u) = alpha_D + beta_D u, the line of the budget
+    means of d = log MSE_A - log MSE_B, and B's own line with slope beta_B (u = log n - xm).
+    B matches A's error at n0 where log(ratio) = rho = D(u0) / beta_B. Interval: the rho with
+    (D - rho beta_B)^2 <= t^2 [var D - 2 rho cov(D, beta_B) + rho^2 var beta_B] (Fieller 1954),
+    variances from the k residuals of both lines (k - 2 df; cov from their cross products)
+    plus the seed term of alpha_D, Satterthwaite df. ratio > 1: A needs fewer points.
+
+    Args:
+        budget, seed: (n,) per (budget, seed) pair. mse_a, mse_b: (n,) paired test MSE (bp^2).
+        at_budget: n0, A's budget (HF points). confidence: interval level.
+    Returns:
+        dict: ratio, lo, hi (exp of the rho interval; 0 / inf when unbounded), budget_b
+        (= ratio x n0), df, n_budgets, flag (range_flag of budget_b against the tested
+        budgets), note.
+    """
+    b, s, v = check_cells(budget, seed, mse_a=mse_a, mse_b=mse_b)
+    out = dict(ratio=_NAN, lo=_NAN, hi=_NAN, budget_b=_NAN, df=_NAN, n_budgets=0, flag="", note="")
+    ya, yb = np.log(v["mse_a"]), np.log(v["mse_b"])
+    fd, fb = line_fit(b, s, ya - yb), line_fit(b, s, yb)
+    out["n_budgets"] = fd.k
+    if fd.k < 3:
+        out["flag"] = f"{fd.k} paired budget(s) (< 3): no fit"
+        return out
+    beta = fb.slope
+    if beta >= 0:
+        out.update(flag="B's error does not fall with budget: no ratio")
+        return out
+    u0 = math.log(at_budget) - fd.xm
+    D = fd.alpha + fd.slope * u0
+    rho = D / beta
+    vd_line = fd.s2 * (1.0 / fd.k + u0 ** 2 / fd.sxx)
+    vb = fb.s2 / fd.sxx
+    cdb = float(fd.resid @ fb.resid) / (fd.k - 2) * u0 / fd.sxx
+    dof = satterthwaite([(vd_line - 2 * rho * cdb + rho ** 2 * vb, fd.k - 2), (fd.c_seed, fd.df_seed)])
+    dof = fd.k - 2 if not np.isfinite(dof) else dof
+    t2 = _t(confidence, dof) ** 2
+    lo, hi = _fieller_set(beta ** 2 - t2 * vb, -2 * (D * beta - t2 * cdb),
+                          D ** 2 - t2 * (vd_line + fd.c_seed), rho)
+    with _quiet():
+        out.update(ratio=float(np.exp(rho)), lo=float(np.exp(lo)), hi=float(np.exp(hi)), df=dof)
+    out["budget_b"] = out["ratio"] * at_budget
+    out["flag"] = range_flag(out["budget_b"], fd.budgets[0], fd.budgets[-1])
+    if math.isinf(hi) or lo == -math.inf:
+        out["note"] = "B's slope not significant at this level: interval unbounded"
+    return out
+
+
+def _corrected_cells(df: pd.DataFrame) -> pd.DataFrame:
+    """finished_cells plus mse_corr (bp^2): the cell's mse_corrected_bp2, else mse_bp2 - floor^2."""
+    cells, _ = finished_cells(df)
+    floor = pd.to_numeric(cells["noise_floor_bp"], errors="coerce") if "noise_floor_bp" in cells \
+        else pd.Series(np.nan, index=cells.index)
+    corr = cells["mse_bp2"] - floor.fillna(0.0) ** 2
+    if "mse_corrected_bp2" in cells:
+        corr = pd.to_numeric(cells["mse_corrected_bp2"], errors="coerce").fillna(corr)
+    return cells.assign(mse_corr=corr.astype(float), floor=floor)
+
+
+def efficiency_table(summary: pd.DataFrame, df: pd.DataFrame, target_rmse: float, *,
+                     scaling: pd.DataFrame | None = None, confidence: float = 0.95) -> pd.DataFrame:
+    """Per model: the HF budget for a test RMSE of ``target_rmse`` (bp) on the noise-corrected MSE.
+
+    budget_interp: budget_for_target on the per-budget geometric mean of the noise-corrected
+    MSE (no interval). budget_fit [lo, hi]: budget_for_target_fit (primary fit, Fieller
+    interval) on the cells' noise-corrected MSE. A budget where some seed's corrected MSE is
+    <= 0 (the model is within the MC noise there) cannot enter a log fit: it is left out and
+    noted. Flags: range_flag (beyond_range = more than 10x outside the tested budgets), a
+    target below the MC noise floor (not verifiable on this test set) and a target below the
+    sensitivity fit's floor (sat_c - floor^2, from ``scaling``).
+
+    Args:
+        summary: cell_summary output. df: results frame. target_rmse: bp.
+        scaling: scaling_table output (for sat_c; optional).
+    Returns:
+        frame per model: target_rmse_bp, budget_interp, interp_flag, interp_bound, budget_fit,
+        budget_fit_lo, budget_fit_hi, fit_flag, beyond_range (bool), n_budgets_fit, df,
+        tested_min, tested_max (the model's tested budgets), hagan_rmse_bp, noise_floor_bp, note.
+    """
+    rows = []
+    models = summary.loc[~summary.is_reference, "model_type"].unique().tolist() if len(summary) else []
+    cells = _corrected_cells(df) if df is not None and len(df) else pd.DataFrame(
+        columns=["model_type", "budget", "seed", "mse_corr", "floor"])
+    sc = scaling.set_index("model_type") if scaling is not None and len(scaling) else pd.DataFrame()
+    hagan = float(summary.loc[summary.is_reference, "rmse_bp_mean"].mean()) if len(summary) else _NAN
+    for m in sorted(models):
+        c = cells[cells.model_type == m]
+        floor = float(c["floor"].mean()) if len(c) else _NAN
+        pos = c.groupby("budget")["mse_corr"].min() > 0
+        keep = c[c.budget.isin(pos[pos].index)]
+        at_floor = sorted(pos[~pos].index.tolist())
+        g = keep.groupby("budget")["mse_corr"].apply(lambda v: math.exp(np.log(v).mean() / 2))
+        ip = budget_for_target(g.index.to_numpy(), g.to_numpy(), target_rmse)
+        if at_floor and ip["flag"] == "not reached":
+            ip = dict(budget=_NAN, flag="reached within the MC noise", bound=f"<= {at_floor[0]:g}")
+        row = {"model_type": m, "target_rmse_bp": target_rmse, "budget_interp": ip["budget"],
+               "interp_flag": ip["flag"], "interp_bound": ip["bound"], "budget_fit": _NAN,
+               "budget_fit_lo": _NAN, "budget_fit_hi": _NAN, "fit_flag": "no fit",
+               "beyond_range": False, "n_budgets_fit": 0, "df": _NAN,
+               "tested_min": float(c.budget.min()) if len(c) else _NAN,
+               "tested_max": float(c.budget.max()) if len(c) else _NAN, "hagan_rmse_bp": hagan,
+               "noise_floor_bp": floor, "note": ""}
+        notes = [f"budgets {at_floor} left out: corrected MSE <= 0 in some seed (within the MC noise)"] \
+            if at_floor else []
+        fit = None
+        if len(keep) and np.isfinite(target_rmse) and target_rmse > 0:
+            fit = budget_for_target_fit(keep["budget"].to_numpy(), keep["seed"].to_numpy(),
+                                        keep["mse_corr"].to_numpy(), target_rmse ** 2,
+                                        confidence=confidence)
+            flags = [fit["flag"]] if fit["flag"] else []
+            if np.isfinite(floor) and target_rmse < floor:
+                flags.append("target below the MC noise floor")
+            if m in sc.index and np.isfinite(sc.loc[m].get("sat_c", _NAN)) and \
+                    target_rmse ** 2 <= sc.loc[m, "sat_c"] - (floor if np.isfinite(floor) else 0) ** 2:
+                flags.append("target below the fitted floor c" +
+                             ("" if sc.loc[m].get("sat_c_identifiable", False) else " (c not identifiable)"))
+            row.update(budget_fit=fit["budget"], budget_fit_lo=fit["lo"], budget_fit_hi=fit["hi"],
+                       fit_flag="; ".join(flags) or "no fit", beyond_range=fit["flag"] == BEYOND,
+                       n_budgets_fit=fit["n_budgets"], df=fit["df"])
+            notes += [fit["note"]] if fit["note"] else []
+        row["note"] = "; ".join(notes)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def data_efficiency(summary: pd.DataFrame, df: pd.DataFrame | None = None, *,
+                    confidence: float = 0.95) -> pd.DataFrame:
+    """Data-efficiency ratio of A over B: HF points B needs to match A's error at n, over n.
+
+    On log MSE throughout. ratio [ratio_lo, ratio_hi]: data_efficiency_ratio on the cells
+    paired by (budget, seed) (needs ``df``; primary fit, Fieller interval). ratio_interp:
+    B's budget from budget_for_target on B's log-log curve of geometric-mean RMSE at A's
+    geometric-mean RMSE at n, over n (no interval; NaN outside B's tested range, where
+    ``bound`` says '> x' or '<= x'). ratio > 1: A needs fewer points.
+
+    Args: summary: cell_summary output. df: results frame (for the fitted ratio).
+    Returns: frame (model_a, model_b, budget, rmse_bp_a (geometric mean, bp), ratio,
+        ratio_lo, ratio_hi, budget_b, fit_flag, beyond_range, ratio_interp, budget_b_interp,
+        flag, bound, note).
+    """
+    cols = ["model_a", "model_b", "budget", "rmse_bp_a", "ratio", "ratio_lo", "ratio_hi", "budget_b",
+            "fit_flag", "beyond_range", "ratio_interp", "budget_b_interp", "flag", "bound", "note"]
+    s = summary[(~summary.is_reference) & (summary.n > 0)] if len(summary) else summary
+    models = sorted(s["model_type"].unique().tolist()) if len(s) else []
+    rows = []
+    for a, b in itertools.permutations(models, 2):
+        sa, sb = s[s.model_type == a], s[s.model_type == b]
+        pairs, pnotes = paired_arrays(df, a, b) if df is not None and len(df) else (None, [])
+        for n, ra in zip(sa["budget"], sa["rmse_bp_gmean"]):
+            ip = budget_for_target(sb["budget"].to_numpy(), sb["rmse_bp_gmean"].to_numpy(), ra)
+            bound = ""
+            if ip["flag"] == "not reached":
+                bound = f"> {sb['budget'].max() / n:.4g}"
+            elif ip["flag"] == "below smallest budget":
+                bound = f"<= {sb['budget'].min() / n:.4g}"
+            row = {"model_a": a, "model_b": b, "budget": n, "rmse_bp_a": ra, "ratio": _NAN,
+                   "ratio_lo": _NAN, "ratio_hi": _NAN, "budget_b": _NAN, "fit_flag": "no fit",
+                   "beyond_range": False, "ratio_interp": ip["budget"] / n,
+                   "budget_b_interp": ip["budget"], "flag": ip["flag"], "bound": bound, "note": ""}
+            if pairs is not None and len(pairs["budget"]):
+                r = data_efficiency_ratio(pairs["budget"], pairs["seed"], pairs["mse_a"], pairs["mse_b"],
+                                          float(n), confidence=confidence)
+                row.update(ratio=r["ratio"], ratio_lo=r["lo"], ratio_hi=r["hi"], budget_b=r["budget_b"],
+                           fit_flag=r["flag"] or "no fit", beyond_range=r["flag"] == BEYOND,
+                           note="; ".join(x for x in [r["note"]] + pnotes[:1] if x))
+            rows.append(row)
+    return pd.DataFrame(rows, columns=cols)
