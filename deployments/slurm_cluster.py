@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from dask_jobqueue import SLURMCluster
     from distributed import Client
 
-    from flows.hf_budget import hf_budget
+    from flows.experiment import hf_budget
 
     prologue = [f"export PREFECT_API_URL={api}", "export TF_NUM_INTRAOP_THREADS=1",
                 "export TF_NUM_INTEROP_THREADS=1", "export OMP_NUM_THREADS=1",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sabr.aggregator import ResultsAggregator
+from sabr.analysis.aggregator import ResultsAggregator
 
 __all__ = ["aggregate_existing"]
 

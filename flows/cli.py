@@ -72,7 +72,7 @@ def _check_writable(path: Path) -> None:
 def _validated_run_args(args) -> dict:
     """Resolve and validate everything before the flow starts (ConfigError on bad input)."""
     from flows.runner import check_reachable, validate_dask_address
-    from sabr.config import resolve_config       # not flows.hf_budget: no Prefect import yet
+    from sabr.config import resolve_config       # not flows.experiment: no Prefect import yet
     params = {k: getattr(args, k) for k in (
         "config_path", "hf_budgets", "model_types", "n_hyperparameter_trials", "n_random_seeds",
         "parallel_jobs", "output_dir", "tuning_method", "dask_address", "skip_experiments")}
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             from flows.analysis import aggregate_existing
             aggregate_existing(out)
             return 0
-        from flows.hf_budget import ExperimentFailed, hf_budget
+        from flows.experiment import ExperimentFailed, hf_budget
         try:
             summary = hf_budget(**params)
         except ExperimentFailed as err:
@@ -130,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _demo(ap, args) -> int:
-    from sabr.demo import format_table, smile_table
-    from sabr.params import SabrParams
+    from sabr.numerics.demo import format_table, smile_table
+    from sabr.numerics.params import SabrParams
     try:
         params = SabrParams(args.alpha, args.beta, args.nu, args.rho)
         print(f"SABR alpha={params.alpha} beta={params.beta} nu={params.nu} rho={params.rho}, "

@@ -86,7 +86,7 @@ class ExperimentOrchestrator:
         path = self.write_config(cfg)
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")   # as the CLI does
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        from flows.hf_budget import ExperimentFailed, hf_budget   # flows.hf_budget imports us
+        from flows.experiment import ExperimentFailed, hf_budget   # Prefect only when a run starts
         try:
             hf_budget(config_path=str(path), output_dir=str(self.output_dir))
         except ExperimentFailed as err:

@@ -1,15 +1,10 @@
-"""hf-budget's pure numerics core: SABR parameters, Hagan (LF) and Monte Carlo (HF) vols.
+"""hf-budget's domain core, in layers; imports go one way (pyproject.toml [tool.importlinter]).
 
-Never imports Prefect; randomness enters only as seeds or numpy Generators.
+``sabr.analysis`` -> ``sabr.learning`` -> ``sabr.data`` -> ``sabr.numerics``: a layer
+may import the layers below it and the shared top-level modules (``config``, ``space``,
+``errors``, ``io``, ``lock``), never one above. Those top-level modules import no layer.
+``sabr.stats``, ``sabr.tuning`` and ``sabr.results`` are the seed's import paths,
+kept as thin re-exports for user code; nothing inside the project imports them.
+
+Never imports Prefect or Dask; randomness enters only as seeds or numpy Generators.
 """
-from .black import black_price, black_vega, implied_vol
-from .grid import SurfaceGrid, make_grid
-from .hagan import hagan_vol
-from .montecarlo import MCResult, mc_prices, mc_smile, mc_surface
-from .params import FUNAHASHI_BOX, ParameterBox, SabrParams
-
-__all__ = [
-    "FUNAHASHI_BOX", "MCResult", "ParameterBox", "SabrParams", "SurfaceGrid",
-    "black_price", "black_vega", "hagan_vol", "implied_vol", "make_grid",
-    "mc_prices", "mc_smile", "mc_surface",
-]

@@ -30,12 +30,18 @@ __all__ = [
     "TUNING_METHODS",
     "PROFILES",
     "load_config",
+    "n_test_thetas",
     "resolve_config",
 ]
 
 MODEL_TYPES = ("mda_cnn", "residual_mlp", "direct_mlp", "cnn_only")
 TUNING_METHODS = ("random", "grid", "bayesian")
 MIN_MC_PATHS = 1_000
+
+
+def n_test_thetas(n: int, test_fraction: float) -> int:
+    """How many of n parameter sets are held out for testing: round(test_fraction n), at least 1."""
+    return max(1, round(test_fraction * n))
 
 
 class _Strict(BaseModel):
@@ -93,7 +99,7 @@ class DataGenConfig(_Strict):
 
     @property
     def n_test(self) -> int:
-        return max(1, round(self.test_fraction * self.n_parameter_sets))
+        return n_test_thetas(self.n_parameter_sets, self.test_fraction)
 
     @property
     def n_train_pool(self) -> int:

@@ -18,19 +18,21 @@ import resource
 import time
 from pathlib import Path
 
+from sabr.data.dataset import DATA_MODULES
 from sabr.errors import ConfigError
-from sabr.fingerprint import code_fingerprint
+from sabr.io import code_fingerprint
 
 __all__ = ["CODE_MODULES", "CONFIG_KEYS", "cache_key", "retry_unless_deterministic", "RETRIES",
            "FAULT_ENV", "injected_fault", "Clock"]
 
 CODE_MODULES = {
-    "data": ("params", "hagan", "black", "grid", "montecarlo", "mc_result", "mc_kernels", "dataset",
-             "config", "io"),
-    "model": ("params", "hagan", "black", "grid", "montecarlo", "mc_result", "mc_kernels", "dataset",
-              "config", "io", "budgets", "patches", "models", "training", "metrics", "costs", "space",
-              "tuning"),
+    "data": DATA_MODULES + ("sabr.config", "sabr.io"),
 }
+CODE_MODULES["model"] = CODE_MODULES["data"] + tuple(f"sabr.{m}" for m in (
+    "space", "data.budgets", "data.patches", "data.costs",
+    "learning.models", "learning.training", "learning.metrics", "learning.tuning"))
+"""The modules (dotted names) whose source decides a stage's results: the cache key's
+code fingerprint (sabr.io.code_fingerprint, by import, so it survives a move)."""
 RETRIES = {"retries": 2, "retry_delay_seconds": [2, 5], "retry_jitter_factor": 0.5}
 
 

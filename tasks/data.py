@@ -7,8 +7,8 @@ import numpy as np
 from prefect import get_run_logger, task
 
 from sabr.config import ExperimentConfig
-from sabr.dataset import (DATA_FILE, META_FILE, GridSpec, MCSettings, assemble, compute_chunk,
-                          sample_thetas)
+from sabr.data.dataset import (DATA_FILE, META_FILE, GridSpec, MCSettings, assemble, compute_chunk,
+                               sample_thetas)
 from sabr.io import atomic_save_npz, hash_arrays
 
 from .common import RETRIES, Clock, cache_key, retry_unless_deterministic

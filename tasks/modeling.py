@@ -5,9 +5,9 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from sabr.budgets import TUNING_REPLICATE
+from sabr.data.budgets import TUNING_REPLICATE
 from sabr.config import ExperimentConfig
-from sabr.dataset import load_dataset
+from sabr.data.dataset import load_dataset
 
 from .common import RETRIES, Clock, cache_key, injected_fault, retry_unless_deterministic
 
@@ -21,7 +21,7 @@ def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int,
               study_dir: str) -> dict:
     """Tune on the tuning replicate's points of this budget (never a reported seed's);
     returns hyperparameters. ``dataset``: the assembly's result (its ``path``)."""
-    from sabr.tuning import HyperparameterTuner
+    from sabr.learning.tuning import HyperparameterTuner
     clock = Clock()
     cfg = ExperimentConfig.model_validate_json(config_json)
     data = load_dataset(dataset["path"])
@@ -44,12 +44,12 @@ def train_cell(config_json: str, dataset: dict, model_type: str, budget: int, se
                tuned, exp_dir: str) -> dict:
     """Train and score one cell into ``exp_dir``; returns its metrics (status ok / failed).
     ``dataset``: the assembly's result (its ``path``)."""
-    from sabr.training import train_and_evaluate
+    from sabr.learning.training import train_and_evaluate
     clock = Clock()
     cfg = ExperimentConfig.model_validate_json(config_json)
     hp = tuned.get("hyperparameters") if isinstance(tuned, dict) else None
     if hp is None:                     # tuning failed for good: train with the defaults
-        from sabr.models import default_hyperparameters
+        from sabr.learning.models import default_hyperparameters
         hp = default_hyperparameters(cfg.models, cfg.training_config)
     fault = injected_fault(model_type, budget, seed)
     if fault == "raise":

@@ -8,10 +8,10 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from sabr.aggregator import ResultsAggregator
-from sabr.history import archive_run, comparison_markdown, previous_run
+from sabr.analysis.aggregator import ResultsAggregator
+from sabr.analysis.history import archive_run, comparison_markdown, previous_run
 from sabr.io import atomic_write_json, atomic_write_text
-from sabr.timings import stage_timings, timings_markdown
+from sabr.analysis.timings import stage_timings, timings_markdown
 
 from .common import Clock
 
@@ -42,7 +42,7 @@ def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_pl
     """Analyse what finished (on disk), write every file of the results tree, compare with the
     previous run, archive this run's analysis under runs/<run_name>/, publish the artifacts.
     ``failures``: [budget, model, seed, why] of cells whose task failed in this run;
-    ``records``/``clock``: the stages' task timings for analysis/timings.json (sabr.timings)."""
+    ``records``/``clock``: the stages' task timings for analysis/timings.json (sabr.analysis.timings)."""
     own = Clock()
     out = Path(output_dir)
     before = previous_run(out)

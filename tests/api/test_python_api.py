@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from flows.hf_budget import ExperimentOrchestrator, HyperparameterSpace, create_experiment_orchestrator
-from sabr.budgets import TUNING_REPLICATE
+from sabr.data.budgets import TUNING_REPLICATE
 from sabr.config import ExperimentConfig
 from sabr.results import ResultsAggregator, create_results_aggregator
 from sabr.tuning import HyperparameterTuner
@@ -48,7 +48,7 @@ def test_seed_yaml_loads_with_defaults_for_every_other_field(tmp_path):
 
 
 def test_tuner_two_argument_form_with_a_custom_objective(make_tiny_config, tmp_path):
-    from sabr.dataset import build_dataset
+    from sabr.data.dataset import build_dataset
     space = {"learning_rates": [1e-4, 3e-4, 1e-3], "batch_sizes": [32, 64],
              "dropout_rates": [0.1, 0.2], "cnn_filters": [[4], [8]], "mlp_hidden_dims": [[8], [16]]}
     base_config = ExperimentConfig.from_yaml(make_tiny_config(hyperparameter_space=space))

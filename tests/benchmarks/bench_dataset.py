@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from sabr.config import ExperimentConfig
-from sabr.dataset import GridSpec, MCSettings, build_dataset, compute_chunk, load_dataset, sample_thetas
+from sabr.data.dataset import GridSpec, MCSettings, build_dataset, compute_chunk, load_dataset, sample_thetas
 
 
 def peak_rss_mib() -> float:

@@ -81,7 +81,7 @@ def main(argv=None) -> dict:
     from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.hf_budget import hf_budget
+    from flows.experiment import hf_budget
     server = SubprocessASGIServer()           # one server for both runs and the read-back
     server.start()
     try:

@@ -1,6 +1,6 @@
 """Benchmark: our Monte Carlo engine against the plain NumPy peer, on the same surface, same run.
 
-Times ``sabr.montecarlo.mc_surface`` and the project's plain Euler peer
+Times ``sabr.numerics.montecarlo.mc_surface`` and the project's plain Euler peer
 (``tests/benchmarks/euler_peer.py``: Euler with absorption for F, exact log-normal
 volatility, antithetic pairs, 100 steps/year) on a representative Funahashi-box
 surface (alpha 0.3, beta 0.6, nu 0.5, rho -0.4, F0 = 1, 21 strikes x 10 maturities
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sabr.montecarlo import _step_counts, default_steps_per_year, mc_prices, mc_surface
+from sabr.numerics.montecarlo import _step_counts, default_steps_per_year, mc_prices, mc_surface
 
 PEER_DEFAULT = Path(__file__).resolve().parent / "euler_peer.py"
 

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from sabr.config import ExperimentConfig
-from sabr.dataset import build_dataset, load_dataset
-from sabr.models import MODEL_BUILDERS, build_model, default_hyperparameters
-from sabr.training import configure_tensorflow, fit_model, prepare_cell_data, train_and_evaluate
+from sabr.data.dataset import build_dataset, load_dataset
+from sabr.learning.models import MODEL_BUILDERS, build_model, default_hyperparameters
+from sabr.learning.training import configure_tensorflow, fit_model, prepare_cell_data, train_and_evaluate
 
 
 def main(argv=None) -> dict:

@@ -24,8 +24,8 @@ import json
 
 import numpy as np
 
-from sabr.grid import make_grid
-from sabr.montecarlo import default_steps_per_year, mc_surface
+from sabr.numerics.grid import make_grid
+from sabr.numerics.montecarlo import default_steps_per_year, mc_surface
 
 CASES = {
     # name: (alpha, beta, nu, rho)

@@ -44,9 +44,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sabr.stats import (budget_for_target_fit, cluster_bootstrap_powerlaw,  # noqa: E402
-                        data_efficiency_ratio, exponent_difference, geometric_mean_interval,
-                        paired_test, power_law_fit, scaling_exponent, test_theta_bootstrap)
+from sabr.analysis.stats import (budget_for_target_fit, cluster_bootstrap_powerlaw,  # noqa: E402
+                                 data_efficiency_ratio, exponent_difference, geometric_mean_interval,
+                                 paired_test, power_law_fit, scaling_exponent, test_theta_bootstrap)
 
 BUDGETS = np.array([50.0, 100.0, 200.0, 500.0, 1000.0])
 LOG_A = {"A": math.log(5000.0), "B": math.log(6000.0)}

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The project's plain Euler Monte Carlo for SABR: the peer that ``bench_mc.py`` measures
-``sabr.montecarlo`` against.
+``sabr.numerics.montecarlo`` against.
 
 Written from the SABR SDE alone (Hagan et al. 2002), with nothing from ``sabr``:
 

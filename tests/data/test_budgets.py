@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sabr.budgets import TUNING_REPLICATE, budget_points, grid_cell_order, point_order
+from sabr.data.budgets import TUNING_REPLICATE, budget_points, grid_cell_order, point_order
 
 
 def test_budgets_are_nested_for_a_seed(small_dataset):

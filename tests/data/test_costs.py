@@ -1,10 +1,10 @@
-"""HF cost of a set of points (sabr.costs.hf_cost): distinct thetas, each run to its longest maturity."""
+"""HF cost of a set of points (sabr.data.costs.hf_cost): distinct thetas, each run to its longest maturity."""
 import numpy as np
 import pytest
 
-from sabr.budgets import budget_points
-from sabr.costs import hf_cost
-from sabr.dataset import Dataset
+from sabr.data.budgets import budget_points
+from sabr.data.costs import hf_cost
+from sabr.data.dataset import Dataset
 
 
 def _tiny(cpu):

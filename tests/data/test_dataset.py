@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from sabr.dataset import (DATA_FILE, META_FILE, DatasetError, GridSpec, MCSettings, assemble,
-                          chunk_indices, compute_chunk, load_dataset, sample_thetas, split_thetas,
-                          theta_seed)
-from sabr.hagan import hagan_vol
-from sabr.montecarlo import _step_counts, default_steps_per_year, mc_surface
+from sabr.data.dataset import (DATA_FILE, META_FILE, DatasetError, GridSpec, MCSettings, assemble,
+                               chunk_indices, compute_chunk, load_dataset, sample_thetas, split_thetas,
+                               theta_seed)
+from sabr.numerics.hagan import hagan_vol
+from sabr.numerics.montecarlo import _step_counts, default_steps_per_year, mc_surface
 
 
 
@@ -121,7 +121,7 @@ def test_data_set_without_recorded_timings_loads_with_nan(small_dataset, tmp_pat
 
 
 def test_regions_use_each_surfaces_own_atm_vol(small_dataset):
-    from sabr.grid import atm_vol, make_grid
+    from sabr.numerics.grid import atm_vol, make_grid
     d = small_dataset
     pts = d.theta_points(np.arange(20), valid_only=False)
     th, m, _ = d.unravel(pts)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sabr.patches import fit_normaliser, lf_patches, point_features, targets, Normaliser
+from sabr.data.patches import fit_normaliser, lf_patches, point_features, targets, Normaliser
 
 
 def test_patch_by_hand_centre_and_edges():

@@ -1,7 +1,7 @@
 import pytest
 
 from sabr.config import ExperimentConfig
-from sabr.dataset import build_dataset, load_dataset
+from sabr.data.dataset import build_dataset, load_dataset
 
 
 @pytest.fixture(scope="session")

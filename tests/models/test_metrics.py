@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from sabr.dataset import Dataset
-from sabr.metrics import cell_metrics, noise_corrected
+from sabr.data.dataset import Dataset
+from sabr.learning.metrics import cell_metrics, noise_corrected
 
 
 def _one_smile():

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from sabr.config import ExperimentConfig
-from sabr.models import MODEL_BUILDERS, MODEL_INPUTS, build_model, default_hyperparameters, get_builder
-from sabr.training import configure_tensorflow, prepare_cell_data
+from sabr.learning.models import (MODEL_BUILDERS, MODEL_INPUTS, build_model, default_hyperparameters,
+                                  get_builder)
+from sabr.learning.training import configure_tensorflow, prepare_cell_data
 
 CFG = ExperimentConfig()
 

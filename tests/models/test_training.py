@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from sabr.config import ExperimentConfig
-from sabr.metrics import error_metrics
-from sabr.models import default_hyperparameters
-from sabr.budgets import TUNING_REPLICATE
-from sabr.training import cell_seed, train_and_evaluate
+from sabr.learning.metrics import error_metrics
+from sabr.learning.models import default_hyperparameters
+from sabr.data.budgets import TUNING_REPLICATE
+from sabr.learning.training import cell_seed, train_and_evaluate
 
 QUICK = ExperimentConfig.profile("quick")
 HP = default_hyperparameters(QUICK.models, QUICK.training_config)
@@ -54,14 +54,15 @@ def test_cell_writes_its_files_and_is_deterministic(tiny_dataset, tmp_path):
     for key in ("rmse_bp", "mae_bp", "max_abs_bp", "hagan_rmse_bp", "train_hash", "test_hash"):
         assert a[key] == b[key]
     for f in ("config.json", "models/model.keras", "logs/history.csv", "metrics.json",
-              "checkpoints/best.weights.h5", "predictions.npz"):
+              "predictions.npz"):
         assert (tmp_path / "a" / f).is_file(), f
+    assert not [p.name for p in (tmp_path / "a").rglob(".*")], "temporary files left behind"
     saved = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert saved["rmse_bp"] == pytest.approx(a["rmse_bp"])
     assert a["n_train"] + a["n_val"] == 40 and a["n_test"] == tiny_dataset.test_points().size
     # the cost of the cell's HF data: its distinct thetas' runs to the longest maturity used
-    from sabr.budgets import budget_points
-    from sabr.costs import hf_cost
+    from sabr.data.budgets import budget_points
+    from sabr.data.costs import hf_cost
     cost = hf_cost(tiny_dataset, budget_points(tiny_dataset, 40, 1).all)
     assert a["n_hf_thetas"] == saved["n_hf_thetas"] == cost["n_hf_thetas"] == 17   # whole pool
     assert a["hf_cpu_seconds"] == saved["hf_cpu_seconds"] == cost["hf_cpu_seconds"] > 0
@@ -69,7 +70,7 @@ def test_cell_writes_its_files_and_is_deterministic(tiny_dataset, tmp_path):
     assert len((tmp_path / "a" / "logs" / "history.csv").read_text().splitlines()) == 5
     # the saved model reproduces the saved predictions
     import keras
-    from sabr.training import prepare_cell_data
+    from sabr.learning.training import prepare_cell_data
     model = keras.saving.load_model(tmp_path / "a" / "models" / "model.keras")
     data = prepare_cell_data(tiny_dataset, "mda_cnn", 40, 1, QUICK.models.patch_size)
     pred = data.normaliser.inverse_target(model.predict(data.x["test"], verbose=0).ravel())

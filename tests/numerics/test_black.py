@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sabr.black import black_price, black_vega, implied_vol
+from sabr.numerics.black import black_price, black_vega, implied_vol
 
 vols = st.floats(0.01, 3.0)
 texps = st.floats(0.05, 10.0)

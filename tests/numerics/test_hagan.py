@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sabr.hagan import hagan_vol, z_over_x
+from sabr.numerics.hagan import hagan_vol, z_over_x
 
 
 def test_reproduces_antonov_spector_hagan_column_to_4dp(antonov_spector):

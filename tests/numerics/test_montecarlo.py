@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy.stats import ncx2
 
-from sabr.black import implied_vol
-from sabr.montecarlo import CHUNK_PATHS, mc_prices, mc_smile, mc_surface
+from sabr.numerics.black import implied_vol
+from sabr.numerics.montecarlo import CHUNK_PATHS, mc_prices, mc_smile, mc_surface
 
 pytestmark = pytest.mark.slow
 
@@ -174,7 +174,7 @@ def test_an_unknown_engine_is_named():
 def test_cpu_seconds_per_maturity_are_measured_and_cumulative():
     """cpu_seconds_to_maturity: increasing, ends at the call's CPU time, ~ a shorter run's cost."""
     import time
-    from sabr.grid import default_maturities, funahashi_strikes
+    from sabr.numerics.grid import default_maturities, funahashi_strikes
     mats = default_maturities()
     strikes = funahashi_strikes(1.0, mats, 0.3, 0.6)
     args = (1.0, strikes, mats, 0.3, 0.6, 0.4, -0.3)

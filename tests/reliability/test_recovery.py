@@ -176,7 +176,7 @@ def test_the_lock_is_refused_in_process_and_freed_by_a_killed_holder(tmp_path):
 
 def test_a_worker_killed_mid_task_is_replaced_and_the_run_completes(dask_cluster, reference,
                                                                      tmp_path):
-    from flows.hf_budget import hf_budget
+    from flows.experiment import hf_budget
     cfg, expected = reference
     address, client = dask_cluster
     killed: list[str] = []
@@ -207,7 +207,7 @@ def test_a_worker_killed_mid_task_is_replaced_and_the_run_completes(dask_cluster
 
 def test_a_diverging_cell_and_a_raising_cell_are_failed_and_the_rest_completes(
         harness, make_tiny_config, tmp_path, monkeypatch):
-    from flows.hf_budget import ExperimentFailed, hf_budget
+    from flows.experiment import ExperimentFailed, hf_budget
     monkeypatch.setenv("HF_BUDGET_FAULT", "nan:residual_mlp:20:1,raise:mda_cnn:20:0")
     out = tmp_path / "out"
     with pytest.raises(ExperimentFailed, match="2 of 4 cells did not finish"):
@@ -229,8 +229,8 @@ def test_a_diverging_cell_and_a_raising_cell_are_failed_and_the_rest_completes(
 
 
 def test_a_corrupt_data_set_is_detected_and_built_again(harness, make_tiny_config, tmp_path):
-    from flows.hf_budget import hf_budget
-    from sabr.dataset import DatasetError, load_dataset
+    from flows.experiment import hf_budget
+    from sabr.data.dataset import DatasetError, load_dataset
     cfg, out = make_tiny_config(), tmp_path / "out"
     hf_budget(config_path=str(cfg), output_dir=str(out))
     data = out / "data" / "surfaces.npz"

@@ -1,4 +1,4 @@
-"""Builders of small results frames (sabr.results shape) for the statistics tests."""
+"""Builders of small results frames (sabr.analysis.results shape) for the statistics tests."""
 from __future__ import annotations
 
 import math

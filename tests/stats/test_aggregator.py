@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sabr.aggregator import ResultsAggregator, create_results_aggregator, relative_improvements
+from sabr.analysis.aggregator import ResultsAggregator, create_results_aggregator, relative_improvements
 
 MODELS = {"mda_cnn": 300.0, "residual_mlp": 400.0, "direct_mlp": 900.0}
 

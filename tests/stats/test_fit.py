@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sabr.stats import (budget_for_target, cluster_bootstrap_powerlaw, data_efficiency,
-                        exponent_differences, finished_cells, invert_power_law, power_law_fit,
-                        saturating_fit, scaling_table)
+from sabr.analysis.stats import (budget_for_target, cluster_bootstrap_powerlaw, data_efficiency,
+                                 exponent_differences, finished_cells, invert_power_law, power_law_fit,
+                                 saturating_fit, scaling_table)
 
 from stats_frames import power_law_frame
 

@@ -2,7 +2,7 @@
 import pytest
 
 from sabr.config import ExperimentConfig
-from sabr.dataset import build_dataset, load_dataset
+from sabr.data.dataset import build_dataset, load_dataset
 
 TINY_DATA = {"n_parameter_sets": 20, "mc_paths": 2000, "chunk_size": 10, "n_maturities": 4,
              "n_strikes": 7, "maturity_range": [0.5, 2.0], "master_seed": 3}

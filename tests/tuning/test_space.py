@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from sabr.config import ConfigError
-from sabr.tuning import HyperparameterSpace, decode_widths, encode_widths
+from sabr.learning.tuning import HyperparameterSpace, decode_widths, encode_widths
 
 
 def test_defaults_are_the_seeds():
@@ -81,6 +81,6 @@ def test_from_yaml_section_or_whole_file(tmp_path):
 
 def test_tuning_never_imports_prefect():
     out = subprocess.run([sys.executable, "-c",
-                          "import sys, sabr.tuning; print('prefect' in sys.modules)"],
+                          "import sys, sabr.learning.tuning; print('prefect' in sys.modules)"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

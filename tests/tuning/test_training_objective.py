@@ -3,10 +3,10 @@ import numpy as np
 import optuna
 import pytest
 
-import sabr.tuning
-from sabr.budgets import budget_points
-from sabr.models import build_model
-from sabr.tuning import HyperparameterSpace, HyperparameterTuner, _pruning_callback
+import sabr.learning.tuning
+from sabr.data.budgets import budget_points
+from sabr.learning.models import build_model
+from sabr.learning.tuning import HyperparameterSpace, HyperparameterTuner, _pruning_callback
 
 BUDGET = 40
 SPACE = HyperparameterSpace(learning_rates=[1e-3, 3e-3], batch_sizes=[16], dropout_rates=[0.1],
@@ -43,14 +43,14 @@ def test_pruned_is_raised_through_keras_fit():
 def test_default_objective_trains_on_train_scores_val_never_test(tiny_config, tiny_dataset,
                                                                  tmp_path, monkeypatch):
     seen = []
-    real_fit = sabr.tuning.fit_model
+    real_fit = sabr.learning.tuning.fit_model
 
     def spy(model, cell, hp, **kw):
         hist = real_fit(model, cell, hp, **kw)
         seen.append((cell, hp, kw, hist.history))
         return hist
 
-    monkeypatch.setattr(sabr.tuning, "fit_model", spy)
+    monkeypatch.setattr(sabr.learning.tuning, "fit_model", spy)
     t = HyperparameterTuner(tiny_config, tiny_dataset, "residual_mlp", BUDGET, 1, space=SPACE,
                             study_dir=tmp_path)
     r = t.tune_hyperparameters("random", n_trials=2)

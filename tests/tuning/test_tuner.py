@@ -5,8 +5,8 @@ import optuna
 import pytest
 
 from sabr.config import ConfigError
-from sabr.models import default_hyperparameters
-from sabr.tuning import JOURNAL_FILE, HyperparameterSpace, HyperparameterTuner, encode_widths
+from sabr.learning.models import default_hyperparameters
+from sabr.learning.tuning import JOURNAL_FILE, HyperparameterSpace, HyperparameterTuner, encode_widths
 
 BUDGET = 40
 SMALL = HyperparameterSpace(learning_rates=[1e-4, 3e-4, 1e-3, 3e-3], batch_sizes=[32],

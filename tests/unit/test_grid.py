@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from sabr.config import DataGenConfig
-from sabr.dataset import GridSpec, sample_thetas
-from sabr.grid import (atm_vol, funahashi_strikes, make_grid, moneyness, region_labels,
-                       sigma_atm)
-from sabr.hagan import hagan_vol
+from sabr.data.dataset import GridSpec, sample_thetas
+from sabr.numerics.grid import (atm_vol, funahashi_strikes, make_grid, moneyness, region_labels,
+                                sigma_atm)
+from sabr.numerics.hagan import hagan_vol
 
 
 def test_default_grid_shape_and_maturities():
@@ -72,7 +72,7 @@ def test_bad_grid_inputs(kwargs, field):
 def test_region_counts_on_the_default_pool():
     """Rows of the full-profile pool (1000 thetas, 21 x 10) without OTM / ITM points.
 
-    Numbers measured with both scales (sabr.grid module doc): the surface's own ATM vol
+    Numbers measured with both scales (sabr.numerics.grid module doc): the surface's own ATM vol
     leaves 1498 rows without OTM and 480 all-ATM rows (backbone: 945 and 37). Every such
     row is explained by the strike rule's caps: with K2 = 2F the top strike's z is
     ln 2 / (s_ATM sqrt T), and with K1 = 0.4F the bottom one's ln 0.4 / (s_ATM sqrt T).

@@ -4,7 +4,8 @@ import sys
 import numpy as np
 import pytest
 
-from sabr.params import FUNAHASHI_BOX, ParameterBox, SabrParams
+from sabr.config import ParameterBoxConfig
+from sabr.numerics.params import SabrParams
 
 
 def test_valid_params_round_trip():
@@ -34,26 +35,16 @@ def test_edge_values_are_accepted():
     SabrParams(alpha=2.0, beta=1.0, nu=3.0, rho=0.999)
 
 
-def test_funahashi_box_defaults():
-    box = FUNAHASHI_BOX
-    assert (box.alpha, box.beta, box.nu, box.rho, box.maturity) == (
-        (0.05, 0.6), (0.3, 0.9), (0.05, 0.9), (-0.75, 0.75), (1.0, 10.0))
-    np.testing.assert_array_equal(box.lower, [0.05, 0.3, 0.05, -0.75])
-    assert box.contains(SabrParams(0.3, 0.6, 0.5, 0.0))
-    assert not box.contains(SabrParams(0.7, 0.6, 0.5, 0.0))
-
-
-@pytest.mark.parametrize("kwargs, field", [
-    (dict(rho=(-1.0, 0.5)), "rho"), (dict(alpha=(0.5, 0.1)), "alpha"),
-    (dict(maturity=(0.0, 10.0)), "maturity"), (dict(beta=(0.3, 1.2)), "beta"),
-])
-def test_invalid_box(kwargs, field):
-    with pytest.raises(ValueError, match=f"^{field}"):
-        ParameterBox(**kwargs)
+def test_parameter_box_defaults_are_funahashis():
+    """Funahashi (2022), "SABR equipped with AI wings", Quantitative Finance 23(2)."""
+    box = ParameterBoxConfig()
+    assert (box.alpha, box.beta, box.nu, box.rho) == (
+        (0.05, 0.6), (0.3, 0.9), (0.05, 0.9), (-0.75, 0.75))
 
 
 def test_sabr_core_never_imports_prefect():
-    code = ("import sys, sabr, sabr.params, sabr.hagan, sabr.black, sabr.grid, sabr.montecarlo;"
+    code = ("import sys, sabr, sabr.numerics, sabr.numerics.params, sabr.numerics.hagan,"
+            " sabr.numerics.black, sabr.numerics.grid, sabr.numerics.montecarlo;"
             "print('prefect' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

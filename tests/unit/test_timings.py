@@ -1,9 +1,9 @@
-"""sabr.timings: per-stage sums from the task runs' own clocks; cached runs are time saved."""
+"""sabr.analysis.timings: per-stage sums from the task runs' own clocks; cached runs are time saved."""
 import math
 
 import pytest
 
-from sabr.timings import stage_timings, timings_markdown
+from sabr.analysis.timings import stage_timings, timings_markdown
 
 
 def _t(start, wall, cpu, rss=100.0):

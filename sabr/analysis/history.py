@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..io import atomic_path
+
 __all__ = ["ARCHIVED", "previous_run", "archive_run", "regressions", "comparison_markdown"]
 
 ARCHIVED = ("detailed_results.csv", "summary_statistics.csv", "statistical_analysis.json",
@@ -42,11 +44,8 @@ def archive_run(output_dir: Path, run_name: str) -> Path:
         shutil.rmtree(tmp)
     else:
         tmp.rename(dest)
-    link_tmp = out / ".latest.tmp"
-    if link_tmp.is_symlink() or link_tmp.exists():
-        link_tmp.unlink()
-    os.symlink(Path("runs") / run_name, link_tmp)
-    os.replace(link_tmp, out / "latest")
+    with atomic_path(out / "latest") as link_tmp:
+        os.symlink(Path("runs") / run_name, link_tmp)
     return dest
 
 

@@ -48,7 +48,7 @@ def finished_cells(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     keep the last one.
 
     Args:
-        df: results frame (sabr.results.results_frame): one row per planned cell.
+        df: results frame (sabr.analysis.results.results_frame): one row per planned cell.
     Returns:
         (cells, notes): cells has the input's columns plus ``mse_bp2`` and ``log_mse``
         (natural log of bp^2), sorted by (model_type, budget, seed); notes are strings.
@@ -135,10 +135,10 @@ def cell_summary(df: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
         mse_bp2_hi (bp^2), rmse_bp_gmean, rmse_bp_lo, rmse_bp_hi (bp, square roots),
         log_mse_mean, log_mse_sd, train_seconds_mean, hagan_rmse_bp, noise_floor_bp (bp),
         is_reference, note; and the means over finished seeds of mse_corrected_bp2 (bp^2,
-        MSE minus the MC noise, sabr.metrics: an arithmetic mean, since single values may
+        MSE minus the MC noise, sabr.learning.metrics: an arithmetic mean, since single values may
         be negative and have no geometric mean; rmse_corrected_bp_of_mean is the root of
         its positive part), n_hf_thetas and hf_cpu_seconds (the HF data's distinct thetas
-        and Monte Carlo CPU-seconds, sabr.costs), NaN where the cells do not record them.
+        and Monte Carlo CPU-seconds, sabr.data.costs), NaN where the cells do not record them.
     """
     if len(df) == 0:
         return pd.DataFrame()

@@ -1,4 +1,4 @@
-"""SABR parameters, their validation, and the default parameter box.
+"""SABR parameters and their validation.
 
 The SABR model (Hagan, Kumar, Lesniewski & Woodward 2002, eq. 2.1):
 
@@ -16,8 +16,6 @@ import numpy as np
 
 __all__ = [
     "SabrParams",
-    "ParameterBox",
-    "FUNAHASHI_BOX",
     "check_alpha",
     "check_beta",
     "check_nu",
@@ -112,45 +110,3 @@ class SabrParams:
     def as_array(self) -> np.ndarray:
         """Shape (4,): (alpha, beta, nu, rho)."""
         return np.array([self.alpha, self.beta, self.nu, self.rho])
-
-
-@dataclass(frozen=True)
-class ParameterBox:
-    """Closed ranges from which parameter sets are drawn, plus the maturity range in years.
-
-    The default is the box of Funahashi (2022), "SABR equipped with AI wings",
-    Quantitative Finance 23(2): alpha 0.05-0.6, beta 0.3-0.9, nu 0.05-0.9,
-    rho -0.75-0.75, maturities 1-10 years.
-    """
-
-    alpha: tuple[float, float] = (0.05, 0.6)
-    beta: tuple[float, float] = (0.3, 0.9)
-    nu: tuple[float, float] = (0.05, 0.9)
-    rho: tuple[float, float] = (-0.75, 0.75)
-    maturity: tuple[float, float] = (1.0, 10.0)
-
-    def __post_init__(self) -> None:
-        checks = {"alpha": check_alpha, "beta": check_beta, "nu": check_nu,
-                  "rho": check_rho, "maturity": lambda v: check_positive("maturity", v)}
-        for name, check in checks.items():
-            lo, hi = getattr(self, name)
-            check(np.array([lo, hi]))
-            if not lo <= hi:
-                raise ValueError(f"{name}=({lo}, {hi}) is invalid: allowed lower <= upper")
-
-    @property
-    def lower(self) -> np.ndarray:
-        """Shape (4,): lower bounds of (alpha, beta, nu, rho)."""
-        return np.array([self.alpha[0], self.beta[0], self.nu[0], self.rho[0]])
-
-    @property
-    def upper(self) -> np.ndarray:
-        """Shape (4,): upper bounds of (alpha, beta, nu, rho)."""
-        return np.array([self.alpha[1], self.beta[1], self.nu[1], self.rho[1]])
-
-    def contains(self, params: SabrParams) -> bool:
-        arr = params.as_array()
-        return bool(np.all(arr >= self.lower) and np.all(arr <= self.upper))
-
-
-FUNAHASHI_BOX = ParameterBox()

@@ -1,7 +1,7 @@
 """Figures of the budget analysis (matplotlib, Agg backend; PNG files).
 
 Every figure that shows an error also shows the Hagan baseline and the Monte
-Carlo noise floor. Inputs are the tables of sabr.stats.analyse (lists of row
+Carlo noise floor. Inputs are the tables of sabr.analysis.stats.analyse (lists of row
 dicts) and, for the smile and heatmap, the data set and cells' predictions.
 """
 from __future__ import annotations
@@ -15,18 +15,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .grid import REGIONS  # noqa: E402
+from ..io import atomic_path  # noqa: E402
+from ..numerics.grid import REGIONS  # noqa: E402
 
 __all__ = ["plot_rmse_vs_budget", "plot_region_errors", "plot_cost_benefit",
            "plot_example_smiles", "plot_error_heatmap", "make_all_plots"]
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -83,8 +84,8 @@ def plot_cost_benefit(cost: pd.DataFrame, path: Path) -> Path:
     """Test RMSE against cost, the Pareto front marked.
 
     Args:
-        cost: sabr.stats.cost_benefit output; x is cost_seconds = the cell's HF Monte Carlo
-            CPU-seconds (distinct thetas' runs, sabr.costs) + training seconds; y in bp.
+        cost: sabr.analysis.stats.cost_benefit output; x is cost_seconds = the cell's HF Monte Carlo
+            CPU-seconds (distinct thetas' runs, sabr.data.costs) + training seconds; y in bp.
         path: the PNG to write.
     """
     cost = cost[np.isfinite(pd.to_numeric(cost.cost_seconds, errors="coerce"))]

@@ -1,10 +1,10 @@
 """Train and score one cell (model, budget, seed).
 
-``train_and_evaluate`` picks the budget's HF points (sabr.budgets), builds the
-inputs (sabr.patches) with normalisation from the training points only, fits
+``train_and_evaluate`` picks the budget's HF points (sabr.data.budgets), builds the
+inputs (sabr.data.patches) with normalisation from the training points only, fits
 the model with Adam on the MSE of normalised targets, early stopping on the
 budget's validation points (best weights restored) and ``TerminateOnNaN``, then
-scores the fixed test set (sabr.metrics). A diverged cell returns
+scores the fixed test set (sabr.learning.metrics). A diverged cell returns
 ``status = "failed"``; it never raises for that.
 
 Randomness: one integer seed per cell, derived from what the cell is
@@ -14,8 +14,6 @@ Randomness: one integer seed per cell, derived from what the cell is
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 import zlib
 from dataclasses import dataclass
@@ -23,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .budgets import TUNING_REPLICATE, budget_points
-from .costs import hf_cost
-from .io import atomic_write_json, atomic_write_text
+from ..data.budgets import TUNING_REPLICATE, budget_points
+from ..data.costs import hf_cost
+from ..data.patches import fit_normaliser, lf_patches, point_features, targets
+from ..io import atomic_path, atomic_save_npz, atomic_write_json, atomic_write_text
 from .metrics import cell_metrics
-from .patches import fit_normaliser, lf_patches, point_features, targets
 
 __all__ = ["configure_tensorflow", "cell_seed", "CellData", "prepare_cell_data",
            "train_and_evaluate", "fit_model"]
@@ -63,7 +61,7 @@ def configure_tensorflow(intra_op_threads: int = 1, inter_op_threads: int = 1,
 def cell_seed(master_seed: int, budget: int, seed: int, model_type: str) -> int:
     """The cell's integer seed: from what the cell is, not from loop order.
 
-    ``seed = TUNING_REPLICATE`` (sabr.budgets) draws from a stream of its own, so the
+    ``seed = TUNING_REPLICATE`` (sabr.data.budgets) draws from a stream of its own, so the
     tuning replicate never shares an initialisation with a reported seed.
     """
     key = [int(master_seed), int(budget), int(seed), zlib.crc32(model_type.encode())]
@@ -123,7 +121,7 @@ def prepare_cell_data(dataset, model_type: str, budget: int, seed: int, patch_si
 
 
 def fit_model(model, data: CellData, hp: dict, *, epochs: int, patience: int,
-              checkpoint_dir: Path | None = None, extra_callbacks=()):
+              extra_callbacks=()):
     """Compile with Adam + MSE and fit with early stopping; returns the History."""
     import keras
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(hp["learning_rate"])),
@@ -131,27 +129,11 @@ def fit_model(model, data: CellData, hp: dict, *, epochs: int, patience: int,
     callbacks = [keras.callbacks.TerminateOnNaN(),
                  keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(patience),
                                                restore_best_weights=True)]
-    if checkpoint_dir is not None:
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        callbacks.append(keras.callbacks.ModelCheckpoint(
-            str(checkpoint_dir / "best.weights.h5"), monitor="val_loss", save_best_only=True,
-            save_weights_only=True))
     callbacks.extend(extra_callbacks)
     return model.fit(data.x["train"], data.y["train"],
                      validation_data=(data.x["val"], data.y["val"]),
                      epochs=int(epochs), batch_size=int(hp["batch_size"]), shuffle=True,
                      verbose=0, callbacks=callbacks)
-
-
-def _save_model(model, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: int, seed: int,
@@ -160,21 +142,21 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
     """Train one cell and score it on the test set; write its files into ``out_dir``.
 
     Args:
-        dataset: a sabr.dataset.Dataset; model_type: a key of sabr.models.MODEL_BUILDERS.
+        dataset: a sabr.data.dataset.Dataset; model_type: a key of sabr.learning.models.MODEL_BUILDERS.
         hyperparameters: learning_rate, batch_size, dropout_rate, cnn_filters,
-            mlp_hidden_dims, residual_mlp_hidden_dims (sabr.models.default_hyperparameters).
+            mlp_hidden_dims, residual_mlp_hidden_dims (sabr.learning.models.default_hyperparameters).
         budget: HF points (validation included); seed: seed index.
-        out_dir: the cell's folder: config.json, models/model.keras, checkpoints/,
-            logs/history.csv, metrics.json.
+        out_dir: the cell's folder: config.json, models/model.keras, logs/history.csv,
+            predictions.npz, metrics.json.
         training_config, model_config: config sections (defaults if None).
         master_seed: defaults to the data set's.
     Returns:
         the metrics dict (also in metrics.json); status "ok" or "failed" with a reason.
-        Besides the test metrics (sabr.metrics.cell_metrics) it holds the cost of the
-        cell's HF data, train + validation points (sabr.costs.hf_cost): n_hf_thetas and
+        Besides the test metrics (sabr.learning.metrics.cell_metrics) it holds the cost of the
+        cell's HF data, train + validation points (sabr.data.costs.hf_cost): n_hf_thetas and
         hf_cpu_seconds (Monte Carlo CPU-seconds; shared/DESIGN.md "What HF data costs").
     """
-    from .config import ModelConfig, TrainingConfig
+    from ..config import ModelConfig, TrainingConfig
     tc = training_config or TrainingConfig()
     mc = model_config or ModelConfig()
     threads = configure_tensorflow(tc.tf_intra_op_threads, tc.tf_inter_op_threads)
@@ -197,8 +179,7 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
     atomic_write_json(out / "config.json", cell)
 
     t0 = time.perf_counter()
-    hist = fit_model(model, data, hp, epochs=tc.epochs, patience=tc.early_stopping_patience,
-                     checkpoint_dir=out / "checkpoints")
+    hist = fit_model(model, data, hp, epochs=tc.epochs, patience=tc.early_stopping_patience)
     train_seconds = time.perf_counter() - t0
     history = hist.history
     losses = np.asarray(history.get("loss", []), float)
@@ -234,8 +215,8 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         for i in range(losses.size)]
     atomic_write_text(out / "logs" / "history.csv", "\n".join(rows) + "\n")
     if status == "ok":
-        _save_model(model, out / "models" / "model.keras")
-    np.savez_compressed(out / "predictions.tmp.npz", points=data.points["test"], sigma=sigma)
-    os.replace(out / "predictions.tmp.npz", out / "predictions.npz")
+        with atomic_path(out / "models" / "model.keras") as tmp:
+            model.save(tmp)
+    atomic_save_npz(out / "predictions.npz", {"points": data.points["test"], "sigma": sigma})
     atomic_write_json(out / "metrics.json", metrics)
     return metrics

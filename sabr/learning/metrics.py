@@ -1,7 +1,7 @@
 """Test-set error metrics in volatility basis points, overall and per moneyness region.
 
 1 bp = 0.0001 in vol. Regions are ITM / ATM / OTM by standardised moneyness
-(cut-offs in sabr.grid; z is scaled by each surface's own Hagan ATM vol). The MC
+(cut-offs in sabr.numerics.grid; z is scaled by each surface's own Hagan ATM vol). The MC
 noise floor is the RMS of the HF standard errors on the same points, overall and
 per region: no model can be measured below it.
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .grid import REGIONS
-from .io import hash_bytes
+from ..io import hash_bytes
+from ..numerics.grid import REGIONS
 
 __all__ = ["BP", "error_metrics", "cell_metrics", "noise_floor_bp", "noise_corrected",
            "test_set_hash"]
@@ -88,7 +88,7 @@ def cell_metrics(dataset, points: np.ndarray, sigma_pred: np.ndarray) -> dict:
     """A model's metrics on ``points`` plus the Hagan baseline's and the noise floor.
 
     Args:
-        dataset: a sabr.dataset.Dataset; points: (n,) flat test point indices.
+        dataset: a sabr.data.dataset.Dataset; points: (n,) flat test point indices.
         sigma_pred: (n,) predicted vols (decimals).
     Returns:
         flat dict: error_metrics of the model and (prefix hagan_) of Hagan, point counts

@@ -2,7 +2,7 @@
 
 Inputs, by name (see ``MODEL_INPUTS``):
 
-* ``patch``: (ph, pw, 1) normalised LF patch centred on the point (sabr.patches);
+* ``patch``: (ph, pw, 1) normalised LF patch centred on the point (sabr.data.patches);
 * ``features``: (7,) normalised alpha, beta, nu, rho, K, T, sigma_LF;
 * ``params``: (6,) normalised alpha, beta, nu, rho, K, T (no LF information).
 

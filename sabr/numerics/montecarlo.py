@@ -43,7 +43,7 @@ CEV price (README, "Monte Carlo accuracy"); it is below the standard error at
 
 Cost: every call records the CPU-seconds of its thread (``time.thread_time``: the
 engine runs single-threaded, also inside a multi-threaded Dask worker) for the
-whole surface and for a run to each maturity (definition in :mod:`sabr.mc_result`),
+whole surface and for a run to each maturity (definition in :mod:`sabr.numerics.mc_result`),
 the data behind shared/DESIGN.md, "What HF data costs".
 """
 from __future__ import annotations
@@ -85,8 +85,6 @@ CHUNK_PATHS = 16_384
 _NEAR_ZERO_LAMBDA = 10.0
 """Paths with Y^2 / (2 v) below this take the exact Bessel step (absorption odds e^-30 above)."""
 
-EXACT_NEAR_ZERO = True
-
 ENGINES = ("numba", "numpy")
 
 
@@ -124,11 +122,11 @@ def mc_prices(fwd, strikes, maturities, alpha, beta, nu, rho, *, n_paths=100_000
         n_paths: paths including antithetic partners (even, >= 100).
         steps_per_year: time steps per year; None = :func:`default_steps_per_year`.
         seed: integer seed; same inputs and seed give bit-identical outputs.
-        engine: "numba" (fused compiled loops, :mod:`sabr.mc_kernels`) or "numpy" (one
+        engine: "numba" (fused compiled loops, :mod:`sabr.numerics.mc_kernels`) or "numpy" (one
             ufunc per operation); the same scheme and random numbers, equal to rounding.
     Returns:
         MCResult with prices, vols and their standard errors, and the CPU-seconds of this
-        thread for the call and for a run to each maturity (sabr.mc_result, module doc;
+        thread for the call and for a run to each maturity (sabr.numerics.mc_result, module doc;
         the timing never changes a number).
     """
     _warm_up(engine)
@@ -215,7 +213,7 @@ def _warm_up(engine):
 
 
 class _Fused:
-    """Time steps by the compiled kernel (sabr.mc_kernels.step_paths), with its buffers."""
+    """Time steps by the compiled kernel (sabr.numerics.mc_kernels.step_paths), with its buffers."""
 
     def __init__(self, n):
         self.idx = np.empty(n, dtype=np.int64)
@@ -224,7 +222,7 @@ class _Fused:
     def advance(self, rng, pairs, n_steps, dt, y, a, w, z1, z2, nu, rho, rhoc, c_drift,
                 log_space):
         """n_steps steps of size dt on (y, a, w) in place, drawing as :func:`_advance` does."""
-        exact_near_zero = EXACT_NEAR_ZERO and not log_space and rhoc > 0.0
+        exact_near_zero = not log_space and rhoc > 0.0
         for _ in range(n_steps):
             rng.standard_normal(out=z1[:pairs])
             rng.standard_normal(out=z2[:pairs])
@@ -247,7 +245,7 @@ def _advance(rng, pairs, n_steps, dt, y, a, w, z1, z2, a_new, v, tmp,
         (a, a_new): the buffers now holding the volatility and the spare one
         (they swap roles every step).
     """
-    exact_near_zero = EXACT_NEAR_ZERO and not log_space and rhoc > 0.0
+    exact_near_zero = not log_space and rhoc > 0.0
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         sq = math.sqrt(dt)
         for _ in range(n_steps):

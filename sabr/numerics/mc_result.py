@@ -1,6 +1,6 @@
-"""Monte Carlo result type, input checks and running moments (used by sabr.montecarlo).
+"""Monte Carlo result type, input checks and running moments (used by sabr.numerics.montecarlo).
 
-Split out of :mod:`sabr.montecarlo` to keep that module about the scheme. The
+Split out of :mod:`sabr.numerics.montecarlo` to keep that module about the scheme. The
 estimator is the control-variate regression of Glasserman (2004), "Monte Carlo
 Methods in Financial Engineering", sections 4.1-4.2, over antithetic pairs.
 
@@ -100,7 +100,7 @@ class SegmentClock:
 
 
 def check_inputs(fwd, strikes, maturities, alpha, beta, nu, rho, n_paths, steps_per_year):
-    """Validated (fwd, strikes, maturities) for :func:`sabr.montecarlo.mc_prices`.
+    """Validated (fwd, strikes, maturities) for :func:`sabr.numerics.montecarlo.mc_prices`.
 
     Raises:
         ValueError naming the first invalid argument and what is allowed.

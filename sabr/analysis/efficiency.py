@@ -1,6 +1,6 @@
 """Efficiency: the HF budget a model needs for a target error, and data-efficiency ratios.
 
-Both invert the primary scaling fit (sabr.stats_scaling: least squares on the k per-budget
+Both invert the primary scaling fit (sabr.analysis.scaling: least squares on the k per-budget
 mean log MSE), and both intervals are Fieller intervals (Fieller 1954, JRSS B 16(2); inverse
 prediction, Draper & Smith 1998 sec. 3.2): the set of values z for which the fitted line's
 distance from the target is not significant at the t quantile. Such a set may be unbounded
@@ -8,7 +8,7 @@ when the slope is not clearly negative; then the interval reaches 0 or infinity 
 so. The variance of the fitted level also carries the per-seed effect (``line_fit.c_seed``);
 its degrees of freedom follow Satterthwaite (1946).
 
-Budget for a target uses the noise-corrected MSE (MSE - noise_floor_bp^2, sabr.metrics: the
+Budget for a target uses the noise-corrected MSE (MSE - noise_floor_bp^2, sabr.learning.metrics: the
 error against the exact surface), so a target is a statement about the model, not the MC
 labels. A budget more than ``RANGE_FACTOR`` x beyond the largest tested budget (or below
 1/RANGE_FACTOR of the smallest) is flagged "beyond the tested range" and should not be
@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .stats_compare import _quiet, finished_cells
-from .stats_fit import paired_arrays
-from .stats_scaling import check_cells, line_fit, satterthwaite
+from .compare import _quiet, finished_cells
+from .fit import paired_arrays
+from .scaling import check_cells, line_fit, satterthwaite
 
 __all__ = ["budget_for_target", "invert_power_law", "budget_for_target_fit", "data_efficiency_ratio",
            "efficiency_table", "data_efficiency", "range_flag", "RANGE_FACTOR"]
@@ -124,7 +124,7 @@ def _t(confidence: float, dof: float) -> float:
 def budget_for_target_fit(budget, seed, mse, target_mse: float, *, confidence: float = 0.95) -> dict:
     """HF budget at which the primary power-law fit reaches ``target_mse``, with a Fieller interval.
 
-    Fit: log ybar_j = alpha + beta (log n_j - xm) on the k budget means (sabr.stats_scaling);
+    Fit: log ybar_j = alpha + beta (log n_j - xm) on the k budget means (sabr.analysis.scaling);
     n* = exp(xm + (log target - alpha) / beta). Interval: every n with
     (alpha + beta u - log target)^2 <= t^2 [s^2 (1/k + u^2 / Sxx) + c_seed], u = log n - xm
     (Fieller / inverse prediction; Draper & Smith 1998 sec. 3.2), t on the Satterthwaite

@@ -16,11 +16,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["FEATURE_NAMES", "DIRECT_FEATURES", "lf_patches", "point_features", "targets",
+__all__ = ["FEATURE_NAMES", "lf_patches", "point_features", "targets",
            "Normaliser", "fit_normaliser"]
 
 FEATURE_NAMES = ("alpha", "beta", "nu", "rho", "K", "T", "sigma_lf")
-DIRECT_FEATURES = FEATURE_NAMES[:6]          # direct_mlp never sees sigma_LF
 
 
 def lf_patches(lf: np.ndarray, points: np.ndarray, patch_size=(9, 9)) -> np.ndarray:

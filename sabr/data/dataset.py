@@ -13,7 +13,7 @@ Built once per configuration and reused by every budget, model and seed
 4. ``assemble``: chunks -> ``surfaces.npz`` + ``metadata.json`` (content hash,
    code fingerprint, MC settings, seconds and path-steps per surface, and the
    Monte Carlo CPU-seconds per surface and maturity, ``hf_cpu_seconds``: a run
-   to maturity m, sabr.mc_result). The content hash covers the numbers in
+   to maturity m, sabr.numerics.mc_result). The content hash covers the numbers in
    ``surfaces.npz`` only; timings live in ``metadata.json``, so a rerun that
    regenerates the same vols keeps the hash (and every cached model).
 5. ``load_dataset``: reads them back (``allow_pickle=False``), verifies the hash and
@@ -31,12 +31,11 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from scipy.stats import qmc
 
-from .config import DataGenConfig
-from .fingerprint import code_fingerprint
-from .grid import atm_vol, default_maturities, funahashi_strikes, region_labels
-from .hagan import hagan_vol
-from .io import atomic_save_npz, atomic_write_json, hash_arrays
-from .montecarlo import DEFAULT_STEPS_PER_YEAR, mc_prices
+from ..config import DataGenConfig, n_test_thetas
+from ..io import atomic_save_npz, atomic_write_json, code_fingerprint, hash_arrays
+from ..numerics.grid import default_maturities, funahashi_strikes, moneyness, region_labels
+from ..numerics.hagan import hagan_vol
+from ..numerics.montecarlo import DEFAULT_STEPS_PER_YEAR, mc_prices
 
 __all__ = [
     "DatasetError",
@@ -54,8 +53,13 @@ __all__ = [
     "load_dataset",
     "DATA_FILE",
     "META_FILE",
+    "DATA_MODULES",
 ]
 
+DATA_MODULES = tuple(f"sabr.numerics.{m}" for m in (
+    "params", "hagan", "black", "grid", "montecarlo", "mc_result", "mc_kernels")) + (__name__,)
+"""Modules whose code determines the generated surfaces (their source is the data set's
+code fingerprint, sabr.io.code_fingerprint)."""
 DATA_FILE = "surfaces.npz"
 META_FILE = "metadata.json"
 _SPLIT_STREAM, _THETA_STREAM, _SOBOL_STREAM = 1, 2, 3
@@ -155,24 +159,14 @@ class Dataset:
         return np.unravel_index(np.asarray(points), self.shape)
 
     def moneyness(self, points: np.ndarray) -> np.ndarray:
-        """Standardised moneyness z = ln(K/F) / (s_ATM sqrt T) of flat point indices.
-
-        s_ATM is the point's own surface's Hagan ATM vol at that maturity
-        (sabr.grid.atm_vol; sabr.grid module doc), not the strike rule's backbone vol.
-
-        Args:
-            points: (n,) flat point indices into (N, M, K).
-        Returns:
-            (n,) z (dimensionless).
-        """
+        """Standardised moneyness z of flat point indices (sabr.numerics.grid.moneyness: the
+        point's own surface's Hagan ATM vol at its maturity), shape (n,)."""
         th, m, _ = self.unravel(points)
-        alpha, beta, nu, rho = self.thetas[th].T
-        texp = self.maturities[m]
-        sig = atm_vol(self.fwd, texp, alpha, beta, nu, rho)
-        return np.log(self.strikes.ravel()[points] / self.fwd) / (sig * np.sqrt(texp))
+        strikes = self.strikes.ravel()[np.asarray(points)][:, None]
+        return moneyness(strikes, self.fwd, self.maturities[m], *self.thetas[th].T)[:, 0]
 
     def regions(self, points: np.ndarray) -> np.ndarray:
-        """'ITM' / 'ATM' / 'OTM' per point (cut-offs in sabr.grid), shape (n,)."""
+        """'ITM' / 'ATM' / 'OTM' per point (cut-offs in sabr.numerics.grid), shape (n,)."""
         return region_labels(self.moneyness(points))
 
 
@@ -199,7 +193,7 @@ def sample_thetas(n: int, box, seed: int) -> np.ndarray:
 
 def split_thetas(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split theta indices 0..n-1 into (test, train pool), both sorted, from the master seed."""
-    n_test = max(1, round(test_fraction * n))
+    n_test = n_test_thetas(n, test_fraction)
     if not 0 < n_test < n:
         raise ValueError(f"test_fraction={test_fraction} is invalid for {n} parameter sets: "
                          f"allowed a split leaving both sets non-empty")
@@ -231,7 +225,7 @@ def compute_chunk(thetas: np.ndarray, indices: Sequence[int], grid: GridSpec, mc
     Returns:
         dict of arrays: indices (n,), strikes, lf, hf, hf_se (n, M, K), seconds (n,)
         (wall), path_steps (n,), hf_cpu_seconds (n, M): the Monte Carlo CPU-seconds of
-        each theta's run to each maturity (sabr.mc_result), the HF cost of each surface.
+        each theta's run to each maturity (sabr.numerics.mc_result), the HF cost of each surface.
     """
     thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
     indices = np.asarray(indices, dtype=np.int64)
@@ -299,7 +293,7 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
     valid = np.isfinite(cat["hf"]) & np.isfinite(cat["hf_se"])
     meta = {
         "content_hash": content_hash,
-        "code_fingerprint": code_fingerprint(),
+        "code_fingerprint": code_fingerprint(DATA_MODULES),
         "config": cfg.model_dump(mode="json"),
         "mc": {"n_paths": mc.n_paths,
                "steps_per_year": mc.steps_per_year or f"auto ({DEFAULT_STEPS_PER_YEAR} x clip((sigma_ATM/0.3)^2, 1, 4))",

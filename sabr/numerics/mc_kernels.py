@@ -1,6 +1,6 @@
 """Fused per-path loops of the Monte Carlo engine, compiled with numba.
 
-The scheme is :mod:`sabr.montecarlo`'s (Chen, Oosterlee & van der Weide 2012,
+The scheme is :mod:`sabr.numerics.montecarlo`'s (Chen, Oosterlee & van der Weide 2012,
 IJTAF 15(2), section 3: exact lognormal volatility, Lamperti forward with a Heun
 drift, Brownian-bridge survival weights, Glasserman 2004 sections 4.1-4.2 and
 6.4). The NumPy version of one time step makes about 30 passes over the paths'

@@ -5,7 +5,7 @@ that theta's whole surface, every strike and every maturity up to the longest
 simulated, so points are not independent purchases. A set of HF points costs,
 for each distinct theta among them, that theta's run to the longest maturity
 any of its points uses; the per-theta, per-maturity CPU-seconds are recorded at
-generation (``Dataset.hf_cpu_seconds``, defined in sabr.mc_result).
+generation (``Dataset.hf_cpu_seconds``, defined in sabr.numerics.mc_result).
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ def hf_cost(dataset, points) -> dict:
     """HF cost of a set of points: distinct thetas and the CPU-seconds of their runs.
 
     Args:
-        dataset: a sabr.dataset.Dataset (shape (N, M, K); ``hf_cpu_seconds`` (N, M)
+        dataset: a sabr.data.dataset.Dataset (shape (N, M, K); ``hf_cpu_seconds`` (N, M)
             CPU-seconds of theta's run to maturity m, or None).
         points: (n,) flat point indices into (N, M, K), e.g. a budget's train +
-            validation points (sabr.budgets.BudgetSplit.all); duplicates allowed.
+            validation points (sabr.data.budgets.BudgetSplit.all); duplicates allowed.
     Returns:
         dict: n_hf_thetas (int, distinct thetas among the points) and hf_cpu_seconds
         (float, CPU-seconds: sum over those thetas of hf_cpu_seconds[theta, longest

@@ -44,7 +44,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import qmc
 
-from .io import hash_bytes
+from ..io import hash_bytes
 
 __all__ = ["BudgetSplit", "point_order", "budget_points", "grid_cell_order", "TUNING_REPLICATE",
            "replicate_name"]
@@ -122,7 +122,7 @@ def point_order(dataset, seed: int, validation_fraction: float = 0.2, *,
     """The seed's order of the train pool's valid points, and its validation flags.
 
     Args:
-        dataset: a :class:`sabr.dataset.Dataset`.
+        dataset: a :class:`sabr.data.dataset.Dataset`.
         seed: the seed index (0, 1, ...) or ``TUNING_REPLICATE``; with the data set's
             master seed it fixes the order.
         validation_fraction: share of any prefix flagged for validation.
@@ -171,7 +171,7 @@ def budget_points(dataset, budget: int, seed: int, *, validation_fraction: float
     """The first ``budget`` points of the seed's order, split into train / validation.
 
     Args:
-        dataset: a :class:`sabr.dataset.Dataset`.
+        dataset: a :class:`sabr.data.dataset.Dataset`.
         budget: HF points the cell may see, validation included.
         seed: seed index, or ``TUNING_REPLICATE`` for the tuning replicate.
         validation_fraction: share of the budget used for validation (default 0.2).

@@ -1,6 +1,6 @@
 """Scaling of test error with the HF budget: scaling table, exponent differences, sensitivity fits.
 
-Primary fit (sabr.stats_scaling.scaling_exponent): least squares of the per-budget MEAN log
+Primary fit (sabr.analysis.scaling.scaling_exponent): least squares of the per-budget MEAN log
 MSE on log n with a t interval on k - 2 df (k budgets), beside a lack-of-fit F test
 (shared/STATISTICS.md, "Scaling"). Exponent differences: the same fit on the paired
 per-budget mean differences of log MSE. Sensitivity model: MSE = a n^-b + c, bounded
@@ -23,8 +23,8 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import least_squares
 
-from .stats_compare import _quiet, finished_cells, pair_cells
-from .stats_scaling import exponent_difference, scaling_exponent
+from .compare import _quiet, finished_cells, pair_cells
+from .scaling import exponent_difference, scaling_exponent
 
 __all__ = ["power_law_fit", "saturating_fit", "cluster_bootstrap_powerlaw", "scaling_table",
            "exponent_differences", "paired_arrays", "scaling_exponent", "exponent_difference"]

@@ -1,0 +1,172 @@
+"""The headline of analysis/summary.md: best model, scaling, efficiency and comparisons as Markdown.
+
+Formats the tables of sabr.analysis.stats.analyse (lists of row dicts); errors in vol bp.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .efficiency import RANGE_FACTOR
+
+__all__ = ["headline_markdown", "TUNING_NOTE"]
+
+
+def _fmt(v, spec=".1f"):
+    return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+
+
+TUNING_NOTE = ("Verdicts and intervals hold for the hyperparameters tuned per (model, budget) on "
+               "a tuning replicate: they compare tuned configurations, not architectures under "
+               "every setting.")
+
+
+def _fmt_ci(lo, hi, spec=".1f") -> str:
+    return f"[{_fmt(lo, spec)}, {_fmt(hi, spec)}]" if _fmt(lo, spec) or _fmt(hi, spec) else ""
+
+
+def _fmt_budget(v, beyond: bool = False, tested=(math.nan, math.nan), inf_text="never") -> str:
+    """An HF budget for the markdown: 'beyond the tested range' rather than a far extrapolation
+    (more than RANGE_FACTOR x outside the ``tested`` (min, max) budgets)."""
+    if isinstance(v, float) and math.isinf(v):
+        return inf_text if v > 0 else ""
+    lo, hi = tested
+    if beyond or (isinstance(v, (int, float)) and (v > RANGE_FACTOR * hi or v < lo / RANGE_FACTOR)):
+        return "beyond the tested range"
+    return _fmt(v, ".3g")
+
+
+def _corrected_rmse(r) -> float:
+    """Noise-corrected RMSE of a summary row (bp): sqrt(max(gmean MSE - floor^2, 0)).
+
+    The test set, and so the floor, is the same for every cell, so this is the geometric
+    mean of the column beside it with the label noise taken out (never above it).
+    """
+    gm, floor = getattr(r, "mse_bp2_gmean", math.nan), getattr(r, "noise_floor_bp", math.nan)
+    return math.sqrt(max(gm - floor ** 2, 0.0)) if np.isfinite(gm) and np.isfinite(floor) else math.nan
+
+
+def _md_headline(summary: pd.DataFrame) -> list[str]:
+    """Per model and budget: RMSE with the seed and the test-theta interval, corrected RMSE, cost."""
+    s = summary[~summary.is_reference & (summary.n > 0)].sort_values(["model_type", "budget"])
+    if s.empty:
+        return []
+    lines = ["", "## Test RMSE per model and budget", "",
+             "RMSE: geometric mean over seeds (bp). Seed CI: t interval over seeds (training "
+             "randomness). Test CI: BCa bootstrap over test thetas, paired across models (test-set "
+             "draw; approximate: simulated coverage 0.91-0.96 at nominal 0.95, the low end when a "
+             "few thetas dominate). Corrected: the geometric-mean MSE minus the MC noise floor^2. HF CPU-s: Monte Carlo CPU-seconds "
+             "of the HF data a cell uses.", "",
+             "| model | budget | seeds | RMSE | seed 95 % CI | test-theta 95 % CI (approx.) | corrected RMSE "
+             "| HF CPU-s | Hagan |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in s.itertuples():
+        cost = _fmt(getattr(r, "hf_cpu_seconds_mean", None), ".3g")
+        lines.append(f"| {r.model_type} | {r.budget} | {r.n} | {_fmt(r.rmse_bp_gmean)} | "
+                     f"{_fmt_ci(r.rmse_bp_lo, r.rmse_bp_hi)} | "
+                     f"{_fmt_ci(getattr(r, 'rmse_bp_test_lo', None), getattr(r, 'rmse_bp_test_hi', None))} | "
+                     f"{_fmt(_corrected_rmse(r))} | {cost} | {_fmt(r.hagan_rmse_bp)} |")
+    floor = summary.noise_floor_bp.dropna()
+    if len(floor):
+        lines += ["", f"MC noise floor (RMS HF s.e. on the test set): {floor.mean():.1f} bp."]
+    return lines + ["", TUNING_NOTE]
+
+
+def _md_best(ranks: pd.DataFrame) -> list[str]:
+    lines = ["", "## Best model per budget", "", "| budget | best | P(rank 1) | RMSE (bp) | Hagan (bp) |",
+             "|---|---|---|---|---|"]
+    for b, g in ranks.groupby("budget"):
+        top = g.sort_values("rank").iloc[0]
+        p1 = _fmt(top.p_rank1, ".2f") or f"n/a ({int(top.n_complete_seeds)} seeds)"
+        lines.append(f"| {b} | {top.model_type} | {p1} | {_fmt(top.rmse_bp_gmean)} | "
+                     f"{_fmt(top.hagan_rmse_bp)} |")
+    return lines
+
+
+def _md_scaling(scaling: pd.DataFrame, diffs: pd.DataFrame) -> list[str]:
+    lines = ["", "## Scaling: MSE ~ n^-b", "",
+             "b from least squares on the per-budget mean log MSE, 95 % t interval on k - 2 df "
+             "(k budgets). Lack-of-fit p: budget means about the line against the seeds within a "
+             "budget. The seed bootstrap is descriptive (few clusters; it cannot see effects "
+             "shared by a budget's seeds), not a confidence interval.", "",
+             "| model | b | 95 % CI | RMSE exponent b/2 | lack-of-fit p | R^2 | budgets | "
+             "seed bootstrap (descriptive, few clusters) |", "|---|---|---|---|---|---|---|---|"]
+    for r in scaling.itertuples():
+        lines.append(f"| {r.model_type} | {_fmt(r.b, '.3f')} | {_fmt_ci(r.b_lo, r.b_hi, '.3f')} | "
+                     f"{_fmt(r.rmse_exponent, '.3f')} | {_fmt(r.lof_p, '.3g')} | {_fmt(r.r2, '.3f')} | "
+                     f"{r.n_budgets} | {_fmt_ci(r.b_boot_lo_descriptive, r.b_boot_hi_descriptive, '.3f')} |")
+    if not diffs.empty:
+        lines += ["", "Exponent differences (paired per-budget means, t on k - 2 df; > 0: A's MSE "
+                  "falls faster):", "", "| A | B | b_A - b_B | 95 % CI | p |", "|---|---|---|---|---|"]
+        for r in diffs.itertuples():
+            lines.append(f"| {r.model_a} | {r.model_b} | {_fmt(r.b_diff, '.3f')} | "
+                         f"{_fmt_ci(r.b_diff_lo, r.b_diff_hi, '.3f')} | {_fmt(r.p, '.3g')} |")
+    return lines
+
+
+def _md_efficiency(eff: pd.DataFrame, target) -> list[str]:
+    lines = ["", f"## HF points needed for a test RMSE of {_fmt(target)} bp (noise-corrected)", "",
+             "| model | interpolated | from the fit | 95 % CI (Fieller) | flag |", "|---|---|---|---|---|"]
+    for r in eff.itertuples():
+        beyond = bool(getattr(r, "beyond_range", False))
+        tested = (getattr(r, "tested_min", math.nan), getattr(r, "tested_max", math.nan))
+        ci = "" if beyond else (f"[{_fmt_budget(r.budget_fit_lo, tested=tested, inf_text='unbounded')}, "
+                                f"{_fmt_budget(r.budget_fit_hi, tested=tested, inf_text='unbounded')}]")
+        lines.append(f"| {r.model_type} | {_fmt(r.budget_interp, '.0f') or r.interp_bound or ''} | "
+                     f"{_fmt_budget(r.budget_fit, beyond)} | {ci if _fmt(r.budget_fit) else ''} | "
+                     f"{r.fit_flag or r.interp_flag or ''} |")
+    return lines
+
+
+def _md_comparisons(comp: pd.DataFrame, alpha: float) -> list[str]:
+    sig = comp[comp.verdict.isin(["A better", "B better"])]
+    lines = ["", f"## Significant paired comparisons (Holm, alpha {alpha})", ""]
+    if sig.empty:
+        lines.append("None at this number of seeds.")
+    else:
+        lines += ["| budget | A | B | RMSE ratio A/B [CI] | wins A | p (Holm) | d_z |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in sig.itertuples():
+            lines.append(f"| {r.budget} | {r.model_a} | {r.model_b} | {_fmt(r.rmse_ratio, '.2f')} "
+                         f"{_fmt_ci(r.rmse_ratio_lo, r.rmse_ratio_hi, '.2f')} | "
+                         f"{r.wins} | {_fmt(r.p_holm, '.3g')} | {_fmt(r.d_z, '.2f')} |")
+    degenerate = comp[comp.verdict == "degenerate"]
+    if len(degenerate):
+        lines += ["", "Degenerate (a constant offset on every seed, sd 0: no test): " + ", ".join(
+            f"{r.model_a} vs {r.model_b} at {r.budget}" for r in degenerate.itertuples())]
+    return lines
+
+
+def headline_markdown(analysis: dict, df: pd.DataFrame, plots: list[Path]) -> str:
+    """The run's markdown summary: the headline RMSE table with seed and test-theta intervals,
+    best model per budget, exponents with their honest intervals, budget for target,
+    significant comparisons after Holm, notes and plot paths."""
+    lines = ["# hf-budget results", ""]
+    n_ok = int((df.status == "ok").sum())
+    lines.append(f"{n_ok} of {len(df)} cells finished.")
+    bad = df[df.status != "ok"]
+    if len(bad):
+        lines += ["", "**Not finished:** " + "; ".join(
+            f"{r.model_type} b={r.budget} s={r.seed} ({r.status})" for r in bad.itertuples())]
+    summary = pd.DataFrame(analysis["summary"])
+    if not summary.empty:
+        lines += _md_headline(summary)
+    ranks = pd.DataFrame(analysis["rankings"])
+    if not ranks.empty:
+        lines += _md_best(ranks)
+    scaling = pd.DataFrame(analysis["scaling"])
+    if not scaling.empty:
+        lines += _md_scaling(scaling, pd.DataFrame(analysis.get("exponent_differences") or []))
+    eff = pd.DataFrame(analysis["efficiency"])
+    if not eff.empty:
+        lines += _md_efficiency(eff, analysis["settings"].get("target_rmse_bp"))
+    comp = pd.DataFrame(analysis["comparisons"])
+    if not comp.empty:
+        lines += _md_comparisons(comp, analysis["settings"]["alpha"])
+    if analysis.get("notes"):
+        lines += ["", "Notes: " + "; ".join(analysis["notes"][:10])]
+    if plots:
+        lines += ["", "Plots: " + ", ".join(str(p) for p in plots)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,331 @@
+"""Statistics of the budget experiment: what a report may claim from 3-5 seeds per cell.
+
+Follows shared/STATISTICS.md. One trained cell (model, budget, seed) is one
+observation; tests run over seeds on log(MSE), so effects are MSE ratios (RMSE
+ratios are their square roots). Errors are in vol basis points (bp), MSE in bp^2,
+budgets in HF points, costs in seconds. Pure numpy / scipy / pandas / statsmodels.
+
+Modules: ``sabr.analysis.compare`` (cell summaries, paired tests with Holm),
+``sabr.analysis.scaling`` (the primary exponent fit on per-budget mean log MSE,
+``scaling_exponent``), ``sabr.analysis.fit`` (scaling table, exponent differences, a + floor
+fit, descriptive cluster bootstrap), ``sabr.analysis.efficiency`` (budget for a target error,
+data efficiency, Fieller intervals), ``sabr.analysis.testset`` (bootstrap over test thetas),
+this one (rankings with P(rank 1) and the Friedman test over budget blocks, Friedman (1937)
+JASA 32(200); cost-benefit with the Pareto front; ``analyse``, which runs everything on a
+results frame). Everything is re-exported here. Every interval the report shows has its
+coverage simulated in tests/benchmarks/coverage.py.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from scipy import stats
+
+from ..io import to_json
+from .compare import (_per_budget_reference, _quiet, cell_summary, compare_models,
+                      finished_cells, geometric_mean_interval, hedges_j, holm, pair_cells,
+                      pair_cells_strict, paired_test)
+from .efficiency import (budget_for_target, budget_for_target_fit, data_efficiency,
+                         data_efficiency_ratio, efficiency_table, invert_power_law)
+from .fit import (cluster_bootstrap_powerlaw, exponent_differences, power_law_fit,
+                  saturating_fit, scaling_table)
+from .scaling import exponent_difference, scaling_exponent
+from .testset import per_theta_sse, test_theta_bootstrap
+
+__all__ = ["analyse", "analyse_tables", "pareto_front", "cost_benefit", "default_target_rmse",
+           "finished_cells", "geometric_mean_interval", "cell_summary", "pair_cells",
+           "pair_cells_strict", "paired_test", "hedges_j", "holm", "compare_models", "rank_models",
+           "friedman_test", "power_law_fit", "saturating_fit", "cluster_bootstrap_powerlaw",
+           "scaling_table", "exponent_differences", "budget_for_target", "invert_power_law",
+           "efficiency_table", "data_efficiency", "scaling_exponent", "exponent_difference",
+           "budget_for_target_fit", "data_efficiency_ratio", "test_theta_bootstrap",
+           "per_theta_sse", "MIN_SEEDS_P_RANK1"]
+
+MIN_SEEDS_P_RANK1 = 5       # fewer complete seeds: P(rank 1) is NaN (a bootstrap over too few)
+
+
+def _complete_blocks(cells: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """(budget, seed) x model table of log MSE, keeping blocks with every model finished."""
+    wide = cells[cells.model_type.isin(models)].pivot_table(
+        index=["budget", "seed"], columns="model_type", values="log_mse", aggfunc="first")
+    return wide.reindex(columns=models).dropna()
+
+
+def rank_models(df: pd.DataFrame, *, n_boot: int = 2000, rng: np.random.Generator,
+                min_seeds: int = MIN_SEEDS_P_RANK1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-budget ranks by mean log MSE, P(rank 1) by a paired bootstrap over seeds, mean ranks.
+
+    At each budget models are ranked by mean log MSE over their finished seeds
+    (``scipy.stats.rankdata``, ties averaged; rank 1 best). P(rank 1): resample the seeds
+    where every model finished, with replacement, the same draw for all models; a tie for
+    first shares the credit. With fewer than ``min_seeds`` complete seeds such a bootstrap
+    has too few clusters to be read as a probability (2 seeds: 3 distinct resamples), so
+    p_rank1 is NaN with a note (Efron & Tibshirani 1993 ch. 6 on the bootstrap's need for
+    many resampled units). Models are those with at least one finished cell; mean rank
+    over budgets uses only budgets where each of them has at least one finished seed.
+
+    Args:
+        df: results frame. n_boot: bootstrap resamples. rng: numpy Generator.
+        min_seeds: complete seeds needed for P(rank 1) (default MIN_SEEDS_P_RANK1 = 5).
+    Returns:
+        (per_budget, overall): per_budget rows (budget, model_type): n, log_mse_mean,
+        rmse_bp_gmean (bp), rank, p_rank1, n_complete_seeds, hagan_rmse_bp, noise_floor_bp,
+        note; overall rows (model_type): mean_rank, n_budgets, note.
+    """
+    cells, _ = finished_cells(df)
+    models = sorted(cells["model_type"].unique().tolist())
+    ref = _per_budget_reference(df).set_index("budget") if len(df) else None
+    rows, full_budgets = [], []
+    for b in sorted(df["budget"].unique().tolist()) if len(df) else []:
+        c = cells[cells.budget == b]
+        mean = c.groupby("model_type")["log_mse"].mean().reindex(models)
+        have = mean.notna().to_numpy()
+        ranks = np.full(len(models), np.nan)
+        ranks[have] = stats.rankdata(mean.to_numpy()[have])
+        wide = _complete_blocks(c, models)
+        p1 = np.full(len(models), np.nan)
+        note = ""
+        if have.all():
+            full_budgets.append(b)
+        else:
+            note = "models without a finished seed: " + ", ".join(np.array(models)[~have])
+        if have.all() and 0 < len(wide) < min_seeds:
+            note = (f"P(rank 1) not computed: a bootstrap over {len(wide)} complete seed(s) "
+                    f"(< {min_seeds}) is not a probability")
+        elif len(wide) and have.all():
+            y = wide.to_numpy().T                                  # (models, seeds)
+            idx = rng.integers(0, y.shape[1], size=(n_boot, y.shape[1]))
+            means = y[:, idx].mean(axis=-1)                        # (models, n_boot)
+            first = means == means.min(axis=0)
+            p1 = (first / first.sum(axis=0)).mean(axis=1)
+        elif have.all():
+            note = "no seed where every model finished: P(rank 1) undefined"
+        for i, m in enumerate(models):
+            rows.append({"budget": b, "model_type": m, "n": int((c.model_type == m).sum()),
+                         "log_mse_mean": mean.iloc[i], "rmse_bp_gmean": math.exp(mean.iloc[i] / 2),
+                         "rank": ranks[i], "p_rank1": p1[i], "n_complete_seeds": len(wide),
+                         "hagan_rmse_bp": ref.hagan_rmse_bp.get(b, math.nan),
+                         "noise_floor_bp": ref.noise_floor_bp.get(b, math.nan), "note": note})
+    per = pd.DataFrame(rows)
+    if per.empty:
+        return per, pd.DataFrame(columns=["model_type", "mean_rank", "n_budgets", "note"])
+    use = per[per.budget.isin(full_budgets)]
+    overall = use.groupby("model_type", as_index=False).agg(mean_rank=("rank", "mean"))
+    overall = pd.DataFrame({"model_type": models}).merge(overall, how="left")
+    overall["n_budgets"] = len(full_budgets)
+    skipped = sorted(set(per.budget) - set(full_budgets))
+    overall["note"] = f"budgets {skipped} left out: not every model finished there" if skipped else ""
+    return per, overall
+
+
+def friedman_test(df: pd.DataFrame) -> dict:
+    """Friedman test of equal model performance with budgets as blocks (Friedman 1937).
+
+    Seeds of one budget share the tuned hyperparameters and a seed's budgets are nested, so
+    (budget, seed) blocks are not independent; the blocks here are budgets. A budget's value
+    for a model is its mean log MSE over the seeds where every model finished (complete,
+    paired blocks; budgets without such a seed are left out). ``scipy.stats.friedmanchisquare``
+    needs >= 3 models and >= 2 budgets, else NaN and a note. Budgets still share the data set
+    and a seed's nested points, so the p-value is indicative. Ranks: 1 = lowest MSE.
+
+    Returns:
+        dict: statistic, pvalue, n_blocks (budgets), n_models, models, mean_rank_in_blocks
+        ({model: mean rank over budgets}), blocks ('budget'), note.
+    """
+    cells, _ = finished_cells(df)
+    models = sorted(cells["model_type"].unique().tolist())
+    seeds = _complete_blocks(cells, models) if models else pd.DataFrame()
+    wide = seeds.groupby(level="budget").mean() if len(seeds) else pd.DataFrame()
+    out = dict(statistic=math.nan, pvalue=math.nan, n_blocks=int(len(wide)), n_models=len(models),
+               models=models, mean_rank_in_blocks={}, blocks="budget", note="")
+    if len(wide):
+        r = stats.rankdata(wide.to_numpy(), axis=1).mean(axis=0)
+        out["mean_rank_in_blocks"] = {m: float(v) for m, v in zip(models, r)}
+    if len(models) < 3:
+        out["note"] = f"Friedman test needs >= 3 models, have {len(models)}"
+    elif len(wide) < 2:
+        out["note"] = (f"Friedman test needs >= 2 budgets with a seed where every model finished, "
+                       f"have {len(wide)}")
+    else:
+        with _quiet():
+            res = stats.friedmanchisquare(*wide.to_numpy().T)
+        out.update(statistic=float(res.statistic), pvalue=float(res.pvalue))
+        if not np.isfinite(out["statistic"]):
+            out["note"] = "all models tied in every budget: statistic undefined"
+    return out
+
+
+def pareto_front(cost: np.ndarray, error: np.ndarray) -> np.ndarray:
+    """Points not dominated in (cost, error), both to be minimised.
+
+    Point i is dominated when some j has cost_j <= cost_i and error_j <= error_i with at
+    least one strict; equal points do not dominate each other. NaN points are never on
+    the front and dominate nothing.
+
+    Args: cost: (k,) e.g. seconds. error: (k,) e.g. RMSE in bp.
+    Returns: (k,) bool, True on the front.
+    """
+    c, e = np.asarray(cost, float), np.asarray(error, float)
+    ok = np.isfinite(c) & np.isfinite(e)
+    cj, ej = c[ok][None, :], e[ok][None, :]
+    ci, ei = c[ok][:, None], e[ok][:, None]
+    dominated = ((cj <= ci) & (ej <= ei) & ((cj < ci) | (ej < ei))).any(axis=1)
+    out = np.zeros(c.shape, bool)
+    out[ok] = ~dominated
+    return out
+
+
+def cost_benefit(summary: pd.DataFrame) -> pd.DataFrame:
+    """Mean test RMSE against cost per (model, budget), with the Pareto front.
+
+    cost_seconds = hf_cpu_seconds + train_seconds_mean, where hf_cpu_seconds is the mean
+    over seeds of the cell's HF Monte Carlo CPU-seconds: the runs of the distinct thetas
+    its budget (train + validation) uses, each to the longest maturity used
+    (sabr.data.costs.hf_cost; shared/DESIGN.md "What HF data costs"). A cell whose results do
+    not record it (older metrics) gets NaN cost, stays off the front and is noted. Only
+    model rows compete for the front (the Hagan reference's RMSE is a column, at cost 0
+    it would trivially be on it).
+
+    Args:
+        summary: cell_summary output (columns hf_cpu_seconds_mean, n_hf_thetas_mean,
+            train_seconds_mean, rmse_bp_mean, ...).
+    Returns:
+        frame (model_type, budget, n, rmse_bp_mean (bp), n_hf_thetas_mean, hf_cpu_seconds
+        (CPU-s), train_seconds_mean (s), cost_seconds, pareto (bool), hagan_rmse_bp,
+        noise_floor_bp, note), sorted by cost.
+    """
+    cols = ["model_type", "budget", "n", "rmse_bp_mean", "n_hf_thetas_mean", "hf_cpu_seconds",
+            "train_seconds_mean", "cost_seconds", "pareto", "hagan_rmse_bp", "noise_floor_bp",
+            "note"]
+    if len(summary) == 0:
+        return pd.DataFrame(columns=cols)
+    s = summary[(~summary.is_reference) & (summary.n > 0)].copy()
+    for c in ("hf_cpu_seconds_mean", "n_hf_thetas_mean"):
+        s[c] = pd.to_numeric(s[c], errors="coerce") if c in s else np.nan
+    s["hf_cpu_seconds"] = s["hf_cpu_seconds_mean"]
+    s["cost_seconds"] = s["hf_cpu_seconds"] + s["train_seconds_mean"]
+    s["pareto"] = pareto_front(s["cost_seconds"].to_numpy(), s["rmse_bp_mean"].to_numpy())
+    s["note"] = np.where(s["hf_cpu_seconds"].notna(), "",
+                         "HF CPU-seconds not recorded for this cell: no cost")
+    return s[cols].sort_values(["cost_seconds", "model_type"], ignore_index=True)
+
+
+def default_target_rmse(df: pd.DataFrame) -> float:
+    """Default target test RMSE (bp): twice the median MC noise floor over finished cells (NaN if none)."""
+    cells, _ = finished_cells(df)
+    if "noise_floor_bp" not in cells or cells.empty:
+        return math.nan
+    v = pd.to_numeric(cells["noise_floor_bp"], errors="coerce").dropna()
+    return float(2 * v.median()) if len(v) else math.nan
+
+
+def analyse_tables(df: pd.DataFrame, *, target_rmse_bp: float | None = None, rng=None,
+                   n_boot: int = 2000, alpha: float = 0.05,
+                   confidence: float = 0.95) -> tuple[dict, dict]:
+    """Run every analysis on a results frame; the tables as DataFrames (see ``analyse``).
+
+    Returns:
+        (tables, extra): tables maps name -> DataFrame; extra holds the Friedman dict, the
+        notes list and the settings dict. A table whose computation raises is left empty and
+        the error is added to the notes ("<table> failed: ..."), so a run never stops here.
+    """
+    rng = np.random.default_rng(0 if rng is None else rng)
+    notes: list[str] = []
+    if df is None or len(df) == 0 or not {"model_type", "budget", "seed", "status"} <= set(df.columns):
+        notes.append("empty results frame or missing columns (model_type, budget, seed, status)")
+        df = pd.DataFrame(columns=["model_type", "budget", "seed", "status"])
+    if len(df) and (df["model_type"].astype(str) == "hagan").any():
+        notes.append("rows with model_type 'hagan' ignored: the baseline comes from hagan_rmse_bp")
+        df = df[df["model_type"].astype(str) != "hagan"]
+    cells, n0 = finished_cells(df)
+    notes += n0
+    if len(df):
+        bad = df[df["status"] != "ok"]
+        if len(bad):
+            notes.append(f"{len(bad)} of {len(df)} cells not finished: " + ", ".join(
+                f"{r.model_type} b={r.budget} s={r.seed} ({r.status})" for r in bad.itertuples()))
+    target = default_target_rmse(df) if target_rmse_bp is None else float(target_rmse_bp)
+    if target_rmse_bp is None:
+        notes.append(f"target RMSE = 2 x median noise floor = {target:.4g} bp" if np.isfinite(target)
+                     else "no noise floor recorded: no default target RMSE, efficiency skipped")
+    def safe(name, fn, empty):
+        try:
+            return fn()
+        except Exception as exc:     # an analysis must not take the run down: keep a note
+            notes.append(f"{name} failed: {type(exc).__name__}: {exc}")
+            return empty
+
+    no_draws = dict(models=[], seeds=np.array([]), b=np.empty((0, 0)), log_a=np.empty((0, 0)))
+    empty = pd.DataFrame()
+    summary = safe("summary", lambda: cell_summary(df, confidence=confidence), empty)
+    comparisons = safe("comparisons", lambda: compare_models(df, alpha=alpha, confidence=confidence)
+                       if len(df) else empty, empty)
+    draws = safe("cluster bootstrap", lambda: cluster_bootstrap_powerlaw(cells, n_boot=n_boot, rng=rng),
+                 no_draws)
+    scaling = safe("scaling", lambda: scaling_table(df, draws=draws, confidence=confidence), empty)
+    per_rank, overall_rank = safe("rankings", lambda: rank_models(df, n_boot=n_boot, rng=rng),
+                                  (empty, empty))
+    tables = {
+        "summary": summary,
+        "comparisons": comparisons,
+        "scaling": scaling,
+        "exponent_differences": safe("exponent differences", lambda: exponent_differences(
+            df, confidence=confidence), empty),
+        "efficiency": safe("efficiency", lambda: efficiency_table(
+            summary, df, target, scaling=scaling, confidence=confidence), empty),
+        "data_efficiency": safe("data efficiency", lambda: data_efficiency(
+            summary, df, confidence=confidence), empty),
+        "cost_benefit": safe("cost-benefit", lambda: cost_benefit(summary), empty),
+        "rankings": per_rank,
+        "rank_summary": overall_rank,
+    }
+    friedman = safe("Friedman test", lambda: friedman_test(df), {"note": "failed"})
+    settings = {"alpha": alpha, "confidence": confidence, "n_boot": n_boot,
+                "target_rmse_bp": target,
+                "cost": "HF Monte Carlo CPU-seconds of each cell's distinct thetas + training s",
+                "holm_family": "every (model pair, budget) test with a finite p",
+                "n_seeds": int(len(draws["seeds"]))}
+    return tables, {"friedman": friedman, "notes": notes, "settings": settings}
+
+
+def analyse(df: pd.DataFrame, *, target_rmse_bp: float | None = None, rng=None, n_boot: int = 2000,
+            alpha: float = 0.05, confidence: float = 0.95) -> dict:
+    """All statistics of a results frame as JSON-ready lists of records (NaN/inf kept as floats).
+
+    Uses status == 'ok' rows with a finite MSE (sabr.analysis.compare.finished_cells); a
+    'hagan' model row, if any, is ignored: the Hagan baseline enters through the
+    ``hagan_rmse_bp`` column (a reference row per budget in ``summary`` and a column in
+    the other error tables). Never raises on missing / failed cells, single seeds,
+    identical models or unequal hashes: those give NaN and a note.
+
+    Args:
+        df: results frame (sabr.analysis.results.results_frame).
+        target_rmse_bp: target test RMSE (bp) for the efficiency table; None: 2 x the median
+            MC noise floor of the finished cells.
+        rng: numpy Generator or seed for the bootstraps; None: seed 0.
+        n_boot: bootstrap resamples. alpha: level after Holm. confidence: interval level.
+    Returns:
+        dict with keys
+        'summary' (per model x budget, plus 'hagan' reference rows; cell_summary),
+        'comparisons' (paired tests per (pair, budget), Holm; compare_models),
+        'scaling' (per model: exponent from the per-budget means with t interval and
+        lack-of-fit test, a + floor sensitivity fit, descriptive seed bootstrap; scaling_table),
+        'exponent_differences' (b_A - b_B from paired per-budget mean differences),
+        'efficiency' (budget for the target RMSE on the noise-corrected MSE, Fieller
+        interval; efficiency_table), 'data_efficiency' (HF points B needs / n with an
+        interval; data_efficiency),
+        'cost_benefit' (RMSE vs HF CPU-seconds + training seconds, Pareto front; cost_benefit),
+        'rankings' (per budget: rank, P(rank 1)), 'rank_summary' (mean rank per model),
+        each a list of row dicts; 'friedman' (dict; friedman_test), 'notes' (list of str),
+        'settings' (dict: alpha, confidence, n_boot, target_rmse_bp, cost,
+        holm_family, n_seeds). Values are Python scalars; NaN and inf may occur (write with
+        sabr.io.atomic_write_json: NaN -> null, +-inf -> "inf" / "-inf").
+    """
+    tables, extra = analyse_tables(df, target_rmse_bp=target_rmse_bp, rng=rng, n_boot=n_boot,
+                                   alpha=alpha, confidence=confidence)
+    out = {k: to_json(t.to_dict(orient="records"), finite=False) for k, t in tables.items()}
+    out.update(to_json(extra, finite=False))
+    return out
