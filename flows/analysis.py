@@ -3,17 +3,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sabr.analysis.aggregator import ResultsAggregator
+from sabr.analysis.aggregator import collect_cells
+from sabr.analysis.report import recompose_report
 
 __all__ = ["aggregate_existing"]
 
 
 def aggregate_existing(output_dir: Path) -> dict:
-    """Rebuild every table, JSON file and plot from the cells on disk; print the summary."""
-    agg = ResultsAggregator(output_dir)
-    if not agg.cells:
+    """Compose the report again from the cells on disk (sabr.analysis.report.recompose_report:
+    the same files and summary.md as the run that wrote them, runs/ and ``latest`` refreshed);
+    print the summary."""
+    if not collect_cells(Path(output_dir)):
         raise FileNotFoundError(f"output_dir={str(output_dir)!r} holds no finished cells "
                                 f"(exp_*/metrics.json)")
-    written = agg.write_all()
-    print(written["markdown"])
-    return {**agg.status(), "files": written["files"], "plots": written["plots"]}
+    report = recompose_report(output_dir)
+    report.pop("aggregator")
+    print(report["markdown"])
+    return report

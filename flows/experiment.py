@@ -25,7 +25,6 @@ import dask
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed, wait
-from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.utilities.annotations import allow_failure
 
 from sabr.config import ExperimentConfig, resolve_config
@@ -33,6 +32,7 @@ from sabr.errors import ConfigError
 from sabr.io import atomic_write_json
 from sabr.data.dataset import chunk_indices, dataset_problem
 from sabr.lock import output_lock
+from sabr.model_types import MODEL_TYPES
 from tasks.data import assemble_dataset, chunk_file, generate_chunk
 from tasks.modeling import train_cell, tune_cell
 from tasks.reporting import aggregate_results
@@ -48,8 +48,8 @@ class ExperimentFailed(RuntimeError):
     """Some cells did not finish; the results of the others are written."""
 
 
-SLOWEST_MODELS_FIRST = ("mda_cnn", "cnn_only", "residual_mlp", "direct_mlp")
-"""Models by measured cost per cell (full run: CNN cells 75-110 s, MLP cells 25-30 s at b=1000)."""
+SLOWEST_MODELS_FIRST = tuple(sorted(MODEL_TYPES, key=lambda m: MODEL_TYPES[m].cost_rank))
+"""Models by measured cost per cell (the registry's cost_rank, sabr.model_types)."""
 TUNE_PRIORITY, TRAIN_PRIORITY = 2_000_000, 1_000_000
 
 
@@ -242,11 +242,7 @@ def hf_budget(profile: str = "quick", config_path: str | None = None,
         from prefect.runtime import flow_run
         run_name = (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
                     + f"-{str(flow_run.id or 'local')[:8]}")
-        # The subflow runs in this process, whose liveness this flow's own heartbeats
-        # already report; a second heartbeat thread would only add up to 1 s to the end of
-        # every run (Prefect joins it after its 1 s sleep, both cores idle meanwhile).
-        with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            summary = experiment(cfg.model_dump_json(by_alias=True), str(out), run_name)
+        summary = experiment(cfg.model_dump_json(by_alias=True), str(out), run_name)
         _write_run_log(out, cfg, summary, started)
         if summary["not_ok"]:
             names = "; ".join(f"{c['model_type']} b={c['budget']} s={c['seed']} ({c['status']})"

@@ -10,10 +10,7 @@ from sabr.errors import ConfigError
 if TYPE_CHECKING:                      # imported when used: the CLI checks input without Prefect
     from prefect_dask import DaskTaskRunner
 
-__all__ = ["make_task_runner", "validate_dask_address", "check_reachable", "WORKER_PRELOAD"]
-
-WORKER_PRELOAD = "flows.worker_exit"
-"""Preloaded by the local cluster's workers (see flows/worker_exit.py)."""
+__all__ = ["make_task_runner", "validate_dask_address", "check_reachable"]
 
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 
@@ -47,8 +44,7 @@ def make_task_runner(parallel_jobs: int, address: str | None, env: dict[str, str
         return DaskTaskRunner(address=address)
     return DaskTaskRunner(cluster_kwargs={
         "n_workers": int(parallel_jobs), "threads_per_worker": 1, "processes": True,
-        "dashboard_address": ":0", "env": dict(env),
-        "preload": [WORKER_PRELOAD]})       # closed workers skip interpreter teardown
+        "dashboard_address": ":0", "env": dict(env)})
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:

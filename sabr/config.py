@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .model_types import MODEL_NAMES
 from .space import HyperparameterSpace
 
 __all__ = [
@@ -34,8 +35,13 @@ __all__ = [
     "resolve_config",
 ]
 
-MODEL_TYPES = ("mda_cnn", "residual_mlp", "direct_mlp", "cnn_only")
+MODEL_TYPES = MODEL_NAMES
+"""The allowed model names (the registry: sabr.model_types)."""
 TUNING_METHODS = ("random", "grid", "bayesian")
+"""The allowed tuning methods; each has its sampler in sabr.learning.tuning's
+TUNING_METHOD_REGISTRY (asserted there)."""
+ModelName = Literal[MODEL_TYPES]            # Literal[("a", "b")] is Literal["a", "b"]
+TuningMethod = Literal[TUNING_METHODS]
 MIN_MC_PATHS = 1_000
 
 
@@ -155,10 +161,10 @@ class ExperimentConfig(_Strict):
     training_config: TrainingConfig = TrainingConfig()
     model_config_: ModelConfig = Field(ModelConfig(), alias="model_config")
     hf_budgets: tuple[int, ...] = (50, 100, 200, 500, 1000)
-    model_types: tuple[Literal["mda_cnn", "residual_mlp", "direct_mlp", "cnn_only"], ...] = MODEL_TYPES
+    model_types: tuple[ModelName, ...] = MODEL_TYPES
     n_random_seeds: int = Field(5, ge=1, le=1000)
     n_hyperparameter_trials: int = Field(15, ge=1, le=10_000)
-    tuning_method: Literal["random", "grid", "bayesian"] = "random"
+    tuning_method: TuningMethod = "random"
     output_dir: str = "results"
     parallel_jobs: int = Field(2, ge=1, le=1024)
     hyperparameter_space: HyperparameterSpace = HyperparameterSpace()

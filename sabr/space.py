@@ -1,7 +1,7 @@
 """The hyperparameter search space: discrete choices per field, validated like the config.
 
 The seed's defaults; a model ignores the fields it has no use for (see
-``RELEVANT_PARAMETERS``). Width lists are Optuna categorical choices encoded as
+``RELEVANT_PARAMETERS``, from the model-type registry sabr.model_types). Width lists are Optuna categorical choices encoded as
 strings ("32-64").
 """
 from __future__ import annotations
@@ -14,16 +14,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .errors import ConfigError
+from .model_types import MODEL_TYPES
 
 __all__ = ["HyperparameterSpace", "RELEVANT_PARAMETERS", "encode_widths", "decode_widths"]
 
-_BASE = ("learning_rate", "batch_size", "dropout_rate")
 RELEVANT_PARAMETERS: dict[str, tuple[str, ...]] = {   # a model ignores what it has no use for
-    "mda_cnn": _BASE + ("cnn_filters", "mlp_hidden_dims"),
-    "residual_mlp": _BASE + ("mlp_hidden_dims",),
-    "direct_mlp": _BASE + ("mlp_hidden_dims",),
-    "cnn_only": _BASE + ("cnn_filters",),
-}
+    name: m.tuned_parameters for name, m in MODEL_TYPES.items()}
+"""Per model type, the parameters tuned (from the registry, sabr.model_types)."""
 _FIELD = {"learning_rate": "learning_rates", "batch_size": "batch_sizes",
           "dropout_rate": "dropout_rates", "cnn_filters": "cnn_filters",
           "mlp_hidden_dims": "mlp_hidden_dims"}

@@ -29,7 +29,7 @@ CODE_MODULES = {
     "data": DATA_MODULES + ("sabr.config", "sabr.io"),
 }
 CODE_MODULES["model"] = CODE_MODULES["data"] + tuple(f"sabr.{m}" for m in (
-    "space", "data.budgets", "data.patches", "data.costs",
+    "space", "model_types", "data.budgets", "data.patches", "data.costs",
     "learning.models", "learning.training", "learning.metrics", "learning.tuning"))
 """The modules (dotted names) whose source decides a stage's results: the cache key's
 code fingerprint (sabr.io.code_fingerprint, by import, so it survives a move)."""

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_write_json, atomic_write_text
+from ..model_types import BASELINE_MODEL
 from .markdown import headline_markdown
 from .results import TASK_FAILED as _TASK_FAILED, results_frame, write_tables
 from .stats import analyse
@@ -39,7 +40,8 @@ def collect_cells(output_dir: str | Path) -> list[dict]:
 
 
 def relative_improvements(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, budget): RMSE against Hagan, against direct_mlp, and against the previous budget.
+    """Per (model, budget): RMSE against Hagan, against the baseline model (direct_mlp: the
+    registry's ``baseline``, sabr.model_types), and against the previous budget.
 
     improvement = 1 - RMSE_model / RMSE_reference (0.6 means 60 % lower error).
     """
@@ -48,11 +50,11 @@ def relative_improvements(summary: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     s = s.sort_values(["model_type", "budget"])
     s["vs_hagan"] = 1.0 - s.rmse_bp_gmean / s.hagan_rmse_bp
-    direct = s[s.model_type == "direct_mlp"].set_index("budget").rmse_bp_gmean
-    s["vs_direct_mlp"] = 1.0 - s.rmse_bp_gmean / s.budget.map(direct)
+    base = s[s.model_type == BASELINE_MODEL].set_index("budget").rmse_bp_gmean
+    s[f"vs_{BASELINE_MODEL}"] = 1.0 - s.rmse_bp_gmean / s.budget.map(base)
     s["vs_previous_budget"] = 1.0 - s.rmse_bp_gmean / s.groupby("model_type").rmse_bp_gmean.shift(1)
     return s[["model_type", "budget", "n", "rmse_bp_gmean", "hagan_rmse_bp", "vs_hagan",
-              "vs_direct_mlp", "vs_previous_budget", "noise_floor_bp"]].reset_index(drop=True)
+              f"vs_{BASELINE_MODEL}", "vs_previous_budget", "noise_floor_bp"]].reset_index(drop=True)
 
 
 _VERDICT_FLIP = {"A better": "B better", "B better": "A better"}

@@ -27,8 +27,11 @@ def previous_run(output_dir: Path) -> Path | None:
     return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
 
 
-def archive_run(output_dir: Path, run_name: str) -> Path:
-    """Copy this run's analysis into runs/<run_name>/ and point ``latest`` at it (atomically)."""
+def archive_run(output_dir: Path, run_name: str, *, replace: bool = False) -> Path:
+    """Copy this run's analysis into runs/<run_name>/ and point ``latest`` at it (atomically).
+
+    An existing runs/<run_name>/ is kept (the same run archived twice) unless ``replace``
+    (the run's analysis composed again, e.g. by ``hf-budget analyze``)."""
     out = Path(output_dir)
     dest = out / "runs" / run_name
     tmp = out / "runs" / f".{run_name}.tmp"
@@ -40,8 +43,14 @@ def archive_run(output_dir: Path, run_name: str) -> Path:
             shutil.copytree(src, tmp / name)
         elif src.is_file():
             shutil.copy2(src, tmp / name)
-    if dest.exists():                         # the same run analysed twice: keep the first
+    if dest.exists() and not replace:         # the same run archived twice: keep the first
         shutil.rmtree(tmp)
+    elif dest.exists():
+        old = out / "runs" / f".{run_name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        dest.rename(old)
+        tmp.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
     else:
         tmp.rename(dest)
     with atomic_path(out / "latest") as link_tmp:

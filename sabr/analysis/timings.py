@@ -58,7 +58,8 @@ def timings_markdown(t: dict) -> str:
     """A markdown table of the stages and one line for the run."""
     rows = ["| stage | tasks | computed | cached | failed | span (s) | task wall (s) | CPU (s) "
             "| peak RSS (MiB) |", "|---|---|---|---|---|---|---|---|---|"]
-    for name, st in t["stages"].items():
+    order = {name: i for i, name in enumerate(STAGES)}      # timings.json sorts its keys
+    for name, st in sorted(t["stages"].items(), key=lambda kv: order.get(kv[0], len(order))):
         rows.append(f"| {name} | {st['tasks']} | {st['computed']} | {st['cached']} | "
                     f"{st['failed']} | {_f(st['span_s'])} | {_f(st['task_wall_s'])} | "
                     f"{_f(st['cpu_s'])} | {_f(st['peak_rss_mib'], '.0f')} |")

@@ -1,5 +1,8 @@
 """The four model architectures (Keras 3). Each builder returns an *uncompiled* ``keras.Model``.
 
+Which builder, inputs and target belong to a model type is declared in the registry
+sabr.model_types (to add a model type: write its builder here, add its entry there).
+
 Inputs, by name (see ``MODEL_INPUTS``):
 
 * ``patch``: (ph, pw, 1) normalised LF patch centred on the point (sabr.data.patches);
@@ -24,6 +27,8 @@ from typing import Callable
 import keras
 import numpy as np
 from keras import layers
+
+from ..model_types import MODEL_TYPES
 
 __all__ = ["MODEL_BUILDERS", "MODEL_INPUTS", "RESIDUAL_MODELS", "get_builder", "build_model",
            "default_hyperparameters"]
@@ -107,20 +112,12 @@ def build_cnn_only(patch_size, hp: dict, seed: int | None = None) -> keras.Model
 
 
 MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {
-    "mda_cnn": build_mda_cnn,
-    "residual_mlp": build_residual_mlp,
-    "direct_mlp": build_direct_mlp,
-    "cnn_only": build_cnn_only,
-}
+    name: globals()[m.builder] for name, m in MODEL_TYPES.items()}
+"""Builder per model type, as named in the registry (sabr.model_types)."""
 
-MODEL_INPUTS: dict[str, tuple[str, ...]] = {
-    "mda_cnn": ("patch", "features"),
-    "residual_mlp": ("features",),
-    "direct_mlp": ("params",),
-    "cnn_only": ("patch",),
-}
+MODEL_INPUTS: dict[str, tuple[str, ...]] = {name: m.inputs for name, m in MODEL_TYPES.items()}
 
-RESIDUAL_MODELS = frozenset({"mda_cnn", "residual_mlp", "cnn_only"})
+RESIDUAL_MODELS = frozenset(name for name, m in MODEL_TYPES.items() if m.residual)
 
 
 def get_builder(model_type: str) -> Callable[..., keras.Model]:

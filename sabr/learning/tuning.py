@@ -13,6 +13,11 @@ default objective trains on the budget's training points for
 trials early. The study lives in an Optuna journal file (``study_dir/optuna_journal.log``)
 under a deterministic name, so an interrupted tuning resumes and counts what was done.
 A trial that raises or returns NaN/inf is recorded as failed and the study goes on.
+
+To add a tuning method: add its name to ``sabr.config.TUNING_METHODS`` (what a config
+may say) and its entry to ``TUNING_METHOD_REGISTRY`` below (how its Optuna sampler is
+made); an import-time check keeps the two equal, and tests/tuning/test_tuner.py runs a
+2-trial study with every registered method.
 """
 from __future__ import annotations
 
@@ -34,7 +39,36 @@ from ..space import RELEVANT_PARAMETERS, HyperparameterSpace, decode_widths, enc
 from .training import cell_seed, configure_tensorflow, fit_model, prepare_cell_data
 
 __all__ = ["HyperparameterSpace", "HyperparameterTuner", "TuningResult", "JOURNAL_FILE",
-           "RELEVANT_PARAMETERS", "encode_widths", "decode_widths"]
+           "RELEVANT_PARAMETERS", "encode_widths", "decode_widths", "TuningMethod",
+           "TUNING_METHOD_REGISTRY"]
+
+
+def _resume_seed(cell_seed: int, n_existing: int) -> int:
+    """A resumed study must not replay the first trials' draws: offset by the trials so far."""
+    return int(np.random.SeedSequence([cell_seed, n_existing]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class TuningMethod:
+    """A tuning method: ``make_sampler(choices, cell_seed, n_existing)`` returns the Optuna
+    sampler of a study with categorical ``choices`` (HyperparameterSpace.choices) that already
+    holds ``n_existing`` trials; ``exhaustive`` caps the trials at the grid size."""
+
+    make_sampler: Callable[[dict, int, int], optuna.samplers.BaseSampler]
+    exhaustive: bool = False
+
+
+TUNING_METHOD_REGISTRY: dict[str, TuningMethod] = {
+    "random": TuningMethod(lambda choices, seed, n: optuna.samplers.RandomSampler(
+        seed=_resume_seed(seed, n))),
+    # its shuffled grid order must not change between resumes: seeded by the cell alone
+    "grid": TuningMethod(lambda choices, seed, n: optuna.samplers.GridSampler(choices, seed=seed),
+                         exhaustive=True),
+    "bayesian": TuningMethod(lambda choices, seed, n: optuna.samplers.TPESampler(
+        seed=_resume_seed(seed, n), n_startup_trials=5)),
+}
+assert tuple(TUNING_METHOD_REGISTRY) == TUNING_METHODS, \
+    f"sabr.config.TUNING_METHODS {TUNING_METHODS} != registry {tuple(TUNING_METHOD_REGISTRY)}"
 
 JOURNAL_FILE = "optuna_journal.log"
 _FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
@@ -194,14 +228,8 @@ class HyperparameterTuner:
         return f"tune-{self.model_type}-b{self.budget}-{rep}-{method}"
 
     def _sampler(self, method: str, n_existing: int):
-        if method == "grid":   # its shuffled grid order must not change between resumes
-            return optuna.samplers.GridSampler(self.space.choices(self.model_type),
-                                               seed=self.cell_seed)
-        # a resumed study must not replay the first trials' draws: offset by the trials so far
-        s = int(np.random.SeedSequence([self.cell_seed, n_existing]).generate_state(1)[0])
-        if method == "random":
-            return optuna.samplers.RandomSampler(seed=s)
-        return optuna.samplers.TPESampler(seed=s, n_startup_trials=5)
+        return TUNING_METHOD_REGISTRY[method].make_sampler(self.space.choices(self.model_type),
+                                                           self.cell_seed, n_existing)
 
     def tune_hyperparameters(self, method: str | None = None, n_trials: int | None = None
                              ) -> TuningResult:
@@ -215,12 +243,12 @@ class HyperparameterTuner:
             a TuningResult; status "failed" with a message when no trial completed.
         """
         method = self.config.tuning_method if method is None else method
-        if method not in TUNING_METHODS:
+        if method not in TUNING_METHOD_REGISTRY:
             raise ValueError(f"method={method!r} is invalid: allowed one of {list(TUNING_METHODS)}")
         n_trials = self.config.n_hyperparameter_trials if n_trials is None else n_trials
         if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
             raise ValueError(f"n_trials={n_trials!r} is invalid: allowed an integer >= 1")
-        if method == "grid":
+        if TUNING_METHOD_REGISTRY[method].exhaustive:
             n_trials = min(int(n_trials), self.space.grid_size(self.model_type))
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study_dir.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,8 @@ overhead ratio wall x workers / compute (1.0 = both cores busy all the time), an
 the wall time of a rerun in which every task is Cached. It also splits the idle
 core-seconds of the first run into startup, between tasks, the single-task
 aggregation and shutdown (from the task runs' Running spans).
-Targets: quick <= 3 min on 2 cores, cached rerun <= 30 s, overhead <= 10 %.
+Targets: quick <= 3 min on 2 cores, cached rerun <= 30 s. The overhead ratio is
+printed for information only; it is not a target.
 
     python tests/benchmarks/bench_flow.py [--output-dir DIR]
 """
@@ -103,7 +104,7 @@ def main(argv=None) -> dict:
               "cached_rerun_wall_s": round(cached_wall, 1), "idle_core_s": idle, "first_states": dict(states),
               "rerun_states": dict(cached_states)}
     print(f"quick profile: {wall:.1f} s wall on {workers} workers; task compute {compute:.1f} s; "
-          f"overhead ratio (wall x workers / compute) {report['overhead_ratio']:.2f}")
+          f"overhead ratio (wall x workers / compute, for information) {report['overhead_ratio']:.2f}")
     print("idle core-seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in idle.items())
           + f" (total {sum(idle.values()):.1f}; wall x workers - compute = "
           f"{wall * workers - compute:.1f})")

@@ -2,26 +2,47 @@
 import numpy as np
 import pytest
 
-from sabr.config import ExperimentConfig
-from sabr.learning.models import (MODEL_BUILDERS, MODEL_INPUTS, build_model, default_hyperparameters,
-                                  get_builder)
+from sabr.config import MODEL_TYPES as CONFIG_MODEL_NAMES, ExperimentConfig
+from sabr.learning.models import (MODEL_BUILDERS, MODEL_INPUTS, RESIDUAL_MODELS, build_model,
+                                  default_hyperparameters, get_builder)
 from sabr.learning.training import configure_tensorflow, prepare_cell_data
+from sabr.model_types import BASELINE_MODEL, MODEL_TYPES
+from sabr.space import RELEVANT_PARAMETERS, HyperparameterSpace
 
 CFG = ExperimentConfig()
 
 
-@pytest.mark.parametrize("model_type", sorted(MODEL_BUILDERS))
+def test_every_view_of_the_model_registry_covers_exactly_its_entries():
+    names = tuple(MODEL_TYPES)
+    assert CONFIG_MODEL_NAMES == names and CFG.model_types == names
+    assert tuple(MODEL_BUILDERS) == names and tuple(MODEL_INPUTS) == names
+    assert tuple(RELEVANT_PARAMETERS) == names
+    assert RESIDUAL_MODELS == {n for n, m in MODEL_TYPES.items() if m.residual}
+    assert MODEL_TYPES[BASELINE_MODEL].baseline
+    fields = {"learning_rate", "batch_size", "dropout_rate", "cnn_filters", "mlp_hidden_dims"}
+    for name, m in MODEL_TYPES.items():
+        assert m.name == name and set(m.inputs) <= {"patch", "features", "params"}
+        assert set(m.tuned_parameters) <= fields
+        assert HyperparameterSpace().grid_size(name) >= 1
+
+
+@pytest.mark.parametrize("model_type", list(MODEL_TYPES))
 def test_builder_contract(model_type, tiny_dataset):
+    """Every registered model type builds, predicts from its declared inputs and trains."""
     configure_tensorflow(1, 1)
     import keras
+    entry = MODEL_TYPES[model_type]
     hp = default_hyperparameters(CFG.models, CFG.training_config)
     model = build_model(model_type, (9, 9), hp)
     assert isinstance(model, keras.Model)
     assert getattr(model, "optimizer", None) is None      # builders return uncompiled models
+    assert {i.name for i in model.inputs} == set(entry.inputs)
+    assert model.layers[-1].name == ("residual" if entry.residual else "sigma_hf")
     data = prepare_cell_data(tiny_dataset, model_type, 20, 0, (9, 9))
+    assert data.residual == entry.residual
     x = data.x["train"]
     n = data.points["train"].size
-    assert set(x) == set(MODEL_INPUTS[model_type])
+    assert set(x) == set(entry.inputs)
     out = model.predict(x, verbose=0)
     assert out.shape == (n, 1) and np.all(np.isfinite(out))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
@@ -52,7 +73,7 @@ def test_unknown_model_lists_known_ones():
     assert msg.startswith("model_type='transformer' is invalid") and "mda_cnn" in msg
 
 
-@pytest.mark.parametrize("model_type", sorted(MODEL_BUILDERS))
+@pytest.mark.parametrize("model_type", list(MODEL_TYPES))
 def test_seeded_weights_ignore_other_threads_drawing_from_python_random(model_type):
     """A Dask worker's other threads draw from Python's global random while a cell builds
     its model; with a seed, the weights must not depend on that (they once did)."""

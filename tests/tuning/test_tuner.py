@@ -6,7 +6,10 @@ import pytest
 
 from sabr.config import ConfigError
 from sabr.learning.models import default_hyperparameters
-from sabr.learning.tuning import JOURNAL_FILE, HyperparameterSpace, HyperparameterTuner, encode_widths
+from sabr.config import TUNING_METHODS
+from sabr.learning.tuning import (JOURNAL_FILE, TUNING_METHOD_REGISTRY, HyperparameterSpace,
+                                  HyperparameterTuner, encode_widths)
+from sabr.model_types import MODEL_TYPES
 
 BUDGET = 40
 SMALL = HyperparameterSpace(learning_rates=[1e-4, 3e-4, 1e-3, 3e-3], batch_sizes=[32],
@@ -32,8 +35,22 @@ def param_rows(result):
     return [tuple(r) for r in result.trials[cols].itertuples(index=False)]
 
 
-@pytest.mark.parametrize("model", ["mda_cnn", "residual_mlp", "direct_mlp", "cnn_only"])
-@pytest.mark.parametrize("method", ["random", "grid", "bayesian"])
+def test_the_tuning_registry_covers_exactly_the_config_methods():
+    assert tuple(TUNING_METHOD_REGISTRY) == TUNING_METHODS
+
+
+@pytest.mark.parametrize("method", list(TUNING_METHOD_REGISTRY))
+def test_every_registered_method_runs_a_two_trial_study(tiny_config, tiny_dataset, tmp_path, method):
+    sampler = TUNING_METHOD_REGISTRY[method].make_sampler(SMALL.choices("direct_mlp"), 1, 0)
+    assert isinstance(sampler, optuna.samplers.BaseSampler)
+    r = tuner(tiny_config, tiny_dataset, tmp_path, space=SMALL).tune_hyperparameters(method, n_trials=2)
+    assert r.status == "ok" and r.n_complete == 2 and len(r.trials) == 2
+    assert r.best_params["learning_rate"] in SMALL.learning_rates
+    assert r.study_name.endswith(f"-{method}")
+
+
+@pytest.mark.parametrize("model", list(MODEL_TYPES))
+@pytest.mark.parametrize("method", list(TUNING_METHOD_REGISTRY))
 def test_every_method_returns_parameters_from_the_space(tiny_config, tiny_dataset, tmp_path,
                                                         method, model):
     space = HyperparameterSpace()
