@@ -8,8 +8,7 @@ POSIX), so a reader or a crash never sees a half-written file under a final name
 from __future__ import annotations
 
 import hashlib
-import importlib
-import inspect
+import importlib.util
 import io
 import json
 import math
@@ -121,10 +120,18 @@ def code_fingerprint(modules: tuple[str, ...]) -> str:
     """SHA-256 (hex, 16 chars) of the source of each named module, e.g. "sabr.numerics.hagan".
 
     A cached result must be invalidated when the code that made it changes. Each module is
-    found by import (``inspect.getsource``), not by file path, and the digest is taken over the
+    found by the import system (``importlib.util.find_spec``: located, not executed, so a
+    cache lookup never pays for importing TensorFlow), not by a file path, and the digest is taken over the
     sorted per-module source digests, so moving or renaming a module keeps the fingerprint;
     editing one changes it.
     """
-    digests = sorted(hashlib.sha256(inspect.getsource(importlib.import_module(name)).encode())
-                     .hexdigest() for name in set(modules))
+    digests = sorted(hashlib.sha256(_module_source(name)).hexdigest() for name in set(modules))
     return hash_bytes(*(d.encode() for d in digests))[:16]
+
+
+def _module_source(name: str) -> bytes:
+    """The source bytes of the module ``name``, located by the import system."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.origin or not spec.has_location:
+        raise ModuleNotFoundError(f"no source for module {name!r}")
+    return Path(spec.origin).read_bytes()

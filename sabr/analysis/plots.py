@@ -25,15 +25,23 @@ __all__ = ["plot_rmse_vs_budget", "plot_region_errors", "plot_cost_benefit",
 def _save(fig, path: Path) -> Path:
     try:
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+            fig.savefig(tmp, dpi=110)   # layout="constrained": one draw, not two
     finally:
         plt.close(fig)
     return path
 
 
+def _budget_ticks(ax, budgets) -> None:
+    """Label a log budget axis at the budgets themselves (50, 200, 500), not at powers of ten."""
+    ticks = sorted({int(b) for b in budgets})
+    if ticks:
+        ax.set_xticks(ticks, labels=[str(b) for b in ticks])
+        ax.minorticks_off()
+
+
 def plot_rmse_vs_budget(summary: pd.DataFrame, scaling: pd.DataFrame, path: Path) -> Path:
     """Test RMSE (geometric mean over seeds, 95 % t-band) vs budget, log-log, with power-law fits."""
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
     models = summary[~summary.is_reference]
     for model, g in models.groupby("model_type"):
         g = g[g.n > 0].sort_values("budget")
@@ -55,6 +63,7 @@ def plot_rmse_vs_budget(summary: pd.DataFrame, scaling: pd.DataFrame, path: Path
         ax.axhline(floor.mean(), color="grey", ls="-.", label="MC noise floor")
     ax.set(xscale="log", yscale="log", xlabel="HF budget (points, validation included)",
            ylabel="test RMSE (bp)", title="Accuracy vs high-fidelity budget")
+    _budget_ticks(ax, summary.budget)
     ax.legend(fontsize=7)
     return _save(fig, path)
 
@@ -62,7 +71,7 @@ def plot_rmse_vs_budget(summary: pd.DataFrame, scaling: pd.DataFrame, path: Path
 def plot_region_errors(df: pd.DataFrame, path: Path) -> Path:
     """Mean test RMSE per moneyness region (ITM / ATM / OTM) by budget, one panel per region."""
     ok = df[df.status == "ok"]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharey=True, layout="constrained")
     for ax, region in zip(axes, REGIONS):
         col = f"rmse_bp_{region}"
         if col in ok:
@@ -72,9 +81,11 @@ def plot_region_errors(df: pd.DataFrame, path: Path) -> Path:
             hag = f"hagan_rmse_bp_{region}"
             if hag in ok:
                 ax.axhline(ok[hag].mean(), color="k", ls=":", label="Hagan")
-        if "noise_floor_bp" in ok:
-            ax.axhline(ok.noise_floor_bp.mean(), color="grey", ls="-.", label="noise floor")
+        floor = f"noise_floor_bp_{region}" if f"noise_floor_bp_{region}" in ok else "noise_floor_bp"
+        if floor in ok:
+            ax.axhline(ok[floor].mean(), color="grey", ls="-.", label="noise floor")
         ax.set(xscale="log", yscale="log", title=region, xlabel="HF budget")
+        _budget_ticks(ax, ok.budget)
     axes[0].set_ylabel("test RMSE (bp)")
     axes[-1].legend(fontsize=7)
     return _save(fig, path)
@@ -89,7 +100,7 @@ def plot_cost_benefit(cost: pd.DataFrame, path: Path) -> Path:
         path: the PNG to write.
     """
     cost = cost[np.isfinite(pd.to_numeric(cost.cost_seconds, errors="coerce"))]
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
     for model, g in cost.groupby("model_type"):
         ax.scatter(g.cost_seconds, g.rmse_bp_mean, label=model)
         for r in g.itertuples():
@@ -124,7 +135,7 @@ def plot_example_smiles(dataset, df: pd.DataFrame, output_dir: Path, path: Path)
     n_k = dataset.shape[2]
     pts = np.ravel_multi_index((np.full(n_k, theta), np.full(n_k, m), np.arange(n_k)), dataset.shape)
     k = dataset.strikes[theta, m]
-    fig, axes = plt.subplots(1, max(len(picks), 1), figsize=(6 * max(len(picks), 1), 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, max(len(picks), 1), figsize=(6 * max(len(picks), 1), 4.5), squeeze=False, layout="constrained")
     for ax, b in zip(axes[0], picks):
         ax.errorbar(k, dataset.hf[theta, m], yerr=2 * dataset.hf_se[theta, m], fmt="ko", ms=3,
                     label="Monte Carlo (2 s.e.)")
@@ -158,7 +169,7 @@ def plot_error_heatmap(dataset, df: pd.DataFrame, model: str, budget: int, outpu
         np.add.at(count, (mi, ki), 1)
     with np.errstate(invalid="ignore"):
         grid = total / count
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     im = ax.imshow(grid, aspect="auto", origin="lower", cmap="viridis")
     fig.colorbar(im, ax=ax, label="mean |error| (bp)")
     ax.set(xlabel="strike index (low to high)", ylabel="maturity index (short to long)",

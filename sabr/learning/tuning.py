@@ -197,7 +197,8 @@ class HyperparameterTuner:
         model = build_model(self.model_type, self.config.models.patch_size, hp, seed=self.cell_seed)
         callbacks = [] if trial is None else [_pruning_callback(trial, scale)]
         hist = fit_model(model, cell, hp, epochs=tc.tuning_epochs,
-                         patience=tc.early_stopping_patience, extra_callbacks=callbacks)
+                         patience=tc.early_stopping_patience, extra_callbacks=callbacks,
+                         seed=self.cell_seed)
         loss = np.asarray(hist.history.get("loss", []), float)
         val = np.asarray(hist.history.get("val_loss", []), float)
         if loss.size == 0 or not np.all(np.isfinite(loss)) or not np.any(np.isfinite(val)):

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
+import subprocess
+import sys
+from pathlib import Path
 import json
 import math
 
@@ -49,7 +51,16 @@ def test_code_fingerprint_is_of_the_sources_found_by_import():
     a = code_fingerprint(("sabr.numerics.hagan", "sabr.numerics.black"))
     assert a == code_fingerprint(("sabr.numerics.black", "sabr.numerics.hagan", "sabr.numerics.hagan"))
     assert len(a) == 16 and a != code_fingerprint(("sabr.numerics.hagan",))
-    digest = hashlib.sha256(inspect.getsource(sabr.numerics.hagan).encode()).hexdigest()
+    digest = hashlib.sha256(Path(sabr.numerics.hagan.__file__).read_bytes()).hexdigest()
     assert code_fingerprint(("sabr.numerics.hagan",)) == hashlib.sha256(digest.encode()).hexdigest()[:16]
     with pytest.raises(ModuleNotFoundError):
         code_fingerprint(("sabr.no_such_module",))
+
+
+def test_code_fingerprint_locates_modules_without_running_them():
+    """A cache lookup must not pay for importing TensorFlow (seconds per worker)."""
+    code = ("import sys; from sabr.io import code_fingerprint; "
+            "code_fingerprint(('sabr.learning.models', 'sabr.learning.training')); "
+            "print(sorted(m for m in ('keras', 'tensorflow', 'sabr.learning.models') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
