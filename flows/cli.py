@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from contextlib import ExitStack
-from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,42 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _check_writable(path: Path) -> None:
-    """The output folder exists or can be made, and a file can be written in it."""
-    from sabr.errors import ConfigError
-    from sabr.io import atomic_write_text
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = atomic_write_text(path / ".write-test", "")
-        probe.unlink()
-    except OSError as err:
-        raise ConfigError(f"output_dir={str(path)!r} is invalid: allowed a folder this user can "
-                          f"create and write ({err.strerror or err})") from None
-
-
-def _validated_run_args(args) -> dict:
-    """Resolve and validate everything before the flow starts (ConfigError on bad input)."""
-    from flows.runner import check_reachable, validate_dask_address
-    from sabr.config import resolve_config       # not flows.experiment: no Prefect import yet
-    params = {k: getattr(args, k) for k in (
-        "config_path", "hf_budgets", "model_types", "n_hyperparameter_trials", "n_random_seeds",
-        "parallel_jobs", "output_dir", "tuning_method", "dask_address", "skip_experiments")}
-    params["profile"] = args.profile or "quick"
-    if args.config_path and args.profile:
-        params["config_path"] = args.config_path       # the file wins; profile: key inside it
-    cfg = resolve_config(params["profile"], params["config_path"],
-                         **{k: params[k] for k in ("hf_budgets", "model_types",
-                                                   "n_hyperparameter_trials", "n_random_seeds",
-                                                   "parallel_jobs", "output_dir", "tuning_method")})
-    address = validate_dask_address(args.dask_address or os.environ.get("DASK_SCHEDULER_ADDRESS"))
-    if address:
-        check_reachable(address)
-    if args.skip_experiments and not any(Path(cfg.output_dir).glob("exp_*/metrics.json")):
-        from sabr.errors import ConfigError
-        raise ConfigError(f"output_dir={cfg.output_dir!r} is invalid for --skip-experiments: "
-                          f"allowed a folder holding finished cells (exp_*/metrics.json)")
-    _check_writable(Path(cfg.output_dir))      # last: the only check that may create something
-    return params, Path(cfg.output_dir).resolve()
+def _run_params(args) -> dict:
+    """The flow's parameters from the command line (None: as configured)."""
+    from flows.preflight import OVERRIDES
+    return {"profile": args.profile or "quick", "config_path": args.config_path,
+            "dask_address": args.dask_address, "skip_experiments": args.skip_experiments,
+            **{k: getattr(args, k) for k in OVERRIDES}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,22 +69,19 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(ap, args)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from flows.preflight import preflight
     from sabr.errors import ConfigError
     if args.command == "analyze":
         args = argparse.Namespace(profile=None, config_path=None, hf_budgets=None, model_types=None,
                                   n_hyperparameter_trials=None, n_random_seeds=None,
                                   parallel_jobs=None, output_dir=args.output_dir,
                                   tuning_method=None, dask_address=None, skip_experiments=True)
-    from sabr.lock import output_lock
-    with ExitStack() as held:
-        try:
-            params, out = _validated_run_args(args)
-            held.enter_context(output_lock(out))   # a second run on this folder stops here
-        except ConfigError as err:
-            ap.exit(2, f"hf-budget: error: {err}\n")
-        if args.skip_experiments:                 # analysis needs no orchestration
+    params = _run_params(args)
+    try:
+        plan = preflight(**params)       # every check before Prefect loads: one line, exit 2
+        if plan.skip_experiments:        # analysis needs no orchestration
             from flows.analysis import aggregate_existing
-            aggregate_existing(out)
+            aggregate_existing(plan.output_dir)
             return 0
         from flows.experiment import ExperimentFailed, hf_budget
         try:
@@ -124,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         except ExperimentFailed as err:
             print(f"hf-budget: {err}", file=sys.stderr)
             return 1
+    except ConfigError as err:           # a busy folder found by the flow's lock lands here too
+        ap.exit(2, f"hf-budget: error: {err}\n")
     print(f"hf-budget: {summary['n_ok']} of {summary['n_cells']} cells finished; "
           f"tables: {', '.join(summary['files'].values())}")
     return 0

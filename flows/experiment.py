@@ -1,8 +1,9 @@
 """The ``hf-budget`` Prefect flow: data -> tuning -> training -> aggregation, on Dask.
 
 ``hf_budget`` (flow ``hf-budget``) takes flat parameters (so a deployment's
-``--param`` override of one field works), resolves the configuration (profile or
-YAML file, then explicit parameters), and runs the experiment as a subflow
+``--param`` override of one field works), passes the checks every run passes
+(flows.preflight: configuration, scheduler, output folder), holds the output
+folder's lock (sabr.lock) and runs the experiment as a subflow
 ``hf-budget-experiment`` on a ``DaskTaskRunner``: a ``LocalCluster`` of
 ``parallel_jobs`` single-threaded worker processes (TensorFlow pinned to one
 intra- and one inter-op thread), or an existing scheduler given by
@@ -13,31 +14,39 @@ ephemeral mode).
 Generation, tuning and training are cached (tasks/common.py) with results in
 ``<output_dir>/.prefect-results``: a rerun shows them ``Cached``. One failed
 cell never stops the others; aggregation runs on what finished, the summary
-names what is missing, and the flow then ends Failed with that list.
+names what is missing, and the flow then ends Failed with that list. Bad input
+or a busy output folder ends the flow Failed with the one-line message (no
+traceback); called from Python, the flow then raises ConfigError.
+
+The flow only orders tasks: what each step does lives in tasks/ (and sabr/), the
+task runner in flows/runner.py.
 """
 from __future__ import annotations
 
-import os
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import dask
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed, wait
+from prefect.runtime import flow_run
+from prefect.states import Failed
 from prefect.utilities.annotations import allow_failure
 
-from sabr.config import ExperimentConfig, resolve_config
+from sabr.analysis.history import write_run_log
+from sabr.config import ExperimentConfig, planned_cells, resolve_config
 from sabr.errors import ConfigError
-from sabr.io import atomic_write_json
-from sabr.data.dataset import chunk_indices, dataset_problem
 from sabr.lock import output_lock
 from sabr.model_types import MODEL_TYPES
-from tasks.data import assemble_dataset, chunk_file, generate_chunk
+from tasks.data import assemble_dataset, generate_chunk, generation_plan
 from tasks.modeling import train_cell, tune_cell
 from tasks.reporting import aggregate_results
 
-from flows.runner import make_task_runner, validate_dask_address
+from flows.analysis import aggregate_existing
+from flows.preflight import preflight
+from flows.runner import make_task_runner, worker_count, worker_env
 
 __all__ = ["hf_budget", "run_experiment", "resolve_config", "planned_cells", "ExperimentFailed"]
 
@@ -60,12 +69,6 @@ def longest_first(cells):
     return sorted(cells, key=lambda c: (-c[0], rank.get(c[1], len(rank)), *c[2:]))
 
 
-def planned_cells(cfg: ExperimentConfig) -> list[tuple[int, str, int]]:
-    """Every (budget, model, seed) of the grid, in the order that numbers the exp_XXXX folders."""
-    return [(b, m, s) for b in cfg.hf_budgets for m in cfg.model_types
-            for s in range(cfg.n_random_seeds)]
-
-
 @flow(name="hf-budget-experiment", log_prints=True)
 def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> dict:
     """The experiment proper (see the module doc); returns the aggregation summary."""
@@ -73,20 +76,14 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     log = get_run_logger()
     cfg = ExperimentConfig.model_validate_json(config_json)
     out = Path(output_dir)
-    d = cfg.data_gen_config
     data_dir = str(out / "data")
 
-    # A data set that is absent, corrupt, edited or of another configuration is built again:
-    # the assembly ignores its cache record, and so does every chunk whose file is gone.
-    problem = dataset_problem(data_dir, d)
+    # A data set that is absent, corrupt, edited or of another configuration is built again.
+    problem, chunks = generation_plan(cfg.data_gen_config, data_dir)
     if problem not in (None, "absent"):
         log.warning("data set not usable (%s): building it again", problem)
-    chunk_futs = []
-    for c in chunk_indices(d.n_parameter_sets, d.chunk_size):
-        first, last = int(c[0]), int(c[-1])
-        gone = problem is not None and not chunk_file(data_dir, first, last).is_file()
-        chunk_futs.append(generate_chunk.with_options(refresh_cache=gone).submit(
-            config_json, first, last, data_dir))
+    chunk_futs = [generate_chunk.with_options(refresh_cache=rebuild).submit(
+        config_json, first, last, data_dir) for first, last, rebuild in chunks]
     dataset = assemble_dataset.with_options(refresh_cache=problem is not None).submit(
         config_json, chunk_futs, data_dir)
 
@@ -125,83 +122,18 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
         if not fut.state.is_completed():
             log.warning("cell %s b=%d s=%d did not finish: %s", m, b, s, fut.state.message)
             failures.append([b, m, s, f"{fut.state.name}: {fut.state.message or 'no message'}"])
-    heavy = [*chunk_futs, dataset, *tuned.values(), *train_futs.values()]
-    fully_cached = all(f.state.name == "Cached" for f in heavy)
-    records = {"generate": _records(chunk_futs), "assemble": _records([dataset]),
-               "tune": _records(tuned.values()), "train": _records(train_futs.values())}
-    clock = {"flow_started": started, "workers": _n_workers(cfg),
-             "extra": _throughput(chunk_futs, train_futs.values())}
-    summary = aggregate_results.submit(planned, str(out), len(planned), run_name,
-                                       fully_cached, failures, records, clock).result()
+    outcomes = {"generate": _outcomes(chunk_futs), "assemble": _outcomes([dataset]),
+                "tune": _outcomes(tuned.values()), "train": _outcomes(train_futs.values())}
+    clock = {"flow_started": started, "workers": worker_count(cfg.parallel_jobs)}
+    summary = aggregate_results.submit(planned, str(out), len(planned), run_name, failures,
+                                       outcomes, clock).result()
     summary["dataset"] = data_dir
     return summary
 
 
-def _result(fut) -> dict | None:
-    if not fut.state.is_completed():
-        return None
-    value = fut.result()
-    return value if isinstance(value, dict) else None
-
-
-def _records(futs) -> list[tuple[str, dict | None]]:
-    """(state name, the task's own timing) of each task run, for sabr.analysis.timings."""
-    return [(f.state.name, (_result(f) or {}).get("timing")) for f in futs]
-
-
-def _throughput(chunk_futs, train_futs) -> dict:
-    """HF path-steps per CPU second, and the median cell's training samples per second,
-    over the tasks computed in this run."""
-    import numpy as np
-    steps = cpu = 0.0
-    for f in chunk_futs:
-        r = _result(f)
-        if r and f.state.name != "Cached" and r.get("timing"):
-            steps, cpu = steps + r["path_steps"], cpu + r["timing"]["cpu_s"]
-    rates = [r["n_train"] * r["epochs_run"] / r["train_seconds"]
-             for f in train_futs if f.state.name != "Cached" and (r := _result(f))
-             and r.get("status") == "ok" and r.get("train_seconds")]
-    return {"hf_path_steps_per_s": steps / cpu if cpu else None,
-            "train_samples_per_s": float(np.median(rates)) if rates else None}
-
-
-def _n_workers(cfg: ExperimentConfig) -> int:
-    from prefect.context import get_run_context
-    try:
-        client = get_run_context().task_runner.client
-        return len(client.scheduler_info(n_workers=-1)["workers"]) or cfg.parallel_jobs
-    except Exception:          # no Dask client at hand: the configured number
-        return cfg.parallel_jobs
-
-
-def _task_runner_env(cfg: ExperimentConfig, results_dir: Path) -> dict[str, str]:
-    from prefect.settings import PREFECT_API_URL
-    env = {
-        "TF_NUM_INTRAOP_THREADS": str(cfg.training_config.tf_intra_op_threads),
-        "TF_NUM_INTEROP_THREADS": str(cfg.training_config.tf_inter_op_threads),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "OMP_NUM_THREADS": "1",
-        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(results_dir),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    url = PREFECT_API_URL.value()
-    if not url:
-        from prefect.client.orchestration import get_client
-        with get_client(sync_client=True) as client:
-            url = str(client.api_url)
-    if url and not url.startswith("ephemeral"):
-        env["PREFECT_API_URL"] = url.rstrip("/")
-    return env
-
-
-def _write_run_log(out: Path, cfg: ExperimentConfig, summary: dict, started: float) -> Path:
-    """logs/run-<time>-<flow run id>.json: what ran, how long, what finished (never overwritten)."""
-    from prefect.runtime import flow_run
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
-    run_id = str(flow_run.id or "local")
-    return atomic_write_json(out / "logs" / f"run-{stamp}-{run_id[:8]}.json", {
-        "flow_run_id": run_id, "started_utc": stamp, "wall_seconds": time.time() - started,
-        "config": cfg.model_dump(mode="json", by_alias=True), "summary": summary})
+def _outcomes(futs) -> list[tuple[str, dict | None]]:
+    """(state name, result) of each task run; None for a run that did not complete."""
+    return [(f.state.name, f.result() if f.state.is_completed() else None) for f in futs]
 
 
 @flow(name="hf-budget", log_prints=True)
@@ -214,40 +146,44 @@ def hf_budget(profile: str = "quick", config_path: str | None = None,
     """Run the whole experiment (or, with skip_experiments, only aggregate existing cells).
 
     Explicit parameters override the profile / config file. Returns the aggregation
-    summary; raises ExperimentFailed (flow state Failed) if any cell did not finish.
+    summary. Ends Failed, and raises when called from Python: ConfigError (bad input, a
+    busy output folder) before anything runs; ExperimentFailed if some cell did not finish.
     """
-    log = get_run_logger()
-    cfg = resolve_config(profile, config_path, hf_budgets=hf_budgets, model_types=model_types,
-                         n_hyperparameter_trials=n_hyperparameter_trials,
-                         n_random_seeds=n_random_seeds, parallel_jobs=parallel_jobs,
-                         output_dir=output_dir, tuning_method=tuning_method)
-    address = validate_dask_address(dask_address or os.environ.get("DASK_SCHEDULER_ADDRESS"))
-    out = Path(cfg.output_dir).resolve()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError(f"output_dir={str(out)!r} is invalid: allowed a folder this user can "
-                          f"create and write ({err.strerror or err})") from None
-    with output_lock(out):          # one run per output folder (OutputBusy otherwise)
-        if skip_experiments:
-            from flows.analysis import aggregate_existing
-            return aggregate_existing(out)
-        results_dir = out / RESULTS_DIR
-        runner = make_task_runner(cfg.parallel_jobs, address, _task_runner_env(cfg, results_dir))
-        log.info("hf-budget: %d budgets x %d models x %d seeds -> %s (%s)", len(cfg.hf_budgets),
-                 len(cfg.model_types), cfg.n_random_seeds, out,
-                 f"Dask scheduler {address}" if address else f"{cfg.parallel_jobs} local workers")
-        experiment = run_experiment.with_options(task_runner=runner, result_storage=results_dir)
-        started = time.time()
-        from prefect.runtime import flow_run
-        run_name = (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started))
-                    + f"-{str(flow_run.id or 'local')[:8]}")
-        summary = experiment(cfg.model_dump_json(by_alias=True), str(out), run_name)
-        _write_run_log(out, cfg, summary, started)
-        if summary["not_ok"]:
-            names = "; ".join(f"{c['model_type']} b={c['budget']} s={c['seed']} ({c['status']})"
-                              for c in summary["not_ok"])
-            raise ExperimentFailed(f"{len(summary['not_ok'])} of {summary['n_cells']} cells did not "
-                                   f"finish: {names}; results of the others are in {out}")
-        return summary
+    with ExitStack() as held:
+        try:
+            plan = preflight(profile, config_path, dask_address=dask_address,
+                             skip_experiments=skip_experiments, hf_budgets=hf_budgets,
+                             model_types=model_types,
+                             n_hyperparameter_trials=n_hyperparameter_trials,
+                             n_random_seeds=n_random_seeds, parallel_jobs=parallel_jobs,
+                             output_dir=output_dir, tuning_method=tuning_method)
+            if plan.skip_experiments:
+                return aggregate_existing(plan.output_dir)
+            held.enter_context(output_lock(plan.output_dir))   # the run's one lock
+        except ConfigError as err:       # one line in the UI and the terminal, no traceback
+            return Failed(message=str(err), data=err)
+        summary = _run(plan.config, plan.output_dir, plan.dask_address)
+    if summary["not_ok"]:
+        names = "; ".join(f"{c['model_type']} b={c['budget']} s={c['seed']} ({c['status']})"
+                          for c in summary["not_ok"])
+        err = ExperimentFailed(f"{len(summary['not_ok'])} of {summary['n_cells']} cells did not "
+                               f"finish: {names}; results of the others are in {plan.output_dir}")
+        return Failed(message=str(err), data=err)
+    return summary
 
+
+def _run(cfg: ExperimentConfig, out: Path, address: str | None) -> dict:
+    results_dir = out / RESULTS_DIR
+    runner = make_task_runner(cfg.parallel_jobs, address,
+                              worker_env(cfg.training_config, results_dir))
+    get_run_logger().info(
+        "hf-budget: %d budgets x %d models x %d seeds -> %s (%s)", len(cfg.hf_budgets),
+        len(cfg.model_types), cfg.n_random_seeds, out,
+        f"Dask scheduler {address}" if address else f"{cfg.parallel_jobs} local workers")
+    started = time.time()
+    run_id = str(flow_run.id or "local")
+    run_name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + f"-{run_id[:8]}"
+    experiment = run_experiment.with_options(task_runner=runner, result_storage=results_dir)
+    summary = experiment(cfg.model_dump_json(by_alias=True), str(out), run_name)
+    write_run_log(out, run_id, cfg.model_dump(mode="json", by_alias=True), summary, started)
+    return summary

@@ -1,7 +1,9 @@
-"""The Dask task runner: a local cluster of single-threaded workers, or an existing scheduler."""
+"""The Dask task runner: a local cluster of single-threaded workers, or an existing scheduler;
+the workers' environment, and the check of a scheduler address."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -10,7 +12,8 @@ from sabr.errors import ConfigError
 if TYPE_CHECKING:                      # imported when used: the CLI checks input without Prefect
     from prefect_dask import DaskTaskRunner
 
-__all__ = ["make_task_runner", "validate_dask_address", "check_reachable"]
+__all__ = ["make_task_runner", "worker_env", "worker_count", "validate_dask_address",
+           "check_reachable"]
 
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 
@@ -37,7 +40,7 @@ def make_task_runner(parallel_jobs: int, address: str | None, env: dict[str, str
         parallel_jobs: worker processes of the local cluster (one thread each).
         address: an existing scheduler's address; its workers must already have the
             environment (API URL, thread limits) they need.
-        env: environment of the local workers (Prefect API URL, TF/OMP threads, results path).
+        env: environment of the local workers (:func:`worker_env`).
     """
     from prefect_dask import DaskTaskRunner
     if address:
@@ -45,6 +48,39 @@ def make_task_runner(parallel_jobs: int, address: str | None, env: dict[str, str
     return DaskTaskRunner(cluster_kwargs={
         "n_workers": int(parallel_jobs), "threads_per_worker": 1, "processes": True,
         "dashboard_address": ":0", "env": dict(env)})
+
+
+def worker_env(training_config, results_dir: Path) -> dict[str, str]:
+    """Environment of local workers: TensorFlow and OpenMP on the configured threads (one
+    core per worker), task results under ``results_dir``, and the API URL of the Prefect
+    server this flow runs on (so the workers' task runs land there, ephemeral server too)."""
+    from prefect.settings import PREFECT_API_URL
+    env = {
+        "TF_NUM_INTRAOP_THREADS": str(training_config.tf_intra_op_threads),
+        "TF_NUM_INTEROP_THREADS": str(training_config.tf_inter_op_threads),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "OMP_NUM_THREADS": "1",
+        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(results_dir),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    url = PREFECT_API_URL.value()
+    if not url:
+        from prefect.client.orchestration import get_client
+        with get_client(sync_client=True) as client:
+            url = str(client.api_url)
+    if url and not url.startswith("ephemeral"):
+        env["PREFECT_API_URL"] = url.rstrip("/")
+    return env
+
+
+def worker_count(default: int) -> int:
+    """Workers of the running flow's Dask task runner (``default`` if there is none at hand)."""
+    from prefect.context import get_run_context
+    try:
+        client = get_run_context().task_runner.client
+        return len(client.scheduler_info(n_workers=-1)["workers"]) or default
+    except Exception:          # no Dask client at hand: the configured number
+        return default
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "PROFILES",
     "load_config",
     "n_test_thetas",
+    "planned_cells",
     "resolve_config",
 ]
 
@@ -342,6 +343,12 @@ def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
             raise ConfigError(f"profile={name!r} is invalid: allowed one of {sorted(PROFILES)}")
         base = PROFILES[name]
     return _validate(_merge(_merge(base, data), overrides))
+
+
+def planned_cells(cfg: ExperimentConfig) -> list[tuple[int, str, int]]:
+    """Every (budget, model, seed) of the grid, in the order that numbers the exp_XXXX folders."""
+    return [(b, m, s) for b in cfg.hf_budgets for m in cfg.model_types
+            for s in range(cfg.n_random_seeds)]
 
 
 def resolve_config(profile: str | None = "quick", config_path: str | Path | None = None,

@@ -7,13 +7,13 @@ import numpy as np
 from prefect import get_run_logger, task
 
 from sabr.config import ExperimentConfig
-from sabr.data.dataset import (DATA_FILE, META_FILE, GridSpec, MCSettings, assemble, compute_chunk,
-                               sample_thetas)
+from sabr.data.dataset import (DATA_FILE, META_FILE, GridSpec, MCSettings, assemble, chunk_indices,
+                               compute_chunk, dataset_problem, sample_thetas)
 from sabr.io import atomic_save_npz, hash_arrays
 
 from .common import RETRIES, Clock, cache_key, retry_unless_deterministic
 
-__all__ = ["generate_chunk", "assemble_dataset", "chunk_file"]
+__all__ = ["generate_chunk", "assemble_dataset", "chunk_file", "generation_plan"]
 
 _CHUNK_KEYS = ("indices", "strikes", "lf", "hf", "hf_se", "seconds", "path_steps", "hf_cpu_seconds")
 
@@ -40,6 +40,23 @@ def generate_chunk(config_json: str, first: int, last: int, data_dir: str) -> di
 def chunk_file(data_dir: str | Path, first: int, last: int) -> Path:
     """Where the chunk of parameter sets first..last is written."""
     return Path(data_dir) / "chunks" / f"chunk_{first:05d}_{last:05d}.npz"
+
+
+def generation_plan(cfg, data_dir: str | Path) -> tuple[str | None, list[tuple[int, int, bool]]]:
+    """What building the data set of ``cfg`` (a DataGenConfig) in ``data_dir`` takes.
+
+    Returns ``(problem, chunks)``: ``problem`` is None for a usable data set, else why it is
+    not ("absent", corrupt, edited, another configuration: sabr.data.dataset.dataset_problem);
+    ``chunks`` is ``(first, last, rebuild)`` per chunk of parameter sets, where ``rebuild``
+    means its cache record must be ignored (the data set is not usable and the chunk's file
+    is gone). An unusable data set is assembled again whatever its cache record says.
+    """
+    problem = dataset_problem(data_dir, cfg)
+    chunks = []
+    for c in chunk_indices(cfg.n_parameter_sets, cfg.chunk_size):
+        first, last = int(c[0]), int(c[-1])
+        chunks.append((first, last, problem is not None and not chunk_file(data_dir, first, last).is_file()))
+    return problem, chunks
 
 
 def _compute(cfg, first: int, last: int) -> dict:

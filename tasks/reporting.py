@@ -9,7 +9,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from sabr.analysis.aggregator import ResultsAggregator
 from sabr.analysis.report import compose_report
-from sabr.analysis.timings import stage_timings
+from sabr.analysis.timings import stage_timings, throughput
 
 from .common import Clock
 
@@ -34,21 +34,33 @@ def publish(agg: ResultsAggregator, written: dict) -> None:
 
 @task(name="aggregate", task_run_name="aggregate {n_planned} cells")
 def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_planned: int,
-                      run_name: str, fully_cached: bool = False,
-                      failures: list | None = None, records: dict | None = None,
-                      clock: dict | None = None) -> dict:
+                      run_name: str, failures: list | None = None,
+                      outcomes: dict | None = None, clock: dict | None = None) -> dict:
     """Compose the report of what finished (sabr.analysis.report.compose_report: every file of
     the results tree, the comparison with the previous run, the archive under runs/<run_name>/)
-    and publish the artifacts. ``failures``: [budget, model, seed, why] of cells whose task
-    failed in this run; ``records``/``clock``: the stages' task timings for
-    analysis/timings.json (sabr.analysis.timings)."""
+    and publish the artifacts.
+
+    Args:
+        failures: [budget, model, seed, why] of cells whose task failed in this run.
+        outcomes: per stage ("generate", "assemble", "tune", "train"), the (state name,
+            result) of each task run; gives analysis/timings.json (sabr.analysis.timings)
+            and whether the run was served from the cache entirely.
+        clock: ``flow_started`` (epoch seconds) and ``workers`` of the run.
+    """
     own = Clock()
+    outcomes = outcomes or {}
+    fully_cached = bool(outcomes) and all(state == "Cached" for runs in outcomes.values()
+                                          for state, _ in runs)
     timings = None
-    if records is not None and clock is not None:
+    if outcomes and clock is not None:
         def timings():          # called by compose_report once the analysis is done
+            records = {stage: [(state, (r or {}).get("timing")) for state, r in runs]
+                       for stage, runs in outcomes.items()}
             return stage_timings({**records, "aggregate": [("Completed", own.read())]},
                                  flow_started=clock["flow_started"], flow_ended=time.time(),
-                                 workers=clock["workers"], extra=clock.get("extra"))
+                                 workers=clock["workers"],
+                                 extra=throughput(outcomes.get("generate", []),
+                                                  outcomes.get("train", [])))
     report = compose_report(output_dir, run_name, planned=[tuple(p) for p in planned],
                             failures=failures or [], fully_cached=fully_cached, timings=timings)
     agg = report.pop("aggregator")

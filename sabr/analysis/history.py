@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pandas as pd
 
-from ..io import atomic_path
+from ..io import atomic_path, atomic_write_json
 
-__all__ = ["ARCHIVED", "previous_run", "archive_run", "regressions", "comparison_markdown"]
+__all__ = ["ARCHIVED", "previous_run", "archive_run", "regressions", "comparison_markdown",
+           "write_run_log"]
 
 ARCHIVED = ("detailed_results.csv", "summary_statistics.csv", "statistical_analysis.json",
             "performance_vs_budget.csv", "run_status.json", "analysis", "plots")
@@ -101,3 +103,13 @@ def comparison_markdown(current: pd.DataFrame, previous_dir: Path | None, *,
                          f"{r.rmse_bp_gmean_prev:.1f} [{r.rmse_bp_lo_prev:.1f}, "
                          f"{r.rmse_bp_hi_prev:.1f}] | {r.change_pct:+.1f} % |")
     return "\n".join(lines)
+
+
+def write_run_log(output_dir: Path, run_id: str, config: dict, summary: dict,
+                  started: float) -> Path:
+    """logs/run-<UTC start>-<run id>.json: what ran (the config), how long, what finished.
+    One file per run, never overwritten."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
+    return atomic_write_json(Path(output_dir) / "logs" / f"run-{stamp}-{run_id[:8]}.json", {
+        "flow_run_id": run_id, "started_utc": stamp, "wall_seconds": time.time() - started,
+        "config": config, "summary": summary})

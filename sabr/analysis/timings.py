@@ -9,8 +9,9 @@ computed it: it counts as time saved, not time spent.
 from __future__ import annotations
 
 import math
+import statistics
 
-__all__ = ["stage_timings", "timings_markdown", "STAGES"]
+__all__ = ["stage_timings", "timings_markdown", "throughput", "STAGES"]
 
 STAGES = ("generate", "assemble", "tune", "train", "aggregate")
 
@@ -48,6 +49,19 @@ def stage_timings(stages: dict[str, list[tuple[str, dict | None]]], *, flow_star
             "cpu_s": sum(st["cpu_s"] for st in out.values()),
             "overhead_ratio": (wall * workers / busy) if busy > 0 else math.nan,
             "stages": out, **(extra or {})}
+
+
+def throughput(chunks: list[tuple[str, dict | None]], cells: list[tuple[str, dict | None]]) -> dict:
+    """HF path-steps per CPU second over the generation tasks computed in this run, and the
+    median cell's training samples per second; ``(state, result)`` per task run."""
+    steps = cpu = 0.0
+    for state, r in chunks:
+        if state != "Cached" and r and r.get("timing"):
+            steps, cpu = steps + r["path_steps"], cpu + r["timing"]["cpu_s"]
+    rates = [r["n_train"] * r["epochs_run"] / r["train_seconds"] for state, r in cells
+                   if state != "Cached" and r and r.get("status") == "ok" and r.get("train_seconds")]
+    return {"hf_path_steps_per_s": steps / cpu if cpu else None,
+            "train_samples_per_s": statistics.median(rates) if rates else None}
 
 
 def _f(v: float | None, spec: str = ".1f") -> str:

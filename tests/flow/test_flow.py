@@ -141,3 +141,24 @@ def test_a_failed_data_chunk_ends_the_run_failed_without_hanging(harness, tiny_c
     assert len(df) == 4 and set(df.status) == {"failed"}
     states = last_experiment_task_states()
     assert states[("generate", "Failed")] == 2 and states[("train", "Completed")] == 0
+
+
+def test_bad_input_or_a_busy_folder_ends_the_flow_failed_with_one_line(harness, tiny_config,
+                                                                       tmp_path):
+    """What a deployment run shows in the UI: state Failed, the one-line message naming the
+    field; called from Python, the flow raises that error (no cell runs)."""
+    from sabr.errors import ConfigError
+    from sabr.lock import OutputBusy, output_lock
+    state = hf_budget(config_path=str(tiny_config), output_dir=str(tmp_path / "a"),
+                      hf_budgets=[0], return_state=True)
+    assert state.is_failed() and "\n" not in state.message
+    assert state.message.startswith("hf_budgets=[0] is invalid: allowed"), state.message
+    assert isinstance(state.result(raise_on_failure=False), ConfigError)
+    assert not (tmp_path / "a").exists()
+    out = tmp_path / "busy"
+    with output_lock(out):
+        state = hf_budget(config_path=str(tiny_config), output_dir=str(out), return_state=True)
+        assert state.is_failed() and "is in use by another run" in state.message
+        with pytest.raises(OutputBusy, match="allowed one run per output folder"):
+            hf_budget(config_path=str(tiny_config), output_dir=str(out))
+    assert not list(out.glob("exp_*")) and not (out / "data").exists()

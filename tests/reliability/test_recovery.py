@@ -155,7 +155,7 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(referen
 
 
 def test_the_lock_is_refused_in_process_and_freed_by_a_killed_holder(tmp_path):
-    from sabr.lock import OutputBusy, output_lock
+    from sabr.lock import OutputBusy, check_free, output_lock
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from sabr.lock import output_lock\n"
         f"with output_lock({str(tmp_path)!r}):\n    print('held', flush=True); time.sleep(600)")],
@@ -168,8 +168,14 @@ def test_the_lock_is_refused_in_process_and_freed_by_a_killed_holder(tmp_path):
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=10)
         with output_lock(tmp_path):          # a dead holder leaves no stale lock
-            with output_lock(tmp_path):      # and the lock is re-entrant in one process
-                pass
+            with pytest.raises(OutputBusy):  # and a run takes it once: a second take is refused
+                with output_lock(tmp_path):
+                    pass
+            with pytest.raises(OutputBusy):
+                check_free(tmp_path)
+        check_free(tmp_path)                 # a probe holds nothing: the lock is free again
+        with output_lock(tmp_path):
+            pass
     finally:
         holder.kill()
 

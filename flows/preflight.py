@@ -1,0 +1,81 @@
+"""The checks a run passes before anything starts, in one place for the command line, the
+flow (deployment runs) and the Python API.
+
+``preflight`` resolves the configuration (profile or YAML file, then explicit
+parameters), checks the Dask scheduler address (format, and that a scheduler answers),
+that ``--skip-experiments`` has finished cells to aggregate, that the output folder can
+be written and that no other run holds it. Every failure is a ConfigError whose message
+is one line naming the field and what is allowed. Imports no Prefect, so the command
+line rejects bad input in about a second.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sabr.config import ExperimentConfig, resolve_config
+from sabr.errors import ConfigError
+from sabr.lock import check_free
+
+from flows.runner import check_reachable, validate_dask_address
+
+__all__ = ["RunPlan", "preflight", "require_finished_cells", "check_writable", "OVERRIDES"]
+
+OVERRIDES = ("hf_budgets", "model_types", "n_hyperparameter_trials", "n_random_seeds",
+             "parallel_jobs", "output_dir", "tuning_method")
+"""The flow's parameters that override a field of the configuration."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run will do: the resolved configuration and where."""
+
+    config: ExperimentConfig
+    output_dir: Path
+    dask_address: str | None
+    skip_experiments: bool
+
+
+def preflight(profile: str | None = "quick", config_path: str | None = None, *,
+              dask_address: str | None = None, skip_experiments: bool = False,
+              **overrides) -> RunPlan:
+    """Resolve and check a run (see the module doc). ``overrides``: the names in OVERRIDES,
+    None meaning "as configured". ``dask_address`` defaults to $DASK_SCHEDULER_ADDRESS.
+
+    Raises:
+        ConfigError: bad input, an unreachable scheduler, nothing to aggregate, an output
+            folder that cannot be written, or one another run holds (OutputBusy).
+    """
+    unknown = sorted(set(overrides) - set(OVERRIDES))
+    if unknown:
+        raise ConfigError(f"{unknown[0]} is not a parameter of a run: allowed "
+                          f"{', '.join(OVERRIDES)}")
+    cfg = resolve_config(profile, config_path, **overrides)
+    address = validate_dask_address(dask_address or os.environ.get("DASK_SCHEDULER_ADDRESS"))
+    if address:
+        check_reachable(address)
+    out = Path(cfg.output_dir).resolve()
+    if skip_experiments:
+        require_finished_cells(out)
+    check_writable(out)          # the only check that may create something (the folder)
+    check_free(out)
+    return RunPlan(cfg, out, address, bool(skip_experiments))
+
+
+def require_finished_cells(output_dir: Path) -> None:
+    """ConfigError unless ``output_dir`` holds finished cells (exp_*/metrics.json)."""
+    if not any(Path(output_dir).glob("exp_*/metrics.json")):
+        raise ConfigError(f"output_dir={str(output_dir)!r} is invalid for --skip-experiments / "
+                          f"analyze: allowed a folder holding finished cells (exp_*/metrics.json)")
+
+
+def check_writable(path: Path) -> None:
+    """ConfigError unless the output folder exists or can be made, and a file can be written in it."""
+    from sabr.io import atomic_write_text
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path / ".write-test", "").unlink()
+    except OSError as err:
+        raise ConfigError(f"output_dir={str(path)!r} is invalid: allowed a folder this user can "
+                          f"create and write ({err.strerror or err})") from None
