@@ -1,44 +1,64 @@
-"""What every task shares: cache keys from content plus a code fingerprint, and the retry rule.
+"""What every task shares: a cache policy keyed on content, and the retry rule.
 
-Prefect's default cache policy includes the flow run id (no reuse across runs), and
-``TASK_SOURCE`` hashes only the task function's own text. Our key is built from
-the task's name, its JSON-stable inputs (configs are passed as JSON strings, so
-the class's module path never enters), the output folder, and a fingerprint of
-the ``sabr`` modules the task runs, and the task function's own source: a change
-to the numerics, the training code or the task invalidates what it touches; a
-rerun of the same thing is ``Cached``.
+Prefect's default policy (INPUTS + TASK_SOURCE + RUN_ID) never reuses a result across
+runs; ours (:func:`content_policy`) is composed from Prefect's ``INPUTS`` and
+``TASK_SOURCE`` and :class:`StageContent`, which hashes what decides a stage's result:
+
+* generation: the data configuration and the code that makes surfaces;
+* assembly: the chunks' content hashes and that code;
+* tuning and training: the data set's content hash (returned by the assembly), the
+  budget, model, seed and training sections of the configuration, the tuned
+  hyperparameters (not their timing), and the learning code.
+
+Which code each stage depends on is written once, in ``STAGE_CODE``; a module's
+source is found by the import system (sabr.io.code_fingerprint), so it survives a
+move. So an edit that changes no number (a comment in the Monte Carlo module)
+regenerates the surfaces but, their content being the same, no tuning or training
+reruns; an edit of the configuration module's messages reruns nothing; an edit of the
+training code retrains and keeps the data. The analysis is never cached.
 """
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 import os
 import resource
 import time
-from pathlib import Path
+from dataclasses import dataclass
+
+from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from prefect.utilities.hashing import hash_objects
 
 from sabr.data.dataset import DATA_MODULES
 from sabr.errors import ConfigError
 from sabr.io import code_fingerprint
 
-__all__ = ["CODE_MODULES", "CONFIG_KEYS", "cache_key", "retry_unless_deterministic", "RETRIES",
-           "FAULT_ENV", "injected_fault", "Clock"]
+__all__ = ["STAGE_CODE", "CONFIG_KEYS", "StageContent", "content_policy",
+           "retry_unless_deterministic", "RETRIES", "FAULT_ENV", "injected_fault", "Clock"]
 
-CODE_MODULES = {
-    "data": DATA_MODULES + ("sabr.config", "sabr.io"),
+_SURFACES = DATA_MODULES
+_LEARNING = tuple(f"sabr.{m}" for m in (
+    "model_types", "space", "numerics.grid", "data.dataset", "data.budgets", "data.patches",
+    "data.costs", "data.allocations", "learning.models", "learning.training",
+    "learning.metrics", "learning.tuning"))
+STAGE_CODE: dict[str, tuple[str, ...]] = {
+    "generate": _SURFACES, "assemble": _SURFACES, "tune": _LEARNING, "train": _LEARNING}
+"""The modules (dotted names) whose source decides each stage's results."""
+
+CONFIG_KEYS: dict[str, tuple[str, ...]] = {
+    "generate": ("data_gen_config",),
+    "assemble": ("data_gen_config",),
+    "tune": ("training_config", "model_config", "hyperparameter_space", "tuning_method",
+             "n_hyperparameter_trials"),
+    "train": ("training_config", "model_config"),
 }
-CODE_MODULES["model"] = CODE_MODULES["data"] + tuple(f"sabr.{m}" for m in (
-    "space", "model_types", "data.budgets", "data.patches", "data.costs",
-    "learning.models", "learning.training", "learning.metrics", "learning.tuning"))
-"""The modules (dotted names) whose source decides a stage's results: the cache key's
-code fingerprint (sabr.io.code_fingerprint, by import, so it survives a move)."""
+"""The configuration sections each stage reads (the data's own config reaches tuning and
+training through the data set's content hash)."""
+
+_CONTENT_INPUTS = ("config_json", "dataset", "chunks", "tuned")
 RETRIES = {"retries": 2, "retry_delay_seconds": [2, 5], "retry_jitter_factor": 0.5}
 
 
 def _stable(value):
-    if isinstance(value, Path):
-        return str(value.resolve())
     if isinstance(value, dict):      # a result's timing never decides what is computed
         return {k: _stable(v) for k, v in sorted(value.items()) if k != "timing"}
     if isinstance(value, (list, tuple)):
@@ -46,44 +66,33 @@ def _stable(value):
     return value
 
 
-CONFIG_KEYS = {
-    "data": ("data_gen_config",),
-    "tune": ("data_gen_config", "training_config", "model_config", "hyperparameter_space",
-             "tuning_method", "n_hyperparameter_trials"),
-    "train": ("data_gen_config", "training_config", "model_config"),
-}
+@dataclass(kw_only=True)
+class StageContent(CachePolicy):
+    """The content part of a stage's cache key (see the module doc); the task's other
+    inputs (budget, model, seed, output folders) are Prefect's ``INPUTS``."""
 
+    stage: str = "train"
 
-def _source(fn) -> bytes:
-    """The task function's own text (Prefect's TASK_SOURCE), so editing the task invalidates it."""
-    try:
-        return inspect.getsource(fn).encode()
-    except (OSError, TypeError):
-        return fn.__qualname__.encode()
-
-
-def cache_key(kind: str):
-    """A ``cache_key_fn`` for tasks of ``kind`` ('data', 'tune' or 'train').
-
-    Of the ``config_json`` parameter only the sections that decide the task's result
-    count (changing the number of seeds does not invalidate the surfaces); every
-    other parameter counts whole.
-    """
-    modules = CODE_MODULES["data" if kind == "data" else "model"]
-    keep = CONFIG_KEYS[kind]
-
-    def key(context, parameters) -> str:
-        params = dict(parameters)
-        if "config_json" in params:
-            cfg = json.loads(params.pop("config_json"))
-            params["config"] = {k: cfg.get(k) for k in keep}
+    def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str:
+        cfg = json.loads(inputs["config_json"])
+        content = {"config": {k: cfg.get(k) for k in CONFIG_KEYS[self.stage]},
+                   "code": code_fingerprint(STAGE_CODE[self.stage])}
+        if "dataset" in inputs:
+            content["dataset"] = inputs["dataset"]["content_hash"]
+        if "chunks" in inputs:
+            content["chunks"] = [c["hash"] for c in inputs["chunks"]]
+        if "tuned" in inputs:
+            content["tuned"] = _stable(inputs["tuned"]) if isinstance(inputs["tuned"], dict) else None
         if os.environ.get(FAULT_ENV):          # a fault-injection run never shares a cache entry
-            params["_fault"] = os.environ[FAULT_ENV]
-        payload = json.dumps(_stable(params), sort_keys=True, default=str)
-        digest = hashlib.sha256(payload.encode() + _source(context.task.fn)).hexdigest()[:24]
-        return f"{context.task.name}-{digest}-{code_fingerprint(modules)}"
+            content["fault"] = os.environ[FAULT_ENV]
+        return hash_objects(self.stage, json.dumps(content, sort_keys=True, default=str),
+                            raise_on_failure=True)
 
-    return key
+
+def content_policy(stage: str) -> CachePolicy:
+    """The cache policy of ``stage`` ('generate', 'assemble', 'tune' or 'train')."""
+    return (INPUTS - _CONTENT_INPUTS[0] - _CONTENT_INPUTS[1] - _CONTENT_INPUTS[2]
+            - _CONTENT_INPUTS[3]) + TASK_SOURCE + StageContent(stage=stage)
 
 
 def retry_unless_deterministic(task, task_run, state) -> bool:

@@ -1,6 +1,7 @@
 """Tasks that build the data set: one per chunk of parameter sets, then the assembly."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from sabr.data.dataset import (DATA_FILE, META_FILE, GridSpec, MCSettings, assem
                                compute_chunk, dataset_problem, sample_thetas)
 from sabr.io import atomic_save_npz, hash_arrays
 
-from .common import RETRIES, Clock, cache_key, retry_unless_deterministic
+from .common import RETRIES, Clock, content_policy, retry_unless_deterministic
 
 __all__ = ["generate_chunk", "assemble_dataset", "chunk_file", "generation_plan"]
 
@@ -19,7 +20,7 @@ _CHUNK_KEYS = ("indices", "strikes", "lf", "hf", "hf_se", "seconds", "path_steps
 
 
 @task(name="generate-surfaces", task_run_name="generate surfaces {first}-{last}",
-      cache_key_fn=cache_key("data"), persist_result=True,
+      cache_policy=content_policy("generate"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
 def generate_chunk(config_json: str, first: int, last: int, data_dir: str) -> dict:
     """LF + HF surfaces of parameter sets first..last (inclusive) into a chunk file;
@@ -84,15 +85,18 @@ def _load_chunk(record: dict, cfg) -> dict:
     return {k: arrays[k] for k in _CHUNK_KEYS}
 
 
-@task(name="assemble-dataset", task_run_name="assemble data set", cache_key_fn=cache_key("data"), persist_result=True,
+@task(name="assemble-dataset", task_run_name="assemble data set",
+      cache_policy=content_policy("assemble"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
 def assemble_dataset(config_json: str, chunks: list[dict], data_dir: str) -> dict:
     """Put the chunks (records of :func:`generate_chunk`) together into ``data_dir``
-    (surfaces.npz + metadata.json); returns ``{"path": data_dir, "timing"}``."""
+    (surfaces.npz + metadata.json); returns ``{"path": data_dir, "content_hash", "timing"}``:
+    tuning and training are keyed on the content hash (tasks.common)."""
     clock = Clock()
     cfg = ExperimentConfig.model_validate_json(config_json).data_gen_config
     chunks = [_load_chunk(record, cfg) for record in chunks]
     thetas = sample_thetas(cfg.n_parameter_sets, cfg.parameter_box, cfg.master_seed)
     out = assemble(chunks, thetas, cfg, data_dir)
     get_run_logger().info("data set assembled in %s (%s, %s)", out, DATA_FILE, META_FILE)
-    return {"path": str(out), "timing": clock.read()}
+    content_hash = json.loads((out / META_FILE).read_text())["content_hash"]
+    return {"path": str(out), "content_hash": content_hash, "timing": clock.read()}

@@ -9,13 +9,13 @@ from sabr.data.budgets import TUNING_REPLICATE
 from sabr.config import ExperimentConfig
 from sabr.data.dataset import load_dataset
 
-from .common import RETRIES, Clock, cache_key, injected_fault, retry_unless_deterministic
+from .common import RETRIES, Clock, content_policy, injected_fault, retry_unless_deterministic
 
 __all__ = ["tune_cell", "train_cell"]
 
 
 @task(name="tune", task_run_name="tune {model_type} b={budget}",
-      cache_key_fn=cache_key("tune"), persist_result=True,
+      cache_policy=content_policy("tune"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
 def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int,
               study_dir: str) -> dict:
@@ -38,7 +38,7 @@ def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int,
 
 
 @task(name="train", task_run_name="train {model_type} b={budget} s={seed}",
-      cache_key_fn=cache_key("train"), persist_result=True,
+      cache_policy=content_policy("train"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
 def train_cell(config_json: str, dataset: dict, model_type: str, budget: int, seed: int,
                tuned, exp_dir: str) -> dict:
