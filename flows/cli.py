@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             from flows.analysis import aggregate_existing
             aggregate_existing(plan.output_dir)
             return 0
+        import flows.runner
         from flows.experiment import ExperimentFailed, hf_budget
+        flows.runner.GUARDED_MAIN = True      # this entry point never starts a run on import
         try:
             summary = hf_budget(**params)
         except ExperimentFailed as err:

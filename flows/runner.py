@@ -3,6 +3,7 @@ the workers' environment, and the check of a scheduler address."""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -41,13 +42,35 @@ def make_task_runner(parallel_jobs: int, address: str | None, env: dict[str, str
         address: an existing scheduler's address; its workers must already have the
             environment (API URL, thread limits) they need.
         env: environment of the local workers (:func:`worker_env`).
+
+    Local workers are started by multiprocessing spawn (a LocalCluster: fast, and they
+    die with the run), except when the calling program is a plain script, which spawn
+    would run again in every worker (a script without ``if __name__ == "__main__":``
+    would then start the experiment in each): its workers are started as subprocesses
+    of their own (Dask's SubprocessCluster), which never import the caller.
     """
     from prefect_dask import DaskTaskRunner
     if address:
         return DaskTaskRunner(address=address)
-    return DaskTaskRunner(cluster_kwargs={
-        "n_workers": int(parallel_jobs), "threads_per_worker": 1, "processes": True,
-        "dashboard_address": ":0", "env": dict(env)})
+    common = {"n_workers": int(parallel_jobs), "threads_per_worker": 1, "dashboard_address": ":0"}
+    if spawn_reruns_main():
+        return DaskTaskRunner(cluster_class="distributed.deploy.subprocess.SubprocessCluster",
+                              cluster_kwargs={**common, "host": "127.0.0.1",
+                                              "worker_kwargs": {"env": dict(env)}})
+    return DaskTaskRunner(cluster_kwargs={**common, "processes": True, "env": dict(env)})
+
+
+GUARDED_MAIN = False
+"""Set by a caller whose main module is guarded (the hf-budget command line)."""
+
+
+def spawn_reruns_main() -> bool:
+    """Whether multiprocessing spawn would run the calling program again in each worker: a
+    plain script (``python script.py``; not ``python -m``, ``python -c``, a notebook or the
+    hf-budget command line)."""
+    main = sys.modules.get("__main__")
+    return (not GUARDED_MAIN and getattr(main, "__spec__", None) is None
+            and bool(getattr(main, "__file__", None)))
 
 
 def worker_env(training_config, results_dir: Path) -> dict[str, str]:
