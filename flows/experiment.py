@@ -35,7 +35,6 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.utilities.annotations import allow_failure
 
-from sabr.analysis.history import write_run_log
 from sabr.config import ExperimentConfig, planned_cells, resolve_config
 from sabr.errors import ConfigError
 from sabr.lock import output_lock
@@ -44,7 +43,6 @@ from tasks.data import assemble_dataset, generate_chunk, generation_plan
 from tasks.modeling import train_cell, tune_cell
 from tasks.reporting import aggregate_results
 
-from flows.analysis import aggregate_existing
 from flows.preflight import preflight
 from flows.runner import make_task_runner, worker_count, worker_env
 
@@ -158,6 +156,7 @@ def hf_budget(profile: str = "quick", config_path: str | None = None,
                              n_random_seeds=n_random_seeds, parallel_jobs=parallel_jobs,
                              output_dir=output_dir, tuning_method=tuning_method)
             if plan.skip_experiments:
+                from flows.analysis import aggregate_existing   # the analysis stack, when needed
                 return aggregate_existing(plan.output_dir)
             held.enter_context(output_lock(plan.output_dir))   # the run's one lock
         except ConfigError as err:       # one line in the UI and the terminal, no traceback
@@ -185,5 +184,6 @@ def _run(cfg: ExperimentConfig, out: Path, address: str | None) -> dict:
     run_name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + f"-{run_id[:8]}"
     experiment = run_experiment.with_options(task_runner=runner, result_storage=results_dir)
     summary = experiment(cfg.model_dump_json(by_alias=True), str(out), run_name)
+    from sabr.analysis.history import write_run_log
     write_run_log(out, run_id, cfg.model_dump(mode="json", by_alias=True), summary, started)
     return summary

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import time
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from sabr.analysis.aggregator import ResultsAggregator
-from sabr.analysis.report import compose_report
-from sabr.analysis.timings import stage_timings, throughput
-
 from .common import Clock
+
+if TYPE_CHECKING:         # the analysis stack (pandas, statsmodels, matplotlib) loads in the task
+    import pandas as pd
+    from sabr.analysis.aggregator import ResultsAggregator
 
 __all__ = ["aggregate_results", "publish"]
 
@@ -26,6 +27,7 @@ def publish(agg: ResultsAggregator, written: dict) -> None:
                              description="hf-budget: best models, scaling, efficiency, comparisons")
     create_table_artifact(table=_records(agg.df.round(3)), key="hf-budget-cells",
                           description="detailed_results.csv: one row per cell")
+    import pandas as pd
     comp = pd.DataFrame(agg.analysis()["comparisons"])
     if not comp.empty:
         create_table_artifact(table=_records(comp.round(4)), key="hf-budget-comparisons",
@@ -47,6 +49,8 @@ def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_pl
             and whether the run was served from the cache entirely.
         clock: ``flow_started`` (epoch seconds) and ``workers`` of the run.
     """
+    from sabr.analysis.report import compose_report
+    from sabr.analysis.timings import stage_timings, throughput
     own = Clock()
     outcomes = outcomes or {}
     fully_cached = bool(outcomes) and all(state == "Cached" for runs in outcomes.values()

@@ -41,8 +41,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.stats import qmc
 
 from ..io import hash_bytes
 
@@ -76,6 +74,8 @@ class BudgetSplit:
 def grid_cell_order(n_maturities: int, n_strikes: int, rng: np.random.Generator) -> np.ndarray:
     """Cells 0..M*K-1 (cell = m * K + k) in an order whose consecutive runs spread over the grid."""
     c = n_maturities * n_strikes
+    from scipy.optimize import linear_sum_assignment   # here: scipy takes a second to import
+    from scipy.stats import qmc
     pts = qmc.Sobol(d=2, scramble=True, rng=rng).random(2 ** math.ceil(math.log2(c)))[:c]
     centres = np.stack(np.meshgrid((np.arange(n_maturities) + 0.5) / n_maturities,
                                    (np.arange(n_strikes) + 0.5) / n_strikes,

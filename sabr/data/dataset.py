@@ -29,13 +29,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from scipy.stats import qmc
 
 from ..config import DataGenConfig, n_test_thetas
 from ..io import atomic_save_npz, atomic_write_json, code_fingerprint, hash_arrays
 from ..numerics.grid import default_maturities, funahashi_strikes, moneyness, region_labels
 from ..numerics.hagan import hagan_vol
-from ..numerics.montecarlo import DEFAULT_STEPS_PER_YEAR, mc_prices
 
 __all__ = [
     "DatasetError",
@@ -180,6 +178,7 @@ def sample_thetas(n: int, box, seed: int) -> np.ndarray:
     Returns:
         (n, 4) array of (alpha, beta, nu, rho).
     """
+    from scipy.stats import qmc          # imported here: scipy.stats takes 0.7 s to import
     lo = np.array([box.alpha[0], box.beta[0], box.nu[0], box.rho[0]], dtype=float)
     hi = np.array([box.alpha[1], box.beta[1], box.nu[1], box.rho[1]], dtype=float)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), _SOBOL_STREAM]))
@@ -241,6 +240,7 @@ def compute_chunk(thetas: np.ndarray, indices: Sequence[int], grid: GridSpec, mc
         alpha, beta, nu, rho = (float(x) for x in theta)
         strikes = grid.strikes(alpha, beta)
         t0 = time.perf_counter()
+        from ..numerics.montecarlo import mc_prices   # numba: only where surfaces are made
         res = mc_prices(grid.fwd, strikes, mats, alpha, beta, nu, rho, n_paths=mc.n_paths,
                         steps_per_year=mc.steps_per_year, seed=theta_seed(master_seed, idx))
         out["seconds"][i] = time.perf_counter() - t0
@@ -296,7 +296,7 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
         "code_fingerprint": code_fingerprint(DATA_MODULES),
         "config": cfg.model_dump(mode="json"),
         "mc": {"n_paths": mc.n_paths,
-               "steps_per_year": mc.steps_per_year or f"auto ({DEFAULT_STEPS_PER_YEAR} x clip((sigma_ATM/0.3)^2, 1, 4))",
+               "steps_per_year": mc.steps_per_year or f"auto ({_default_steps()} x clip((sigma_ATM/0.3)^2, 1, 4))",
                "scheme": "Lamperti/Heun, exact vol, bridge absorption, antithetic + CV"},
         "shape": list(cat["lf"].shape),
         "n_test_thetas": int(test.size),
@@ -313,6 +313,11 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
     atomic_save_npz(out_dir / DATA_FILE, arrays)
     atomic_write_json(out_dir / META_FILE, meta)    # written last: its presence marks completion
     return out_dir
+
+
+def _default_steps() -> int:
+    from ..numerics.montecarlo import DEFAULT_STEPS_PER_YEAR
+    return DEFAULT_STEPS_PER_YEAR
 
 
 def dataset_problem(path: str | Path, cfg: DataGenConfig) -> str | None:
