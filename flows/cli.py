@@ -25,39 +25,50 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the experiment (the hf-budget Prefect flow)")
     run.add_argument("--profile", choices=["quick", "full"], default=None,
-                     help="base configuration (default: quick, unless --config is given)")
-    run.add_argument("--config", dest="config_path", default=None, help="experiment YAML file")
-    run.add_argument("--hf-budgets", type=int, nargs="+", default=None)
-    run.add_argument("--model-types", nargs="+", default=None)
-    run.add_argument("--hyperparameter-trials", dest="n_hyperparameter_trials", type=int, default=None)
-    run.add_argument("--random-seeds", dest="n_random_seeds", type=int, default=None)
-    run.add_argument("--parallel-jobs", type=int, default=None)
-    run.add_argument("--output-dir", default=None)
-    run.add_argument("--tuning-method", default=None)
-    run.add_argument("--dask-address", default=None,
+                     help="base configuration; with --config it must be the file's own "
+                          "(unset: quick, or the file's)")
+    run.add_argument("--config", dest="config_path", default=None,
+                     help="experiment YAML file (e.g. deployments/prod.yaml)")
+    run.add_argument("--hf-budgets", type=int, nargs="+", default=None, metavar="N",
+                     help="HF points per cell, validation included (unset: the configuration's)")
+    run.add_argument("--model-types", nargs="+", default=None, metavar="MODEL",
+                     help="of mda_cnn residual_mlp direct_mlp cnn_only (unset: all four)")
+    run.add_argument("--hyperparameter-trials", dest="n_hyperparameter_trials", type=int,
+                     default=None, metavar="N", help="tuning trials per (model, budget)")
+    run.add_argument("--random-seeds", dest="n_random_seeds", type=int, default=None,
+                     metavar="N", help="reported seeds per (model, budget)")
+    run.add_argument("--parallel-jobs", type=int, default=None, metavar="N",
+                     help="local Dask worker processes, one core each")
+    run.add_argument("--output-dir", default=None, metavar="DIR",
+                     help="results folder (unset: the configuration's output_dir)")
+    run.add_argument("--tuning-method", default=None, metavar="METHOD",
+                     help="random, grid or bayesian (unset: the configuration's)")
+    run.add_argument("--dask-address", default=None, metavar="ADDRESS",
                      help="existing Dask scheduler, e.g. tcp://127.0.0.1:8786 "
-                          "(default: $DASK_SCHEDULER_ADDRESS or a local cluster)")
+                          "(unset: $DASK_SCHEDULER_ADDRESS or a local cluster)")
     run.add_argument("--skip-experiments", action="store_true",
                      help="only aggregate the cells already in --output-dir")
 
     an = sub.add_parser("analyze", help="aggregate existing results in an output folder")
-    an.add_argument("--output-dir", required=True)
+    an.add_argument("--output-dir", required=True, metavar="DIR",
+                    help="a results folder holding finished cells (exp_*/metrics.json)")
 
-    demo = sub.add_parser("demo", help="print Hagan (LF) vs Monte Carlo (HF) smiles for one parameter set")
-    demo.add_argument("--alpha", type=float, default=0.3)
-    demo.add_argument("--beta", type=float, default=0.6)
-    demo.add_argument("--nu", type=float, default=0.5)
-    demo.add_argument("--rho", type=float, default=-0.4)
-    demo.add_argument("--fwd", type=float, default=1.0)
-    demo.add_argument("--paths", type=int, default=100_000)
-    demo.add_argument("--seed", type=int, default=0)
+    demo = sub.add_parser("demo", help="print Hagan (LF) vs Monte Carlo (HF) smiles for one parameter set",
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    demo.add_argument("--alpha", type=float, default=0.3, help="SABR alpha (initial vol), > 0")
+    demo.add_argument("--beta", type=float, default=0.6, help="SABR beta (CEV exponent), in [0, 1]")
+    demo.add_argument("--nu", type=float, default=0.5, help="SABR nu (vol of vol), >= 0")
+    demo.add_argument("--rho", type=float, default=-0.4, help="SABR rho (correlation), in (-1, 1)")
+    demo.add_argument("--fwd", type=float, default=1.0, help="forward, > 0")
+    demo.add_argument("--paths", type=int, default=100_000, help="Monte Carlo paths")
+    demo.add_argument("--seed", type=int, default=0, help="Monte Carlo seed")
     return ap
 
 
 def _run_params(args) -> dict:
     """The flow's parameters from the command line (None: as configured)."""
     from flows.preflight import OVERRIDES
-    return {"profile": args.profile or "quick", "config_path": args.config_path,
+    return {"profile": args.profile, "config_path": args.config_path,
             "dask_address": args.dask_address, "skip_experiments": args.skip_experiments,
             **{k: getattr(args, k) for k in OVERRIDES}}
 

@@ -135,7 +135,7 @@ def _outcomes(futs) -> list[tuple[str, dict | None]]:
 
 
 @flow(name="hf-budget", log_prints=True)
-def hf_budget(profile: str = "quick", config_path: str | None = None,
+def hf_budget(profile: str | None = None, config_path: str | None = None,
               hf_budgets: list[int] | None = None, model_types: list[str] | None = None,
               n_hyperparameter_trials: int | None = None, n_random_seeds: int | None = None,
               parallel_jobs: int | None = None, output_dir: str | None = None,
@@ -143,7 +143,8 @@ def hf_budget(profile: str = "quick", config_path: str | None = None,
               skip_experiments: bool = False) -> dict:
     """Run the whole experiment (or, with skip_experiments, only aggregate existing cells).
 
-    Explicit parameters override the profile / config file. Returns the aggregation
+    ``profile`` (default ``quick``) names the base configuration, or ``config_path`` a YAML
+    file (a ``profile`` given with it must be the file's). Explicit parameters override it. Returns the aggregation
     summary. Ends Failed, and raises when called from Python: ConfigError (bad input, a
     busy output folder) before anything runs; ExperimentFailed if some cell did not finish.
     """

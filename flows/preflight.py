@@ -37,7 +37,7 @@ class RunPlan:
     skip_experiments: bool
 
 
-def preflight(profile: str | None = "quick", config_path: str | None = None, *,
+def preflight(profile: str | None = None, config_path: str | None = None, *,
               dask_address: str | None = None, skip_experiments: bool = False,
               **overrides) -> RunPlan:
     """Resolve and check a run (see the module doc). ``overrides``: the names in OVERRIDES,

@@ -305,11 +305,12 @@ def _validate(data: dict) -> ExperimentConfig:
 _ALLOWED_FILE = "allowed a readable YAML file of experiment settings"
 
 
-def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
+def load_config(path: str | Path, *, profile: str | None = None, **overrides: Any) -> ExperimentConfig:
     """Load an ``ExperimentConfig`` from YAML (``yaml.safe_load``), then apply overrides.
 
     A ``profile: quick|full`` key at the top selects a base profile that the file's
-    other keys override.
+    other keys override (none: ``full``). A ``profile`` argument is never silently
+    outranked: it must name the file's profile, or ConfigError says why not.
 
     Raises:
         ConfigError: missing/unreadable file, YAML that is not a mapping, or an invalid field.
@@ -336,12 +337,14 @@ def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"config={str(path)!r} is invalid: allowed a YAML mapping of sections, "
                           f"got {type(data).__name__}")
-    base: dict = {}
-    if "profile" in data:
-        name = data.pop("profile")
-        if name not in PROFILES:
-            raise ConfigError(f"profile={name!r} is invalid: allowed one of {sorted(PROFILES)}")
-        base = PROFILES[name]
+    name = data.pop("profile", "full")
+    if name not in PROFILES:
+        raise ConfigError(f"profile={name!r} is invalid: allowed one of {sorted(PROFILES)}")
+    if profile is not None and profile != name:
+        raise ConfigError(f"profile={profile!r} is not applied: config={str(path)!r} is built on "
+                          f"profile {name!r} and outranks it; allowed profile={name!r} or no "
+                          f"profile with this file (edit the file's 'profile:' key to change it)")
+    base = PROFILES[name]
     return _validate(_merge(_merge(base, data), overrides))
 
 
@@ -351,13 +354,14 @@ def planned_cells(cfg: ExperimentConfig) -> list[tuple[int, str, int]]:
             for s in range(cfg.n_random_seeds)]
 
 
-def resolve_config(profile: str | None = "quick", config_path: str | Path | None = None,
+def resolve_config(profile: str | None = None, config_path: str | Path | None = None,
                    **overrides: Any) -> ExperimentConfig:
-    """The YAML file if given (its ``profile:`` key picks the base), else the named profile;
-    non-None ``overrides`` on top. ConfigError if invalid. Imports nothing heavy, so the
-    CLI can reject bad input before Prefect loads."""
+    """The YAML file if given (its ``profile:`` key picks the base; a ``profile`` given too
+    must agree with it), else the named profile (default ``quick``); non-None ``overrides``
+    on top. ConfigError if invalid. Imports nothing heavy, so the CLI can reject bad input
+    before Prefect loads."""
     if config_path:
-        return load_config(config_path, **overrides)
+        return load_config(config_path, profile=profile, **overrides)
     return ExperimentConfig.profile(profile or "quick", **overrides)
 
 

@@ -50,6 +50,9 @@ CASES = [
     case("zero-trials", ["--hyperparameter-trials", "0"], field="n_hyperparameter_trials"),
     case("unknown-tuning-method", ["--tuning-method", "annealing"], field="tuning_method"),
     case("zero-parallel-jobs", ["--parallel-jobs", "0"], field="parallel_jobs"),
+    # --- a parameter the config file would outrank is refused, never silently ignored
+    case("profile-outranked-by-config", ["--profile", "quick"], yaml="profile: full\nn_random_seeds: 2\n",
+         field="profile", shows=["is not applied", "'full'"]),
     # --- YAML fields
     case("rho-outside-(-1,1)", yaml=BOX + "    rho: [-1.2, 0.5]\n",
          field="data_gen_config.parameter_box.rho", shows=["[-1.2, 0.5]", "-0.99"]),

@@ -108,3 +108,17 @@ def test_hyperparameter_space_section(tmp_path):
     p.write_text("hyperparameter_space:\n  dropout_rates: [0.5, 1.5]\n")
     with pytest.raises(ConfigError, match=r"^hyperparameter_space\.dropout_rates=\[0\.5, 1\.5\] is invalid"):
         load_config(p)
+
+
+def test_a_profile_the_config_file_would_outrank_is_refused_not_ignored(tmp_path):
+    from sabr.config import resolve_config
+    p = tmp_path / "c.yaml"
+    p.write_text("profile: full\nn_random_seeds: 2\n")
+    with pytest.raises(ConfigError, match=r"^profile='quick' is not applied: .*profile 'full'"):
+        resolve_config("quick", p)
+    assert resolve_config("full", p).n_random_seeds == 2          # agreeing: applied
+    assert resolve_config(None, p).data_gen_config.n_parameter_sets == 1000
+    p.write_text("n_random_seeds: 2\n")                          # no profile key: full
+    with pytest.raises(ConfigError, match="is not applied"):
+        resolve_config("quick", p)
+    assert resolve_config(None, None).name == "hf-budget-quick"    # no file: quick
