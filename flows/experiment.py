@@ -35,6 +35,7 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.utilities.annotations import allow_failure
 
+from sabr.analysis.timings import progress_line
 from sabr.config import ExperimentConfig, planned_cells, resolve_config
 from sabr.errors import ConfigError
 from sabr.lock import output_lock
@@ -109,10 +110,14 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
 
     progress = create_progress_artifact(progress=0.0, key="hf-budget-progress",
                                         description="trained cells (%)")
-    done = 0
-    for _ in as_completed(list(train_futs.values())):
+    cell_of = {id(f): cell for cell, f in train_futs.items()}
+    done, t0 = 0, time.time()
+    for fut in as_completed(list(train_futs.values())):
         done += 1
         update_progress_artifact(progress, progress=100.0 * done / len(train_futs))
+        result = fut.result() if fut.state.is_completed() else None
+        log.info(progress_line(done, len(train_futs), cell_of[id(fut)], fut.state.name,
+                               result if isinstance(result, dict) else None, time.time() - t0))
     wait(list(train_futs.values()))
 
     failures = []

@@ -82,6 +82,7 @@ def worker_env(training_config, results_dir: Path) -> dict[str, str]:
         "TF_NUM_INTRAOP_THREADS": str(training_config.tf_intra_op_threads),
         "TF_NUM_INTEROP_THREADS": str(training_config.tf_inter_op_threads),
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TF_ENABLE_ONEDNN_OPTS": "1",      # TensorFlow's default, set so it is not announced
         "OMP_NUM_THREADS": "1",
         "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(results_dir),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

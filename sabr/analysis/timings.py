@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 
-__all__ = ["stage_timings", "timings_markdown", "throughput", "STAGES"]
+__all__ = ["stage_timings", "timings_markdown", "throughput", "progress_line", "STAGES"]
 
 STAGES = ("generate", "assemble", "tune", "train", "aggregate")
 
@@ -62,6 +62,29 @@ def throughput(chunks: list[tuple[str, dict | None]], cells: list[tuple[str, dic
                    if state != "Cached" and r and r.get("status") == "ok" and r.get("train_seconds")]
     return {"hf_path_steps_per_s": steps / cpu if cpu else None,
             "train_samples_per_s": statistics.median(rates) if rates else None}
+
+
+def progress_line(k: int, n: int, cell: tuple, state: str, result: dict | None,
+                  elapsed_s: float) -> str:
+    """One line per finished cell, e.g. ``cell 7/24 mda_cnn b=200 s=1: 181.3 bp (Hagan 1002.7)
+    [Completed] 1:02 elapsed, ETA 2:41``; the ETA assumes the remaining cells take the mean
+    time of those done (cached ones included, so it is pessimistic early in a resumed run)."""
+    b, m, s = cell
+    what = state
+    if result and result.get("status") == "ok":
+        what = f"{result['rmse_bp']:.1f} bp (Hagan {result['hagan_rmse_bp']:.1f}) [{state}]"
+    elif result:
+        what = f"{result.get('status')}: {result.get('reason')} [{state}]"
+    eta = elapsed_s / k * (n - k) if k else math.nan
+    return (f"cell {k}/{n} {m} b={b} s={s}: {what} {_clock(elapsed_s)} elapsed, "
+            f"ETA {_clock(eta) if n > k else 'done'}")
+
+
+def _clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{sec:02d}" if minutes >= 60 else f"{minutes}:{sec:02d}"
 
 
 def _f(v: float | None, spec: str = ".1f") -> str:

@@ -28,7 +28,7 @@ from ..io import atomic_path, atomic_save_npz, atomic_write_json, atomic_write_t
 from .metrics import cell_metrics
 
 __all__ = ["configure_tensorflow", "cell_seed", "CellData", "prepare_cell_data",
-           "train_and_evaluate", "fit_model", "batches", "predict"]
+           "train_and_evaluate", "fit_model", "batches", "predict", "fresh_keras_state"]
 
 log = logging.getLogger(__name__)
 _TUNING_INIT = 13     # the tuning replicate's initialisation stream
@@ -153,9 +153,25 @@ def fit_model(model, data: CellData, hp: dict, *, epochs: int, patience: int,
                      epochs=int(epochs), shuffle=False, verbose=0, callbacks=callbacks)
 
 
-def predict(model, x: dict) -> np.ndarray:
-    """The model's outputs for inputs ``x``, one number per point."""
-    return np.asarray(model.predict(batches(x), verbose=0)).ravel()
+def predict(model, x: dict, batch_size: int = 4096) -> np.ndarray:
+    """The model's outputs for inputs ``x``, one number per point.
+
+    The model is called eagerly, batch by batch: ``model.predict`` traces a new
+    ``tf.function`` for every model, and a run builds hundreds of models (TensorFlow then
+    warns of excessive retracing and the tracing costs more than the prediction)."""
+    n = len(next(iter(x.values())))
+    parts = [np.asarray(model({k: v[i:i + batch_size] for k, v in x.items()}, training=False))
+             for i in range(0, n, batch_size)]
+    return np.concatenate(parts).ravel() if parts else np.zeros(0)
+
+
+def fresh_keras_state() -> None:
+    """Free what Keras keeps between models (graphs, layer names, the previous cell's
+    weights), so a worker's memory stays flat over hundreds of cells and trials."""
+    import gc
+    import keras
+    keras.backend.clear_session()
+    gc.collect()
 
 
 def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: int, seed: int,
@@ -191,6 +207,7 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
     hp = dict(hyperparameters)
     int_seed = cell_seed(master, budget, seed, model_type)
     data = prepare_cell_data(dataset, model_type, budget, seed, mc.patch_size, tc.validation_fraction)
+    fresh_keras_state()
     keras.utils.set_random_seed(int_seed)
     model = build_model(model_type, mc.patch_size, hp, seed=int_seed)
     cell = {"model_type": model_type, "budget": int(budget), "seed": int(seed),

@@ -36,7 +36,8 @@ from ..config import MODEL_TYPES, TUNING_METHODS
 from ..data.budgets import TUNING_REPLICATE
 from ..data.dataset import load_dataset
 from ..space import RELEVANT_PARAMETERS, HyperparameterSpace, decode_widths, encode_widths
-from .training import cell_seed, configure_tensorflow, fit_model, prepare_cell_data
+from .training import (cell_seed, configure_tensorflow, fit_model, fresh_keras_state,
+                       prepare_cell_data)
 
 __all__ = ["HyperparameterSpace", "HyperparameterTuner", "TuningResult", "JOURNAL_FILE",
            "RELEVANT_PARAMETERS", "encode_widths", "decode_widths", "TuningMethod",
@@ -193,6 +194,7 @@ class HyperparameterTuner:
         from .models import build_model
         cell, tc = self._cell_data(), self.config.training_config
         scale = (cell.normaliser.target_std * 1e4) ** 2      # normalised MSE -> bp^2
+        fresh_keras_state()
         keras.utils.set_random_seed(self.cell_seed)
         model = build_model(self.model_type, self.config.models.patch_size, hp, seed=self.cell_seed)
         callbacks = [] if trial is None else [_pruning_callback(trial, scale)]

@@ -64,3 +64,13 @@ def test_code_fingerprint_locates_modules_without_running_them():
             "print(sorted(m for m in ('keras', 'tensorflow', 'sabr.learning.models') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_progress_line_counts_and_estimates():
+    from sabr.analysis.timings import progress_line
+    line = progress_line(6, 24, (200, "mda_cnn", 1), "Completed",
+                         {"status": "ok", "rmse_bp": 181.34, "hagan_rmse_bp": 1002.7}, 60.0)
+    assert line == ("cell 6/24 mda_cnn b=200 s=1: 181.3 bp (Hagan 1002.7) [Completed] "
+                    "1:00 elapsed, ETA 3:00")                       # 18 more at 10 s each
+    assert progress_line(24, 24, (50, "cnn_only", 0), "Failed", None, 3700.0).endswith(
+        "cnn_only b=50 s=0: Failed 1:01:40 elapsed, ETA done")
