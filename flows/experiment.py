@@ -115,7 +115,8 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     for fut in as_completed(list(train_futs.values())):
         done += 1
         update_progress_artifact(progress, progress=100.0 * done / len(train_futs))
-        result = fut.result(raise_on_failure=False)    # first: the state is final after it
+        fut.wait()                      # first: the state is final after it, not lagging
+        result = fut.result() if fut.state.is_completed() else None
         log.info(progress_line(done, len(train_futs), cell_of[id(fut)], fut.state.name,
                                result if isinstance(result, dict) else None, time.time() - t0))
     wait(list(train_futs.values()))
