@@ -19,7 +19,9 @@ training code retrains and keeps the data. The analysis is never cached.
 """
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import os
 import resource
 import time
@@ -91,8 +93,8 @@ class StageContent(CachePolicy):
 
 def content_policy(stage: str) -> CachePolicy:
     """The cache policy of ``stage`` ('generate', 'assemble', 'tune' or 'train')."""
-    return (INPUTS - _CONTENT_INPUTS[0] - _CONTENT_INPUTS[1] - _CONTENT_INPUTS[2]
-            - _CONTENT_INPUTS[3]) + TASK_SOURCE + StageContent(stage=stage)
+    other_inputs = functools.reduce(operator.sub, _CONTENT_INPUTS, INPUTS)   # StageContent's part
+    return other_inputs + TASK_SOURCE + StageContent(stage=stage)
 
 
 def retry_unless_deterministic(task, task_run, state) -> bool:
