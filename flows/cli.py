@@ -7,9 +7,11 @@
     hf-budget analyze --output-dir DIR
     hf-budget demo [--alpha A --beta B --nu N --rho R --fwd F --paths N --seed S]
 
-``run`` runs the ``hf-budget`` flow in this process (Prefect's ephemeral server if
-no PREFECT_API_URL is set: no setup). Bad input prints one line naming the field
-and what is allowed and exits 2, before anything is computed or written.
+``run`` runs the ``hf-budget`` flow (Prefect's ephemeral server if no PREFECT_API_URL
+is set: no setup) in a child process of its own process group, which this process
+supervises: Ctrl-C or SIGTERM stops the run within seconds, workers included, exit
+130 / 143 with one line (flows/stopping.py). Bad input prints one line naming the
+field and what is allowed and exits 2, before anything is computed or written.
 """
 from __future__ import annotations
 
@@ -75,11 +77,19 @@ def _run_params(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = ap.parse_args(argv)
     if args.command == "demo":
         return _demo(ap, args)
+    from flows.stopping import IN_CHILD, Stopped, stop_on_signals, supervise, watch_supervisor
+    if args.command == "run" and not args.skip_experiments:
+        if not os.environ.get(IN_CHILD):     # the run in a process group of its own
+            return supervise(argv)
+        watch_supervisor()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")        # Prefect's client telemetry (and its notice)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")   # no cluster start-up chatter
     from flows.preflight import preflight
     from sabr.errors import ConfigError
     if args.command == "analyze":
@@ -88,22 +98,33 @@ def main(argv: list[str] | None = None) -> int:
                                   parallel_jobs=None, output_dir=args.output_dir,
                                   tuning_method=None, dask_address=None, skip_experiments=True)
     params = _run_params(args)
+    plan = None
     try:
-        plan = preflight(**params)       # every check before Prefect loads: one line, exit 2
-        if plan.skip_experiments:        # analysis needs no orchestration
-            from flows.analysis import aggregate_existing
-            aggregate_existing(plan.output_dir)
-            return 0
-        import flows.runner
-        from flows.experiment import ExperimentFailed, hf_budget
-        flows.runner.GUARDED_MAIN = True      # this entry point never starts a run on import
-        try:
-            summary = hf_budget(**params)
-        except ExperimentFailed as err:
-            print(f"hf-budget: {err}", file=sys.stderr)
-            return 1
+        with stop_on_signals():
+            return _run(params, plan := preflight(**params))
+    except Stopped as stop:              # workers stopped, lock released (flows/stopping.py)
+        where = (f"; finished cells are kept in {plan.output_dir}: the same command resumes"
+                 if plan and not plan.skip_experiments else "")
+        print(f"hf-budget: stopped by {stop}{where}", file=sys.stderr)
+        return stop.exit_code
     except ConfigError as err:           # a busy folder found by the flow's lock lands here too
         ap.exit(2, f"hf-budget: error: {err}\n")
+
+
+def _run(params: dict, plan) -> int:
+    """Run (or only analyse) the planned experiment; 0 when every cell finished."""
+    if plan.skip_experiments:            # analysis needs no orchestration
+        from flows.analysis import aggregate_existing
+        aggregate_existing(plan.output_dir)
+        return 0
+    import flows.runner
+    from flows.experiment import ExperimentFailed, hf_budget
+    flows.runner.GUARDED_MAIN = True     # this entry point never starts a run on import
+    try:
+        summary = hf_budget(**params)
+    except ExperimentFailed as err:
+        print(f"hf-budget: {err}", file=sys.stderr)
+        return 1
     print(f"hf-budget: {summary['n_ok']} of {summary['n_cells']} cells finished; "
           f"tables: {', '.join(summary['files'].values())}")
     return 0

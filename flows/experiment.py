@@ -29,13 +29,11 @@ from pathlib import Path
 
 import dask
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed, wait
 from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.utilities.annotations import allow_failure
 
-from sabr.analysis.timings import progress_line
 from sabr.config import ExperimentConfig, planned_cells, resolve_config
 from sabr.errors import ConfigError
 from sabr.lock import output_lock
@@ -45,6 +43,7 @@ from tasks.modeling import train_cell, tune_cell
 from tasks.reporting import aggregate_results
 
 from flows.preflight import preflight
+from flows.progress import CellProgress
 from flows.runner import make_task_runner, worker_count, worker_env
 
 __all__ = ["hf_budget", "run_experiment", "resolve_config", "planned_cells", "ExperimentFailed"]
@@ -108,17 +107,13 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     log.info("submitted %d chunks, %d tunings, %d trainings", len(chunk_futs), len(tuned),
              len(train_futs))
 
-    progress = create_progress_artifact(progress=0.0, key="hf-budget-progress",
-                                        description="trained cells (%)")
     cell_of = {id(f): cell for cell, f in train_futs.items()}
-    done, t0 = 0, time.time()
-    for fut in as_completed(list(train_futs.values())):
-        done += 1
-        update_progress_artifact(progress, progress=100.0 * done / len(train_futs))
-        fut.wait()                      # first: the state is final after it, not lagging
-        result = fut.result() if fut.state.is_completed() else None
-        log.info(progress_line(done, len(train_futs), cell_of[id(fut)], fut.state.name,
-                               result if isinstance(result, dict) else None, time.time() - t0))
+    with CellProgress(len(train_futs), log) as progress:
+        for fut in as_completed(list(train_futs.values())):
+            fut.wait()                  # first: the state is final after it, not lagging
+            result = fut.result() if fut.state.is_completed() else None
+            progress.cell_done(cell_of[id(fut)], fut.state.name,
+                               result if isinstance(result, dict) else None)
     wait(list(train_futs.values()))
 
     failures = []

@@ -75,8 +75,9 @@ def spawn_reruns_main() -> bool:
 
 def worker_env(training_config, results_dir: Path) -> dict[str, str]:
     """Environment of local workers: TensorFlow and OpenMP on the configured threads (one
-    core per worker), task results under ``results_dir``, and the API URL of the Prefect
-    server this flow runs on (so the workers' task runs land there, ephemeral server too)."""
+    core per worker), task results under ``results_dir``, the API URL of the Prefect
+    server this flow runs on (so the workers' task runs land there, ephemeral server too),
+    and task-run logs below WARNING sent to the UI only, not the terminal."""
     from prefect.settings import PREFECT_API_URL
     env = {
         "TF_NUM_INTRAOP_THREADS": str(training_config.tf_intra_op_threads),
@@ -86,6 +87,9 @@ def worker_env(training_config, results_dir: Path) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(results_dir),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # task runs log to the UI in full; the terminal gets their warnings and errors
+        # (each finished cell has its own line from the flow)
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
     }
     url = PREFECT_API_URL.value()
     if not url:

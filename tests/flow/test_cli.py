@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,15 @@ def test_quick_profile_from_a_fresh_process(tmp_path):
     r = _run(["run", "--profile", "quick", "--output-dir", str(out)], tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "24 of 24 cells finished" in r.stdout
+    # a terminal a person can read: one line per finished cell, no noise, under 80 lines
+    text = r.stdout + r.stderr
+    lines = text.splitlines()
+    assert len(lines) < 80, text
+    progress = re.findall(r"cell (\d+)/24 \S+ b=\d+ s=\d+: [\d.]+ bp \(Hagan [\d.]+\) "
+                          r"\[Completed\] [\d:]+ elapsed, ETA (?:[\d:?]+|done)", text)
+    assert sorted(map(int, progress)) == list(range(1, 25)), text
+    for noise in ("E0000", "retracing", "Traceback", " cells |"):
+        assert noise not in text, (noise, text)
     df = pd.read_csv(out / "detailed_results.csv")
     assert len(df) == 24 and set(df.status) == {"ok"}
     # the quick experiment learns: the residual models beat Hagan at the largest budget
@@ -33,3 +43,53 @@ def test_quick_profile_from_a_fresh_process(tmp_path):
     assert (big.rmse_bp < big.hagan_rmse_bp).all()
     a = _run(["analyze", "--output-dir", str(out)], tmp_path, timeout=120)
     assert a.returncode == 0 and "24 of 24 cells finished" in a.stdout
+
+
+@pytest.mark.slow
+def test_a_terminal_gets_a_progress_bar_under_the_cell_lines(make_tiny_config, tmp_path):
+    """stderr a terminal (a pseudo-terminal here): a tqdm bar that ends at N/N cells, with
+    each cell's line written whole above it."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-home"),
+               PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.pop("PREFECT_API_URL", None)
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 120 columns
+    proc = subprocess.Popen([str(BIN), "run", "--config", str(make_tiny_config()),
+                             "--output-dir", str(tmp_path / "out")], env=env, cwd=tmp_path,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary)
+    os.close(secondary)
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(primary, 65536)
+            except OSError:          # EIO: every writer of the terminal has closed it
+                break
+            if not data:
+                break
+            chunks.append(data)
+        out, _ = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+        os.close(primary)
+    tty = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode(errors="replace"))
+    assert proc.returncode == 0, tty[-3000:]
+    assert "4 of 4 cells finished" in out.decode()
+    bars = re.findall(r"hf-budget: (\d)/4 cells \|", tty)
+    assert bars and bars[-1] == "4" and "0" in bars, tty[-3000:]
+    shown = [_overlay(line) for line in tty.replace("\r\n", "\n").split("\n")]
+    for k in range(1, 5):                        # each cell line whole, on a line of its own
+        assert any(re.search(rf"cell {k}/4 \S+ b=20 s=\d: [\d.]+ bp .* ETA ", l) and
+                   "cells |" not in l for l in shown), (k, shown)
+
+
+def _overlay(line: str) -> str:
+    """What a terminal shows for ``line``: each carriage return writes over from column 0."""
+    screen: list[str] = []
+    for part in line.split("\r"):
+        screen[:len(part)] = part
+    return "".join(screen).rstrip()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -47,12 +48,46 @@ def _finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
     return proc.returncode, out
 
 
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, state) of every process (Linux /proc)."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        table[int(stat.parent.name)] = (int(fields[1]), fields[0])
+    return table
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every living process started, directly or not, by ``pid``."""
+    table, found, frontier = _processes(), set(), {pid}
+    while frontier:
+        frontier = {p for p, (pp, _) in table.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+def _running(pids) -> set[int]:
+    table = _processes()
+    return {p for p in pids if p in table and table[p][1] != "Z"}
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    """SIGKILL the command and every process it started (the run process has a process
+    group of its own: flows/stopping.py)."""
+    for pid in [proc.pid, *_descendants(proc.pid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     proc.wait(timeout=30)
+
+
+def _cells(log: str, state: str) -> list[str]:
+    """The run's per-cell progress lines whose training task ended in ``state``."""
+    return re.findall(rf"^.*cell \d+/\d+ \S+ b=\d+ s=\d+: .*\[{state}\].*$", log, re.M)
 
 
 def _metrics(out: Path) -> pd.DataFrame:
@@ -94,6 +129,9 @@ def reference(tmp_path_factory, tiny_experiment):
 
 
 def test_kill_9_mid_training_then_the_same_command_resumes(reference, tmp_path):
+    """kill -9 of the command: its run process notices, stops its workers and frees the
+    lock within 10 s; the same command then resumes."""
+    from sabr.lock import check_free
     cfg, expected = reference
     out, env = tmp_path / "out", _env(tmp_path / "home")
     args = ["run", "--config", str(cfg), "--output-dir", str(out)]
@@ -103,18 +141,25 @@ def test_kill_9_mid_training_then_the_same_command_resumes(reference, tmp_path):
         while not list(out.glob("exp_*/metrics.json")):      # the first cell has finished
             assert proc.poll() is None and time.time() < deadline, "run ended before any cell"
             time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)                    # the flow process, as kill -9 does
+        run = _descendants(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        killed = time.monotonic()
+        while _running(run) and time.monotonic() - killed < 60:
+            time.sleep(0.05)
+        gone = time.monotonic() - killed
+        print(f"kill -9: every process of the run gone {gone:.1f} s after")
+        assert gone <= 10.0 and proc.returncode == -signal.SIGKILL
+        check_free(out)
     finally:
-        _kill_group(proc)                                    # and whatever it had started
+        _kill_group(proc)
     before = {f.parent.name: f.stat().st_mtime_ns for f in out.glob("exp_*/metrics.json")}
     assert 0 < len(before) < len(expected), before
     assert _assert_every_visible_file_is_whole(out) > 0
 
     rc, log = _finish(_cli(args, env, tmp_path))
     assert rc == 0, log[-3000:]
-    cached = [l for l in log.splitlines() if "Task run 'train " in l and "Finished in state Cached" in l]
-    done = [l for l in log.splitlines() if "Task run 'train " in l and "Finished in state Completed" in l]
+    cached, done = _cells(log, "Cached"), _cells(log, "Completed")
     assert cached and done and len(cached) + len(done) == len(expected), log[-3000:]
     # every cell whose result was stored before the kill is reused, not recomputed
     assert len(cached) <= len(before)
@@ -124,6 +169,68 @@ def test_kill_9_mid_training_then_the_same_command_resumes(reference, tmp_path):
     assert set(got.status) == {"ok"}
     pd.testing.assert_frame_equal(got[METRICS], expected[METRICS], check_exact=False, rtol=1e-9)
     _assert_every_visible_file_is_whole(out)
+
+
+def _stop_after_a_new_cell(args, env, cwd, out: Path, signum: int, to_group: bool):
+    """Start the run, send ``signum`` once one more cell has finished (to the whole process
+    group, as Ctrl-C in a terminal does, or to the command alone, as ``kill`` does), and
+    return (exit code, output, seconds until every process of the run was gone, cells
+    finished before the signal with their metrics' mtimes)."""
+    already = set(out.glob("exp_*/metrics.json"))
+    proc = _cli(args, env, cwd)
+    try:
+        deadline = time.time() + 300
+        while not set(out.glob("exp_*/metrics.json")) - already:
+            assert proc.poll() is None and time.time() < deadline, "run ended before a new cell"
+            time.sleep(0.05)
+        time.sleep(1.0)          # its task result is stored a few ms after its metrics file
+        before = {f.parent.name: f.stat().st_mtime_ns for f in out.glob("exp_*/metrics.json")}
+        run = _descendants(proc.pid) | {proc.pid}        # flow process, server, workers
+        assert len(run) >= 4, run
+        sent = time.monotonic()
+        (os.killpg if to_group else os.kill)(proc.pid, signum)
+        out_text, _ = proc.communicate(timeout=60)
+        while _running(run) and time.monotonic() - sent < 60:
+            time.sleep(0.05)
+        gone = time.monotonic() - sent
+    finally:
+        _kill_group(proc)
+    return proc.returncode, out_text, gone, before
+
+
+def test_sigint_and_sigterm_stop_the_run_and_the_same_command_resumes(reference, tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) and ``kill`` (SIGTERM to the command):
+    every process of the run is gone within 10 s, exit 130 / 143 with one line and no
+    traceback, the lock is free, and the same command resumes with finished cells Cached."""
+    from sabr.lock import check_free
+    cfg, expected = reference
+    out, env = tmp_path / "out", _env(tmp_path / "home")
+    args = ["run", "--config", str(cfg), "--output-dir", str(out)]
+    n_before = 0
+    for signum, to_group, code in [(signal.SIGINT, True, 130), (signal.SIGTERM, False, 143)]:
+        rc, log, gone, before = _stop_after_a_new_cell(args, env, tmp_path, out, signum, to_group)
+        name = signal.Signals(signum).name
+        print(f"{name}: exit {rc}, every process gone {gone:.1f} s after the signal")
+        assert rc == code, log[-3000:]
+        assert gone <= 10.0, (name, gone)
+        ours = [l for l in log.splitlines() if l.startswith("hf-budget")]
+        assert len(ours) == 1, log[-3000:]
+        assert ours[0].startswith(f"hf-budget: stopped by {name}; finished cells are kept in "
+                                  f"{out}"), ours
+        assert "Traceback" not in log, log[-3000:]
+        check_free(out)                                   # the lock was released
+        assert n_before < len(before) < len(expected), before
+        n_before = len(before)
+        _assert_every_visible_file_is_whole(out)
+
+    rc, log = _finish(_cli(args, env, tmp_path))
+    assert rc == 0, log[-3000:]
+    cached = _cells(log, "Cached")
+    assert len(cached) >= len(before), log[-3000:]        # nothing finished is trained again
+    assert all((out / d / "metrics.json").stat().st_mtime_ns == t for d, t in before.items())
+    got = _metrics(out)
+    assert set(got.status) == {"ok"}
+    pd.testing.assert_frame_equal(got[METRICS], expected[METRICS], check_exact=False, rtol=1e-9)
 
 
 def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(reference, tmp_path):
@@ -140,7 +247,8 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(referen
         assert rc == 2, log
         lines = [l for l in log.splitlines() if l.startswith("hf-budget")]
         assert len(lines) == 1 and "is in use by another run (pid" in lines[0], log
-        assert f"pid {first.pid}" in lines[0] and "Traceback" not in log
+        holder = int(re.search(r"pid (\d+) on", lines[0]).group(1))
+        assert holder in _descendants(first.pid) and "Traceback" not in log   # its run process
         assert first.poll() is None                       # the first run goes on undisturbed
         rc, log = _finish(first)
         assert rc == 0, log[-3000:]
