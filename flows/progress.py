@@ -1,5 +1,5 @@
 """How a run shows its progress: the ``hf-budget-progress`` artifact in the UI, one log
-line per finished cell (``cell k/N ... ETA``, terminal and UI), and a progress bar under
+line per finished cell (``cell k/N ... ETA``, terminal and UI; sabr.analysis.timings.CellEta), and a progress bar under
 the log lines when stderr is a terminal (tqdm; log lines are written above it)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from contextlib import ExitStack
 
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-from sabr.analysis.timings import progress_line
+from sabr.analysis.timings import CellEta, progress_line
 
 __all__ = ["CellProgress"]
 
@@ -25,7 +25,7 @@ class CellProgress:
         self._stack = ExitStack()
 
     def __enter__(self) -> CellProgress:
-        self.started = time.time()
+        self.started, self.eta = time.time(), CellEta(self.total)
         self.artifact = create_progress_artifact(progress=0.0, key="hf-budget-progress",
                                                  description="trained cells (%)")
         if self.bar_wanted:
@@ -41,8 +41,9 @@ class CellProgress:
     def cell_done(self, cell: tuple, state: str, result: dict | None) -> None:
         self.done += 1
         update_progress_artifact(self.artifact, progress=100.0 * self.done / self.total)
+        now = time.time()
         self.log.info(progress_line(self.done, self.total, cell, state, result,
-                                    time.time() - self.started))
+                                    now - self.started, self.eta.cell_done(state, result, now)))
         if self.bar is not None:
             self.bar.update(1)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 
-__all__ = ["stage_timings", "timings_markdown", "throughput", "progress_line", "STAGES"]
+__all__ = ["stage_timings", "timings_markdown", "throughput", "progress_line", "CellEta", "STAGES"]
 
 STAGES = ("generate", "assemble", "tune", "train", "aggregate")
 
@@ -65,19 +65,42 @@ def throughput(chunks: list[tuple[str, dict | None]], cells: list[tuple[str, dic
 
 
 def progress_line(k: int, n: int, cell: tuple, state: str, result: dict | None,
-                  elapsed_s: float) -> str:
+                  elapsed_s: float, eta_s: float = math.nan) -> str:
     """One line per finished cell, e.g. ``cell 7/24 mda_cnn b=200 s=1: 181.3 bp (Hagan 1002.7)
-    [Completed] 1:02 elapsed, ETA 2:41``; the ETA assumes the remaining cells take the mean
-    time of those done (cached ones included, so it is pessimistic early in a resumed run)."""
+    [Completed] 1:02 elapsed, ETA 2:41`` (``ETA ?`` while ``eta_s`` is unknown, NaN; see
+    :class:`CellEta`)."""
     b, m, s = cell
     what = state
     if result and result.get("status") == "ok":
         what = f"{result['rmse_bp']:.1f} bp (Hagan {result['hagan_rmse_bp']:.1f}) [{state}]"
     elif result:
         what = f"{result.get('status')}: {result.get('reason')} [{state}]"
-    eta = elapsed_s / k * (n - k) if k else math.nan
     return (f"cell {k}/{n} {m} b={b} s={s}: {what} {_clock(elapsed_s)} elapsed, "
-            f"ETA {_clock(eta) if n > k else 'done'}")
+            f"ETA {_clock(eta_s) if n > k else 'done'}")
+
+
+class CellEta:
+    """Time left for the cells not finished yet, from the cells trained in this run.
+
+    The cells' throughput is (now - start of the first cell trained in this run) / cells
+    trained since, so workers running side by side count, and the data and tuning stages
+    before the first cell do not. Cells from the cache (an earlier run) took no time
+    now and are left out. Cells run longest first, so the estimate errs long.
+    """
+
+    def __init__(self, n_cells: int):
+        self.n, self.k, self.trained, self.first_start = int(n_cells), 0, 0, math.inf
+
+    def cell_done(self, state: str, result: dict | None, now: float) -> float:
+        """Record a finished cell; returns the ETA in seconds (NaN until one was trained)."""
+        self.k += 1
+        start = ((result or {}).get("timing") or {}).get("start")
+        if state != "Cached" and start is not None:
+            self.trained += 1
+            self.first_start = min(self.first_start, float(start))
+        if not self.trained:
+            return math.nan
+        return max(now - self.first_start, 0.0) / self.trained * (self.n - self.k)
 
 
 def _clock(seconds: float) -> str:

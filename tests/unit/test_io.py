@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import subprocess
 import sys
 from pathlib import Path
-import json
-import math
 
 import numpy as np
 import pytest
@@ -69,8 +69,23 @@ def test_code_fingerprint_locates_modules_without_running_them():
 def test_progress_line_counts_and_estimates():
     from sabr.analysis.timings import progress_line
     line = progress_line(6, 24, (200, "mda_cnn", 1), "Completed",
-                         {"status": "ok", "rmse_bp": 181.34, "hagan_rmse_bp": 1002.7}, 60.0)
+                         {"status": "ok", "rmse_bp": 181.34, "hagan_rmse_bp": 1002.7}, 60.0, 180.0)
     assert line == ("cell 6/24 mda_cnn b=200 s=1: 181.3 bp (Hagan 1002.7) [Completed] "
-                    "1:00 elapsed, ETA 3:00")                       # 18 more at 10 s each
+                    "1:00 elapsed, ETA 3:00")
     assert progress_line(24, 24, (50, "cnn_only", 0), "Failed", None, 3700.0).endswith(
         "cnn_only b=50 s=0: Failed 1:01:40 elapsed, ETA done")
+    assert progress_line(1, 24, (50, "cnn_only", 0), "Cached", None, 5.0).endswith("ETA ?")
+
+
+def test_the_eta_counts_cells_trained_in_this_run_not_the_stages_before_or_the_cache():
+    """25 min of data and tuning, then cells at 2 per minute on 2 workers: the ETA is the
+    remaining cells at that rate (not 25 min per cell), and cached cells cost nothing."""
+    from sabr.analysis.timings import CellEta
+    eta, t0 = CellEta(10), 1500.0                     # the first cell starts 25 min in
+    assert math.isnan(eta.cell_done("Cached", {"timing": {"start": 10.0}}, 1400.0))
+    got = [eta.cell_done("Completed", {"timing": {"start": t0 + 30 * (i // 2)}}, t0 + 60 + 30 * i)
+           for i in range(4)]
+    # after cell i (2 + i done, 1 cached), (60 + 30 i) s for i + 1 trained cells
+    assert got == pytest.approx([(60 + 30 * i) / (i + 1) * (10 - 2 - i) for i in range(4)])
+    assert got[-1] == pytest.approx(37.5 * 5)        # 5 left at 37.5 s each
+    assert eta.cell_done("Failed", None, t0 + 200) == pytest.approx(200 / 4 * 4)   # 4 left
