@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         watch_supervisor()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")        # Prefect's client telemetry (and its notice)
+    # Prefect gives its ephemeral server 20 s to start; on 2 busy cores it took longer
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")   # no cluster start-up chatter
     from flows.preflight import preflight

@@ -43,7 +43,7 @@ from tasks.modeling import train_cell, tune_cell
 from tasks.reporting import aggregate_results
 
 from flows.preflight import preflight
-from flows.progress import CellProgress
+from flows.progress import RunProgress
 from flows.runner import make_task_runner, worker_count, worker_env
 
 __all__ = ["hf_budget", "run_experiment", "resolve_config", "planned_cells", "ExperimentFailed"]
@@ -107,13 +107,15 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     log.info("submitted %d chunks, %d tunings, %d trainings", len(chunk_futs), len(tuned),
              len(train_futs))
 
-    cell_of = {id(f): cell for cell, f in train_futs.items()}
-    with CellProgress(len(train_futs), log) as progress:
-        for fut in as_completed(list(train_futs.values())):
+    kind_of = {id(f): ("data", (first, last)) for f, (first, last, _) in zip(chunk_futs, chunks)}
+    kind_of.update({id(f): ("tuning", cell) for cell, f in tuned.items()})
+    kind_of.update({id(f): ("cell", cell) for cell, f in train_futs.items()})
+    with RunProgress(len(chunk_futs), len(tuned), len(train_futs), log) as progress:
+        for fut in as_completed([*chunk_futs, *tuned.values(), *train_futs.values()]):
             fut.wait()                  # first: the state is final after it, not lagging
             result = fut.result() if fut.state.is_completed() else None
-            progress.cell_done(cell_of[id(fut)], fut.state.name,
-                               result if isinstance(result, dict) else None)
+            progress.done(*kind_of[id(fut)], fut.state.name,
+                          result if isinstance(result, dict) else None)
     wait(list(train_futs.values()))
 
     failures = []

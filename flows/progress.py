@@ -1,6 +1,7 @@
-"""How a run shows its progress: the ``hf-budget-progress`` artifact in the UI, one log
-line per finished cell (``cell k/N ... ETA``, terminal and UI; sabr.analysis.timings.CellEta), and a progress bar under
-the log lines when stderr is a terminal (tqdm; log lines are written above it)."""
+"""How a run shows its progress: the ``hf-budget-progress`` artifact in the UI (trained
+cells), one log line per finished data chunk, tuning and cell (``data k/N ... ETA``,
+``tuning k/N ...``, ``cell k/N ... ETA``; terminal and UI; sabr.analysis.timings), and a
+progress bar over all of them under the log lines when stderr is a terminal (tqdm)."""
 from __future__ import annotations
 
 import logging
@@ -10,40 +11,53 @@ from contextlib import ExitStack
 
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-from sabr.analysis.timings import CellEta, progress_line
+from sabr.analysis.timings import CellEta, data_line, progress_line, tuning_line
 
-__all__ = ["CellProgress"]
+__all__ = ["RunProgress"]
 
 
-class CellProgress:
-    """Context manager; :meth:`cell_done` once per finished cell, in finishing order."""
+class RunProgress:
+    """Context manager; :meth:`done` once per finished task, in finishing order."""
 
-    def __init__(self, total: int, logger, bar: bool | None = None):
-        self.total, self.done, self.log = total, 0, logger
+    def __init__(self, n_chunks: int, n_tunings: int, n_cells: int, logger,
+                 bar: bool | None = None):
+        self.n = {"data": n_chunks, "tuning": n_tunings, "cell": n_cells}
+        self.k = dict.fromkeys(self.n, 0)
+        self.log = logger
         self.bar_wanted = sys.stderr.isatty() if bar is None else bar
         self.bar = None
         self._stack = ExitStack()
 
-    def __enter__(self) -> CellProgress:
-        self.started, self.eta = time.time(), CellEta(self.total)
+    def __enter__(self) -> RunProgress:
+        self.started = time.time()
+        self.eta = {"data": CellEta(self.n["data"]), "cell": CellEta(self.n["cell"])}
         self.artifact = create_progress_artifact(progress=0.0, key="hf-budget-progress",
                                                  description="trained cells (%)")
         if self.bar_wanted:
             from tqdm import tqdm
             from tqdm.contrib.logging import logging_redirect_tqdm
             self.bar = self._stack.enter_context(tqdm(
-                total=self.total, unit="cell", desc="hf-budget", file=sys.stderr,
-                dynamic_ncols=True, bar_format="{desc}: {n}/{total} cells |{bar}| "
+                total=sum(self.n.values()), unit="task", desc="hf-budget", file=sys.stderr,
+                dynamic_ncols=True, bar_format="{desc}: {n}/{total} tasks |{bar}| "
                                                "{elapsed} elapsed, ETA {remaining}"))
             self._stack.enter_context(logging_redirect_tqdm(loggers=[logging.getLogger()]))
         return self
 
-    def cell_done(self, cell: tuple, state: str, result: dict | None) -> None:
-        self.done += 1
-        update_progress_artifact(self.artifact, progress=100.0 * self.done / self.total)
-        now = time.time()
-        self.log.info(progress_line(self.done, self.total, cell, state, result,
-                                    now - self.started, self.eta.cell_done(state, result, now)))
+    def done(self, kind: str, what: tuple, state: str, result: dict | None) -> None:
+        """A task finished: ``kind`` data (what = (first, last)), tuning ((budget, model))
+        or cell ((budget, model, seed)); ``result`` its return value if it completed."""
+        self.k[kind] += 1
+        k, n, now = self.k[kind], self.n[kind], time.time()
+        if kind == "data":
+            line = data_line(k, n, *what, state, now - self.started,
+                             self.eta["data"].cell_done(state, result, now))
+        elif kind == "tuning":
+            line = tuning_line(k, n, *what, state, result)
+        else:
+            update_progress_artifact(self.artifact, progress=100.0 * k / n)
+            line = progress_line(k, n, what, state, result, now - self.started,
+                                 self.eta["cell"].cell_done(state, result, now))
+        self.log.info(line)
         if self.bar is not None:
             self.bar.update(1)
 

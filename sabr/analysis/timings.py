@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import statistics
 
-__all__ = ["stage_timings", "timings_markdown", "throughput", "progress_line", "CellEta", "STAGES"]
+__all__ = ["stage_timings", "timings_markdown", "throughput", "progress_line", "data_line",
+           "tuning_line", "CellEta", "STAGES"]
 
 STAGES = ("generate", "assemble", "tune", "train", "aggregate")
 
@@ -79,8 +80,31 @@ def progress_line(k: int, n: int, cell: tuple, state: str, result: dict | None,
             f"ETA {_clock(eta_s) if n > k else 'done'}")
 
 
+def data_line(k: int, n: int, first: int, last: int, state: str, elapsed_s: float,
+              eta_s: float = math.nan) -> str:
+    """One line per finished data chunk, e.g. ``data 3/40: surfaces 50-74 [Completed] 2:41
+    elapsed, ETA 14:05``."""
+    return (f"data {k}/{n}: surfaces {first}-{last} [{state}] {_clock(elapsed_s)} elapsed, "
+            f"ETA {_clock(eta_s) if n > k else 'done'}")
+
+
+def tuning_line(k: int, n: int, budget: int, model_type: str, state: str,
+                result: dict | None) -> str:
+    """One line per finished tuning, e.g. ``tuning 2/20 mda_cnn b=1000: best validation RMSE
+    71.3 bp; 11 trials completed, 4 pruned, 0 failed [Completed]``."""
+    what = state
+    if result and result.get("best_value") is not None:
+        what = (f"best validation RMSE {math.sqrt(result['best_value']):.1f} bp; "
+                f"{result['n_complete']} trials completed, {result['n_pruned']} pruned, "
+                f"{result['n_failed']} failed [{state}]")
+    elif result:
+        what = f"{result.get('message')} [{state}]"
+    return f"tuning {k}/{n} {model_type} b={budget}: {what}"
+
+
 class CellEta:
-    """Time left for the cells not finished yet, from the cells trained in this run.
+    """Time left for the cells (or data chunks) not finished yet, from those computed in
+    this run.
 
     The cells' throughput is (now - start of the first cell trained in this run) / cells
     trained since, so workers running side by side count, and the data and tuning stages

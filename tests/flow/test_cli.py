@@ -34,7 +34,11 @@ def test_quick_profile_from_a_fresh_process(tmp_path):
     progress = re.findall(r"cell (\d+)/24 \S+ b=\d+ s=\d+: [\d.]+ bp \(Hagan [\d.]+\) "
                           r"\[Completed\] [\d:]+ elapsed, ETA (?:[\d:?]+|done)", text)
     assert sorted(map(int, progress)) == list(range(1, 25)), text
-    for noise in ("E0000", "retracing", "Traceback", " cells |"):
+    data = re.findall(r"data (\d)/6: surfaces \d+-\d+ \[Completed\] ", text)
+    tunings = re.findall(r"tuning (\d+)/12 \S+ b=\d+: best validation RMSE [\d.]+ bp; ", text)
+    assert sorted(map(int, data)) == list(range(1, 7)), text
+    assert sorted(map(int, tunings)) == list(range(1, 13)), text
+    for noise in ("E0000", "retracing", "Traceback", " tasks |"):
         assert noise not in text, (noise, text)
     df = pd.read_csv(out / "detailed_results.csv")
     assert len(df) == 24 and set(df.status) == {"ok"}
@@ -47,7 +51,7 @@ def test_quick_profile_from_a_fresh_process(tmp_path):
 
 @pytest.mark.slow
 def test_a_terminal_gets_a_progress_bar_under_the_cell_lines(make_tiny_config, tmp_path):
-    """stderr a terminal (a pseudo-terminal here): a tqdm bar that ends at N/N cells, with
+    """stderr a terminal (a pseudo-terminal here): a tqdm bar that ends at N/N tasks, with
     each cell's line written whole above it."""
     import fcntl
     import pty
@@ -79,12 +83,12 @@ def test_a_terminal_gets_a_progress_bar_under_the_cell_lines(make_tiny_config, t
     tty = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode(errors="replace"))
     assert proc.returncode == 0, tty[-3000:]
     assert "4 of 4 cells finished" in out.decode()
-    bars = re.findall(r"hf-budget: (\d)/4 cells \|", tty)
-    assert bars and bars[-1] == "4" and "0" in bars, tty[-3000:]
+    bars = re.findall(r"hf-budget: (\d)/8 tasks \|", tty)    # 2 chunks, 2 tunings, 4 cells
+    assert bars and bars[-1] == "8" and "0" in bars, tty[-3000:]
     shown = [_overlay(line) for line in tty.replace("\r\n", "\n").split("\n")]
     for k in range(1, 5):                        # each cell line whole, on a line of its own
         assert any(re.search(rf"cell {k}/4 \S+ b=20 s=\d: [\d.]+ bp .* ETA ", l) and
-                   "cells |" not in l for l in shown), (k, shown)
+                   "tasks |" not in l for l in shown), (k, shown)
 
 
 def _overlay(line: str) -> str:

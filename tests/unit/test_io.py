@@ -77,6 +77,21 @@ def test_progress_line_counts_and_estimates():
     assert progress_line(1, 24, (50, "cnn_only", 0), "Cached", None, 5.0).endswith("ETA ?")
 
 
+def test_data_and_tuning_lines():
+    from sabr.analysis.timings import data_line, tuning_line
+    assert data_line(3, 40, 50, 74, "Completed", 161.0, 845.0) == (
+        "data 3/40: surfaces 50-74 [Completed] 2:41 elapsed, ETA 14:05")
+    assert data_line(40, 40, 975, 999, "Cached", 3.0).endswith("ETA done")
+    ok = {"best_value": 71.3 ** 2, "n_complete": 11, "n_pruned": 4, "n_failed": 0}
+    assert tuning_line(2, 20, 1000, "mda_cnn", "Completed", ok) == (
+        "tuning 2/20 mda_cnn b=1000: best validation RMSE 71.3 bp; 11 trials completed, "
+        "4 pruned, 0 failed [Completed]")
+    failed = {"best_value": None, "message": "no trial completed: 15 failed"}
+    assert tuning_line(1, 1, 50, "cnn_only", "Completed", failed).endswith(
+        "b=50: no trial completed: 15 failed [Completed]")
+    assert tuning_line(1, 1, 50, "cnn_only", "Failed", None).endswith("b=50: Failed")
+
+
 def test_the_eta_counts_cells_trained_in_this_run_not_the_stages_before_or_the_cache():
     """25 min of data and tuning, then cells at 2 per minute on 2 workers: the ETA is the
     remaining cells at that rate (not 25 min per cell), and cached cells cost nothing."""
