@@ -30,6 +30,7 @@ def test_quick_profile_from_a_fresh_process(tmp_path):
     # a terminal a person can read: one line per finished cell, no noise, under 80 lines
     text = r.stdout + r.stderr
     lines = text.splitlines()
+    print(f"quick run: {len(lines)} lines in the terminal")
     assert len(lines) < 80, text
     progress = re.findall(r"cell (\d+)/24 \S+ b=\d+ s=\d+: [\d.]+ bp \(Hagan [\d.]+\) "
                           r"\[Completed\] [\d:]+ elapsed, ETA (?:[\d:?]+|done)", text)
