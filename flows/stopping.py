@@ -91,8 +91,10 @@ def supervise(argv: list[str]) -> int:
 
 
 def watch_supervisor(poll_s: float = 0.5) -> None:
-    """In the child: stop (as on SIGTERM) once the supervising process has gone."""
-    supervisor = int(os.environ.get(IN_CHILD, "0") or 0)
+    """In the child: stop (as on SIGTERM) once the supervising process has gone. The
+    variable naming the supervisor is removed, so processes this one starts (workers,
+    the Prefect server) do not take it for theirs."""
+    supervisor = int(os.environ.pop(IN_CHILD, "0") or 0)
     if not supervisor:
         return
 
