@@ -137,17 +137,22 @@ def batches(x: dict, y=None, batch_size: int = 4096, shuffle_seed: int | None = 
 
 
 def fit_model(model, data: CellData, hp: dict, *, epochs: int, patience: int,
-              extra_callbacks=(), seed: int = 0):
+              extra_callbacks=(), seed: int = 0, steps_per_execution: int | None = None):
     """Compile with Adam + MSE and fit with early stopping; returns the History.
-    ``seed`` fixes the order of the training points in every epoch."""
+    ``seed`` fixes the order of the training points in every epoch.
+    ``steps_per_execution``: batches per ``tf.function`` call (None: a whole epoch)."""
     import keras
+    bs = int(hp["batch_size"])
+    # one tf.function call per epoch instead of one per batch: the same steps in the same
+    # order (identical weights), without Python's per-batch round trip, which was most of
+    # an MLP epoch (tests/benchmarks/bench_training.py --steps-per-execution)
+    steps = steps_per_execution or max(1, -(-len(data.y["train"]) // bs))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(hp["learning_rate"])),
-                  loss="mse")
+                  loss="mse", steps_per_execution=steps)
     callbacks = [keras.callbacks.TerminateOnNaN(),
                  keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(patience),
                                                restore_best_weights=True)]
     callbacks.extend(extra_callbacks)
-    bs = int(hp["batch_size"])
     return model.fit(batches(data.x["train"], data.y["train"], bs, shuffle_seed=seed),
                      validation_data=batches(data.x["val"], data.y["val"], bs),
                      epochs=int(epochs), shuffle=False, verbose=0, callbacks=callbacks)

@@ -6,6 +6,9 @@ batch 64, lr 3e-4), TF pinned to 1 intra- and 1 inter-op thread:
 
 * throughput: training samples per second for each model, measured over
   ``--epochs`` epochs after a warm-up epoch, on budget 1000 (800 train points);
+* one ``fit_model`` (validation included) of ``--epochs`` + 1 epochs with one
+  ``tf.function`` call per batch (Keras' default) against one per epoch (what the
+  project uses): seconds, the ratio, and whether the final validation loss is identical;
 * one full-default cell: ``train_and_evaluate`` of ``--cell-model`` at budget 1000
   with 200 epochs max and patience 20 (early stopping decides the length).
 
@@ -57,6 +60,26 @@ def main(argv=None) -> dict:
             "seconds_per_epoch": round(secs / args.epochs, 4)}
         print(f"{model_type:13s} {n * args.epochs / secs:10.0f} samples/s  "
               f"{secs / args.epochs:.3f} s/epoch  {model.count_params():7d} params", flush=True)
+    report["steps_per_execution"] = {}
+    for model_type in sorted(MODEL_BUILDERS):      # one call per batch (Keras' default) vs per epoch
+        data = prepare_cell_data(ds, model_type, args.budget, 0, full.models.patch_size)
+        row = {}
+        for label, spe in (("per_batch", 1), ("per_epoch", None)):
+            keras.backend.clear_session()
+            keras.utils.set_random_seed(0)
+            model = build_model(model_type, full.models.patch_size, hp, seed=0)
+            t0 = time.perf_counter()
+            h = fit_model(model, data, hp, epochs=args.epochs + 1, patience=10 ** 6,
+                          steps_per_execution=spe)
+            row[label] = {"seconds": round(time.perf_counter() - t0, 3),
+                          "val_loss": h.history["val_loss"][-1]}
+        row["speedup"] = round(row["per_batch"]["seconds"] / row["per_epoch"]["seconds"], 2)
+        row["identical"] = row["per_batch"]["val_loss"] == row["per_epoch"]["val_loss"]
+        report["steps_per_execution"][model_type] = row
+        print(f"{model_type:13s} fit of {args.epochs + 1} epochs with validation: "
+              f"{row['per_batch']['seconds']:.2f} s one call per batch, "
+              f"{row['per_epoch']['seconds']:.2f} s one per epoch ({row['speedup']:.2f}x), "
+              f"final val loss identical: {row['identical']}", flush=True)
     if not args.skip_cell:
         t0 = time.perf_counter()
         m = train_and_evaluate(ds, args.cell_model, hp, args.budget, 0, work / "cell",
