@@ -1,28 +1,57 @@
-"""The contract of every allocation strategy (sabr.data.allocations.ALLOCATIONS)."""
+"""The contract of every allocation strategy (sabr.data.allocations.ALLOCATIONS), in
+both budget units, and what ``surfaces`` promises: whole surfaces, stratified thetas."""
 import numpy as np
 import pytest
 
-from sabr.data.allocations import ALLOCATIONS, allocate
+from sabr.data.allocations import (ALLOCATIONS, POINT_BUDGETS, allocate, point_order,
+                                   theta_order)
 from sabr.data.budgets import TUNING_REPLICATE, budget_points
 from sabr.data.costs import hf_cost
 
 BUDGETS = (10, 20, 40)
+CPU_FRACTIONS = (0.25, 0.5, 0.9)        # of the train pool's whole Monte Carlo cost
 
 
-@pytest.mark.parametrize("name", sorted(ALLOCATIONS))
+def _pool_cost(ds) -> float:
+    n, m, k = ds.shape
+    pts = np.concatenate([t * m * k + np.flatnonzero(ds.valid[t].ravel()) for t in ds.train_thetas])
+    return hf_cost(ds, pts)["hf_cpu_seconds"]
+
+
+def _cases():
+    for name in sorted(ALLOCATIONS):
+        if name in POINT_BUDGETS:
+            yield name, "points"
+        yield name, "cpu_seconds"
+
+
+@pytest.mark.parametrize("name,unit", list(_cases()))
 @pytest.mark.parametrize("seed", [0, 1, TUNING_REPLICATE])
-def test_every_strategy_gives_nested_splits_with_validation_inside_the_budget(small_dataset, name, seed):
-    splits = [allocate(name, small_dataset, b, seed, validation_fraction=0.2) for b in BUDGETS]
-    for b, a in zip(BUDGETS, splits):
+def test_every_strategy_gives_nested_splits_with_validation_inside_the_budget(
+        small_dataset, name, unit, seed):
+    ds = small_dataset
+    budgets = BUDGETS if unit == "points" else tuple(f * _pool_cost(ds) for f in CPU_FRACTIONS)
+    splits = [allocate(name, ds, b, seed, unit=unit, validation_fraction=0.2) for b in budgets]
+    test_points = set()
+    n, m, k = ds.shape
+    for t in ds.test_thetas:
+        test_points |= set(range(t * m * k, (t + 1) * m * k))
+    for b, a in zip(budgets, splits):
         train, val = set(a.train.tolist()), set(a.val.tolist())
         assert train and val and not train & val
-        assert len(train) + len(val) == b          # validation is part of the budget
-        assert a.n_hf_thetas >= 1 and a.hf_cpu_seconds >= 0 or np.isnan(a.hf_cpu_seconds)
-        assert hf_cost(small_dataset, a.split.all) == {"n_hf_thetas": a.n_hf_thetas,
-                                                       "hf_cpu_seconds": a.hf_cpu_seconds}
+        assert not (train | val) & test_points            # the test set is never spent
+        assert ds.valid.ravel()[a.split.all].all()
+        if unit == "points":
+            assert len(train) + len(val) == b              # validation is part of the budget
+        else:
+            assert 0 < a.hf_cpu_seconds <= b               # never overspent
+        assert hf_cost(ds, a.split.all) == {"n_hf_thetas": a.n_hf_thetas,
+                                            "hf_cpu_seconds": a.hf_cpu_seconds}
+        assert a.n_paths == ds.meta["config"]["mc_paths"]
     for small, large in zip(splits, splits[1:]):   # a larger budget keeps every point
         assert set(small.split.all.tolist()) <= set(large.split.all.tolist())
-    again = ALLOCATIONS[name](small_dataset, BUDGETS[-1], seed, validation_fraction=0.2)
+        assert set(small.val.tolist()) <= set(large.val.tolist())
+    again = ALLOCATIONS[name](ds, budgets[-1], seed, unit=unit, validation_fraction=0.2)
     assert again.split.hash == splits[-1].split.hash
 
 
@@ -30,6 +59,69 @@ def test_spread_is_todays_point_budgets(small_dataset):
     a = allocate("spread", small_dataset, 20, 0)
     b = budget_points(small_dataset, 20, 0)
     assert np.array_equal(a.train, b.train) and np.array_equal(a.val, b.val) and a.split.hash == b.hash
+
+
+def test_spread_in_cpu_seconds_is_the_longest_prefix_of_the_seed_order_it_pays_for(small_dataset):
+    ds = small_dataset
+    budget = 0.3 * _pool_cost(ds)
+    a = allocate("spread", ds, budget, 2, unit="cpu_seconds")
+    points, flags = point_order(ds, 2)
+    n = a.train.size + a.val.size
+    assert set(a.split.all.tolist()) == set(points[:n].tolist())
+    assert set(a.val.tolist()) == set(points[:n][flags[:n]].tolist())
+    assert hf_cost(ds, points[:n + 1])["hf_cpu_seconds"] > budget     # one more is too dear
+
+
+def test_surfaces_buys_whole_surfaces_in_the_stratified_order_until_the_budget_is_spent(small_dataset):
+    ds = small_dataset
+    n, m, k = ds.shape
+    budget = 0.5 * _pool_cost(ds)
+    a = allocate("surfaces", ds, budget, 1, unit="cpu_seconds")
+    theta_of = lambda pts: set((np.asarray(pts) // (m * k)).tolist())
+    train_t, val_t = theta_of(a.train), theta_of(a.val)
+    assert train_t and val_t and not train_t & val_t          # validation by theta
+    bought = train_t | val_t
+    for t in bought:                                          # every valid point of each theta
+        whole = set((t * m * k + np.flatnonzero(ds.valid[t].ravel())).tolist())
+        assert whole <= set(a.split.all.tolist())
+    order = [t for t in theta_order(ds, 1) if ds.valid[t].any()]
+    assert set(order[:len(bought)]) == bought                 # a prefix of the order
+    nxt = order[len(bought)]
+    extra = nxt * m * k + np.flatnonzero(ds.valid[nxt].ravel())
+    assert hf_cost(ds, np.concatenate([a.split.all, extra]))["hf_cpu_seconds"] > budget
+
+
+def test_the_stratified_theta_order_covers_the_parameter_box_better_than_random_picks(full_pool):
+    """The first 64 thetas of the order have a lower (centred L2) discrepancy than 95 % of
+    random 64-theta subsets of the same pool: a small surfaces budget spans the box."""
+    from scipy.stats import qmc
+    ds = full_pool
+    x = np.asarray(ds.thetas, float)[ds.train_thetas]
+    free = x.max(0) > x.min(0)
+    lo, span = x.min(0)[free], (x.max(0) - x.min(0))[free]
+    unit = lambda th: (np.asarray(ds.thetas, float)[th][:, free] - lo) / span
+    rng = np.random.default_rng(0)
+    random_d = [qmc.discrepancy(unit(rng.choice(ds.train_thetas, 64, replace=False)))
+                for _ in range(200)]
+    for seed in (0, 1):
+        order = theta_order(ds, seed)
+        assert sorted(order.tolist()) == sorted(np.asarray(ds.train_thetas).tolist())
+        d = qmc.discrepancy(unit(order[:64]))
+        print(f"seed {seed}: discrepancy {d:.4f}; random subsets 5 % quantile "
+              f"{np.quantile(random_d, 0.05):.4f}, median {np.median(random_d):.4f}")
+        assert d < np.quantile(random_d, 0.05)
+    assert not np.array_equal(theta_order(ds, 0), theta_order(ds, 1))
+
+
+def test_bad_budgets_get_one_line_naming_the_field_and_the_allowed_range(small_dataset):
+    with pytest.raises(ValueError, match=r"allocation 'surfaces' is invalid with point budgets"):
+        allocate("surfaces", small_dataset, 20, 0, unit="points")
+    for name in ("spread", "surfaces"):
+        with pytest.raises(ValueError, match=rf"hf_cpu_budget=1e-09 is invalid for allocation "
+                                              rf"'{name}': .* allowed at least [0-9.e-]+ s$"):
+            allocate(name, small_dataset, 1e-9, 0, unit="cpu_seconds")
+    with pytest.raises(ValueError, match="unit='hours' is invalid: allowed one of"):
+        allocate("spread", small_dataset, 20, 0, unit="hours")
 
 
 def test_an_unknown_strategy_lists_the_known_ones(small_dataset):
