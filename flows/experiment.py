@@ -44,8 +44,7 @@ from tasks.reporting import aggregate_results
 
 from flows.preflight import preflight
 from flows.progress import RunProgress
-from flows.runner import (make_task_runner, start_memory_recycling, worker_count, worker_env,
-                          worker_restarts)
+from flows.runner import make_task_runner, worker_count, worker_env
 
 __all__ = ["hf_budget", "run_experiment", "resolve_config", "planned_cells", "ExperimentFailed"]
 
@@ -76,8 +75,6 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     cfg = ExperimentConfig.model_validate_json(config_json)
     out = Path(output_dir)
     data_dir = str(out / "data")
-
-    recycling = start_memory_recycling(cfg.worker_restart_mib)
 
     # A data set that is absent, corrupt, edited or of another configuration is built again.
     problem, chunks = generation_plan(cfg.data_gen_config, data_dir)
@@ -129,15 +126,9 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     outcomes = {"generate": _outcomes(chunk_futs), "assemble": _outcomes([dataset]),
                 "tune": _outcomes(tuned.values()), "train": _outcomes(train_futs.values())}
     clock = {"flow_started": started, "workers": worker_count(cfg.parallel_jobs)}
-    restarted = worker_restarts(recycling, started)
-    if restarted:
-        log.info("workers restarted %d times to free TensorFlow's memory (above %d MiB, at "
-                 "up to %d MiB)", len(restarted), cfg.worker_restart_mib,
-                 max(r["rss_mib"] for r in restarted))
     summary = aggregate_results.submit(planned, str(out), len(planned), run_name, failures,
                                        outcomes, clock).result()
     summary["dataset"] = data_dir
-    summary["worker_restarts"] = len(restarted)
     return summary
 
 

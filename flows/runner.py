@@ -14,7 +14,7 @@ if TYPE_CHECKING:                      # imported when used: the CLI checks inpu
     from prefect_dask import DaskTaskRunner
 
 __all__ = ["make_task_runner", "worker_env", "worker_count", "validate_dask_address",
-           "check_reachable", "start_memory_recycling", "worker_restarts"]
+           "check_reachable"]
 
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 
@@ -52,10 +52,7 @@ def make_task_runner(parallel_jobs: int, address: str | None, env: dict[str, str
     from prefect_dask import DaskTaskRunner
     if address:
         return DaskTaskRunner(address=address)
-    # no Dask memory_limit: it manages a worker's Dask data (ours is a few small results),
-    # and its monitor would resume a worker flows.recycling has paused to restart it
-    common = {"n_workers": int(parallel_jobs), "threads_per_worker": 1, "dashboard_address": ":0",
-              "memory_limit": 0}
+    common = {"n_workers": int(parallel_jobs), "threads_per_worker": 1, "dashboard_address": ":0"}
     if spawn_reruns_main():
         return DaskTaskRunner(cluster_class="distributed.deploy.subprocess.SubprocessCluster",
                               cluster_kwargs={**common, "host": "127.0.0.1",
@@ -112,35 +109,6 @@ def worker_count(default: int) -> int:
         return len(client.scheduler_info(n_workers=-1)["workers"]) or default
     except Exception:          # no Dask client at hand: the configured number
         return default
-
-
-def _dask_client():
-    from prefect.context import get_run_context
-    try:
-        return get_run_context().task_runner.client
-    except Exception:          # not on a Dask task runner
-        return None
-
-
-def start_memory_recycling(limit_mib: int):
-    """Register :class:`flows.recycling.MemoryRecycler` on the running flow's Dask cluster
-    (workers restarted between tasks above ``limit_mib``; 0: none). Returns the client, or
-    None when nothing was registered."""
-    client = _dask_client()
-    if not limit_mib or client is None:
-        return None
-    from flows.recycling import MemoryRecycler
-    client.register_plugin(MemoryRecycler(limit_mib))
-    return client
-
-
-def worker_restarts(client, since: float) -> list[dict]:
-    """The memory restarts of this cluster's workers since ``since`` (epoch seconds;
-    empty without recycling)."""
-    if client is None:
-        return []
-    from flows.recycling import restarts
-    return restarts(client, since)
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:

@@ -168,9 +168,6 @@ class ExperimentConfig(_Strict):
     tuning_method: TuningMethod = "random"
     output_dir: str = "results"
     parallel_jobs: int = Field(2, ge=1, le=1024)
-    worker_restart_mib: int = Field(1200, ge=0, le=1_048_576)
-    """A Dask worker whose resident memory passes this many MiB is restarted between two
-    tasks (TensorFlow keeps ~10 MiB of every model a process builds); 0: never."""
     hyperparameter_space: HyperparameterSpace = HyperparameterSpace()
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,

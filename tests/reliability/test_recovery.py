@@ -383,35 +383,3 @@ def test_a_corrupt_data_set_is_detected_and_built_again(harness, make_tiny_confi
         load_dataset(out / "data")
     hf_budget(config_path=str(cfg), output_dir=str(out))
     assert load_dataset(out / "data").meta["content_hash"] == good
-
-
-def test_workers_over_the_memory_limit_restart_between_tasks_and_no_work_is_lost(
-        harness, reference, tmp_path):
-    """``worker_restart_mib: 1``: every worker is over the limit after its first task, so
-    the run restarts its workers again and again (flows.recycling). Each task still runs
-    exactly once, every cell finishes, and the numbers equal the reference run's."""
-    import yaml
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (FlowFilter, FlowFilterName, FlowRunFilter,
-                                                FlowRunFilterId)
-    from prefect.client.schemas.sorting import FlowRunSort
-
-    from flows.experiment import hf_budget
-    ref_cfg, expected = reference
-    cfg = tmp_path / "recycled.yaml"
-    cfg.write_text(yaml.safe_dump({**yaml.safe_load(ref_cfg.read_text()), "worker_restart_mib": 1}))
-    summary = hf_budget(config_path=str(cfg), output_dir=str(tmp_path / "out"))
-    print(f"{summary['worker_restarts']} worker restarts")
-    assert summary["worker_restarts"] >= 2
-    assert summary["n_ok"] == summary["n_cells"] == len(expected)
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=["hf-budget-experiment"])),
-            sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
-        task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
-    work = [tr for tr in task_runs if tr.name.split()[0] in ("generate", "tune", "train")]
-    assert len(work) >= len(expected) + 2
-    assert all(tr.state.name == "Completed" and tr.run_count == 1 for tr in work), \
-        [(tr.name, tr.state.name, tr.run_count) for tr in work]
-    pd.testing.assert_frame_equal(_metrics(tmp_path / "out")[METRICS], expected[METRICS],
-                                  check_exact=False, rtol=1e-9)
