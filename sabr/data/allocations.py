@@ -28,8 +28,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from ..io import hash_bytes
-from .budgets import TUNING_REPLICATE, BudgetSplit, _rng, budget_points, point_order  # noqa: F401
+from .budgets import TUNING_REPLICATE, BudgetSplit, _rng, budget_points, make_split, point_order
 from .costs import hf_cost
 
 __all__ = ["Allocation", "ALLOCATIONS", "UNITS", "allocate", "spread", "surfaces",
@@ -62,20 +61,11 @@ def _paths(dataset) -> int:
     return int(dataset.meta.get("config", {}).get("mc_paths", 0))
 
 
-def _need_costs(dataset, strategy: str) -> np.ndarray:
+def _need_costs(dataset, strategy: str) -> None:
     if dataset.hf_cpu_seconds is None or not np.all(np.isfinite(dataset.hf_cpu_seconds)):
         raise ValueError(f"allocation={strategy!r} with a CPU-second budget is invalid for this "
                          f"data set: it has no recorded Monte Carlo CPU-seconds; allowed a data set "
                          f"built by this version (build it again)")
-    return np.asarray(dataset.hf_cpu_seconds, dtype=float)
-
-
-def _split(dataset, train, val) -> BudgetSplit:
-    train = np.sort(np.asarray(train, np.int64))
-    val = np.sort(np.asarray(val, np.int64))
-    digest = hash_bytes(dataset.content_hash.encode(), train.astype("<i8").tobytes(), b"|",
-                        val.astype("<i8").tobytes())[:16]
-    return BudgetSplit(train, val, digest)
 
 
 def _allocation(dataset, split: BudgetSplit) -> Allocation:
@@ -104,7 +94,7 @@ def spread(dataset, budget, seed: int, *, unit: Unit = "points",
         raise ValueError(f"hf_cpu_budget={budget:g} is invalid for allocation 'spread': it pays for "
                          f"{lo} points, not one train and one validation point; allowed at least "
                          f"{_spread_minimum(dataset, points, flags):.3g} s")
-    return _allocation(dataset, _split(dataset, head[~is_val], head[is_val]))
+    return _allocation(dataset, make_split(dataset, head[~is_val], head[is_val]))
 
 
 def _spread_minimum(dataset, points, flags) -> float:
@@ -154,27 +144,26 @@ def surfaces(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
     n, m, k = dataset.shape
     valid = dataset.valid.reshape(n, m * k)
     order = order[valid[order].any(axis=1)]
-    cost = np.array([hf_cost(dataset, t * m * k + np.flatnonzero(valid[t]))["hf_cpu_seconds"]
-                     for t in order])
-    count = int(np.searchsorted(np.cumsum(cost), budget, side="right"))
+    pts = [t * m * k + np.flatnonzero(valid[t]) for t in order]      # each theta's surface
+    spent = np.cumsum([hf_cost(dataset, p)["hf_cpu_seconds"] for p in pts])
+    count = int(np.searchsorted(spent, budget, side="right"))
     f = float(validation_fraction)
     # a random phase that puts the first validation theta second: two surfaces suffice
     phase = (1 - 2 * f + f * np.random.default_rng(np.random.SeedSequence(
         [int(dataset.meta.get("config", {}).get("master_seed", 0)), _THETA_STREAM + 1,
          max(int(seed), -1) + 1])).random()) % 1.0
-    flags = np.floor((np.arange(count) + 1) * f + phase) > np.floor(np.arange(count) * f + phase)
+    i = np.arange(order.size)
+    all_flags = np.floor((i + 1) * f + phase) > np.floor(i * f + phase)
+    flags = all_flags[:count]
     if not flags.any() or flags.all():
-        need = np.cumsum(cost)
-        all_flags = (np.floor((np.arange(order.size) + 1) * f + phase)
-                     > np.floor(np.arange(order.size) * f + phase))
         first = max(int(np.argmax(all_flags)), int(np.argmax(~all_flags)))
         raise ValueError(f"hf_cpu_budget={budget:g} is invalid for allocation 'surfaces': it pays for "
                          f"{count} surfaces, not one train and one validation surface; allowed at "
-                         f"least {need[first]:.3g} s")
-    pts = [t * m * k + np.flatnonzero(valid[t]) for t in order[:count]]
+                         f"least {spent[first]:.3g} s")
+    pts = pts[:count]
     train = np.concatenate([p for p, v in zip(pts, flags) if not v])
     val = np.concatenate([p for p, v in zip(pts, flags) if v])
-    return _allocation(dataset, _split(dataset, train, val))
+    return _allocation(dataset, make_split(dataset, train, val))
 
 
 ALLOCATIONS: dict[str, Callable[..., Allocation]] = {"spread": spread, "surfaces": surfaces}

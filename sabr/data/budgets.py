@@ -44,7 +44,7 @@ import numpy as np
 
 from ..io import hash_bytes
 
-__all__ = ["BudgetSplit", "point_order", "budget_points", "grid_cell_order", "TUNING_REPLICATE",
+__all__ = ["BudgetSplit", "point_order", "budget_points", "make_split", "grid_cell_order", "TUNING_REPLICATE",
            "replicate_name"]
 
 _ORDER_STREAM = 11
@@ -188,10 +188,16 @@ def budget_points(dataset, budget: int, seed: int, *, validation_fraction: float
         raise ValueError(f"budget={budget!r} is invalid: allowed an integer in [2, {n_valid}] "
                          f"(the train pool's valid points)")
     head, flags = point_order(dataset, seed, validation_fraction, n_points=int(budget))
-    train, val = np.sort(head[~flags]), np.sort(head[flags])
-    if train.size == 0 or val.size == 0:
-        raise ValueError(f"budget={budget} is invalid: it leaves {train.size} train and {val.size} "
-                         f"validation points; allowed a budget with both")
+    if flags.all() or not flags.any():
+        raise ValueError(f"budget={budget} is invalid: it leaves {int((~flags).sum())} train and "
+                         f"{int(flags.sum())} validation points; allowed a budget with both")
+    return make_split(dataset, head[~flags], head[flags])
+
+
+def make_split(dataset, train, val) -> BudgetSplit:
+    """A BudgetSplit of these points (sorted), with the hash that identifies the subset."""
+    train = np.sort(np.asarray(train, np.int64))
+    val = np.sort(np.asarray(val, np.int64))
     digest = hash_bytes(dataset.content_hash.encode(), train.astype("<i8").tobytes(), b"|",
                         val.astype("<i8").tobytes())[:16]
     return BudgetSplit(train, val, digest)
