@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     prologue = [f"export PREFECT_API_URL={api}", "export TF_NUM_INTRAOP_THREADS=1",
                 "export TF_NUM_INTEROP_THREADS=1", "export OMP_NUM_THREADS=1",
                 "export TF_CPP_MIN_LOG_LEVEL=2", "export PREFECT_SERVER_ANALYTICS_ENABLED=false",
+                "export DASK_DISTRIBUTED__WORKER__DAEMON=False",
                 f"cd {os.getcwd()}"]
     with SLURMCluster(cores=1, processes=1, memory=args.memory, walltime=args.walltime,
                       queue=args.queue, account=args.account, interface=args.interface,

@@ -44,7 +44,8 @@ from tasks.reporting import aggregate_results
 
 from flows.preflight import preflight
 from flows.progress import RunProgress
-from flows.runner import make_task_runner, worker_count, worker_env
+from flows.runner import (make_task_runner, stop_tensorflow_processes_on_close, worker_count,
+                          worker_env)
 
 __all__ = ["hf_budget", "run_experiment", "resolve_config", "planned_cells", "ExperimentFailed"]
 
@@ -75,6 +76,7 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     cfg = ExperimentConfig.model_validate_json(config_json)
     out = Path(output_dir)
     data_dir = str(out / "data")
+    stop_tensorflow_processes_on_close()
 
     # A data set that is absent, corrupt, edited or of another configuration is built again.
     problem, chunks = generation_plan(cfg.data_gen_config, data_dir)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:                      # imported when used: the CLI checks inpu
     from prefect_dask import DaskTaskRunner
 
 __all__ = ["make_task_runner", "worker_env", "worker_count", "validate_dask_address",
-           "check_reachable"]
+           "check_reachable", "stop_tensorflow_processes_on_close"]
 
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 
@@ -49,11 +49,19 @@ def make_task_runner(parallel_jobs: int, address: str | None, env: dict[str, str
     would then start the experiment in each): its workers are started as subprocesses
     of their own (Dask's SubprocessCluster), which never import the caller.
     """
+    import os
+
+    import dask
     from prefect_dask import DaskTaskRunner
     if address:
         return DaskTaskRunner(address=address)
+    # Workers may start processes of their own: tasks/isolation.py runs TensorFlow in one
+    # (Dask's documented switch; a nanny reads it when it starts its worker: here for a
+    # LocalCluster's nannies, from the environment in a SubprocessCluster's).
+    dask.config.set({"distributed.worker.daemon": False})
     common = {"n_workers": int(parallel_jobs), "threads_per_worker": 1, "dashboard_address": ":0"}
     if spawn_reruns_main():
+        os.environ["DASK_DISTRIBUTED__WORKER__DAEMON"] = "False"
         return DaskTaskRunner(cluster_class="distributed.deploy.subprocess.SubprocessCluster",
                               cluster_kwargs={**common, "host": "127.0.0.1",
                                               "worker_kwargs": {"env": dict(env)}})
@@ -99,6 +107,14 @@ def worker_env(training_config, results_dir: Path) -> dict[str, str]:
     if url and not url.startswith("ephemeral"):
         env["PREFECT_API_URL"] = url.rstrip("/")
     return env
+
+
+def stop_tensorflow_processes_on_close() -> None:
+    """Register flows.plugins.StopTensorFlowProcess on the running flow's Dask cluster."""
+    from prefect.context import get_run_context
+
+    from flows.plugins import StopTensorFlowProcess
+    get_run_context().task_runner.client.register_plugin(StopTensorFlowProcess())
 
 
 def worker_count(default: int) -> int:

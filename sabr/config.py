@@ -168,6 +168,9 @@ class ExperimentConfig(_Strict):
     tuning_method: TuningMethod = "random"
     output_dir: str = "results"
     parallel_jobs: int = Field(2, ge=1, le=1024)
+    worker_recycle_mib: int = Field(900, ge=256, le=1_048_576)
+    """A worker's TensorFlow process is replaced after a task that leaves it above this many
+    MiB resident (tasks/isolation.py); decides no result, so no cache key holds it."""
     hyperparameter_space: HyperparameterSpace = HyperparameterSpace()
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from .errors import ConfigError
 from .model_types import MODEL_TYPES
 
-__all__ = ["HyperparameterSpace", "RELEVANT_PARAMETERS", "encode_widths", "decode_widths"]
+__all__ = ["HyperparameterSpace", "RELEVANT_PARAMETERS", "encode_widths", "decode_widths",
+           "default_hyperparameters"]
 
 RELEVANT_PARAMETERS: dict[str, tuple[str, ...]] = {   # a model ignores what it has no use for
     name: m.tuned_parameters for name, m in MODEL_TYPES.items()}
@@ -109,3 +110,14 @@ class HyperparameterSpace(BaseModel):
         return math.prod(len(v) for v in self.choices(model_type).values())
 
 
+def default_hyperparameters(model_config, training_config) -> dict:
+    """Hyperparameters of a cell before tuning, from the config sections (``model_config``,
+    ``training_config``); sabr.learning.models re-exports it."""
+    return {
+        "learning_rate": float(training_config.learning_rate),
+        "batch_size": int(training_config.batch_size),
+        "dropout_rate": float(model_config.dropout_rate),
+        "cnn_filters": list(model_config.cnn_filters),
+        "mlp_hidden_dims": list(model_config.mlp_hidden_dims),
+        "residual_mlp_hidden_dims": list(model_config.residual_mlp_hidden_dims),
+    }

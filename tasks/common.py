@@ -126,16 +126,21 @@ def injected_fault(model_type: str, budget: int, seed: int) -> str | None:
 class Clock:
     """Wall and CPU seconds of one task run, for the flow's per-stage timings.
 
-    CPU is the worker process's (TensorFlow's and NumPy's own threads included);
-    a worker runs one task at a time, so that is the task's. ``read()`` goes into
+    CPU is the worker process's and its TensorFlow process's (their own threads
+    included); a worker runs one task at a time, so that is the task's. ``read()`` goes into
     the task's result under ``"timing"``, which cache keys ignore.
     """
 
     def __init__(self):
         self.start, self.cpu0 = time.time(), time.process_time()
 
-    def read(self) -> dict:
+    def read(self, child: dict | None = None) -> dict:
+        """``child``: the stats of work done in the worker's TensorFlow process
+        (tasks/isolation.py): its CPU seconds are added, and the peak RSS is the worker's
+        plus the child's (an upper bound of the pair's)."""
         end = time.time()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        child = child or {}
         return {"start": self.start, "end": end, "wall_s": end - self.start,
-                "cpu_s": time.process_time() - self.cpu0,
-                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+                "cpu_s": time.process_time() - self.cpu0 + child.get("cpu_s", 0.0),
+                "peak_rss_mib": peak + child.get("peak_rss_mib", 0.0)}

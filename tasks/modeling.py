@@ -5,13 +5,16 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from sabr.data.budgets import TUNING_REPLICATE
 from sabr.config import ExperimentConfig
-from sabr.data.dataset import load_dataset
 
 from .common import RETRIES, Clock, content_policy, injected_fault, retry_unless_deterministic
+from .isolation import run_in_child
 
 __all__ = ["tune_cell", "train_cell"]
+
+TUNING_TRIAL_MIB = 30
+"""What one tuning trial may add to a process (a 15-trial seed-scale tuning of mda_cnn at
+b=1000 grew a fresh one from about 600 to 1039 MiB): tasks/isolation.py, ``room_mib``."""
 
 
 @task(name="tune", task_run_name="tune {model_type} b={budget}",
@@ -20,21 +23,23 @@ __all__ = ["tune_cell", "train_cell"]
 def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int,
               study_dir: str) -> dict:
     """Tune on the tuning replicate's points of this budget (never a reported seed's);
-    returns hyperparameters. ``dataset``: the assembly's result (its ``path``)."""
-    from sabr.learning.tuning import HyperparameterTuner
+    returns hyperparameters. ``dataset``: the assembly's result (its ``path``). The
+    trials run in the worker's TensorFlow process (tasks/isolation.py)."""
+    from sabr.learning.tuning import tune_cell as tune
     clock = Clock()
     cfg = ExperimentConfig.model_validate_json(config_json)
-    data = load_dataset(dataset["path"])
-    tuner = HyperparameterTuner(cfg, data, model_type, budget, TUNING_REPLICATE,
-                                space=cfg.hyperparameter_space, study_dir=study_dir)
-    result = tuner.tune_hyperparameters(cfg.tuning_method, cfg.n_hyperparameter_trials)
+    result, child = run_in_child(tune, config_json, dataset["path"], model_type, budget,
+                                 study_dir, recycle_mib=cfg.worker_recycle_mib,
+                                 room_mib=TUNING_TRIAL_MIB * cfg.n_hyperparameter_trials)
     log = get_run_logger()
+    if child.get("note"):
+        log.warning(child["note"])
     (log.info if result.status == "ok" else log.warning)("%s b=%d: %s", model_type, budget,
                                                           result.message)
     return {"hyperparameters": result.hyperparameters, "status": result.status,
             "best_value": result.best_value, "message": result.message,
             "n_complete": result.n_complete, "n_failed": result.n_failed,
-            "n_pruned": result.n_pruned, "timing": clock.read()}
+            "n_pruned": result.n_pruned, "timing": clock.read(child)}
 
 
 @task(name="train", task_run_name="train {model_type} b={budget} s={seed}",
@@ -43,30 +48,33 @@ def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int,
 def train_cell(config_json: str, dataset: dict, model_type: str, budget: int, seed: int,
                tuned, exp_dir: str) -> dict:
     """Train and score one cell into ``exp_dir``; returns its metrics (status ok / failed).
-    ``dataset``: the assembly's result (its ``path``)."""
+    ``dataset``: the assembly's result (its ``path``). Training runs in the worker's
+    TensorFlow process (tasks/isolation.py)."""
     from sabr.learning.training import train_and_evaluate
     clock = Clock()
     cfg = ExperimentConfig.model_validate_json(config_json)
     hp = tuned.get("hyperparameters") if isinstance(tuned, dict) else None
     if hp is None:                     # tuning failed for good: train with the defaults
-        from sabr.learning.models import default_hyperparameters
+        from sabr.space import default_hyperparameters
         hp = default_hyperparameters(cfg.models, cfg.training_config)
     fault = injected_fault(model_type, budget, seed)
     if fault == "raise":
         raise RuntimeError(f"injected fault ({model_type} b={budget} s={seed})")
     if fault == "nan":
         hp = {**hp, "learning_rate": float("inf")}     # Adam steps to inf: the loss is NaN
-    data = load_dataset(dataset["path"])
-    m = train_and_evaluate(data, model_type, hp, budget, seed, exp_dir,
-                           training_config=cfg.training_config, model_config=cfg.models)
+    m, child = run_in_child(train_and_evaluate, dataset["path"], model_type, hp, budget, seed,
+                            exp_dir, training_config=cfg.training_config,
+                            model_config=cfg.models, recycle_mib=cfg.worker_recycle_mib)
     m["exp_dir"] = Path(exp_dir).name
     m["tuning_status"] = tuned.get("status") if isinstance(tuned, dict) else "failed"
     log = get_run_logger()
+    if child.get("note"):
+        log.warning(child["note"])
     if m["status"] == "ok":
         log.info("%s b=%d s=%d: test RMSE %.1f bp (Hagan %.1f bp) in %.1f s, %d epochs",
                  model_type, budget, seed, m["rmse_bp"], m["hagan_rmse_bp"],
                  m["train_seconds"], m["epochs_run"])
     else:
         log.warning("%s b=%d s=%d failed: %s", model_type, budget, seed, m["reason"])
-    m["timing"] = clock.read()
+    m["timing"] = clock.read(child)
     return m

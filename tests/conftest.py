@@ -86,7 +86,8 @@ def dask_cluster(harness, tmp_path):
         port = s.getsockname()[1]
     address, bin_dir = f"tcp://127.0.0.1:{port}", Path(sys.executable).parent
     env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), TF_NUM_INTRAOP_THREADS="1",
-               TF_NUM_INTEROP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2")
+               TF_NUM_INTEROP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2",
+               DASK_DISTRIBUTED__WORKER__DAEMON="False")       # deployments/README.md, step 5
     quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     procs = [subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1",
                                "--port", str(port), "--no-dashboard"], **quiet)]

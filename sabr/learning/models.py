@@ -29,6 +29,7 @@ import numpy as np
 from keras import layers
 
 from ..model_types import MODEL_TYPES
+from ..space import default_hyperparameters
 
 __all__ = ["MODEL_BUILDERS", "MODEL_INPUTS", "RESIDUAL_MODELS", "get_builder", "build_model",
            "default_hyperparameters"]
@@ -127,18 +128,6 @@ def get_builder(model_type: str) -> Callable[..., keras.Model]:
     except KeyError:
         raise ValueError(f"model_type={model_type!r} is invalid: allowed one of "
                          f"{sorted(MODEL_BUILDERS)}") from None
-
-
-def default_hyperparameters(model_config, training_config) -> dict:
-    """Hyperparameters of a cell before tuning, from the config sections."""
-    return {
-        "learning_rate": float(training_config.learning_rate),
-        "batch_size": int(training_config.batch_size),
-        "dropout_rate": float(model_config.dropout_rate),
-        "cnn_filters": list(model_config.cnn_filters),
-        "mlp_hidden_dims": list(model_config.mlp_hidden_dims),
-        "residual_mlp_hidden_dims": list(model_config.residual_mlp_hidden_dims),
-    }
 
 
 def build_model(model_type: str, patch_size, hp: dict, seed: int | None = None) -> keras.Model:

@@ -185,7 +185,8 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
     """Train one cell and score it on the test set; write its files into ``out_dir``.
 
     Args:
-        dataset: a sabr.data.dataset.Dataset; model_type: a key of sabr.learning.models.MODEL_BUILDERS.
+        dataset: a sabr.data.dataset.Dataset, or the path of a data-set folder (loaded and
+            verified); model_type: a key of sabr.learning.models.MODEL_BUILDERS.
         hyperparameters: learning_rate, batch_size, dropout_rate, cnn_filters,
             mlp_hidden_dims, residual_mlp_hidden_dims (sabr.learning.models.default_hyperparameters).
         budget: HF points (validation included); seed: seed index.
@@ -200,6 +201,9 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         hf_cpu_seconds (Monte Carlo CPU-seconds; shared/DESIGN.md "What HF data costs").
     """
     from ..config import ModelConfig, TrainingConfig
+    if isinstance(dataset, (str, Path)):
+        from ..data.dataset import load_dataset
+        dataset = load_dataset(dataset)
     tc = training_config or TrainingConfig()
     mc = model_config or ModelConfig()
     threads = configure_tensorflow(tc.tf_intra_op_threads, tc.tf_inter_op_threads)

@@ -39,8 +39,8 @@ from ..space import RELEVANT_PARAMETERS, HyperparameterSpace, decode_widths, enc
 from .training import (cell_seed, configure_tensorflow, fit_model, fresh_keras_state,
                        prepare_cell_data)
 
-__all__ = ["HyperparameterSpace", "HyperparameterTuner", "TuningResult", "JOURNAL_FILE",
-           "RELEVANT_PARAMETERS", "encode_widths", "decode_widths", "TuningMethod",
+__all__ = ["HyperparameterSpace", "HyperparameterTuner", "TuningResult", "tune_cell",
+           "JOURNAL_FILE", "RELEVANT_PARAMETERS", "encode_widths", "decode_widths", "TuningMethod",
            "TUNING_METHOD_REGISTRY"]
 
 
@@ -296,6 +296,18 @@ class HyperparameterTuner:
                             status="ok", message=(f"best of {count[S.COMPLETE]} completed trials "
                                                   f"({count[S.FAIL]} failed, {count[S.PRUNED]} "
                                                   f"pruned): trial {best.number}"), **base)
+
+
+def tune_cell(config_json: str, data, model_type: str, budget: int, study_dir: str | Path
+              ) -> TuningResult:
+    """Tune one (budget, model) on the tuning replicate with the configuration's method and
+    trials: what the flow's tune task runs (in its worker's TensorFlow process).
+    ``config_json``: an ExperimentConfig as JSON; ``data``: as for HyperparameterTuner."""
+    from ..config import ExperimentConfig
+    cfg = ExperimentConfig.model_validate_json(config_json)
+    tuner = HyperparameterTuner(cfg, data, model_type, budget, TUNING_REPLICATE,
+                                space=cfg.hyperparameter_space, study_dir=study_dir)
+    return tuner.tune_hyperparameters(cfg.tuning_method, cfg.n_hyperparameter_trials)
 
 
 def _pruning_callback(trial, scale: float = 1.0):

@@ -32,6 +32,7 @@ def test_quick_profile_from_a_fresh_process(tmp_path):
     lines = text.splitlines()
     print(f"quick run: {len(lines)} lines in the terminal")
     assert len(lines) < 80, text
+    assert "still alive" not in text, text       # every worker closed before its nanny's 4 s
     progress = re.findall(r"cell (\d+)/24 \S+ b=\d+ s=\d+: [\d.]+ bp \(Hagan [\d.]+\) "
                           r"\[Completed\] [\d:]+ elapsed, ETA (?:[\d:?]+|done)", text)
     assert sorted(map(int, progress)) == list(range(1, 25)), text
