@@ -3,6 +3,7 @@
     hf-budget run [--profile quick|full] [--config FILE] [--hf-budgets 50 100 ...]
                   [--model-types mda_cnn ...] [--hyperparameter-trials N] [--random-seeds N]
                   [--parallel-jobs N] [--output-dir DIR] [--tuning-method random|grid|bayesian]
+                  [--allocations spread surfaces] [--hf-cpu-budgets 120 5% ...]
                   [--dask-address tcp://host:port] [--skip-experiments]
     hf-budget analyze --output-dir DIR
     hf-budget demo [--alpha A --beta B --nu N --rho R --fwd F --paths N --seed S]
@@ -33,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="experiment YAML file (e.g. deployments/prod.yaml)")
     run.add_argument("--hf-budgets", type=int, nargs="+", default=None, metavar="N",
                      help="HF points per cell, validation included (unset: the configuration's)")
+    run.add_argument("--allocations", nargs="+", default=None, metavar="STRATEGY",
+                     help="allocation strategies run at every --hf-cpu-budgets entry, of "
+                          "spread surfaces (unset: the configuration's; spread)")
+    run.add_argument("--hf-cpu-budgets", nargs="+", default=None, metavar="BUDGET",
+                     help="HF budgets in Monte Carlo CPU-seconds (120) or as a percentage of "
+                          "the pool's whole Monte Carlo cost (5%%) (unset: the "
+                          "configuration's; none)")
     run.add_argument("--model-types", nargs="+", default=None, metavar="MODEL",
                      help="of mda_cnn residual_mlp direct_mlp cnn_only (unset: all four)")
     run.add_argument("--hyperparameter-trials", dest="n_hyperparameter_trials", type=int,
@@ -96,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     from sabr.errors import ConfigError
     if args.command == "analyze":
         args = argparse.Namespace(profile=None, config_path=None, hf_budgets=None, model_types=None,
+                                  allocations=None, hf_cpu_budgets=None,
                                   n_hyperparameter_trials=None, n_random_seeds=None,
                                   parallel_jobs=None, output_dir=args.output_dir,
                                   tuning_method=None, dask_address=None, skip_experiments=True)
@@ -127,7 +136,9 @@ def _run(params: dict, plan) -> int:
     except ExperimentFailed as err:
         print(f"hf-budget: {err}", file=sys.stderr)
         return 1
-    print(f"hf-budget: {summary['n_ok']} of {summary['n_cells']} cells finished; "
+    cost = summary.get("cost", {})
+    print(f"hf-budget: {summary['n_ok'] + cost.get('n_ok', 0)} of "
+          f"{summary['n_cells'] + cost.get('n_cells', 0)} cells finished; "
           f"tables: {', '.join(summary['files'].values())}")
     return 0
 

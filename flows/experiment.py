@@ -34,7 +34,8 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.utilities.annotations import allow_failure
 
-from sabr.config import ExperimentConfig, planned_cells, resolve_config
+from sabr.config import ExperimentConfig, planned_cells, planned_cost_cells, resolve_config
+from sabr.data.allocations import budget_name, parse_cell_label, parse_cpu_budget
 from sabr.errors import ConfigError
 from sabr.lock import output_lock
 from sabr.model_types import MODEL_TYPES
@@ -63,9 +64,31 @@ TUNE_PRIORITY, TRAIN_PRIORITY = 2_000_000, 1_000_000
 
 def longest_first(cells):
     """(budget, model[, seed]) tuples ordered by expected cost: largest budget, then the
-    slower model, then seed."""
+    slower model, then seed. CPU-budget cells ('surfaces@5%', 'spread@120s') come after
+    the point budgets, percentages before seconds, each largest first."""
     rank = {m: i for i, m in enumerate(SLOWEST_MODELS_FIRST)}
-    return sorted(cells, key=lambda c: (-c[0], rank.get(c[1], len(rank)), *c[2:]))
+    return sorted(cells, key=lambda c: (*_budget_rank(c[0]), rank.get(c[1], len(rank)),
+                                        *c[2:]))
+
+
+def _budget_rank(budget) -> tuple:
+    if isinstance(budget, str) and "@" in budget:
+        allocation, value = parse_cell_label(budget)
+        amount, fraction = parse_cpu_budget(value)
+        return (1 if fraction else 2, -amount, allocation)
+    return (0, -int(budget), "")
+
+
+def _tunings(cfg: ExperimentConfig) -> list:
+    """(budget, model) of every tuning: each point budget and each CPU-budget label."""
+    labels = dict.fromkeys(b for b, _, _ in planned_cost_cells(cfg))
+    return [(b, m) for b in [*cfg.hf_budgets, *labels] for m in cfg.model_types]
+
+
+def _tuning_folder(model_type: str, budget) -> str:
+    """'mda_cnn_b200' (the seed's cells) or 'mda_cnn_surfaces@120s'."""
+    name = budget_name(budget)
+    return f"{model_type}_{name.replace('=', '')}" if name.startswith("b=") else f"{model_type}_{name}"
 
 
 @flow(name="hf-budget-experiment", log_prints=True)
@@ -94,17 +117,21 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     # cells after it, one core idle for 4.8 s. (Dask hands a ready task to a worker at
     # once, so the order is per worker, not global; work stealing rebalances.)
     tuned = {}
-    for rank, (b, m) in enumerate(longest_first((b, m) for b in cfg.hf_budgets
-                                                for m in cfg.model_types)):
+    for rank, (b, m) in enumerate(longest_first(_tunings(cfg))):
         with dask.annotate(priority=TUNE_PRIORITY - rank):
-            tuned[(b, m)] = tune_cell.submit(config_json, dataset, m, b,
-                                             str(out / "tuning" / f"{m}_b{b}"))
+            tuned[(b, m)] = tune_cell.with_options(
+                task_run_name=f"tune {m} {budget_name(b)}").submit(
+                config_json, dataset, m, b, str(out / "tuning" / _tuning_folder(m, b)))
     planned = planned_cells(cfg)
+    cost_planned = planned_cost_cells(cfg)
     exp_dirs = {cell: str(out / f"exp_{i:04d}") for i, cell in enumerate(planned, start=1)}
+    exp_dirs.update({cell: str(out / f"cost_{i:04d}")
+                     for i, cell in enumerate(cost_planned, start=1)})
     train_futs = {}
-    for rank, (b, m, s) in enumerate(longest_first(planned)):
+    for rank, (b, m, s) in enumerate(longest_first([*planned, *cost_planned])):
         with dask.annotate(priority=TRAIN_PRIORITY - rank):
-            train_futs[(b, m, s)] = train_cell.submit(
+            train_futs[(b, m, s)] = train_cell.with_options(
+                task_run_name=f"train {m} {budget_name(b)} s={s}").submit(
                 config_json, dataset, m, b, s, allow_failure(tuned[(b, m)]), exp_dirs[(b, m, s)])
     log.info("submitted %d chunks, %d tunings, %d trainings", len(chunk_futs), len(tuned),
              len(train_futs))
@@ -123,13 +150,14 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     failures = []
     for (b, m, s), fut in train_futs.items():
         if not fut.state.is_completed():
-            log.warning("cell %s b=%d s=%d did not finish: %s", m, b, s, fut.state.message)
+            log.warning("cell %s %s s=%d did not finish: %s", m, budget_name(b), s,
+                        fut.state.message)
             failures.append([b, m, s, f"{fut.state.name}: {fut.state.message or 'no message'}"])
     outcomes = {"generate": _outcomes(chunk_futs), "assemble": _outcomes([dataset]),
                 "tune": _outcomes(tuned.values()), "train": _outcomes(train_futs.values())}
     clock = {"flow_started": started, "workers": worker_count(cfg.parallel_jobs)}
     summary = aggregate_results.submit(planned, str(out), len(planned), run_name, failures,
-                                       outcomes, clock).result()
+                                       outcomes, clock, cost_planned).result()
     summary["dataset"] = data_dir
     return summary
 
@@ -144,7 +172,8 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
               hf_budgets: list[int] | None = None, model_types: list[str] | None = None,
               n_hyperparameter_trials: int | None = None, n_random_seeds: int | None = None,
               parallel_jobs: int | None = None, output_dir: str | None = None,
-              tuning_method: str | None = None, dask_address: str | None = None,
+              tuning_method: str | None = None, allocations: list[str] | None = None,
+              hf_cpu_budgets: list[str] | None = None, dask_address: str | None = None,
               skip_experiments: bool = False) -> dict:
     """Run the whole experiment (or, with skip_experiments, only aggregate existing cells).
 
@@ -160,7 +189,8 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
                              model_types=model_types,
                              n_hyperparameter_trials=n_hyperparameter_trials,
                              n_random_seeds=n_random_seeds, parallel_jobs=parallel_jobs,
-                             output_dir=output_dir, tuning_method=tuning_method)
+                             output_dir=output_dir, tuning_method=tuning_method,
+                             allocations=allocations, hf_cpu_budgets=hf_cpu_budgets)
             if plan.skip_experiments:
                 from flows.analysis import aggregate_existing   # the analysis stack, when needed
                 return aggregate_existing(plan.output_dir)
@@ -168,10 +198,12 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
         except ConfigError as err:       # one line in the UI and the terminal, no traceback
             return Failed(message=str(err), data=err)
         summary = _run(plan.config, plan.output_dir, plan.dask_address)
-    if summary["not_ok"]:
-        names = "; ".join(f"{c['model_type']} b={c['budget']} s={c['seed']} ({c['status']})"
-                          for c in summary["not_ok"])
-        err = ExperimentFailed(f"{len(summary['not_ok'])} of {summary['n_cells']} cells did not "
+    not_ok = [*summary["not_ok"], *summary.get("cost", {}).get("not_ok", [])]
+    if not_ok:
+        n_cells = summary["n_cells"] + summary.get("cost", {}).get("n_cells", 0)
+        names = "; ".join(f"{c['model_type']} {budget_name(c['budget'])} s={c['seed']} "
+                          f"({c['status']})" for c in not_ok)
+        err = ExperimentFailed(f"{len(not_ok)} of {n_cells} cells did not "
                                f"finish: {names}; results of the others are in {plan.output_dir}")
         return Failed(message=str(err), data=err)
     return summary

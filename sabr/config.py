@@ -33,6 +33,7 @@ __all__ = [
     "load_config",
     "n_test_thetas",
     "planned_cells",
+    "planned_cost_cells",
     "resolve_config",
 ]
 
@@ -162,6 +163,13 @@ class ExperimentConfig(_Strict):
     training_config: TrainingConfig = TrainingConfig()
     model_config_: ModelConfig = Field(ModelConfig(), alias="model_config")
     hf_budgets: tuple[int, ...] = (50, 100, 200, 500, 1000)
+    allocations: tuple[str, ...] = ("spread",)
+    """Allocation strategies (sabr.data.allocations.ALLOCATIONS) run at every
+    ``hf_cpu_budgets`` entry; the point budgets ``hf_budgets`` are always the seed's
+    ``spread`` design."""
+    hf_cpu_budgets: tuple[str, ...] = ()
+    """HF budgets in Monte Carlo CPU-seconds ('120s', or 120) or as a percentage of the
+    train pool's whole Monte Carlo cost ('5%'); stored as labels ('120s', '5%')."""
     model_types: tuple[ModelName, ...] = MODEL_TYPES
     n_random_seeds: int = Field(5, ge=1, le=1000)
     n_hyperparameter_trials: int = Field(15, ge=1, le=10_000)
@@ -192,6 +200,38 @@ class ExperimentConfig(_Strict):
             raise ValueError("allowed distinct values (no duplicates)")
         return tuple(sorted(v))
 
+    @field_validator("allocations")
+    @classmethod
+    def _allocations(cls, v):
+        from .data.allocations import ALLOCATIONS
+        if not v:
+            raise ValueError(f"allowed a non-empty subset of {sorted(ALLOCATIONS)}")
+        bad = [a for a in v if a not in ALLOCATIONS]
+        if bad:
+            raise ValueError(f"allowed a subset of {sorted(ALLOCATIONS)} ({bad[0]!r} is not one)")
+        if len(set(v)) != len(v):
+            raise ValueError("allowed distinct values (no duplicates)")
+        return tuple(v)
+
+    @field_validator("hf_cpu_budgets", mode="before")
+    @classmethod
+    def _cpu_budgets(cls, v):
+        from .data.allocations import cpu_budget_label
+        if v is None:
+            return ()
+        if isinstance(v, (str, int, float)):
+            v = [v]
+        labels = []
+        for value in v:
+            try:
+                labels.append(cpu_budget_label(value))
+            except ValueError as err:
+                raise ValueError(str(err).partition("is invalid: ")[2]
+                                 + f"; {value!r} is not") from None
+        if len(set(labels)) != len(labels):
+            raise ValueError("allowed distinct values (no duplicates)")
+        return tuple(labels)
+
     @field_validator("model_types")
     @classmethod
     def _models(cls, v):
@@ -215,6 +255,12 @@ class ExperimentConfig(_Strict):
         if math.floor(small * vf) < 1 or small - math.ceil(small * vf) < 1:
             raise ValueError(f"hf_budgets: {small} is too small to hold a validation share of "
                              f"{vf}; allowed >= {math.ceil(1 / min(vf, 1 - vf))}")
+        from .data.allocations import POINT_BUDGETS
+        cpu_only = [a for a in self.allocations if a not in POINT_BUDGETS]
+        if cpu_only and not self.hf_cpu_budgets:
+            raise ValueError(f"allocations: {cpu_only[0]!r} spends CPU-second budgets and "
+                             f"hf_cpu_budgets is empty; allowed with hf_cpu_budgets set "
+                             f"(seconds such as 120, or a percentage of the pool such as '5%')")
         ph, pw = self.models.patch_size
         if ph > 2 * d.n_maturities + 1 or pw > 2 * d.n_strikes + 1:
             raise ValueError(f"model_config.patch_size: {[ph, pw]} is larger than the grid allows; "
@@ -291,7 +337,7 @@ def _describe(err: ValidationError) -> str:
         return f"{loc}: unknown key (misspelt?); allowed keys: {', '.join(_known_keys(path))}"
     if e["type"] == "missing":
         return f"{loc}: required field missing"
-    if msg.startswith("hf_budgets:") or msg.startswith("model_config."):
+    if msg.startswith(("hf_budgets:", "model_config.", "allocations:")):
         return msg
     value = e.get("input")
     shown = repr(value) if not isinstance(value, dict) else "{...}"
@@ -355,6 +401,14 @@ def planned_cells(cfg: ExperimentConfig) -> list[tuple[int, str, int]]:
     """Every (budget, model, seed) of the grid, in the order that numbers the exp_XXXX folders."""
     return [(b, m, s) for b in cfg.hf_budgets for m in cfg.model_types
             for s in range(cfg.n_random_seeds)]
+
+
+def planned_cost_cells(cfg: ExperimentConfig) -> list[tuple[str, str, int]]:
+    """Every (CPU-budget label, model, seed) of the allocation study, label
+    '<allocation>@<budget>' ('surfaces@120s'), in the order that numbers the cost_XXXX
+    folders: by budget as given, then allocation, model and seed."""
+    return [(f"{a}@{c}", m, s) for c in cfg.hf_cpu_budgets for a in cfg.allocations
+            for m in cfg.model_types for s in range(cfg.n_random_seeds)]
 
 
 def resolve_config(profile: str | None = None, config_path: str | Path | None = None,

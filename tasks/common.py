@@ -111,14 +111,14 @@ def retry_unless_deterministic(task, task_run, state) -> bool:
 FAULT_ENV = "HF_BUDGET_FAULT"
 
 
-def injected_fault(model_type: str, budget: int, seed: int) -> str | None:
+def injected_fault(model_type: str, budget, seed: int) -> str | None:
     """Fault injection for reliability tests: ``HF_BUDGET_FAULT="nan:residual_mlp:20:1"``
     (comma-separated for several) makes that training cell ``nan`` (train with an infinite
     learning rate, so the real training diverges) or ``raise`` (the task raises). Returns
     the fault for this cell, or None. Unset in normal runs."""
     for spec in filter(None, os.environ.get(FAULT_ENV, "").split(",")):
         kind, _, cell = spec.strip().partition(":")
-        if cell == f"{model_type}:{int(budget)}:{int(seed)}" and kind in ("nan", "raise"):
+        if cell == f"{model_type}:{budget}:{int(seed)}" and kind in ("nan", "raise"):
             return kind
     return None
 

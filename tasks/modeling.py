@@ -6,6 +6,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from sabr.config import ExperimentConfig
+from sabr.data.allocations import budget_name
 
 from .common import RETRIES, Clock, content_policy, injected_fault, retry_unless_deterministic
 from .isolation import run_in_child
@@ -20,7 +21,7 @@ b=1000 grew a fresh one from about 600 to 1039 MiB): tasks/isolation.py, ``room_
 @task(name="tune", task_run_name="tune {model_type} b={budget}",
       cache_policy=content_policy("tune"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
-def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int,
+def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int | str,
               study_dir: str) -> dict:
     """Tune on the tuning replicate's points of this budget (never a reported seed's);
     returns hyperparameters. ``dataset``: the assembly's result (its ``path``). The
@@ -34,8 +35,8 @@ def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int,
     log = get_run_logger()
     if child.get("note"):
         log.warning(child["note"])
-    (log.info if result.status == "ok" else log.warning)("%s b=%d: %s", model_type, budget,
-                                                          result.message)
+    (log.info if result.status == "ok" else log.warning)("%s %s: %s", model_type,
+                                                          budget_name(budget), result.message)
     return {"hyperparameters": result.hyperparameters, "status": result.status,
             "best_value": result.best_value, "message": result.message,
             "n_complete": result.n_complete, "n_failed": result.n_failed,
@@ -45,7 +46,7 @@ def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int,
 @task(name="train", task_run_name="train {model_type} b={budget} s={seed}",
       cache_policy=content_policy("train"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
-def train_cell(config_json: str, dataset: dict, model_type: str, budget: int, seed: int,
+def train_cell(config_json: str, dataset: dict, model_type: str, budget: int | str, seed: int,
                tuned, exp_dir: str) -> dict:
     """Train and score one cell into ``exp_dir``; returns its metrics (status ok / failed).
     ``dataset``: the assembly's result (its ``path``). Training runs in the worker's
@@ -71,10 +72,10 @@ def train_cell(config_json: str, dataset: dict, model_type: str, budget: int, se
     if child.get("note"):
         log.warning(child["note"])
     if m["status"] == "ok":
-        log.info("%s b=%d s=%d: test RMSE %.1f bp (Hagan %.1f bp) in %.1f s, %d epochs",
-                 model_type, budget, seed, m["rmse_bp"], m["hagan_rmse_bp"],
+        log.info("%s %s s=%d: test RMSE %.1f bp (Hagan %.1f bp) in %.1f s, %d epochs",
+                 model_type, budget_name(budget), seed, m["rmse_bp"], m["hagan_rmse_bp"],
                  m["train_seconds"], m["epochs_run"])
     else:
-        log.warning("%s b=%d s=%d failed: %s", model_type, budget, seed, m["reason"])
+        log.warning("%s %s s=%d failed: %s", model_type, budget_name(budget), seed, m["reason"])
     m["timing"] = clock.read(child)
     return m

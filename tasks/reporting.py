@@ -37,18 +37,23 @@ def publish(agg: ResultsAggregator, written: dict) -> None:
 @task(name="aggregate", task_run_name="aggregate {n_planned} cells")
 def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_planned: int,
                       run_name: str, failures: list | None = None,
-                      outcomes: dict | None = None, clock: dict | None = None) -> dict:
+                      outcomes: dict | None = None, clock: dict | None = None,
+                      cost_planned: list | None = None) -> dict:
     """Compose the report of what finished (sabr.analysis.report.compose_report: every file of
     the results tree, the comparison with the previous run, the archive under runs/<run_name>/)
     and publish the artifacts.
 
     Args:
-        failures: [budget, model, seed, why] of cells whose task failed in this run.
+        failures: [budget, model, seed, why] of cells whose task failed in this run (a
+            CPU-budget cell's budget is its label, 'surfaces@120s').
         outcomes: per stage ("generate", "assemble", "tune", "train"), the (state name,
             result) of each task run; gives analysis/timings.json (sabr.analysis.timings)
             and whether the run was served from the cache entirely.
         clock: ``flow_started`` (epoch seconds) and ``workers`` of the run.
+        cost_planned: the CPU-budget cells (label, model, seed): cost_results.csv
+            (sabr.analysis.cost), and the report's ``cost`` entry.
     """
+    from sabr.analysis.cost import write_cost_results
     from sabr.analysis.report import compose_report
     from sabr.analysis.timings import stage_timings, throughput
     own = Clock()
@@ -65,12 +70,21 @@ def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_pl
                                  workers=clock["workers"],
                                  extra=throughput(outcomes.get("generate", []),
                                                   outcomes.get("train", [])))
+    failures = failures or []
+    is_cost = [isinstance(f[0], str) for f in failures]
     report = compose_report(output_dir, run_name, planned=[tuple(p) for p in planned],
-                            failures=failures or [], fully_cached=fully_cached, timings=timings)
+                            failures=[f for f, c in zip(failures, is_cost) if not c],
+                            fully_cached=fully_cached, timings=timings)
     agg = report.pop("aggregator")
     publish(agg, report)
     get_run_logger().info("%d of %d cells finished; analysis in %s (archived in %s). %s",
                           report["n_ok"], report["n_cells"], output_dir, report["run_dir"],
                           report["comparison"].splitlines()[0])
+    if cost_planned:
+        report["cost"] = write_cost_results(output_dir, cost_planned,
+                                            [f for f, c in zip(failures, is_cost) if c])
+        report["files"]["cost_results"] = report["cost"]["file"]
+        get_run_logger().info("%d of %d CPU-budget cells finished: %s", report["cost"]["n_ok"],
+                              report["cost"]["n_cells"], report["cost"]["file"])
     report.pop("markdown")
     return report

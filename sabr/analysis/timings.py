@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import statistics
 
+from ..data.allocations import budget_name
+
 __all__ = ["stage_timings", "timings_markdown", "throughput", "progress_line", "data_line",
            "tuning_line", "CellEta", "STAGES"]
 
@@ -76,7 +78,7 @@ def progress_line(k: int, n: int, cell: tuple, state: str, result: dict | None,
         what = f"{result['rmse_bp']:.1f} bp (Hagan {result['hagan_rmse_bp']:.1f}) [{state}]"
     elif result:
         what = f"{result.get('status')}: {result.get('reason')} [{state}]"
-    return (f"cell {k}/{n} {m} b={b} s={s}: {what} {_clock(elapsed_s)} elapsed, "
+    return (f"cell {k}/{n} {m} {budget_name(b)} s={s}: {what} {_clock(elapsed_s)} elapsed, "
             f"ETA {_clock(eta_s) if n > k else 'done'}")
 
 
@@ -88,7 +90,7 @@ def data_line(k: int, n: int, first: int, last: int, state: str, elapsed_s: floa
             f"ETA {_clock(eta_s) if n > k else 'done'}")
 
 
-def tuning_line(k: int, n: int, budget: int, model_type: str, state: str,
+def tuning_line(k: int, n: int, budget, model_type: str, state: str,
                 result: dict | None) -> str:
     """One line per finished tuning, e.g. ``tuning 2/20 mda_cnn b=1000: best validation RMSE
     71.3 bp; 11 trials completed, 4 pruned, 0 failed [Completed]``."""
@@ -99,7 +101,7 @@ def tuning_line(k: int, n: int, budget: int, model_type: str, state: str,
                 f"{result['n_failed']} failed [{state}]")
     elif result:
         what = f"{result.get('message')} [{state}]"
-    return f"tuning {k}/{n} {model_type} b={budget}: {what}"
+    return f"tuning {k}/{n} {model_type} {budget_name(budget)}: {what}"
 
 
 class CellEta:

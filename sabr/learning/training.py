@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.budgets import TUNING_REPLICATE, budget_points
+from ..data.allocations import cell_allocation
+from ..data.budgets import TUNING_REPLICATE
 from ..data.costs import hf_cost
 from ..data.patches import fit_normaliser, lf_patches, point_features, targets
 from ..io import atomic_path, atomic_save_npz, atomic_write_json, atomic_write_text
@@ -32,6 +33,7 @@ __all__ = ["configure_tensorflow", "cell_seed", "CellData", "prepare_cell_data",
 
 log = logging.getLogger(__name__)
 _TUNING_INIT = 13     # the tuning replicate's initialisation stream
+_LABEL_MARK = 2 ** 32 - 7   # before a CPU-budget label's CRC in a cell seed (no point budget is this)
 
 
 def configure_tensorflow(intra_op_threads: int = 1, inter_op_threads: int = 1,
@@ -58,15 +60,25 @@ def configure_tensorflow(intra_op_threads: int = 1, inter_op_threads: int = 1,
             "inter_op_threads": th.get_inter_op_parallelism_threads()}
 
 
-def cell_seed(master_seed: int, budget: int, seed: int, model_type: str) -> int:
-    """The cell's integer seed: from what the cell is, not from loop order.
+def _budget_key(budget) -> list[int]:
+    """A point budget as itself (the seed's cells keep their seeds); a CPU-budget cell's
+    label ('surfaces@120s') by its CRC, after a marker no point budget takes."""
+    if isinstance(budget, str) and "@" in budget:
+        return [_LABEL_MARK, zlib.crc32(budget.encode())]
+    return [int(budget)]
+
+
+def cell_seed(master_seed: int, budget, seed: int, model_type: str) -> int:
+    """The cell's integer seed: from what the cell is, not from loop order. ``budget``: a
+    point count or a CPU-budget cell's label (sabr.data.allocations.cell_label).
 
     ``seed = TUNING_REPLICATE`` (sabr.data.budgets) draws from a stream of its own, so the
     tuning replicate never shares an initialisation with a reported seed.
     """
-    key = [int(master_seed), int(budget), int(seed), zlib.crc32(model_type.encode())]
+    key = [int(master_seed), *_budget_key(budget), int(seed), zlib.crc32(model_type.encode())]
     if int(seed) == TUNING_REPLICATE:
-        key = [int(master_seed), int(budget), zlib.crc32(model_type.encode()), _TUNING_INIT, 1]
+        key = [int(master_seed), *_budget_key(budget), zlib.crc32(model_type.encode()),
+               _TUNING_INIT, 1]
     ss = np.random.SeedSequence(key)
     return int(ss.generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
 
@@ -96,15 +108,17 @@ def _inputs(dataset, points, names, patch_size, norm):
     return out
 
 
-def prepare_cell_data(dataset, model_type: str, budget: int, seed: int, patch_size,
+def prepare_cell_data(dataset, model_type: str, budget, seed: int, patch_size,
                       validation_fraction: float = 0.2, *, include_test: bool = True) -> CellData:
     """Points of the (budget, seed), model inputs and normalised targets (stats from train only).
 
-    ``include_test=False`` (tuning) leaves the test points out entirely.
+    ``budget``: a point count (the seed's axis) or a CPU-budget cell's label such as
+    'surfaces@120s' (sabr.data.allocations.cell_allocation). ``include_test=False``
+    (tuning) leaves the test points out entirely.
     """
     from .models import MODEL_INPUTS, RESIDUAL_MODELS, get_builder
     get_builder(model_type)
-    split = budget_points(dataset, budget, seed, validation_fraction=validation_fraction)
+    split = cell_allocation(dataset, budget, seed, validation_fraction=validation_fraction).split
     residual = model_type in RESIDUAL_MODELS
     pts = {"train": split.train, "val": split.val}
     if include_test:
@@ -158,8 +172,12 @@ def fit_model(model, data: CellData, hp: dict, *, epochs: int, patience: int,
                      epochs=int(epochs), shuffle=False, verbose=0, callbacks=callbacks)
 
 
-def predict(model, x: dict, batch_size: int = 4096) -> np.ndarray:
+def predict(model, x: dict, batch_size: int = 1024) -> np.ndarray:
     """The model's outputs for inputs ``x``, one number per point.
+
+    Batches of 1024: an mda_cnn's activations for 4096 patches took 580 MiB for a moment
+    (the seed-scale test set; 150 MiB at 1024, as fast, and bit-identical outputs: the
+    batch size does not enter a point's prediction).
 
     The model is called eagerly, batch by batch: ``model.predict`` traces a new
     ``tf.function`` for every model, and a run builds hundreds of models (TensorFlow then
@@ -219,7 +237,8 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
     fresh_keras_state()
     keras.utils.set_random_seed(int_seed)
     model = build_model(model_type, mc.patch_size, hp, seed=int_seed)
-    cell = {"model_type": model_type, "budget": int(budget), "seed": int(seed),
+    budget = budget if isinstance(budget, str) else int(budget)
+    cell = {"model_type": model_type, "budget": budget, "seed": int(seed),
             "cell_seed": int_seed, "hyperparameters": hp, "epochs": tc.epochs,
             "early_stopping_patience": tc.early_stopping_patience,
             "patch_size": list(mc.patch_size), "dataset_hash": dataset.content_hash,
@@ -249,7 +268,8 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         metrics = {k: (float("nan") if isinstance(v, float) and not k.startswith(("hagan_", "noise"))
                        else v) for k, v in metrics.items()}
     metrics.update({
-        "status": status, "reason": reason, "model_type": model_type, "budget": int(budget),
+        "status": status, "reason": reason, "model_type": model_type,
+        "budget": budget,
         "seed": int(seed), "n_train": int(data.points["train"].size),
         "n_val": int(data.points["val"].size), "n_test": int(data.points["test"].size),
         **hf_cost(dataset, np.concatenate([data.points["train"], data.points["val"]])),

@@ -116,8 +116,9 @@ class HyperparameterTuner:
         data: a sabr.data.dataset.Dataset, or the path of a data-set folder (loaded and verified);
             the seed's ``data_loaders`` argument.
         model_type: a key of sabr.learning.models.MODEL_BUILDERS (default "mda_cnn").
-        budget: the cell's HF budget (default: data_gen_config.hf_budget, else the
-            smallest of hf_budgets); seed: None (default) for the tuning replicate
+        budget: the cell's HF budget, points or a CPU-budget cell's label such as
+            'surfaces@120s' (default: data_gen_config.hf_budget, else the smallest of
+            hf_budgets); seed: None (default) for the tuning replicate
             (sabr.data.budgets.TUNING_REPLICATE: its own point order and initialisation
             stream, never a reported seed, so every reported seed stays exchangeable),
             or a seed index to tune on that seed's split.
@@ -139,7 +140,7 @@ class HyperparameterTuner:
         if budget is None:
             budget = base_config.data_gen_config.hf_budget or min(base_config.hf_budgets)
         self.config, self.data, self.model_type = base_config, data, model_type
-        self.budget = int(budget)
+        self.budget = budget if isinstance(budget, str) and "@" in budget else int(budget)
         self.seed = TUNING_REPLICATE if seed is None else int(seed)
         self.space = space or base_config.hyperparameter_space
         self.study_dir = Path(study_dir) if study_dir is not None else Path(

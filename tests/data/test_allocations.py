@@ -3,8 +3,10 @@ both budget units, and what ``surfaces`` promises: whole surfaces, stratified th
 import numpy as np
 import pytest
 
-from sabr.data.allocations import (ALLOCATIONS, POINT_BUDGETS, allocate, point_order,
-                                   theta_order)
+from sabr.data.allocations import (ALLOCATIONS, POINT_BUDGETS, allocate, cell_allocation,
+                                   cell_label, cpu_budget_label, parse_cell_label,
+                                   parse_cpu_budget, point_order, pool_cpu_seconds,
+                                   resolve_cpu_budget, theta_order)
 from sabr.data.budgets import TUNING_REPLICATE, budget_points
 from sabr.data.costs import hf_cost
 
@@ -127,3 +129,43 @@ def test_bad_budgets_get_one_line_naming_the_field_and_the_allowed_range(small_d
 def test_an_unknown_strategy_lists_the_known_ones(small_dataset):
     with pytest.raises(ValueError, match="allocation='greedy' is invalid: allowed one of"):
         allocate("greedy", small_dataset, 20, 0)
+
+
+@pytest.mark.parametrize("value,expected", [(120, "120s"), ("120s", "120s"), (0.5, "0.5s"),
+                                            ("5%", "5%"), (" 12.5% ", "12.5%"), ("100%", "100%")])
+def test_cpu_budgets_are_seconds_or_a_percentage_of_the_pool(value, expected):
+    assert cpu_budget_label(value) == expected
+    assert cell_label("surfaces", value) == f"surfaces@{expected}"
+    assert parse_cell_label(f"surfaces@{value}") == ("surfaces", expected)
+
+
+@pytest.mark.parametrize("value", [0, -3, "0%", "101%", "abc", "5 %x", float("nan"), float("inf"),
+                                   True, "", "s"])
+def test_a_bad_cpu_budget_is_one_line_naming_what_is_allowed(value):
+    with pytest.raises(ValueError) as err:
+        parse_cpu_budget(value)
+    msg = str(err.value)
+    assert "\n" not in msg and "is invalid: allowed CPU-seconds > 0" in msg and "(0, 100]" in msg
+
+
+def test_a_percentage_is_of_the_whole_pool_and_100_percent_buys_every_pool_surface(small_dataset):
+    ds = small_dataset
+    assert pool_cpu_seconds(ds) == pytest.approx(_pool_cost(ds), rel=1e-12)
+    assert resolve_cpu_budget(ds, "50%") == pytest.approx(0.5 * _pool_cost(ds), rel=1e-12)
+    assert resolve_cpu_budget(ds, "7s") == 7.0
+    whole = cell_allocation(ds, "surfaces@100%", 0)
+    n, m, k = ds.shape
+    pool_points = {int(t) * m * k + j for t in ds.train_thetas
+                   for j in np.flatnonzero(ds.valid[t].ravel())}
+    assert set(whole.split.all.tolist()) == pool_points          # every pool surface, whole
+    assert whole.hf_cpu_seconds == pytest.approx(_pool_cost(ds), rel=1e-12)
+
+
+def test_a_cell_budget_is_a_point_count_or_a_cpu_label(small_dataset):
+    ds = small_dataset
+    assert cell_allocation(ds, 20, 1).split.hash == budget_points(ds, 20, 1).hash
+    cpu = float(cpu_budget_label(0.3 * _pool_cost(ds))[:-1])     # the label's seconds
+    assert (cell_allocation(ds, f"spread@{cpu!r}", 1).split.hash
+            == allocate("spread", ds, cpu, 1, unit="cpu_seconds").split.hash)
+    with pytest.raises(ValueError, match=r"allocation='sobol' is invalid: allowed one of"):
+        cell_allocation(ds, "sobol@10s", 0)

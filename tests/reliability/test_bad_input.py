@@ -75,6 +75,15 @@ CASES = [
     case("misspelt-top-level-key", yaml="model_type: [mda_cnn]\n", field="model_type",
          shows=["allowed keys:", "model_types"]),
     case("unknown-profile-in-yaml", yaml="profile: huge\n", field="profile"),
+    # --- the allocation study (CPU-second budgets)
+    case("cpu-budget-not-a-number", ["--hf-cpu-budgets", "5x"], field="hf_cpu_budgets",
+         shows=["allowed CPU-seconds > 0", "(0, 100]"]),
+    case("cpu-budget-over-100-percent", ["--hf-cpu-budgets", "150%"], field="hf_cpu_budgets"),
+    case("cpu-budget-zero-in-yaml", yaml="hf_cpu_budgets: [0]\n", field="hf_cpu_budgets"),
+    case("allocation-unknown", ["--allocations", "sobol", "--hf-cpu-budgets", "10"],
+         field="allocations", shows=["spread", "surfaces"]),
+    case("surfaces-without-cpu-budgets", ["--allocations", "surfaces"], field="allocations",
+         shows=["hf_cpu_budgets"]),
     # --- the config file itself
     case("yaml-is-a-list", yaml="- hf_budgets\n- model_types\n", field="config"),
     case("yaml-syntax-error", yaml="hf_budgets: [50, 100\nmodel_types: {\n", field="config"),

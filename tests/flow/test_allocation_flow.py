@@ -1,0 +1,63 @@
+"""The allocation study in the flow: CPU-second budgets per strategy, beside the seed's
+point budgets, named for what they are, never overspent, cached like every cell."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from flows.experiment import hf_budget
+
+from conftest import last_experiment_task_states
+
+pytestmark = pytest.mark.slow
+
+
+def _task_names() -> set[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["hf-budget-experiment"])),
+            sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+        return {tr.name for tr in client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))}
+
+
+def test_cpu_budget_cells_per_allocation_spend_at_most_their_budget_and_rerun_cached(
+        harness, make_tiny_config, tmp_path):
+    from sabr.data.allocations import pool_cpu_seconds
+    from sabr.data.dataset import load_dataset
+    cfg = make_tiny_config(model_types=["residual_mlp"], allocations=["spread", "surfaces"],
+                           hf_cpu_budgets=["30%", "60%"])
+    out = tmp_path / "out"
+    summary = hf_budget(config_path=str(cfg), output_dir=str(out))
+    # the seed's point cells are untouched: b=20, one model, two seeds
+    assert summary["n_ok"] == summary["n_cells"] == 2
+    assert summary["cost"]["n_ok"] == summary["cost"]["n_cells"] == 8 and not summary["cost"]["not_ok"]
+    assert pd.read_csv(out / "detailed_results.csv").budget.tolist() == [20, 20]
+
+    df = pd.read_csv(out / "cost_results.csv")
+    assert sorted(set(zip(df.allocation, df.hf_cpu_budget))) == [
+        ("spread", "30%"), ("spread", "60%"), ("surfaces", "30%"), ("surfaces", "60%")]
+    assert (df.status == "ok").all() and (df.rmse_bp > 0).all() and (df.seed.isin([0, 1])).all()
+    pool = pool_cpu_seconds(load_dataset(out / "data"))
+    share = df.hf_cpu_budget.str.rstrip("%").astype(float) / 100
+    assert (df.hf_cpu_seconds > 0).all() and (df.hf_cpu_seconds <= share * pool + 1e-9).all()
+    spend = df.pivot_table(index=["allocation", "seed"], columns="hf_cpu_budget",
+                           values="hf_cpu_seconds")
+    assert (spend["60%"] > spend["30%"]).all()        # a larger budget buys more, every seed
+    per_theta = df.eval("(n_train + n_val) / n_hf_thetas")
+    assert (per_theta[df.allocation == "surfaces"] > 5).all()   # whole surfaces: many points each
+    assert (per_theta[df.allocation == "spread"] < per_theta[df.allocation == "surfaces"].min()).all()
+
+    names = _task_names()
+    assert {"train residual_mlp surfaces@30% s=1", "train residual_mlp spread@60% s=0",
+            "tune residual_mlp surfaces@60%", "train residual_mlp b=20 s=0",
+            "tune residual_mlp b=20"} <= names
+
+    again = hf_budget(config_path=str(cfg), output_dir=str(out))
+    assert again["cost"]["n_ok"] == 8
+    states = last_experiment_task_states()
+    assert states[("train", "Cached")] == 10 and states[("tune", "Cached")] == 5
+    pd.testing.assert_frame_equal(pd.read_csv(out / "cost_results.csv"), df)
