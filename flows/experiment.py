@@ -35,7 +35,7 @@ from prefect.states import Failed
 from prefect.utilities.annotations import allow_failure
 
 from sabr.config import ExperimentConfig, planned_cells, planned_cost_cells, resolve_config
-from sabr.data.allocations import budget_name, parse_cell_label, parse_cpu_budget
+from sabr.budget_labels import budget_name, parse_cell_label, parse_cpu_budget
 from sabr.errors import ConfigError
 from sabr.lock import output_lock
 from sabr.model_types import MODEL_TYPES

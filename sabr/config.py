@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .budget_labels import ALLOCATION_NAMES, POINT_BUDGETS, cpu_budget_label
 from .errors import ConfigError
 from .model_types import MODEL_NAMES
 from .space import HyperparameterSpace
@@ -164,7 +165,7 @@ class ExperimentConfig(_Strict):
     model_config_: ModelConfig = Field(ModelConfig(), alias="model_config")
     hf_budgets: tuple[int, ...] = (50, 100, 200, 500, 1000)
     allocations: tuple[str, ...] = ("spread",)
-    """Allocation strategies (sabr.data.allocations.ALLOCATIONS) run at every
+    """Allocation strategies (sabr.budget_labels.ALLOCATION_NAMES) run at every
     ``hf_cpu_budgets`` entry; the point budgets ``hf_budgets`` are always the seed's
     ``spread`` design."""
     hf_cpu_budgets: tuple[str, ...] = ()
@@ -203,12 +204,12 @@ class ExperimentConfig(_Strict):
     @field_validator("allocations")
     @classmethod
     def _allocations(cls, v):
-        from .data.allocations import ALLOCATIONS
         if not v:
-            raise ValueError(f"allowed a non-empty subset of {sorted(ALLOCATIONS)}")
-        bad = [a for a in v if a not in ALLOCATIONS]
+            raise ValueError(f"allowed a non-empty subset of {sorted(ALLOCATION_NAMES)}")
+        bad = [a for a in v if a not in ALLOCATION_NAMES]
         if bad:
-            raise ValueError(f"allowed a subset of {sorted(ALLOCATIONS)} ({bad[0]!r} is not one)")
+            raise ValueError(f"allowed a subset of {sorted(ALLOCATION_NAMES)} "
+                             f"({bad[0]!r} is not one)")
         if len(set(v)) != len(v):
             raise ValueError("allowed distinct values (no duplicates)")
         return tuple(v)
@@ -216,7 +217,6 @@ class ExperimentConfig(_Strict):
     @field_validator("hf_cpu_budgets", mode="before")
     @classmethod
     def _cpu_budgets(cls, v):
-        from .data.allocations import cpu_budget_label
         if v is None:
             return ()
         if isinstance(v, (str, int, float)):
@@ -255,7 +255,6 @@ class ExperimentConfig(_Strict):
         if math.floor(small * vf) < 1 or small - math.ceil(small * vf) < 1:
             raise ValueError(f"hf_budgets: {small} is too small to hold a validation share of "
                              f"{vf}; allowed >= {math.ceil(1 / min(vf, 1 - vf))}")
-        from .data.allocations import POINT_BUDGETS
         cpu_only = [a for a in self.allocations if a not in POINT_BUDGETS]
         if cpu_only and not self.hf_cpu_budgets:
             raise ValueError(f"allocations: {cpu_only[0]!r} spends CPU-second budgets and "

@@ -39,7 +39,7 @@ __all__ = ["STAGE_CODE", "CONFIG_KEYS", "StageContent", "content_policy",
 
 _SURFACES = DATA_MODULES
 _LEARNING = tuple(f"sabr.{m}" for m in (
-    "model_types", "space", "numerics.grid", "data.dataset", "data.budgets", "data.patches",
+    "model_types", "space", "budget_labels", "numerics.grid", "data.dataset", "data.budgets", "data.patches",
     "data.costs", "data.allocations", "learning.models", "learning.training",
     "learning.metrics", "learning.tuning"))
 STAGE_CODE: dict[str, tuple[str, ...]] = {

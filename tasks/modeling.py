@@ -6,7 +6,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from sabr.config import ExperimentConfig
-from sabr.data.allocations import budget_name
+from sabr.budget_labels import budget_name
 
 from .common import RETRIES, Clock, content_policy, injected_fault, retry_unless_deterministic
 from .isolation import run_in_child

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..data.allocations import parse_cell_label
+from ..budget_labels import parse_cell_label
 from ..io import atomic_write_text
 from .results import TASK_FAILED
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from ..data.allocations import budget_name
+from ..budget_labels import budget_name
 
 __all__ = ["stage_timings", "timings_markdown", "throughput", "progress_line", "data_line",
            "tuning_line", "CellEta", "STAGES"]

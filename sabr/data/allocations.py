@@ -28,6 +28,8 @@ from typing import Callable, Literal
 
 import numpy as np
 
+from ..budget_labels import (ALLOCATION_NAMES, POINT_BUDGETS, budget_name, cell_label,
+                             cpu_budget_label, is_cell_label, parse_cell_label, parse_cpu_budget)
 from .budgets import TUNING_REPLICATE, BudgetSplit, _rng, budget_points, make_split, point_order
 from .costs import hf_cost
 
@@ -168,8 +170,7 @@ def surfaces(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
 
 
 ALLOCATIONS: dict[str, Callable[..., Allocation]] = {"spread": spread, "surfaces": surfaces}
-POINT_BUDGETS = ("spread",)
-"""Strategies that also take point budgets (the seed's ``hf_budgets`` axis)."""
+assert tuple(ALLOCATIONS) == ALLOCATION_NAMES, "sabr.budget_labels names every strategy"
 
 
 def allocate(strategy: str, dataset, budget, seed: int, *, unit: Unit = "points",
@@ -183,58 +184,6 @@ def allocate(strategy: str, dataset, budget, seed: int, *, unit: Unit = "points"
     if unit not in UNITS:
         raise ValueError(f"unit={unit!r} is invalid: allowed one of {list(UNITS)}")
     return fn(dataset, budget, seed, unit=unit, validation_fraction=validation_fraction)
-
-
-# ----------------------------------------------------------------------------- CPU budgets
-def parse_cpu_budget(value) -> tuple[float, bool]:
-    """A CPU budget as the configuration gives it: seconds (a number > 0, or '120s') or a
-    percentage of the train pool's Monte Carlo cost ('5%', in (0, 100]). Returns (amount,
-    is_fraction) with a fraction in (0, 1]; ValueError (one line) otherwise."""
-    allowed = ("allowed CPU-seconds > 0 (120 or '120s') or a percentage of the pool's Monte "
-               "Carlo cost in (0, 100] ('5%')")
-    text = str(value).strip()
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is invalid: {allowed}")
-    try:
-        if text.endswith("%"):
-            pct = float(text[:-1])
-            if not 0 < pct <= 100:
-                raise ValueError
-            return pct / 100.0, True
-        seconds = float(text[:-1] if text.endswith("s") else text)
-    except ValueError:
-        raise ValueError(f"{value!r} is invalid: {allowed}") from None
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"{value!r} is invalid: {allowed}")
-    return seconds, False
-
-
-def cpu_budget_label(value) -> str:
-    """'120s' or '5%': how a CPU budget is named in task names, folders and tables."""
-    amount, fraction = parse_cpu_budget(value)
-    return f"{amount * 100:g}%" if fraction else f"{amount:g}s"
-
-
-def cell_label(allocation: str, value) -> str:
-    """A CPU-budget cell's budget as the flow names it: 'surfaces@120s', 'paths@5%'."""
-    if allocation not in ALLOCATIONS:
-        raise ValueError(f"allocation={allocation!r} is invalid: allowed one of {sorted(ALLOCATIONS)}")
-    return f"{allocation}@{cpu_budget_label(value)}"
-
-
-def budget_name(budget) -> str:
-    """How task names, log lines and folders name a cell's budget: 'b=200' for points,
-    the label ('surfaces@120s') for a CPU budget."""
-    return budget if isinstance(budget, str) and "@" in budget else f"b={int(budget)}"
-
-
-def parse_cell_label(label: str) -> tuple[str, str]:
-    """'surfaces@120s' -> ('surfaces', '120s'), checked."""
-    allocation, sep, value = str(label).partition("@")
-    if not sep:
-        raise ValueError(f"budget={label!r} is invalid: allowed a point count or "
-                         f"'<allocation>@<CPU budget>' such as 'surfaces@120s'")
-    return allocation, cell_label(allocation, value).partition("@")[2]
 
 
 def pool_cpu_seconds(dataset) -> float:
@@ -258,7 +207,7 @@ def cell_allocation(dataset, budget, seed: int, *, validation_fraction: float = 
     """What a cell of the flow trains on: a point budget (an int: the seed's ``spread``
     axis, sabr.data.budgets.budget_points) or a CPU-budget cell's label
     ('surfaces@120s', 'spread@5%')."""
-    if isinstance(budget, str) and "@" in budget:
+    if is_cell_label(budget):
         allocation, value = parse_cell_label(budget)
         return allocate(allocation, dataset, resolve_cpu_budget(dataset, value), seed,
                         unit="cpu_seconds", validation_fraction=validation_fraction)

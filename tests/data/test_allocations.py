@@ -126,6 +126,11 @@ def test_bad_budgets_get_one_line_naming_the_field_and_the_allowed_range(small_d
         allocate("spread", small_dataset, 20, 0, unit="hours")
 
 
+def test_the_configuration_knows_every_strategy_by_name():
+    from sabr.budget_labels import ALLOCATION_NAMES
+    assert tuple(ALLOCATIONS) == ALLOCATION_NAMES and set(POINT_BUDGETS) <= set(ALLOCATIONS)
+
+
 def test_an_unknown_strategy_lists_the_known_ones(small_dataset):
     with pytest.raises(ValueError, match="allocation='greedy' is invalid: allowed one of"):
         allocate("greedy", small_dataset, 20, 0)

@@ -1,0 +1,75 @@
+"""How budgets are named and read, shared by the configuration, the flow and the data layer.
+
+The allocation strategies' names (their functions: sabr.data.allocations.ALLOCATIONS,
+which asserts it has exactly these), CPU budgets as the configuration gives them (seconds,
+or a percentage of the train pool's Monte Carlo cost; shared/DESIGN.md, "What HF data
+costs") and the labels cells carry ('surfaces@120s'). Imports nothing of the layers.
+"""
+from __future__ import annotations
+
+import math
+
+__all__ = ["ALLOCATION_NAMES", "POINT_BUDGETS", "parse_cpu_budget", "cpu_budget_label",
+           "cell_label", "parse_cell_label", "budget_name", "is_cell_label"]
+
+ALLOCATION_NAMES = ("spread", "surfaces")
+"""The allocation strategies (sabr.data.allocations.ALLOCATIONS)."""
+POINT_BUDGETS = ("spread",)
+"""Strategies that also take point budgets (the seed's ``hf_budgets`` axis)."""
+
+
+def is_cell_label(budget) -> bool:
+    """Whether a cell's budget is a CPU-budget label ('surfaces@120s'), not a point count."""
+    return isinstance(budget, str) and "@" in budget
+
+
+def parse_cpu_budget(value) -> tuple[float, bool]:
+    """A CPU budget as the configuration gives it: seconds (a number > 0, or '120s') or a
+    percentage of the train pool's Monte Carlo cost ('5%', in (0, 100]). Returns (amount,
+    is_fraction) with a fraction in (0, 1]; ValueError (one line) otherwise."""
+    allowed = ("allowed CPU-seconds > 0 (120 or '120s') or a percentage of the pool's Monte "
+               "Carlo cost in (0, 100] ('5%')")
+    text = str(value).strip()
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is invalid: {allowed}")
+    try:
+        if text.endswith("%"):
+            pct = float(text[:-1])
+            if not 0 < pct <= 100:
+                raise ValueError
+            return pct / 100.0, True
+        seconds = float(text[:-1] if text.endswith("s") else text)
+    except ValueError:
+        raise ValueError(f"{value!r} is invalid: {allowed}") from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{value!r} is invalid: {allowed}")
+    return seconds, False
+
+
+def cpu_budget_label(value) -> str:
+    """'120s' or '5%': how a CPU budget is named in task names, folders and tables."""
+    amount, fraction = parse_cpu_budget(value)
+    return f"{amount * 100:g}%" if fraction else f"{amount:g}s"
+
+
+def cell_label(allocation: str, value) -> str:
+    """A CPU-budget cell's budget as the flow names it: 'surfaces@120s', 'paths@5%'."""
+    if allocation not in ALLOCATION_NAMES:
+        raise ValueError(f"allocation={allocation!r} is invalid: allowed one of "
+                         f"{sorted(ALLOCATION_NAMES)}")
+    return f"{allocation}@{cpu_budget_label(value)}"
+
+
+def budget_name(budget) -> str:
+    """How task names, log lines and folders name a cell's budget: 'b=200' for points,
+    the label ('surfaces@120s') for a CPU budget."""
+    return budget if is_cell_label(budget) else f"b={int(budget)}"
+
+
+def parse_cell_label(label: str) -> tuple[str, str]:
+    """'surfaces@120s' -> ('surfaces', '120s'), checked."""
+    allocation, sep, value = str(label).partition("@")
+    if not sep:
+        raise ValueError(f"budget={label!r} is invalid: allowed a point count or "
+                         f"'<allocation>@<CPU budget>' such as 'surfaces@120s'")
+    return allocation, cell_label(allocation, value).partition("@")[2]
