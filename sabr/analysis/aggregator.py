@@ -29,10 +29,11 @@ from .stats import analyse
 __all__ = ["ResultsAggregator", "create_results_aggregator", "collect_cells", "relative_improvements"]
 
 
-def collect_cells(output_dir: str | Path) -> list[dict]:
-    """Metrics of every finished cell folder (exp_*/metrics.json), with its folder name."""
+def collect_cells(output_dir: str | Path, folders: str = "exp_*") -> list[dict]:
+    """Metrics of every finished cell folder (``<folders>/metrics.json``: the seed's
+    ``exp_*``, or the CPU-budget cells' ``cost_*``), with its folder name."""
     cells = []
-    for f in sorted(Path(output_dir).glob("exp_*/metrics.json")):
+    for f in sorted(Path(output_dir).glob(f"{folders}/metrics.json")):
         m = json.loads(f.read_text())
         m["exp_dir"] = f.parent.name
         cells.append(m)

@@ -9,13 +9,13 @@ the budget: sabr.data.allocations), its distinct thetas and points, and its test
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from ..budget_labels import parse_cell_label
 from ..io import atomic_write_text
+from .aggregator import collect_cells
 from .results import TASK_FAILED
 
 __all__ = ["collect_cost_cells", "cost_frame", "write_cost_results", "COST_FILE"]
@@ -26,12 +26,7 @@ _ID = ["allocation", "hf_cpu_budget", "model_type", "seed"]
 
 def collect_cost_cells(output_dir: str | Path) -> list[dict]:
     """Metrics of every finished CPU-budget cell (cost_*/metrics.json), with its folder."""
-    cells = []
-    for f in sorted(Path(output_dir).glob("cost_*/metrics.json")):
-        m = json.loads(f.read_text())
-        m["exp_dir"] = f.parent.name
-        cells.append(m)
-    return cells
+    return collect_cells(output_dir, "cost_*")
 
 
 def cost_frame(cells: list[dict], planned: list[tuple[str, str, int]],
