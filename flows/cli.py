@@ -3,7 +3,7 @@
     hf-budget run [--profile quick|full] [--config FILE] [--hf-budgets 50 100 ...]
                   [--model-types mda_cnn ...] [--hyperparameter-trials N] [--random-seeds N]
                   [--parallel-jobs N] [--output-dir DIR] [--tuning-method random|grid|bayesian]
-                  [--allocations spread surfaces] [--hf-cpu-budgets 120 5% ...]
+                  [--allocations spread surfaces paths] [--hf-cpu-budgets 120 5% ...]
                   [--dask-address tcp://host:port] [--skip-experiments]
     hf-budget analyze --output-dir DIR
     hf-budget demo [--alpha A --beta B --nu N --rho R --fwd F --paths N --seed S]
@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="HF points per cell, validation included (unset: the configuration's)")
     run.add_argument("--allocations", nargs="+", default=None, metavar="STRATEGY",
                      help="allocation strategies run at every --hf-cpu-budgets entry, of "
-                          "spread surfaces (unset: the configuration's; spread)")
+                          "spread surfaces paths/D (D in 2 4 8 16; paths is paths/4) "
+                          "(unset: the configuration's; spread)")
     run.add_argument("--hf-cpu-budgets", nargs="+", default=None, metavar="BUDGET",
                      help="HF budgets in Monte Carlo CPU-seconds (120) or as a percentage of "
                           "the pool's whole Monte Carlo cost (5%%) (unset: the "

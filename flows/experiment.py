@@ -86,9 +86,9 @@ def _tunings(cfg: ExperimentConfig) -> list:
 
 
 def _tuning_folder(model_type: str, budget) -> str:
-    """'mda_cnn_b200' (the seed's cells) or 'mda_cnn_surfaces@120s'."""
+    """'mda_cnn_b200' (the seed's cells), 'mda_cnn_surfaces@120s', 'mda_cnn_paths-4@5%'."""
     name = budget_name(budget)
-    return f"{model_type}_{name.replace('=', '')}" if name.startswith("b=") else f"{model_type}_{name}"
+    return f"{model_type}_{name.replace('=', '').replace('/', '-')}"
 
 
 @flow(name="hf-budget-experiment", log_prints=True)

@@ -9,13 +9,43 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["ALLOCATION_NAMES", "POINT_BUDGETS", "parse_cpu_budget", "cpu_budget_label",
+__all__ = ["ALLOCATION_NAMES", "POINT_BUDGETS", "PATH_DIVISORS", "DEFAULT_PATH_DIVISOR",
+           "allocation_name", "parse_allocation", "parse_cpu_budget", "cpu_budget_label",
            "cell_label", "parse_cell_label", "budget_name", "is_cell_label"]
 
-ALLOCATION_NAMES = ("spread", "surfaces")
+ALLOCATION_NAMES = ("spread", "surfaces", "paths")
 """The allocation strategies (sabr.data.allocations.ALLOCATIONS)."""
 POINT_BUDGETS = ("spread",)
 """Strategies that also take point budgets (the seed's ``hf_budgets`` axis)."""
+PATH_DIVISORS = (2, 4, 8, 16)
+"""``paths/D`` labels whole surfaces from the first 1/D of each run's paths
+(sabr.numerics.montecarlo.prefix_paths records n/2 ... n/16)."""
+DEFAULT_PATH_DIVISOR = 4
+"""What a bare ``paths`` means: ``paths/4``."""
+
+
+def parse_allocation(name) -> tuple[str, int | None]:
+    """'surfaces' -> ('surfaces', None); 'paths/8' -> ('paths', 8); 'paths' -> ('paths', 4).
+    ValueError (one line) for an unknown strategy or divisor."""
+    text = str(name).strip()
+    base, sep, divisor = text.partition("/")
+    allowed = (f"allowed one of {sorted(ALLOCATION_NAMES)}, paths as paths/D with D in "
+               f"{list(PATH_DIVISORS)} (paths alone: paths/{DEFAULT_PATH_DIVISOR})")
+    if base not in ALLOCATION_NAMES or (sep and base != "paths"):
+        raise ValueError(f"allocation={text!r} is invalid: {allowed}")
+    if base != "paths":
+        return base, None
+    if not sep:
+        return base, DEFAULT_PATH_DIVISOR
+    if not divisor.isdigit() or int(divisor) not in PATH_DIVISORS:
+        raise ValueError(f"allocation={text!r} is invalid: {allowed}")
+    return base, int(divisor)
+
+
+def allocation_name(name) -> str:
+    """The canonical name: 'paths' -> 'paths/4'; others unchanged (checked)."""
+    base, divisor = parse_allocation(name)
+    return base if divisor is None else f"{base}/{divisor}"
 
 
 def is_cell_label(budget) -> bool:
@@ -53,11 +83,8 @@ def cpu_budget_label(value) -> str:
 
 
 def cell_label(allocation: str, value) -> str:
-    """A CPU-budget cell's budget as the flow names it: 'surfaces@120s', 'paths@5%'."""
-    if allocation not in ALLOCATION_NAMES:
-        raise ValueError(f"allocation={allocation!r} is invalid: allowed one of "
-                         f"{sorted(ALLOCATION_NAMES)}")
-    return f"{allocation}@{cpu_budget_label(value)}"
+    """A CPU-budget cell's budget as the flow names it: 'surfaces@120s', 'paths/4@5%'."""
+    return f"{allocation_name(allocation)}@{cpu_budget_label(value)}"
 
 
 def budget_name(budget) -> str:
@@ -67,9 +94,9 @@ def budget_name(budget) -> str:
 
 
 def parse_cell_label(label: str) -> tuple[str, str]:
-    """'surfaces@120s' -> ('surfaces', '120s'), checked."""
+    """'surfaces@120s' -> ('surfaces', '120s'); 'paths/8@5%' -> ('paths/8', '5%'), checked."""
     allocation, sep, value = str(label).partition("@")
     if not sep:
         raise ValueError(f"budget={label!r} is invalid: allowed a point count or "
                          f"'<allocation>@<CPU budget>' such as 'surfaces@120s'")
-    return allocation, cell_label(allocation, value).partition("@")[2]
+    return allocation_name(allocation), cell_label(allocation, value).partition("@")[2]

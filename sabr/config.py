@@ -16,7 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .budget_labels import ALLOCATION_NAMES, POINT_BUDGETS, cpu_budget_label
+from .budget_labels import (ALLOCATION_NAMES, PATH_DIVISORS, POINT_BUDGETS, allocation_name,
+                            cpu_budget_label, parse_allocation)
 from .errors import ConfigError
 from .model_types import MODEL_NAMES
 from .space import HyperparameterSpace
@@ -204,15 +205,19 @@ class ExperimentConfig(_Strict):
     @field_validator("allocations")
     @classmethod
     def _allocations(cls, v):
+        allowed = (f"{sorted(ALLOCATION_NAMES)}, paths as paths/D with D in "
+                   f"{list(PATH_DIVISORS)}")
         if not v:
-            raise ValueError(f"allowed a non-empty subset of {sorted(ALLOCATION_NAMES)}")
-        bad = [a for a in v if a not in ALLOCATION_NAMES]
-        if bad:
-            raise ValueError(f"allowed a subset of {sorted(ALLOCATION_NAMES)} "
-                             f"({bad[0]!r} is not one)")
-        if len(set(v)) != len(v):
-            raise ValueError("allowed distinct values (no duplicates)")
-        return tuple(v)
+            raise ValueError(f"allowed a non-empty subset of {allowed}")
+        names = []
+        for a in v:
+            try:
+                names.append(allocation_name(a))
+            except ValueError:
+                raise ValueError(f"allowed a subset of {allowed} ({a!r} is not one)") from None
+        if len(set(names)) != len(names):
+            raise ValueError("allowed distinct values (no duplicates; paths is paths/4)")
+        return tuple(names)
 
     @field_validator("hf_cpu_budgets", mode="before")
     @classmethod
@@ -260,6 +265,12 @@ class ExperimentConfig(_Strict):
             raise ValueError(f"allocations: {cpu_only[0]!r} spends CPU-second budgets and "
                              f"hf_cpu_budgets is empty; allowed with hf_cpu_budgets set "
                              f"(seconds such as 120, or a percentage of the pool such as '5%')")
+        for a in self.allocations:
+            divisor = parse_allocation(a)[1]
+            if divisor and 2 * round(d.mc_paths / (2 * divisor)) < MIN_MC_PATHS:
+                raise ValueError(f"allocations: {a!r} labels with {d.mc_paths} / {divisor} Monte "
+                                 f"Carlo paths, fewer than {MIN_MC_PATHS}; allowed with "
+                                 f"data_gen_config.mc_paths >= {MIN_MC_PATHS * divisor}")
         ph, pw = self.models.patch_size
         if ph > 2 * d.n_maturities + 1 or pw > 2 * d.n_strikes + 1:
             raise ValueError(f"model_config.patch_size: {[ph, pw]} is larger than the grid allows; "

@@ -16,7 +16,8 @@ from .common import RETRIES, Clock, content_policy, retry_unless_deterministic
 
 __all__ = ["generate_chunk", "assemble_dataset", "chunk_file", "generation_plan"]
 
-_CHUNK_KEYS = ("indices", "strikes", "lf", "hf", "hf_se", "seconds", "path_steps", "hf_cpu_seconds")
+_CHUNK_KEYS = ("indices", "strikes", "lf", "hf", "hf_se", "seconds", "path_steps", "hf_cpu_seconds",
+               "prefix_paths", "hf_prefix", "hf_se_prefix", "hf_cpu_seconds_prefix")
 
 
 @task(name="generate-surfaces", task_run_name="generate surfaces {first}-{last}",

@@ -19,21 +19,27 @@ To add a strategy: write its function here and add it to ``ALLOCATIONS``.
   budget pays for, thetas in a stratified order (the points of a scrambled Sobol sequence
   over the parameter box, Owen 1998, each take in turn the nearest pool theta left, so a
   prefix of the order covers the box evenly); validation by theta. CPU-seconds only.
+* ``paths/D`` (D = 2, 4, 8, 16; ``paths`` is ``paths/4``): as ``surfaces``, but each
+  surface labelled by the first 1/D of its run's paths (recorded at generation,
+  sabr.numerics.montecarlo.prefix_paths), at about 1/D of the CPU-seconds, so about D
+  times as many thetas; the labels' standard errors are about sqrt(D) times larger. The
+  test set keeps its full-path labels. CPU-seconds only.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Literal
 
 import numpy as np
 
-from ..budget_labels import (ALLOCATION_NAMES, POINT_BUDGETS, budget_name, cell_label,
-                             cpu_budget_label, is_cell_label, parse_cell_label, parse_cpu_budget)
+from ..budget_labels import (ALLOCATION_NAMES, PATH_DIVISORS, POINT_BUDGETS, budget_name,
+                             cell_label, cpu_budget_label, is_cell_label, parse_allocation,
+                             parse_cell_label, parse_cpu_budget)
 from .budgets import TUNING_REPLICATE, BudgetSplit, _rng, budget_points, make_split, point_order
 from .costs import hf_cost
 
-__all__ = ["Allocation", "ALLOCATIONS", "UNITS", "allocate", "spread", "surfaces",
+__all__ = ["Allocation", "ALLOCATIONS", "UNITS", "allocate", "spread", "surfaces", "paths",
            "theta_order", "parse_cpu_budget", "cpu_budget_label", "cell_label", "parse_cell_label",
            "pool_cpu_seconds", "resolve_cpu_budget", "cell_allocation", "budget_name"]
 
@@ -44,12 +50,16 @@ _THETA_STREAM = 21
 
 @dataclass(frozen=True)
 class Allocation:
-    """A budget's points, the Monte Carlo paths behind their labels, and what they cost."""
+    """A budget's points, the Monte Carlo paths behind their labels, and what they cost.
+
+    ``level``: None when the labels are the data set's own (every path), else the index
+    into ``dataset.prefix_paths`` of the prefix they come from (``paths``)."""
 
     split: BudgetSplit
     n_hf_thetas: int
     hf_cpu_seconds: float
     n_paths: int
+    level: int | None = None
 
     @property
     def train(self):
@@ -58,6 +68,18 @@ class Allocation:
     @property
     def val(self):
         return self.split.val
+
+    def labelled(self, dataset):
+        """The data set with this allocation's HF labels (and standard errors) on the train
+        pool: itself for full-path labels; for prefix labels, a copy whose train-pool
+        surfaces come from the prefix. Test thetas keep their full-path labels."""
+        if self.level is None:
+            return dataset
+        pool = np.asarray(dataset.train_thetas)
+        hf, se = dataset.hf.copy(), dataset.hf_se.copy()
+        hf[pool] = dataset.hf_prefix[pool, self.level]
+        se[pool] = dataset.hf_se_prefix[pool, self.level]
+        return replace(dataset, hf=hf, hf_se=se)
 
 
 def _paths(dataset) -> int:
@@ -71,8 +93,10 @@ def _need_costs(dataset, strategy: str) -> None:
                          f"built by this version (build it again)")
 
 
-def _allocation(dataset, split: BudgetSplit) -> Allocation:
-    return Allocation(split, **hf_cost(dataset, split.all), n_paths=_paths(dataset))
+def _allocation(dataset, split: BudgetSplit, level: int | None = None) -> Allocation:
+    paths = _paths(dataset) if level is None else int(dataset.prefix_paths[level])
+    return Allocation(split, **hf_cost(dataset, split.all, level=level), n_paths=paths,
+                      level=level)
 
 
 def spread(dataset, budget, seed: int, *, unit: Unit = "points",
@@ -139,16 +163,47 @@ def surfaces(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
     floor((i + 1) f + u) > floor(i f + u) (f the validation fraction, u a random phase
     that makes the second theta the first validation one): any prefix holds a fraction f
     of validation thetas, up to one."""
+    return _whole_surfaces("surfaces", dataset, budget, seed, unit, validation_fraction, None)
+
+
+def paths(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
+          validation_fraction: float = 0.2, divisor: int = 4) -> Allocation:
+    """As :func:`surfaces`, with every surface labelled by the first 1/``divisor`` of its
+    run's paths and costed at what such a run costs (``Dataset.hf_cpu_seconds_prefix``);
+    a point is used where its prefix label is finite too."""
+    name = f"paths/{divisor}"
+    if divisor not in PATH_DIVISORS:
+        raise ValueError(f"allocation={name!r} is invalid: allowed paths/D with D in "
+                         f"{list(PATH_DIVISORS)}")
+    if dataset.hf_prefix is None or dataset.hf_cpu_seconds_prefix is None:
+        raise ValueError(f"allocation={name!r} is invalid for this data set: it has no labels "
+                         f"from a prefix of the paths; allowed a data set built by this "
+                         f"version (build it again)")
+    want = 2 * round(_paths(dataset) / (2 * divisor))
+    found = np.flatnonzero(np.asarray(dataset.prefix_paths) == want)
+    if not found.size:
+        raise ValueError(f"allocation={name!r} is invalid for this data set: its runs record "
+                         f"labels at {np.asarray(dataset.prefix_paths).tolist()} paths, not "
+                         f"{want}; allowed data_gen_config.mc_paths >= {1000 * divisor}")
+    return _whole_surfaces(name, dataset, budget, seed, unit, validation_fraction,
+                           int(found[0]))
+
+
+def _whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, level):
     if unit != "cpu_seconds":
-        raise ValueError("allocation 'surfaces' is invalid with point budgets (hf_budgets): "
+        raise ValueError(f"allocation {name!r} is invalid with point budgets (hf_budgets): "
                          "allowed CPU-second budgets (hf_cpu_budgets)")
-    _need_costs(dataset, "surfaces")
+    _need_costs(dataset, name)
     order = theta_order(dataset, seed)
     n, m, k = dataset.shape
-    valid = dataset.valid.reshape(n, m * k)
+    valid = dataset.valid
+    if level is not None:
+        valid = (valid & np.isfinite(dataset.hf_prefix[:, level])
+                 & np.isfinite(dataset.hf_se_prefix[:, level]))
+    valid = valid.reshape(n, m * k)
     order = order[valid[order].any(axis=1)]
     pts = [t * m * k + np.flatnonzero(valid[t]) for t in order]      # each theta's surface
-    spent = np.cumsum([hf_cost(dataset, p)["hf_cpu_seconds"] for p in pts])
+    spent = np.cumsum([hf_cost(dataset, p, level=level)["hf_cpu_seconds"] for p in pts])
     count = int(np.searchsorted(spent, budget, side="right"))
     f = float(validation_fraction)
     # a random phase that puts the first validation theta second: two surfaces suffice
@@ -160,30 +215,31 @@ def surfaces(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
     flags = all_flags[:count]
     if not flags.any() or flags.all():
         first = max(int(np.argmax(all_flags)), int(np.argmax(~all_flags)))
-        raise ValueError(f"hf_cpu_budget={budget:g} is invalid for allocation 'surfaces': it pays for "
-                         f"{count} surfaces, not one train and one validation surface; allowed at "
-                         f"least {spent[first]:.3g} s")
+        raise ValueError(f"hf_cpu_budget={budget:g} is invalid for allocation {name!r}: it pays "
+                         f"for {count} surfaces, not one train and one validation surface; "
+                         f"allowed at least {spent[first]:.3g} s")
     pts = pts[:count]
     train = np.concatenate([p for p, v in zip(pts, flags) if not v])
     val = np.concatenate([p for p, v in zip(pts, flags) if v])
-    return _allocation(dataset, make_split(dataset, train, val))
+    labels = "" if level is None else f"paths={int(dataset.prefix_paths[level])}"
+    return _allocation(dataset, make_split(dataset, train, val, labels=labels), level)
 
 
-ALLOCATIONS: dict[str, Callable[..., Allocation]] = {"spread": spread, "surfaces": surfaces}
+ALLOCATIONS: dict[str, Callable[..., Allocation]] = {"spread": spread, "surfaces": surfaces,
+                                                     "paths": paths}
 assert tuple(ALLOCATIONS) == ALLOCATION_NAMES, "sabr.budget_labels names every strategy"
 
 
 def allocate(strategy: str, dataset, budget, seed: int, *, unit: Unit = "points",
              validation_fraction: float = 0.2) -> Allocation:
-    """Run the named strategy; an unknown name or unit is a ValueError listing the known ones."""
-    try:
-        fn = ALLOCATIONS[strategy]
-    except KeyError:
-        raise ValueError(f"allocation={strategy!r} is invalid: allowed one of "
-                         f"{sorted(ALLOCATIONS)}") from None
+    """Run the named strategy ('paths/8' names paths with its divisor); an unknown name or
+    unit is a ValueError listing the known ones."""
+    base, divisor = parse_allocation(strategy)
+    fn = ALLOCATIONS[base]
     if unit not in UNITS:
         raise ValueError(f"unit={unit!r} is invalid: allowed one of {list(UNITS)}")
-    return fn(dataset, budget, seed, unit=unit, validation_fraction=validation_fraction)
+    extra = {} if divisor is None else {"divisor": divisor}
+    return fn(dataset, budget, seed, unit=unit, validation_fraction=validation_fraction, **extra)
 
 
 def pool_cpu_seconds(dataset) -> float:

@@ -194,10 +194,12 @@ def budget_points(dataset, budget: int, seed: int, *, validation_fraction: float
     return make_split(dataset, head[~flags], head[flags])
 
 
-def make_split(dataset, train, val) -> BudgetSplit:
-    """A BudgetSplit of these points (sorted), with the hash that identifies the subset."""
+def make_split(dataset, train, val, *, labels: str = "") -> BudgetSplit:
+    """A BudgetSplit of these points (sorted), with the hash that identifies the subset
+    (and, when ``labels`` names other labels than the data set's own, which ones)."""
     train = np.sort(np.asarray(train, np.int64))
     val = np.sort(np.asarray(val, np.int64))
     digest = hash_bytes(dataset.content_hash.encode(), train.astype("<i8").tobytes(), b"|",
-                        val.astype("<i8").tobytes())[:16]
+                        val.astype("<i8").tobytes(), *([b"|", labels.encode()] if labels else [])
+                        )[:16]
     return BudgetSplit(train, val, digest)

@@ -14,7 +14,7 @@ import numpy as np
 __all__ = ["hf_cost"]
 
 
-def hf_cost(dataset, points) -> dict:
+def hf_cost(dataset, points, *, level: int | None = None) -> dict:
     """HF cost of a set of points: distinct thetas and the CPU-seconds of their runs.
 
     Args:
@@ -22,6 +22,8 @@ def hf_cost(dataset, points) -> dict:
             CPU-seconds of theta's run to maturity m, or None).
         points: (n,) flat point indices into (N, M, K), e.g. a budget's train +
             validation points (sabr.data.budgets.BudgetSplit.all); duplicates allowed.
+        level: None for runs with every path; L for runs with only the first
+            ``dataset.prefix_paths[L]`` paths (``Dataset.hf_cpu_seconds_prefix``).
     Returns:
         dict: n_hf_thetas (int, distinct thetas among the points) and hf_cpu_seconds
         (float, CPU-seconds: sum over those thetas of hf_cpu_seconds[theta, longest
@@ -34,7 +36,9 @@ def hf_cost(dataset, points) -> dict:
     thetas, inverse = np.unique(theta, return_inverse=True)
     longest = np.zeros(thetas.size, dtype=np.int64)
     np.maximum.at(longest, inverse, mat)
-    cpu = dataset.hf_cpu_seconds
+    cpu = (dataset.hf_cpu_seconds if level is None
+           else None if dataset.hf_cpu_seconds_prefix is None
+           else dataset.hf_cpu_seconds_prefix[:, level])
     seconds = (float("nan") if cpu is None
                else float(np.asarray(cpu, dtype=float)[thetas, longest].sum()))
     return {"n_hf_thetas": int(thetas.size), "hf_cpu_seconds": seconds}

@@ -62,6 +62,10 @@ DATA_FILE = "surfaces.npz"
 META_FILE = "metadata.json"
 _SPLIT_STREAM, _THETA_STREAM, _SOBOL_STREAM = 1, 2, 3
 _ARRAYS = ("thetas", "maturities", "strikes", "lf", "hf", "hf_se", "test_thetas", "train_thetas")
+_PREFIX_ARRAYS = ("prefix_paths", "hf_prefix", "hf_se_prefix")
+"""HF labels from the first n/2^j paths of every run (hashed; absent in older data sets)."""
+_PREFIX_CPU = "hf_cpu_seconds_prefix"
+"""Their Monte Carlo CPU-seconds (N, L, M): timings, so kept out of the hash."""
 
 
 class DatasetError(ValueError):
@@ -113,6 +117,11 @@ class Dataset:
         hf_cpu_seconds: (N, M) Monte Carlo CPU-seconds of theta's run to maturity m
             (cumulative in m; shared/DESIGN.md "What HF data costs"); NaN where not
             recorded (data sets from before it was), None if not given. Not hashed.
+        prefix_paths: (L,) ascending path counts n/2^j of the nested prefixes of every
+            run (sabr.numerics.montecarlo.prefix_paths); hf_prefix, hf_se_prefix
+            (N, L, M, K): the HF vols and standard errors from those first paths;
+            hf_cpu_seconds_prefix (N, L, M): what a run with only those paths costs, to
+            maturity m (not hashed). None for data sets built before they were recorded.
     """
 
     thetas: np.ndarray
@@ -126,6 +135,10 @@ class Dataset:
     fwd: float
     meta: dict = field(default_factory=dict)
     hf_cpu_seconds: np.ndarray | None = None
+    prefix_paths: np.ndarray | None = None
+    hf_prefix: np.ndarray | None = None
+    hf_se_prefix: np.ndarray | None = None
+    hf_cpu_seconds_prefix: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -136,7 +149,9 @@ class Dataset:
         return self.meta.get("content_hash") or hash_arrays(self.arrays())
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {name: getattr(self, name) for name in _ARRAYS} | {"fwd": np.array(self.fwd)}
+        prefix = {name: getattr(self, name) for name in _PREFIX_ARRAYS
+                  if getattr(self, name) is not None}
+        return {name: getattr(self, name) for name in _ARRAYS} | prefix | {"fwd": np.array(self.fwd)}
 
     @property
     def valid(self) -> np.ndarray:
@@ -224,7 +239,9 @@ def compute_chunk(thetas: np.ndarray, indices: Sequence[int], grid: GridSpec, mc
     Returns:
         dict of arrays: indices (n,), strikes, lf, hf, hf_se (n, M, K), seconds (n,)
         (wall), path_steps (n,), hf_cpu_seconds (n, M): the Monte Carlo CPU-seconds of
-        each theta's run to each maturity (sabr.numerics.mc_result), the HF cost of each surface.
+        each theta's run to each maturity (sabr.numerics.mc_result), the HF cost of each
+        surface; prefix_paths (L,), hf_prefix, hf_se_prefix (n, L, M, K) and
+        hf_cpu_seconds_prefix (n, L, M): the same from the first n/2^j paths of each run.
     """
     thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
     indices = np.asarray(indices, dtype=np.int64)
@@ -236,6 +253,12 @@ def compute_chunk(thetas: np.ndarray, indices: Sequence[int], grid: GridSpec, mc
     out["seconds"] = np.empty(n)
     out["path_steps"] = np.empty(n, dtype=np.int64)
     out["hf_cpu_seconds"] = np.empty((n, m))
+    from ..numerics.montecarlo import prefix_paths
+    levels = prefix_paths(mc.n_paths)
+    out["prefix_paths"] = np.array(levels, dtype=np.int64)
+    out["hf_prefix"] = np.empty((n, len(levels), m, k))
+    out["hf_se_prefix"] = np.empty((n, len(levels), m, k))
+    out["hf_cpu_seconds_prefix"] = np.empty((n, len(levels), m))
     for i, (theta, idx) in enumerate(zip(thetas, indices)):
         alpha, beta, nu, rho = (float(x) for x in theta)
         strikes = grid.strikes(alpha, beta)
@@ -250,6 +273,9 @@ def compute_chunk(thetas: np.ndarray, indices: Sequence[int], grid: GridSpec, mc
         out["lf"][i] = hagan_vol(strikes, grid.fwd, mats[:, None], alpha, beta, nu, rho)
         out["hf"][i] = res.vols
         out["hf_se"][i] = res.vol_stderr
+        out["hf_prefix"][i] = res.prefix_vols
+        out["hf_se_prefix"][i] = res.prefix_vol_stderr
+        out["hf_cpu_seconds_prefix"][i] = res.prefix_cpu_seconds_to_maturity
         if progress is not None:
             progress(i + 1, n)
     out["indices"] = indices
@@ -289,6 +315,7 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
     arrays = {"thetas": thetas, "maturities": np.array(grid.maturities),
               "strikes": cat["strikes"], "lf": cat["lf"], "hf": cat["hf"], "hf_se": cat["hf_se"],
               "test_thetas": test, "train_thetas": train, "fwd": np.array(grid.fwd)}
+    arrays |= _prefix_arrays(chunks, order)
     content_hash = hash_arrays(arrays)
     valid = np.isfinite(cat["hf"]) & np.isfinite(cat["hf_se"])
     meta = {
@@ -310,9 +337,26 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
         "noise_floor_bp": float(np.sqrt(np.nanmean(cat["hf_se"][test] ** 2)) * 1e4),
     }
     out_dir = Path(out_dir)
+    if "hf_prefix" in arrays:
+        meta["prefix_paths"] = arrays["prefix_paths"].tolist()
+        arrays = arrays | {_PREFIX_CPU: np.concatenate([c[_PREFIX_CPU] for c in chunks])[order]}
     atomic_save_npz(out_dir / DATA_FILE, arrays)
     atomic_write_json(out_dir / META_FILE, meta)    # written last: its presence marks completion
     return out_dir
+
+
+def _prefix_arrays(chunks: list[dict], order: np.ndarray) -> dict:
+    """The prefix-path labels of every chunk, in pool order; none if any chunk lacks them
+    (a chunk file from before they were recorded)."""
+    if not chunks or any("hf_prefix" not in c for c in chunks):
+        return {}
+    paths = {tuple(np.asarray(c["prefix_paths"]).tolist()) for c in chunks}
+    if len(paths) != 1:
+        raise DatasetError(f"chunks hold labels at different path prefixes {sorted(paths)}; "
+                           f"allowed one Monte Carlo setting per data set")
+    return {"prefix_paths": np.asarray(chunks[0]["prefix_paths"], np.int64),
+            "hf_prefix": np.concatenate([c["hf_prefix"] for c in chunks])[order],
+            "hf_se_prefix": np.concatenate([c["hf_se_prefix"] for c in chunks])[order]}
 
 
 def _default_steps() -> int:
@@ -371,6 +415,8 @@ def load_dataset(path: str | Path, *, verify: bool = True) -> Dataset:
     try:
         with np.load(data_file, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in (*_ARRAYS, "fwd")}
+            arrays |= {name: npz[name] for name in _PREFIX_ARRAYS if name in npz.files}
+            prefix_cpu = npz[_PREFIX_CPU] if _PREFIX_CPU in npz.files else None
     except Exception as err:   # zipfile.BadZipFile, EOFError, ValueError, KeyError, zlib.error
         raise DatasetError(f"data set {str(data_file)!r} is corrupt or truncated "
                            f"({type(err).__name__}: {err}); delete the folder to regenerate it") from None
@@ -387,4 +433,5 @@ def load_dataset(path: str | Path, *, verify: bool = True) -> Dataset:
     if cpu.shape != (n, m):
         raise DatasetError(f"data set {str(path)!r}: {META_FILE} hf_cpu_seconds has shape "
                            f"{cpu.shape}; expected ({n}, {m})")
-    return Dataset(**arrays, fwd=fwd, meta=meta, hf_cpu_seconds=cpu)
+    return Dataset(**arrays, fwd=fwd, meta=meta, hf_cpu_seconds=cpu,
+                   hf_cpu_seconds_prefix=prefix_cpu)

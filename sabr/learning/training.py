@@ -23,7 +23,6 @@ import numpy as np
 
 from ..data.allocations import cell_allocation
 from ..data.budgets import TUNING_REPLICATE
-from ..data.costs import hf_cost
 from ..data.patches import fit_normaliser, lf_patches, point_features, targets
 from ..io import atomic_path, atomic_save_npz, atomic_write_json, atomic_write_text
 from .metrics import cell_metrics
@@ -93,6 +92,7 @@ class CellData:
     normaliser: object
     residual: bool
     train_hash: str
+    allocation: object = None    # sabr.data.allocations.Allocation: what the labels cost
 
 
 def _inputs(dataset, points, names, patch_size, norm):
@@ -118,20 +118,22 @@ def prepare_cell_data(dataset, model_type: str, budget, seed: int, patch_size,
     """
     from .models import MODEL_INPUTS, RESIDUAL_MODELS, get_builder
     get_builder(model_type)
-    split = cell_allocation(dataset, budget, seed, validation_fraction=validation_fraction).split
+    allocation = cell_allocation(dataset, budget, seed, validation_fraction=validation_fraction)
+    split = allocation.split
+    labelled = allocation.labelled(dataset)     # 'paths/D' cells learn prefix labels
     residual = model_type in RESIDUAL_MODELS
     pts = {"train": split.train, "val": split.val}
     if include_test:
         pts["test"] = dataset.test_points()
     names = MODEL_INPUTS[model_type]
-    y_train = targets(dataset, split.train, residual=residual)
+    y_train = targets(labelled, split.train, residual=residual)
     norm = fit_normaliser(point_features(dataset, split.train),
                           lf_patches(dataset.lf, split.train, patch_size) if "patch" in names else None,
                           y_train)
     x = {k: _inputs(dataset, p, names, patch_size, norm) for k, p in pts.items()}
     y = {"train": norm.target(y_train),
-         "val": norm.target(targets(dataset, split.val, residual=residual))}
-    return CellData(x, y, pts, norm, residual, split.hash)
+         "val": norm.target(targets(labelled, split.val, residual=residual))}
+    return CellData(x, y, pts, norm, residual, split.hash, allocation)
 
 
 def batches(x: dict, y=None, batch_size: int = 4096, shuffle_seed: int | None = None):
@@ -215,8 +217,9 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
     Returns:
         the metrics dict (also in metrics.json); status "ok" or "failed" with a reason.
         Besides the test metrics (sabr.learning.metrics.cell_metrics) it holds the cost of the
-        cell's HF data, train + validation points (sabr.data.costs.hf_cost): n_hf_thetas and
-        hf_cpu_seconds (Monte Carlo CPU-seconds; shared/DESIGN.md "What HF data costs").
+        cell's HF data, train + validation points (sabr.data.allocations.Allocation):
+        n_hf_thetas, hf_cpu_seconds (Monte Carlo CPU-seconds; shared/DESIGN.md "What HF data
+        costs") and hf_paths (the Monte Carlo paths behind each label).
     """
     from ..config import ModelConfig, TrainingConfig
     if isinstance(dataset, (str, Path)):
@@ -272,7 +275,8 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         "budget": budget,
         "seed": int(seed), "n_train": int(data.points["train"].size),
         "n_val": int(data.points["val"].size), "n_test": int(data.points["test"].size),
-        **hf_cost(dataset, np.concatenate([data.points["train"], data.points["val"]])),
+        "n_hf_thetas": data.allocation.n_hf_thetas,
+        "hf_cpu_seconds": data.allocation.hf_cpu_seconds, "hf_paths": data.allocation.n_paths,
         "train_hash": data.train_hash, "dataset_hash": dataset.content_hash,
         "train_seconds": train_seconds, "epochs_run": int(losses.size),
         "best_epoch": int(np.nanargmin(val_losses)) + 1 if np.any(np.isfinite(val_losses)) else None,

@@ -49,6 +49,11 @@ class MCResult:
         cpu_seconds: CPU-seconds of this thread for the whole call (module doc).
         cpu_seconds_to_maturity: (n_maturities,) CPU-seconds of a run to each maturity,
             cumulative and non-decreasing; the last entry equals ``cpu_seconds``.
+        prefix_paths: (L,) ascending path counts n/2^j of the nested prefixes the run
+            reports (sabr.numerics.montecarlo.prefix_paths); prefix_vols,
+            prefix_vol_stderr (L, n_maturities, n_strikes): the estimates from those first
+            paths; prefix_cpu_seconds_to_maturity (L, n_maturities): what a run with only
+            those paths costs (its simulation so far, plus the estimation and inversion).
     """
 
     strikes: np.ndarray
@@ -62,6 +67,10 @@ class MCResult:
     n_steps: int
     cpu_seconds: float = float("nan")
     cpu_seconds_to_maturity: np.ndarray = field(default_factory=lambda: np.empty(0))
+    prefix_paths: tuple = ()
+    prefix_vols: np.ndarray = field(default_factory=lambda: np.empty(0))
+    prefix_vol_stderr: np.ndarray = field(default_factory=lambda: np.empty(0))
+    prefix_cpu_seconds_to_maturity: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 def cost_to_maturity(total: float, segments: np.ndarray) -> np.ndarray:
@@ -135,6 +144,13 @@ class Moments:
         self.spf = np.zeros(shape)
         self.sf = np.zeros(shape[:-1])
         self.sff = np.zeros(shape[:-1])
+
+    def copy(self) -> "Moments":
+        out = Moments(self.sp.shape)
+        out.n = self.n
+        for name in ("sp", "spp", "spf", "sf", "sff"):
+            setattr(out, name, getattr(self, name).copy())
+        return out
 
     def add(self, j, pay, f):
         """pay: (n_strikes, n_pairs) pair-averaged payoffs; f: (n_pairs,) pair-averaged w F_T."""

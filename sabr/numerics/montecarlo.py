@@ -32,9 +32,11 @@ same paths):
   Black vols and price errors become vol errors by dividing by Black vega
   (delta method).
 
-Work is done in chunks of a fixed number of paths, each with its own random
+Work is done in chunks of at most CHUNK_PATHS paths, each with its own random
 stream from ``SeedSequence([seed, chunk])``, so memory is bounded by the chunk
 size (not by paths x steps) and the same arguments give bit-identical results.
+Chunks also end at n/2, n/4, ... paths, where the run records its estimates so far
+(:func:`prefix_paths`): labels at a fraction of the paths, and what they cost.
 
 Discretisation bias at the default step (:func:`default_steps_per_year`) was
 measured against runs with a 4x finer step and, for nu = 0, against the exact
@@ -63,6 +65,8 @@ __all__ = [
     "default_steps_per_year",
     "MIN_STEPS",
     "CHUNK_PATHS",
+    "PATH_HALVINGS",
+    "prefix_paths",
     "MCResult",
     "MIN_PATHS",
     "mc_prices",
@@ -81,6 +85,10 @@ MIN_STEPS = 8
 
 CHUNK_PATHS = 16_384
 """Paths simulated together (antithetic partners included); keeps the working set in cache."""
+
+PATH_HALVINGS = 4
+"""A run reports the estimates of its first n/2, n/4, ..., n/2^PATH_HALVINGS paths too
+(:func:`prefix_paths`)."""
 
 _NEAR_ZERO_LAMBDA = 10.0
 """Paths with Y^2 / (2 v) below this take the exact Bessel step (absorption odds e^-30 above)."""
@@ -143,21 +151,59 @@ def mc_prices(fwd, strikes, maturities, alpha, beta, nu, rho, *, n_paths=100_000
     is_call = strikes >= fwd
     moments = Moments(strikes.shape)
     segments = np.zeros(maturities.size)       # simulation CPU-seconds per maturity stop
-    n_chunks = -(-n_paths // CHUNK_PATHS)
-    for chunk in range(n_chunks):
-        size = min(CHUNK_PATHS, n_paths - chunk * CHUNK_PATHS)
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), chunk]))
-        _simulate_chunk(rng, size // 2, fwd, strikes, is_call, counts, gaps,
-                        alpha, beta, nu, rho, moments, engine, segments)
-        moments.n += size // 2
+    prefixes = prefix_paths(n_paths)
+    snapshots = []                             # (moments, CPU-seconds, segments) at each prefix
+    chunk = done = 0
+    for stop in (*prefixes, n_paths):
+        while done < stop:
+            size = min(CHUNK_PATHS, stop - done)
+            rng = np.random.default_rng(np.random.SeedSequence([int(seed), chunk]))
+            _simulate_chunk(rng, size // 2, fwd, strikes, is_call, counts, gaps,
+                            alpha, beta, nu, rho, moments, engine, segments)
+            moments.n += size // 2
+            done += size
+            chunk += 1
+        if stop < n_paths:
+            snapshots.append((moments.copy(), time.thread_time() - cpu0, segments.copy()))
+    t_end = time.thread_time()
+    prices, price_se, vols, vol_se = _invert(moments, fwd, strikes, maturities, is_call)
+    finish = time.thread_time() - t_end        # estimation and inversion: in every run's cost
+    cpu = time.thread_time() - cpu0
+    prefix = [_invert(m, fwd, strikes, maturities, is_call)[2:] + (
+        cost_to_maturity(spent + finish, seg),) for m, spent, seg in snapshots]
+    return MCResult(strikes, maturities, is_call, prices, price_se, vols, vol_se,
+                    int(n_paths), int(counts.sum()), cpu, cost_to_maturity(cpu, segments),
+                    prefix_paths=prefixes,
+                    prefix_vols=_stack([p[0] for p in prefix], strikes.shape),
+                    prefix_vol_stderr=_stack([p[1] for p in prefix], strikes.shape),
+                    prefix_cpu_seconds_to_maturity=_stack([p[2] for p in prefix],
+                                                          maturities.shape))
+
+
+def prefix_paths(n_paths: int) -> tuple[int, ...]:
+    """Path counts of the nested prefixes a run reports: n/2^j for j = PATH_HALVINGS..1,
+    rounded to even, those of at least MIN_PATHS (ascending; empty for small runs).
+
+    A run simulates its paths in chunks that end at every prefix, so the estimate from
+    the first n/2^j paths is a Monte Carlo estimate with n/2^j paths of its own (the same
+    scheme and estimator on independent antithetic pairs) at no extra simulation: the
+    ``paths`` allocation (sabr.data.allocations) trains on these noisier labels."""
+    out = sorted({2 * round(n_paths / 2 ** (j + 1)) for j in range(1, PATH_HALVINGS + 1)})
+    return tuple(int(p) for p in out if MIN_PATHS <= p < n_paths)
+
+
+def _invert(moments, fwd, strikes, maturities, is_call):
+    """Control-variate prices and their Black vols, each with its standard error."""
     prices, price_se = moments.estimate(fwd)
     texp = maturities[:, None]
     vols = implied_vol(prices, fwd, strikes, np.broadcast_to(texp, strikes.shape), is_call)
     with np.errstate(invalid="ignore", divide="ignore"):
         vol_se = price_se / black_vega(fwd, strikes, texp, vols)
-    cpu = time.thread_time() - cpu0
-    return MCResult(strikes, maturities, is_call, prices, price_se, vols, vol_se,
-                    int(n_paths), int(counts.sum()), cpu, cost_to_maturity(cpu, segments))
+    return prices, price_se, vols, vol_se
+
+
+def _stack(arrays, shape) -> np.ndarray:
+    return np.stack(arrays) if arrays else np.empty((0, *shape))
 
 
 def _simulate_chunk(rng, pairs, fwd, strikes, is_call, counts, gaps,

@@ -21,7 +21,7 @@ def _pool_cost(ds) -> float:
 
 
 def _cases():
-    for name in sorted(ALLOCATIONS):
+    for name in sorted(ALLOCATIONS):               # 'paths' is paths/4
         if name in POINT_BUDGETS:
             yield name, "points"
         yield name, "cpu_seconds"
@@ -47,9 +47,10 @@ def test_every_strategy_gives_nested_splits_with_validation_inside_the_budget(
             assert len(train) + len(val) == b              # validation is part of the budget
         else:
             assert 0 < a.hf_cpu_seconds <= b               # never overspent
-        assert hf_cost(ds, a.split.all) == {"n_hf_thetas": a.n_hf_thetas,
-                                            "hf_cpu_seconds": a.hf_cpu_seconds}
-        assert a.n_paths == ds.meta["config"]["mc_paths"]
+        assert hf_cost(ds, a.split.all, level=a.level) == {"n_hf_thetas": a.n_hf_thetas,
+                                                           "hf_cpu_seconds": a.hf_cpu_seconds}
+        paths = ds.meta["config"]["mc_paths"]
+        assert a.n_paths == (paths if name != "paths" else 2 * round(paths / 8))   # paths/4
     for small, large in zip(splits, splits[1:]):   # a larger budget keeps every point
         assert set(small.split.all.tolist()) <= set(large.split.all.tolist())
         assert set(small.val.tolist()) <= set(large.val.tolist())
@@ -118,7 +119,7 @@ def test_the_stratified_theta_order_covers_the_parameter_box_better_than_random_
 def test_bad_budgets_get_one_line_naming_the_field_and_the_allowed_range(small_dataset):
     with pytest.raises(ValueError, match=r"allocation 'surfaces' is invalid with point budgets"):
         allocate("surfaces", small_dataset, 20, 0, unit="points")
-    for name in ("spread", "surfaces"):
+    for name in ("spread", "surfaces", "paths/8"):
         with pytest.raises(ValueError, match=rf"hf_cpu_budget=1e-09 is invalid for allocation "
                                               rf"'{name}': .* allowed at least [0-9.e-]+ s$"):
             allocate(name, small_dataset, 1e-9, 0, unit="cpu_seconds")
@@ -132,8 +133,56 @@ def test_the_configuration_knows_every_strategy_by_name():
 
 
 def test_an_unknown_strategy_lists_the_known_ones(small_dataset):
-    with pytest.raises(ValueError, match="allocation='greedy' is invalid: allowed one of"):
-        allocate("greedy", small_dataset, 20, 0)
+    for bad in ("greedy", "paths/3", "surfaces/2", "paths/", "paths/32"):
+        with pytest.raises(ValueError, match=rf"allocation='{bad}' is invalid: allowed one of "
+                                             rf".*paths/D with D in \[2, 4, 8, 16\]"):
+            allocate(bad, small_dataset, 20, 0)
+
+
+def test_paths_buys_more_surfaces_with_labels_from_the_first_paths(small_dataset):
+    """At one CPU budget paths/D labels more whole surfaces than ``surfaces``, more for a
+    larger D, as many as the prefix runs' recorded cost pays for (never overspending),
+    from the first 1/D of each run's paths: standard errors about sqrt(D) times larger;
+    the test set keeps its full-path labels. (At 2000 paths a run's fixed cost is a large
+    share, so D times the paths' cut buys fewer than D times the thetas.)"""
+    ds = small_dataset
+    n, m, k = ds.shape
+    budget = 0.2 * _pool_cost(ds)
+    whole = allocate("surfaces", ds, budget, 0, unit="cpu_seconds")
+    bought = [whole.n_hf_thetas]
+    for d in (2, 4, 8):
+        a = allocate(f"paths/{d}", ds, budget, 0, unit="cpu_seconds")
+        assert a.hf_cpu_seconds <= budget and a.n_paths == 2 * round(2000 / (2 * d))
+        print(f"paths/{d}: {a.n_hf_thetas} thetas against {whole.n_hf_thetas} whole surfaces")
+        assert a.n_hf_thetas > bought[-1]
+        bought.append(a.n_hf_thetas)
+        order = [t for t in theta_order(ds, 0) if ds.valid[t].any()]
+        nxt = order[a.n_hf_thetas]
+        extra = nxt * m * k + np.flatnonzero(ds.valid[nxt].ravel())
+        assert hf_cost(ds, np.concatenate([a.split.all, extra]), level=a.level)[
+            "hf_cpu_seconds"] > budget                        # one more surface is too dear
+        labelled = a.labelled(ds)
+        pts = a.split.all
+        level = int(np.flatnonzero(ds.prefix_paths == a.n_paths)[0])
+        th, mi, ki = np.unravel_index(pts, ds.shape)
+        assert np.array_equal(labelled.hf.ravel()[pts], ds.hf_prefix[th, level, mi, ki])
+        ratio = np.median(labelled.hf_se.ravel()[pts] / ds.hf_se.ravel()[pts])
+        assert 0.8 * np.sqrt(d) < ratio < 1.25 * np.sqrt(d), ratio
+        test = ds.test_points()
+        assert np.array_equal(labelled.hf.ravel()[test], ds.hf.ravel()[test])
+        assert np.array_equal(labelled.hf_se.ravel()[test], ds.hf_se.ravel()[test])
+        assert a.split.hash != allocate("surfaces", ds, 1e9, 0, unit="cpu_seconds").split.hash
+    assert allocate("paths", ds, budget, 0, unit="cpu_seconds").split.hash == \
+        allocate("paths/4", ds, budget, 0, unit="cpu_seconds").split.hash
+
+
+def test_paths_on_a_data_set_without_prefix_labels_says_to_build_it_again(small_dataset):
+    from dataclasses import replace
+    old = replace(small_dataset, prefix_paths=None, hf_prefix=None, hf_se_prefix=None,
+                  hf_cpu_seconds_prefix=None)
+    with pytest.raises(ValueError, match=r"allocation='paths/4' is invalid for this data set: "
+                                         r"it has no labels from a prefix.*build it again"):
+        allocate("paths", old, 1.0, 0, unit="cpu_seconds")
 
 
 @pytest.mark.parametrize("value,expected", [(120, "120s"), ("120s", "120s"), (0.5, "0.5s"),

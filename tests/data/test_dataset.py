@@ -92,7 +92,9 @@ def test_metadata_records_costs_and_hashes(small_dataset):
 def test_save_load_round_trip(small_dataset, make_small_config, tmp_path):
     d = small_dataset
     chunk = {"indices": np.arange(20), "strikes": d.strikes, "lf": d.lf, "hf": d.hf,
-             "hf_se": d.hf_se, "seconds": np.ones(20), "path_steps": np.ones(20, int)}
+             "hf_se": d.hf_se, "seconds": np.ones(20), "path_steps": np.ones(20, int),
+             "prefix_paths": d.prefix_paths, "hf_prefix": d.hf_prefix,
+             "hf_se_prefix": d.hf_se_prefix, "hf_cpu_seconds_prefix": d.hf_cpu_seconds_prefix}
     out = assemble([chunk], d.thetas, make_small_config(), tmp_path)
     e = load_dataset(out)
     for name, arr in d.arrays().items():
@@ -105,6 +107,27 @@ def test_save_load_round_trip(small_dataset, make_small_config, tmp_path):
                               tmp_path / "timed"))
     np.testing.assert_array_equal(f.hf_cpu_seconds, cpu)
     assert f.content_hash == d.content_hash and f.meta["hf_cpu_seconds_total"] == cpu[:, -1].sum()
+    np.testing.assert_array_equal(f.hf_cpu_seconds_prefix, d.hf_cpu_seconds_prefix)
+
+
+def test_prefix_labels_are_hashed_and_a_chunk_without_them_gives_a_data_set_without(
+        small_dataset, make_small_config, tmp_path):
+    """The labels from the first paths are data (an edit changes the content hash); their
+    timings are not. Chunks from before they were recorded assemble without them."""
+    d = small_dataset
+    assert d.prefix_paths.tolist() == [124, 250, 500, 1000] and d.hf_prefix.shape == (20, 4, 4, 7)
+    base = {"indices": np.arange(20), "strikes": d.strikes, "lf": d.lf, "hf": d.hf,
+            "hf_se": d.hf_se, "seconds": np.ones(20), "path_steps": np.ones(20, int)}
+    edited = d.hf_prefix.copy()
+    edited[3, 1, 2, 4] += 1e-4
+    e = load_dataset(assemble([base | {"prefix_paths": d.prefix_paths, "hf_prefix": edited,
+                                       "hf_se_prefix": d.hf_se_prefix,
+                                       "hf_cpu_seconds_prefix": 2 * d.hf_cpu_seconds_prefix}],
+                              d.thetas, make_small_config(), tmp_path / "edited"))
+    assert e.content_hash != d.content_hash
+    old = load_dataset(assemble([base], d.thetas, make_small_config(), tmp_path / "old"))
+    assert old.hf_prefix is None and old.prefix_paths is None and old.hf_cpu_seconds_prefix is None
+    assert old.content_hash != d.content_hash
 
 
 def test_data_set_without_recorded_timings_loads_with_nan(small_dataset, tmp_path):

@@ -28,18 +28,19 @@ def test_cpu_budget_cells_per_allocation_spend_at_most_their_budget_and_rerun_ca
         harness, make_tiny_config, tmp_path):
     from sabr.data.allocations import pool_cpu_seconds
     from sabr.data.dataset import load_dataset
-    cfg = make_tiny_config(model_types=["residual_mlp"], allocations=["spread", "surfaces"],
+    cfg = make_tiny_config(model_types=["residual_mlp"], allocations=["spread", "surfaces", "paths/2"],
                            hf_cpu_budgets=["30%", "60%"])
     out = tmp_path / "out"
     summary = hf_budget(config_path=str(cfg), output_dir=str(out))
     # the seed's point cells are untouched: b=20, one model, two seeds
     assert summary["n_ok"] == summary["n_cells"] == 2
-    assert summary["cost"]["n_ok"] == summary["cost"]["n_cells"] == 8 and not summary["cost"]["not_ok"]
+    assert summary["cost"]["n_ok"] == summary["cost"]["n_cells"] == 12 and not summary["cost"]["not_ok"]
     assert pd.read_csv(out / "detailed_results.csv").budget.tolist() == [20, 20]
 
     df = pd.read_csv(out / "cost_results.csv")
     assert sorted(set(zip(df.allocation, df.hf_cpu_budget))) == [
-        ("spread", "30%"), ("spread", "60%"), ("surfaces", "30%"), ("surfaces", "60%")]
+        ("paths/2", "30%"), ("paths/2", "60%"), ("spread", "30%"), ("spread", "60%"),
+        ("surfaces", "30%"), ("surfaces", "60%")]
     assert (df.status == "ok").all() and (df.rmse_bp > 0).all() and (df.seed.isin([0, 1])).all()
     pool = pool_cpu_seconds(load_dataset(out / "data"))
     share = df.hf_cpu_budget.str.rstrip("%").astype(float) / 100
@@ -50,14 +51,19 @@ def test_cpu_budget_cells_per_allocation_spend_at_most_their_budget_and_rerun_ca
     per_theta = df.eval("(n_train + n_val) / n_hf_thetas")
     assert (per_theta[df.allocation == "surfaces"] > 5).all()   # whole surfaces: many points each
     assert (per_theta[df.allocation == "spread"] < per_theta[df.allocation == "surfaces"].min()).all()
+    # half the paths: labels from 1000 of 2000 paths, more thetas than whole surfaces buy
+    assert (df.hf_paths == df.allocation.map({"paths/2": 1000}).fillna(2000)).all()
+    thetas = df.pivot_table(index=["hf_cpu_budget", "seed"], columns="allocation",
+                            values="n_hf_thetas")
+    assert (thetas["paths/2"] > thetas["surfaces"]).all()
 
     names = _task_names()
     assert {"train residual_mlp surfaces@30% s=1", "train residual_mlp spread@60% s=0",
             "tune residual_mlp surfaces@60%", "train residual_mlp b=20 s=0",
-            "tune residual_mlp b=20"} <= names
+            "tune residual_mlp b=20", "train residual_mlp paths/2@60% s=0"} <= names
 
     again = hf_budget(config_path=str(cfg), output_dir=str(out))
-    assert again["cost"]["n_ok"] == 8
+    assert again["cost"]["n_ok"] == 12
     states = last_experiment_task_states()
-    assert states[("train", "Cached")] == 10 and states[("tune", "Cached")] == 5
+    assert states[("train", "Cached")] == 14 and states[("tune", "Cached")] == 7
     pd.testing.assert_frame_equal(pd.read_csv(out / "cost_results.csv"), df)

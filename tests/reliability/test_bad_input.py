@@ -84,6 +84,13 @@ CASES = [
          field="allocations", shows=["spread", "surfaces"]),
     case("surfaces-without-cpu-budgets", ["--allocations", "surfaces"], field="allocations",
          shows=["hf_cpu_budgets"]),
+    case("paths-divisor-unknown", ["--allocations", "paths/3", "--hf-cpu-budgets", "10"],
+         field="allocations", shows=["paths/D with D in [2, 4, 8, 16]"]),
+    case("paths-with-too-few-paths", ["--allocations", "paths/16", "--hf-cpu-budgets", "10"],
+         yaml="data_gen_config:\n  mc_paths: 10000\n", field="allocations",
+         shows=["mc_paths >= 16000"]),
+    case("paths-twice", ["--allocations", "paths", "paths/4", "--hf-cpu-budgets", "10"],
+         field="allocations", shows=["paths is paths/4"]),
     # --- the config file itself
     case("yaml-is-a-list", yaml="- hf_budgets\n- model_types\n", field="config"),
     case("yaml-syntax-error", yaml="hf_budgets: [50, 100\nmodel_types: {\n", field="config"),
