@@ -141,6 +141,8 @@ def _run(params: dict, plan) -> int:
     print(f"hf-budget: {summary['n_ok'] + cost.get('n_ok', 0)} of "
           f"{summary['n_cells'] + cost.get('n_cells', 0)} cells finished; "
           f"tables: {', '.join(summary['files'].values())}")
+    if summary.get("answer"):
+        print(f"hf-budget: {summary['answer']}")
     return 0
 
 

@@ -34,7 +34,8 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.utilities.annotations import allow_failure
 
-from sabr.config import ExperimentConfig, planned_cells, planned_cost_cells, resolve_config
+from sabr.config import (ExperimentConfig, planned_cells, planned_cost_cells, resolve_config,
+                         study_models)
 from sabr.budget_labels import budget_name, parse_cell_label, parse_cpu_budget
 from sabr.errors import ConfigError
 from sabr.lock import output_lock
@@ -81,8 +82,8 @@ def _budget_rank(budget) -> tuple:
 
 def _tunings(cfg: ExperimentConfig) -> list:
     """(budget, model) of every tuning: each point budget and each CPU-budget label."""
-    labels = dict.fromkeys(b for b, _, _ in planned_cost_cells(cfg))
-    return [(b, m) for b in [*cfg.hf_budgets, *labels] for m in cfg.model_types]
+    study = dict.fromkeys((b, m) for b, m, _ in planned_cost_cells(cfg))
+    return [(b, m) for b in cfg.hf_budgets for m in cfg.model_types] + list(study)
 
 
 def _tuning_folder(model_type: str, budget) -> str:
@@ -217,6 +218,10 @@ def _run(cfg: ExperimentConfig, out: Path, address: str | None) -> dict:
         "hf-budget: %d budgets x %d models x %d seeds -> %s (%s)", len(cfg.hf_budgets),
         len(cfg.model_types), cfg.n_random_seeds, out,
         f"Dask scheduler {address}" if address else f"{cfg.parallel_jobs} local workers")
+    if cfg.hf_cpu_budgets:
+        get_run_logger().info(
+            "allocation study: %s at CPU budgets %s for %s x %d seeds", ", ".join(cfg.allocations),
+            ", ".join(cfg.hf_cpu_budgets), ", ".join(study_models(cfg)), cfg.n_random_seeds)
     started = time.time()
     run_id = str(flow_run.id or "local")
     run_name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + f"-{run_id[:8]}"

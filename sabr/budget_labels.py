@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["ALLOCATION_NAMES", "POINT_BUDGETS", "PATH_DIVISORS", "DEFAULT_PATH_DIVISOR",
+           "MIN_PREFIX_PATHS",
            "allocation_name", "parse_allocation", "parse_cpu_budget", "cpu_budget_label",
            "cell_label", "parse_cell_label", "budget_name", "is_cell_label"]
 
@@ -22,6 +23,8 @@ PATH_DIVISORS = (2, 4, 8, 16)
 (sabr.numerics.montecarlo.prefix_paths records n/2 ... n/16)."""
 DEFAULT_PATH_DIVISOR = 4
 """What a bare ``paths`` means: ``paths/4``."""
+MIN_PREFIX_PATHS = 100
+"""Fewest paths of a prefix the Monte Carlo engine records (sabr.numerics.mc_result.MIN_PATHS)."""
 
 
 def parse_allocation(name) -> tuple[str, int | None]:

@@ -16,8 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .budget_labels import (ALLOCATION_NAMES, PATH_DIVISORS, POINT_BUDGETS, allocation_name,
-                            cpu_budget_label, parse_allocation)
+from .budget_labels import (ALLOCATION_NAMES, MIN_PREFIX_PATHS, PATH_DIVISORS, POINT_BUDGETS,
+                            allocation_name, cpu_budget_label, parse_allocation)
 from .errors import ConfigError
 from .model_types import MODEL_NAMES
 from .space import HyperparameterSpace
@@ -36,6 +36,7 @@ __all__ = [
     "n_test_thetas",
     "planned_cells",
     "planned_cost_cells",
+    "study_models",
     "resolve_config",
 ]
 
@@ -173,6 +174,10 @@ class ExperimentConfig(_Strict):
     """HF budgets in Monte Carlo CPU-seconds ('120s', or 120) or as a percentage of the
     train pool's whole Monte Carlo cost ('5%'); stored as labels ('120s', '5%')."""
     model_types: tuple[ModelName, ...] = MODEL_TYPES
+    cost_model_types: tuple[ModelName, ...] | None = None
+    """The models of the allocation study (``hf_cpu_budgets``): those of ``model_types``
+    that are in this list; when none is (a narrower ``--model-types``), the first of
+    ``model_types``; None: all of ``model_types`` (sabr.config.study_models)."""
     n_random_seeds: int = Field(5, ge=1, le=1000)
     n_hyperparameter_trials: int = Field(15, ge=1, le=10_000)
     tuning_method: TuningMethod = "random"
@@ -246,6 +251,14 @@ class ExperimentConfig(_Strict):
             raise ValueError("allowed distinct values (no duplicates)")
         return v
 
+    @field_validator("cost_model_types")
+    @classmethod
+    def _cost_models(cls, v):
+        if v is not None and (not v or len(set(v)) != len(v)):
+            raise ValueError("allowed a non-empty list of distinct models, or null (all of "
+                             "model_types)")
+        return v
+
     @model_validator(mode="after")
     def _fits(self) -> "ExperimentConfig":
         d = self.data_gen_config
@@ -267,10 +280,10 @@ class ExperimentConfig(_Strict):
                              f"(seconds such as 120, or a percentage of the pool such as '5%')")
         for a in self.allocations:
             divisor = parse_allocation(a)[1]
-            if divisor and 2 * round(d.mc_paths / (2 * divisor)) < MIN_MC_PATHS:
+            if divisor and 2 * round(d.mc_paths / (2 * divisor)) < MIN_PREFIX_PATHS:
                 raise ValueError(f"allocations: {a!r} labels with {d.mc_paths} / {divisor} Monte "
-                                 f"Carlo paths, fewer than {MIN_MC_PATHS}; allowed with "
-                                 f"data_gen_config.mc_paths >= {MIN_MC_PATHS * divisor}")
+                                 f"Carlo paths, fewer than {MIN_PREFIX_PATHS}; allowed with "
+                                 f"data_gen_config.mc_paths >= {MIN_PREFIX_PATHS * divisor}")
         ph, pw = self.models.patch_size
         if ph > 2 * d.n_maturities + 1 or pw > 2 * d.n_strikes + 1:
             raise ValueError(f"model_config.patch_size: {[ph, pw]} is larger than the grid allows; "
@@ -347,7 +360,7 @@ def _describe(err: ValidationError) -> str:
         return f"{loc}: unknown key (misspelt?); allowed keys: {', '.join(_known_keys(path))}"
     if e["type"] == "missing":
         return f"{loc}: required field missing"
-    if msg.startswith(("hf_budgets:", "model_config.", "allocations:")):
+    if msg.startswith(("hf_budgets:", "model_config.", "allocations:", "cost_model_types:")):
         return msg
     value = e.get("input")
     shown = repr(value) if not isinstance(value, dict) else "{...}"
@@ -418,7 +431,14 @@ def planned_cost_cells(cfg: ExperimentConfig) -> list[tuple[str, str, int]]:
     '<allocation>@<budget>' ('surfaces@120s'), in the order that numbers the cost_XXXX
     folders: by budget as given, then allocation, model and seed."""
     return [(f"{a}@{c}", m, s) for c in cfg.hf_cpu_budgets for a in cfg.allocations
-            for m in cfg.model_types for s in range(cfg.n_random_seeds)]
+            for m in study_models(cfg) for s in range(cfg.n_random_seeds)]
+
+
+def study_models(cfg: ExperimentConfig) -> list[str]:
+    """The allocation study's models: those of model_types in cost_model_types (all when
+    it is None); when none is, the first of model_types."""
+    models = [m for m in cfg.model_types if m in (cfg.cost_model_types or cfg.model_types)]
+    return models or list(cfg.model_types[:1])
 
 
 def resolve_config(profile: str | None = None, config_path: str | Path | None = None,
@@ -443,6 +463,10 @@ PROFILES: dict[str, dict] = {
                             "batch_size": 64, "learning_rate": 1e-3},
         "model_config": {"cnn_filters": [16, 32], "mlp_hidden_dims": [64, 64]},
         "hf_budgets": [50, 200, 500],
+        # the allocation study, small: two strategies at two CPU budgets, for mda_cnn
+        "allocations": ["surfaces", "paths/4"],
+        "hf_cpu_budgets": ["5%", "10%"],
+        "cost_model_types": ["mda_cnn"],
         "n_random_seeds": 2,
         "n_hyperparameter_trials": 2,
         "output_dir": "results-quick",

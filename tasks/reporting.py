@@ -53,7 +53,6 @@ def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_pl
         cost_planned: the CPU-budget cells (label, model, seed): cost_results.csv
             (sabr.analysis.cost), and the report's ``cost`` entry.
     """
-    from sabr.analysis.cost import write_cost_results
     from sabr.analysis.report import compose_report
     from sabr.analysis.timings import stage_timings, throughput
     own = Clock()
@@ -74,17 +73,17 @@ def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_pl
     is_cost = [isinstance(f[0], str) for f in failures]
     report = compose_report(output_dir, run_name, planned=[tuple(p) for p in planned],
                             failures=[f for f, c in zip(failures, is_cost) if not c],
-                            fully_cached=fully_cached, timings=timings)
+                            fully_cached=fully_cached, timings=timings,
+                            cost_planned=[tuple(p) for p in cost_planned or []],
+                            cost_failures=[f for f, c in zip(failures, is_cost) if c])
     agg = report.pop("aggregator")
     publish(agg, report)
     get_run_logger().info("%d of %d cells finished; analysis in %s (archived in %s). %s",
                           report["n_ok"], report["n_cells"], output_dir, report["run_dir"],
                           report["comparison"].splitlines()[0])
-    if cost_planned:
-        report["cost"] = write_cost_results(output_dir, cost_planned,
-                                            [f for f, c in zip(failures, is_cost) if c])
-        report["files"]["cost_results"] = report["cost"]["file"]
-        get_run_logger().info("%d of %d CPU-budget cells finished: %s", report["cost"]["n_ok"],
-                              report["cost"]["n_cells"], report["cost"]["file"])
+    if "cost" in report:
+        get_run_logger().info("%d of %d CPU-budget cells finished: %s. %s", report["cost"]["n_ok"],
+                              report["cost"]["n_cells"], report["cost"]["file"],
+                              report.get("answer", ""))
     report.pop("markdown")
     return report

@@ -41,6 +41,10 @@ TINY_EXPERIMENT = {
     "n_random_seeds": 2,
     "n_hyperparameter_trials": 1,
     "parallel_jobs": 2,
+    # no allocation study unless a test asks for one (quick's needs 4000 paths for paths/4)
+    "allocations": ["spread"],
+    "hf_cpu_budgets": [],
+    "cost_model_types": None,
 }
 
 

@@ -121,7 +121,8 @@ def _t(confidence: float, dof: float) -> float:
     return float(stats.t.ppf(0.5 + confidence / 2, dof))
 
 
-def budget_for_target_fit(budget, seed, mse, target_mse: float, *, confidence: float = 0.95) -> dict:
+def budget_for_target_fit(budget, seed, mse, target_mse: float, *, confidence: float = 0.95,
+                          target_log_var: float = 0.0, target_df: float = math.inf) -> dict:
     """HF budget at which the primary power-law fit reaches ``target_mse``, with a Fieller interval.
 
     Fit: log ybar_j = alpha + beta (log n_j - xm) on the k budget means (sabr.analysis.scaling);
@@ -129,7 +130,9 @@ def budget_for_target_fit(budget, seed, mse, target_mse: float, *, confidence: f
     (alpha + beta u - log target)^2 <= t^2 [s^2 (1/k + u^2 / Sxx) + c_seed], u = log n - xm
     (Fieller / inverse prediction; Draper & Smith 1998 sec. 3.2), t on the Satterthwaite
     df of s^2 (k - 2 df) and c_seed (S - 1 df) at u*. Unbounded when beta is not
-    significantly negative (hi = inf, and lo may be 0).
+    significantly negative (hi = inf, and lo may be 0). A target that is itself an
+    estimate (another design's mean log MSE) adds its variance ``target_log_var`` (on
+    ``target_df`` df) to the bracket, and to the Satterthwaite df.
 
     Args:
         budget, seed: (n,) per trained cell. mse: (n,) MSE in bp^2 (> 0; pass the
@@ -156,11 +159,15 @@ def budget_for_target_fit(budget, seed, mse, target_mse: float, *, confidence: f
     c0 = f.alpha - math.log(target_mse)
     u_star = -c0 / beta
     v_line = f.s2 * (1.0 / f.k + u_star ** 2 / f.sxx)
-    dof = satterthwaite([(v_line, f.k - 2), (f.c_seed, f.df_seed)])
+    parts = [(v_line, f.k - 2), (f.c_seed, f.df_seed)]
+    if target_log_var > 0:
+        parts.append((float(target_log_var), float(target_df)))
+    dof = satterthwaite(parts)
     dof = f.k - 2 if not np.isfinite(dof) else dof
     t = _t(confidence, dof)
     lo, hi = _fieller_set(beta ** 2 - t * t * f.s2 / f.sxx, 2 * c0 * beta,
-                          c0 ** 2 - t * t * (f.s2 / f.k + f.c_seed), u_star)
+                          c0 ** 2 - t * t * (f.s2 / f.k + f.c_seed + max(target_log_var, 0.0)),
+                          u_star)
     with _quiet():
         out.update(budget=float(np.exp(f.xm + u_star)), lo=float(np.exp(f.xm + lo)),
                    hi=float(np.exp(f.xm + hi)), df=dof)             # np.exp: overflow -> inf

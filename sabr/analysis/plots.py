@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 from ..io import atomic_path  # noqa: E402
 from ..numerics.grid import REGIONS  # noqa: E402
 
-__all__ = ["plot_rmse_vs_budget", "plot_region_errors", "plot_cost_benefit",
+__all__ = ["plot_rmse_vs_budget", "plot_region_errors", "plot_cost_benefit", "plot_cost_curves",
            "plot_example_smiles", "plot_error_heatmap", "make_all_plots"]
 
 
@@ -113,6 +113,42 @@ def plot_cost_benefit(cost: pd.DataFrame, path: Path) -> Path:
     ax.set(xscale="log", yscale="log", xlabel="cost (HF Monte Carlo CPU-s + training s)",
            ylabel="test RMSE (bp)", title="Cost-benefit")
     ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_cost_curves(curves: pd.DataFrame, path: Path, point_design: str = "spread (points)") -> Path:
+    """Test RMSE against HF Monte Carlo CPU-seconds, one panel per model, one line per
+    allocation (seed t interval as bars), the seed design's point budgets as labelled
+    markers on the same axes; the Hagan baseline and the noise floor as lines.
+
+    Args:
+        curves: sabr.analysis.allocation.cost_curves output. path: the PNG to write.
+    """
+    models = sorted(curves.model_type.unique())
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 4.2), squeeze=False,
+                             layout="constrained", sharey=True)
+    for ax, model in zip(axes[0], models):
+        g = curves[curves.model_type == model]
+        for allocation, h in g.groupby("allocation", sort=True):
+            h = h.sort_values("hf_cpu_seconds")
+            err = np.vstack([h.rmse_bp - h.rmse_bp_lo, h.rmse_bp_hi - h.rmse_bp]).clip(0)
+            err = np.where(np.isfinite(err), err, 0.0)
+            if allocation == point_design:
+                ax.errorbar(h.hf_cpu_seconds, h.rmse_bp, yerr=err, fmt="ks", ms=5, capsize=2,
+                            label="seed design (points)")
+                for r in h.itertuples():
+                    ax.annotate(r.budget, (r.hf_cpu_seconds, r.rmse_bp), fontsize=7,
+                                xytext=(4, 4), textcoords="offset points")
+            else:
+                ax.errorbar(h.hf_cpu_seconds, h.rmse_bp, yerr=err, marker="o", ms=4, capsize=2,
+                            label=allocation)
+        if g.hagan_rmse_bp.notna().any():
+            ax.axhline(g.hagan_rmse_bp.mean(), color="k", ls=":", lw=1, label="Hagan")
+        if g.noise_floor_bp.notna().any():
+            ax.axhline(g.noise_floor_bp.mean(), color="grey", ls="--", lw=1, label="MC noise floor")
+        ax.set(xscale="log", yscale="log", xlabel="HF Monte Carlo CPU-seconds", title=model)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("test RMSE (bp), geometric mean over seeds")
     return _save(fig, path)
 
 

@@ -32,7 +32,8 @@ TIMINGS_FILE = "analysis/timings.json"
 
 def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failures=None,
                    fully_cached: bool = False, timings: dict | Callable[[], dict] | None = None,
-                   previous: Path | None | str = "latest") -> dict:
+                   previous: Path | None | str = "latest", cost_planned=None,
+                   cost_failures=None) -> dict:
     """Analyse the cells on disk and write the whole report of run ``run_name``.
 
     Args:
@@ -45,9 +46,16 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
             the run's clock includes it), or None when unknown.
         previous: the archived run to compare with; "latest" (default): the one ``latest``
             points at before this run is archived.
+        cost_planned, cost_failures: the allocation study's CPU-budget cells (label, model,
+            seed) and those that failed in this run (label, model, seed, why); None: the
+            cost_* cells on disk. They give cost_results.csv (sabr.analysis.cost) and the
+            section "What accuracy costs" (sabr.analysis.allocation), its answer also
+            the second line of the summary.
     Returns:
         dict: the aggregator's status plus files, plots, markdown, comparison, run_dir,
-        timings and the ResultsAggregator (``aggregator``).
+        timings, the ResultsAggregator (``aggregator``) and, with an allocation study,
+        ``cost`` (cost_results.csv's counts, sabr.analysis.cost.write_cost_results) and
+        ``answer`` (its one sentence).
     """
     out = Path(output_dir)
     before = previous_run(out) if previous == "latest" else (Path(previous) if previous else None)
@@ -57,7 +65,16 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
                             failures=failures_list)
     written = agg.write_all()
     section = comparison_markdown(agg.get_performance_summary(), before, fully_cached=fully_cached)
-    markdown = written["markdown"] + "\n## Against the previous run\n\n" + section + "\n"
+    markdown = written["markdown"]
+    cost, study = _allocation_study(out, agg, cost_planned, cost_failures)
+    if study is not None:
+        written["files"].update(study["files"], cost_results=cost["file"])
+        written["plots"].extend(study["plots"])
+        title, _, rest = markdown.partition("\n")
+        answer = study["tables"]["answer"]
+        markdown = (title + ("\n\n**What accuracy costs:** " + answer + "\n" if answer else "\n")
+                    + rest + "\n" + study["markdown"])
+    markdown += "\n## Against the previous run\n\n" + section + "\n"
     if callable(timings):
         timings = timings()
     if timings is not None:
@@ -67,11 +84,31 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
     atomic_write_json(out / REPORT_FILE, {
         "run_name": run_name, "previous": before.name if before else None,
         "planned": planned_list, "failures": failures_list, "fully_cached": bool(fully_cached),
-        "timings": timings is not None})
+        "timings": timings is not None,
+        "cost_planned": None if cost is None else [list(p) for p in cost["planned"]],
+        "cost_failures": None if cost_failures is None else [list(f) for f in cost_failures]})
     archived = archive_run(out, run_name, replace=True)
+    extra = {} if cost is None else {"cost": {k: v for k, v in cost.items() if k != "planned"},
+                                     "answer": study["tables"]["answer"]}
     return {**agg.status(), "files": written["files"], "plots": written["plots"],
             "markdown": markdown, "comparison": section, "run_dir": str(archived),
-            "timings": timings, "aggregator": agg}
+            "timings": timings, "aggregator": agg, **extra}
+
+
+def _allocation_study(out: Path, agg, planned, failures):
+    """cost_results.csv and the allocation analysis, when the folder has a study."""
+    from .allocation import write_allocation_analysis
+    from .cost import COST_FILE, collect_cost_cells, write_cost_results
+    if planned is None:
+        planned = sorted({(c["budget"], c["model_type"], int(c["seed"]))
+                          for c in collect_cost_cells(out)})
+    planned = [tuple(p) for p in planned]
+    if not planned:
+        return None, None
+    cost = write_cost_results(out, planned, failures)
+    import pandas as pd
+    study = write_allocation_analysis(out, pd.read_csv(out / COST_FILE), agg.df)
+    return {**cost, "planned": planned}, study
 
 
 def _floats(obj):
@@ -99,4 +136,5 @@ def recompose_report(output_dir: str | Path) -> dict:
     prev = out / "runs" / rec["previous"] if rec.get("previous") else None
     return compose_report(out, rec["run_name"], planned=rec.get("planned"),
                           failures=rec.get("failures"), fully_cached=rec.get("fully_cached", False),
-                          timings=timings, previous=prev if prev is not None and prev.is_dir() else None)
+                          timings=timings, previous=prev if prev is not None and prev.is_dir() else None,
+                          cost_planned=rec.get("cost_planned"), cost_failures=rec.get("cost_failures"))

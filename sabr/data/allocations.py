@@ -33,7 +33,8 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from ..budget_labels import (ALLOCATION_NAMES, PATH_DIVISORS, POINT_BUDGETS, budget_name,
+from ..budget_labels import (ALLOCATION_NAMES, MIN_PREFIX_PATHS, PATH_DIVISORS, POINT_BUDGETS,
+                             budget_name,
                              cell_label, cpu_budget_label, is_cell_label, parse_allocation,
                              parse_cell_label, parse_cpu_budget)
 from .budgets import TUNING_REPLICATE, BudgetSplit, _rng, budget_points, make_split, point_order
@@ -184,7 +185,8 @@ def paths(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
     if not found.size:
         raise ValueError(f"allocation={name!r} is invalid for this data set: its runs record "
                          f"labels at {np.asarray(dataset.prefix_paths).tolist()} paths, not "
-                         f"{want}; allowed data_gen_config.mc_paths >= {1000 * divisor}")
+                         f"{want}; allowed data_gen_config.mc_paths >= "
+                         f"{MIN_PREFIX_PATHS * divisor}")
     return _whole_surfaces(name, dataset, budget, seed, unit, validation_fraction,
                            int(found[0]))
 
@@ -228,6 +230,7 @@ def _whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, leve
 ALLOCATIONS: dict[str, Callable[..., Allocation]] = {"spread": spread, "surfaces": surfaces,
                                                      "paths": paths}
 assert tuple(ALLOCATIONS) == ALLOCATION_NAMES, "sabr.budget_labels names every strategy"
+
 
 
 def allocate(strategy: str, dataset, budget, seed: int, *, unit: Unit = "points",

@@ -67,6 +67,12 @@ WHAT = {
     "budget for target": f"n* = {N_STAR:g} where A's population line meets the target "
                          "(Fieller, efficiency table)",
     "data-efficiency ratio": "n_B / 200 where B's population line meets A's at 200 (Fieller)",
+    "cost ratio": "CPU-seconds where A's population line (an allocation's curve) meets B's "
+                  "expected log MSE at n=200 (the seed design's reference cell, given its "
+                  "budget effect), the target estimated from B's seeds there; over a fixed "
+                  "reference cost (Fieller with the target's variance: allocation_ratios.csv)",
+    "cost ratio, target taken as exact": "the same, ignoring the target's seed variance; NOT "
+                                         "reported (contrast)",
     "test-theta bootstrap": "RMSE over the population of test thetas of the trained cells "
                             "(geometric mean over seeds), seeds fixed; BCa; labelled approximate "
                             "in the report (about 0.91-0.93 with heavy-tailed thetas)",
@@ -140,6 +146,14 @@ def simulate_fits(reps: int, rng, sd_u: float, n_seeds: int, tally: _Tally, sett
         tally.add(key("budget for target"), g["lo"], g["hi"], N_STAR, log=True)
         e = data_efficiency_ratio(bud, sd, np.exp(ya), np.exp(yb), N0)
         tally.add(key("data-efficiency ratio"), e["lo"], e["hi"], ratio_true, log=True)
+        ref = d["B"][j0]                                  # the reference cell's seeds
+        cost_truth = math.exp((LOG_A["A"] - d["B_cond"][j0]) / B["A"])
+        c = budget_for_target_fit(bud, sd, np.exp(ya), float(np.exp(ref.mean())),
+                                  target_log_var=float(ref.var(ddof=1) / ref.size),
+                                  target_df=ref.size - 1)
+        tally.add(key("cost ratio"), c["lo"], c["hi"], cost_truth, log=True)
+        c = budget_for_target_fit(bud, sd, np.exp(ya), float(np.exp(ref.mean())))
+        tally.add(key("cost ratio, target taken as exact"), c["lo"], c["hi"], cost_truth, log=True)
 
 
 def simulate_test_thetas(reps: int, rng, n_seeds: int, tally: _Tally, sd_v: float = 1.0,

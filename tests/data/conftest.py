@@ -9,6 +9,7 @@ def small_config(**data):
             "n_strikes": 7, "maturity_range": [0.5, 2.0], "master_seed": 7}
     base.update(data)
     return ExperimentConfig.profile("quick", data_gen_config=base, hf_budgets=[10, 20, 40],
+                                    allocations=["spread"], hf_cpu_budgets=[],
                                     model_config={"patch_size": [3, 3]}).data_gen_config
 
 

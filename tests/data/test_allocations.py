@@ -128,8 +128,13 @@ def test_bad_budgets_get_one_line_naming_the_field_and_the_allowed_range(small_d
 
 
 def test_the_configuration_knows_every_strategy_by_name():
-    from sabr.budget_labels import ALLOCATION_NAMES
+    from sabr.budget_labels import ALLOCATION_NAMES, MIN_PREFIX_PATHS, PATH_DIVISORS
+    from sabr.numerics.mc_result import MIN_PATHS
+    from sabr.numerics.montecarlo import PATH_HALVINGS
     assert tuple(ALLOCATIONS) == ALLOCATION_NAMES and set(POINT_BUDGETS) <= set(ALLOCATIONS)
+    # the paths/D names are the prefixes the engine records
+    assert PATH_DIVISORS == tuple(2 ** j for j in range(1, PATH_HALVINGS + 1))
+    assert MIN_PREFIX_PATHS == MIN_PATHS
 
 
 def test_an_unknown_strategy_lists_the_known_ones(small_dataset):

@@ -57,6 +57,24 @@ def test_cpu_budget_cells_per_allocation_spend_at_most_their_budget_and_rerun_ca
                             values="n_hf_thetas")
     assert (thetas["paths/2"] > thetas["surfaces"]).all()
 
+    # the analysis against CPU-seconds: tables, the plot, the answer in summary.md and
+    # in the hf-budget-summary artifact (two CPU budgets: interpolation, no interval)
+    from prefect.artifacts import Artifact
+    ratios = pd.read_csv(out / "analysis" / "allocation_ratios.csv")
+    assert set(ratios.allocation) == {"spread", "surfaces", "paths/2"}
+    assert (ratios.reference == "b=20").all() and (ratios.method == "interpolation").all()
+    comp = pd.read_csv(out / "analysis" / "allocation_comparisons.csv")
+    assert len(comp) == 6 and (comp.n_pairs == 2).all()                # 3 pairs x 2 budgets
+    curves = pd.read_csv(out / "analysis" / "allocation_curves.csv")
+    assert len(curves) == 7 and (curves.allocation == "spread (points)").sum() == 1
+    assert (out / "plots" / "cost_curves.png").stat().st_size > 10_000
+    md = (out / "analysis" / "summary.md").read_text()
+    second = md.splitlines()[2]
+    assert second.startswith("**What accuracy costs:** For residual_mlp, ") and "b=20" in second
+    assert "## What accuracy costs (HF Monte Carlo CPU-seconds)" in md
+    assert second in Artifact.get("hf-budget-summary").data
+    assert summary["answer"] == second.removeprefix("**What accuracy costs:** ")
+
     names = _task_names()
     assert {"train residual_mlp surfaces@30% s=1", "train residual_mlp spread@60% s=0",
             "tune residual_mlp surfaces@60%", "train residual_mlp b=20 s=0",

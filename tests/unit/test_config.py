@@ -122,3 +122,18 @@ def test_a_profile_the_config_file_would_outrank_is_refused_not_ignored(tmp_path
     with pytest.raises(ConfigError, match="is not applied"):
         resolve_config("quick", p)
     assert resolve_config(None, None).name == "hf-budget-quick"    # no file: quick
+
+
+def test_the_allocation_study_runs_on_its_models_or_the_first_one_asked_for():
+    from sabr.config import planned_cost_cells, study_models
+    quick = ExperimentConfig.profile("quick")
+    assert quick.cost_model_types == ("mda_cnn",) and study_models(quick) == ["mda_cnn"]
+    assert {m for _, m, _ in planned_cost_cells(quick)} == {"mda_cnn"}
+    assert len(planned_cost_cells(quick)) == 2 * 2 * 2          # allocations x budgets x seeds
+    both = ExperimentConfig.profile("quick", model_types=["residual_mlp", "mda_cnn"])
+    assert study_models(both) == ["mda_cnn"]
+    narrow = ExperimentConfig.profile("quick", model_types=["residual_mlp", "direct_mlp"])
+    assert study_models(narrow) == ["residual_mlp"]             # no study model asked for
+    every = ExperimentConfig.profile("quick", cost_model_types=None)
+    assert study_models(every) == list(every.model_types)
+    assert not planned_cost_cells(ExperimentConfig.profile("quick", hf_cpu_budgets=[]))

@@ -1,0 +1,332 @@
+"""What accuracy costs: the allocation study against HF Monte Carlo CPU-seconds.
+
+shared/DESIGN.md ("What HF data costs", "Allocation strategies") and STATISTICS.md
+("Efficiency"). Inputs: the CPU-budget cells (cost_results.csv, sabr.analysis.cost) and
+the seed's point cells (detailed_results.csv: the ``spread`` design at ``hf_budgets``).
+Errors are compared on log MSE, like everything else; "accuracy" for a target is the
+noise-corrected MSE (MSE minus the test labels' mean squared standard error), which is
+what a model is, not what the Monte Carlo noise of the test labels adds.
+
+* :func:`cost_curves`: per (allocation, CPU budget, model) and per point budget of the
+  seed's design: mean HF CPU-seconds spent, the geometric-mean RMSE over seeds with its
+  t interval (sabr.analysis.compare.geometric_mean_interval).
+* :func:`compare_allocations`: every pair of allocations at the same CPU budget, paired
+  on seed (sabr.analysis.compare.paired_test), Holm over the whole family.
+* :func:`cost_for_target`: per (model, allocation), the CPU-seconds at which its
+  power-law fit of log MSE on log CPU-seconds reaches a target, with a Fieller interval
+  (sabr.analysis.efficiency.budget_for_target_fit); the target may be an estimate with
+  its own variance.
+* :func:`cost_ratios`: the headline. Per model, the target is the seed design's accuracy
+  at its largest point budget (geometric mean over seeds of the corrected MSE); each
+  allocation's CPU-seconds for it, over the seed design's own CPU-seconds there, with
+  the interval (the target's seed variance included; simulated coverage:
+  tests/benchmarks/coverage.py, "cost ratio"). :func:`answer` says it in one sentence.
+"""
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from .compare import geometric_mean_interval, holm, paired_test
+from .efficiency import budget_for_target, budget_for_target_fit
+
+__all__ = ["POINT_DESIGN", "study_cells", "cost_curves", "compare_allocations",
+           "cost_for_target", "cost_ratios", "answer", "allocation_tables",
+           "allocation_markdown", "write_allocation_analysis"]
+
+POINT_DESIGN = "spread (points)"
+"""The allocation name of the seed's point-budget cells in these tables."""
+_NAN = math.nan
+
+
+def _mse_corr(df: pd.DataFrame) -> pd.Series:
+    """Noise-corrected MSE (bp^2) of each row: its own column, else MSE - floor^2."""
+    corr = df["mse_corrected_bp2"] if "mse_corrected_bp2" in df else pd.Series(_NAN, df.index)
+    fallback = df["mse_bp2"] - df["noise_floor_bp"] ** 2
+    return corr.where(np.isfinite(corr), fallback)
+
+
+def study_cells(cost: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Finished cells of both designs in one frame.
+
+    Columns: allocation ('surfaces', 'paths/4', ..., or POINT_DESIGN), budget (the CPU
+    budget's label, '120s' / '5%', or 'b=1000'), model_type, seed, hf_cpu_seconds,
+    mse_bp2, mse_corr (noise-corrected, bp^2), rmse_bp, n_hf_thetas, hf_paths, order
+    (the budget's position: CPU-seconds for CPU budgets, points for the seed's)."""
+    frames = []
+    if cost is not None and len(cost):
+        c = cost[cost.status == "ok"].copy()
+        c["budget"] = c.hf_cpu_budget.astype(str)
+        frames.append(c)
+    if points is not None and len(points):
+        p = points[(points.status == "ok") & points.budget.notna()].copy()
+        p["allocation"] = POINT_DESIGN
+        p["order"] = p.budget.astype(float)
+        p["budget"] = "b=" + p.budget.astype(int).astype(str)
+        frames.append(p)
+    if not frames:
+        return pd.DataFrame(columns=["allocation", "budget", "model_type", "seed",
+                                     "hf_cpu_seconds", "mse_bp2", "mse_corr", "rmse_bp"])
+    df = pd.concat(frames, ignore_index=True)
+    df = df[np.isfinite(df.mse_bp2) & (df.mse_bp2 > 0) & np.isfinite(df.hf_cpu_seconds)].copy()
+    df["mse_corr"] = _mse_corr(df)
+    if "order" not in df:
+        df["order"] = _NAN
+    cpu = df.allocation != POINT_DESIGN
+    df.loc[cpu, "order"] = df[cpu].groupby(["allocation", "budget"]).hf_cpu_seconds.transform("mean")
+    for col in ("n_hf_thetas", "hf_paths"):
+        if col not in df:
+            df[col] = _NAN
+    return df.reset_index(drop=True)
+
+
+def _mean(g: pd.DataFrame, col: str) -> float:
+    return float(g[col].mean()) if col in g else _NAN
+
+
+def cost_curves(cells: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Per (model, allocation, budget): n seeds, mean HF CPU-seconds, mean distinct
+    thetas, the labels' paths, geometric-mean RMSE with its seed t interval (bp), and the
+    noise-corrected RMSE of the geometric-mean corrected MSE (bp; NaN when not > 0), the
+    Hagan baseline's RMSE and the test labels' noise floor (bp)."""
+    rows = []
+    for (m, a, b), g in cells.groupby(["model_type", "allocation", "budget"], sort=False):
+        gm, lo, hi = geometric_mean_interval(g.mse_bp2.to_numpy(), confidence=confidence)
+        corr = g.mse_corr.to_numpy()
+        rows.append({"model_type": m, "allocation": a, "budget": b, "n": len(g),
+                     "hf_cpu_seconds": float(g.hf_cpu_seconds.mean()),
+                     "n_hf_thetas": float(g.n_hf_thetas.mean()),
+                     "hf_paths": float(g.hf_paths.mean()),
+                     "rmse_bp": math.sqrt(gm), "rmse_bp_lo": math.sqrt(lo) if lo == lo else _NAN,
+                     "rmse_bp_hi": math.sqrt(hi) if hi == hi else _NAN,
+                     "rmse_corrected_bp": math.sqrt(float(np.exp(np.log(corr).mean())))
+                     if np.all(corr > 0) else _NAN,
+                     "hagan_rmse_bp": _mean(g, "hagan_rmse_bp"),
+                     "noise_floor_bp": _mean(g, "noise_floor_bp"),
+                     "order": float(g.order.mean())})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    return out.sort_values(["model_type", "allocation", "order"], ignore_index=True).drop(columns="order")
+
+
+def compare_allocations(cells: pd.DataFrame, *, alpha: float = 0.05,
+                        confidence: float = 0.95) -> pd.DataFrame:
+    """Every pair of allocations at the same CPU budget and model, paired on seed
+    (log MSE; ratio < 1: A has the lower error for the same CPU-seconds), Holm-adjusted
+    over the whole family (all models, budgets and pairs)."""
+    c = cells[cells.allocation != POINT_DESIGN]
+    rows = []
+    for (m, b), g in c.groupby(["model_type", "budget"], sort=False):
+        wide = g.pivot_table(index="seed", columns="allocation", values="mse_bp2")
+        for a1, a2 in combinations(sorted(wide.columns), 2):
+            pair = wide[[a1, a2]].dropna()
+            t = paired_test(np.log(pair[a1].to_numpy()), np.log(pair[a2].to_numpy()),
+                            confidence=confidence)
+            rows.append({"model_type": m, "budget": b, "allocation_a": a1, "allocation_b": a2,
+                         "cpu_seconds_a": float(g[g.allocation == a1].hf_cpu_seconds.mean()),
+                         "cpu_seconds_b": float(g[g.allocation == a2].hf_cpu_seconds.mean()),
+                         **{k: t[k] for k in ("n_pairs", "rmse_ratio", "rmse_ratio_lo",
+                                              "rmse_ratio_hi", "wins_a", "t", "p", "d_z", "note")}})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    out["p_holm"] = holm(out.p.to_numpy())
+    out["verdict"] = [
+        "too few pairs" if r.n_pairs < 2 or not np.isfinite(r.p_holm) else
+        (f"{r.allocation_a} better" if r.rmse_ratio < 1 else f"{r.allocation_b} better")
+        if r.p_holm < alpha else "no significant difference" for r in out.itertuples()]
+    return out
+
+
+def cost_for_target(cells: pd.DataFrame, model: str, allocation: str, target_mse: float, *,
+                    target_log_var: float = 0.0, target_df: float = math.inf,
+                    confidence: float = 0.95) -> dict:
+    """HF CPU-seconds at which (model, allocation) reaches ``target_mse`` (bp^2,
+    noise-corrected): the power-law fit over its CPU budgets (each budget at its mean
+    CPU-seconds spent) inverted, with a Fieller interval; with fewer than three budgets,
+    log-log interpolation between the tested ones, without an interval.
+
+    Returns dict: cpu_seconds, lo, hi, method ('fit' or 'interpolation'), flag, n_budgets."""
+    g = cells[(cells.model_type == model) & (cells.allocation == allocation) & (cells.mse_corr > 0)]
+    out = {"cpu_seconds": _NAN, "lo": _NAN, "hi": _NAN, "method": "", "flag": "", "n_budgets":
+           int(g.budget.nunique())}
+    if g.empty or not (np.isfinite(target_mse) and target_mse > 0):
+        out["flag"] = "no finished cells" if g.empty else "no target"
+        return out
+    if out["n_budgets"] >= 3:
+        f = budget_for_target_fit(g.order.to_numpy(), g.seed.to_numpy(), g.mse_corr.to_numpy(),
+                                  target_mse, confidence=confidence,
+                                  target_log_var=target_log_var, target_df=target_df)
+        out.update(cpu_seconds=f["budget"], lo=f["lo"], hi=f["hi"], method="fit", flag=f["flag"])
+        return out
+    means = g.groupby("order").mse_corr.apply(lambda v: float(np.exp(np.log(v).mean())))
+    r = budget_for_target(means.index.to_numpy(float), np.sqrt(means.to_numpy()),
+                          math.sqrt(target_mse))
+    out.update(cpu_seconds=r.get("budget", _NAN), method="interpolation",
+               flag=r.get("flag", "") + f"; {out['n_budgets']} budget(s) (< 3): no interval")
+    return out
+
+
+def cost_ratios(cells: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Per model and allocation: the CPU-seconds that reach the seed design's accuracy at
+    its largest point budget, as a fraction of what the seed design spent there.
+
+    Columns: model_type, allocation, reference ('b=1000'), target_rmse_bp (its
+    noise-corrected geometric-mean RMSE), reference_cpu_seconds, cpu_seconds [lo, hi],
+    ratio [ratio_lo, ratio_hi] (cpu / reference), method, flag, cheapest (the allocation
+    with the smallest ratio for the model)."""
+    ref_cells = cells[cells.allocation == POINT_DESIGN]
+    rows = []
+    for m in sorted(cells.model_type.unique()):
+        r = ref_cells[ref_cells.model_type == m]
+        if r.empty:
+            continue
+        top = r[r.order == r.order.max()]
+        y = np.log(top.mse_corr[top.mse_corr > 0].to_numpy())
+        if y.size == 0:
+            continue
+        target = float(np.exp(y.mean()))
+        var = float(y.var(ddof=1) / y.size) if y.size > 1 else 0.0
+        ref_cpu = float(top.hf_cpu_seconds.mean())
+        for a in sorted(set(cells[(cells.model_type == m)].allocation) - {POINT_DESIGN}):
+            c = cost_for_target(cells, m, a, target, target_log_var=var,
+                                target_df=max(y.size - 1, 1), confidence=confidence)
+            rows.append({"model_type": m, "allocation": a, "reference": top.budget.iloc[0],
+                         "target_rmse_bp": math.sqrt(target), "reference_cpu_seconds": ref_cpu,
+                         "cpu_seconds": c["cpu_seconds"], "cpu_seconds_lo": c["lo"],
+                         "cpu_seconds_hi": c["hi"], "ratio": c["cpu_seconds"] / ref_cpu,
+                         "ratio_lo": c["lo"] / ref_cpu, "ratio_hi": c["hi"] / ref_cpu,
+                         "method": c["method"], "flag": c["flag"], "n_budgets": c["n_budgets"]})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    best = out[np.isfinite(out.ratio)].groupby("model_type").ratio.idxmin()
+    out["cheapest"] = out.index.isin(best.to_numpy())
+    return out
+
+
+def _pct(v: float) -> str:
+    if not np.isfinite(v):
+        return "unbounded" if v == math.inf else "n/a"
+    return f"{100 * v:.2g} %" if v < 0.1 else f"{100 * v:.0f} %"
+
+
+def answer(ratios: pd.DataFrame, curves: pd.DataFrame | None = None, model: str = "mda_cnn") -> str:
+    """The study's answer in one sentence, for ``model`` (else the first model); when no
+    allocation reaches the target, the closest cell of ``curves`` (lowest RMSE)."""
+    if ratios is None or ratios.empty:
+        return ""
+    if model not in set(ratios.model_type):
+        model = sorted(ratios.model_type)[0]
+    closest = None
+    if curves is not None and not curves.empty:
+        mine = curves[(curves.model_type == model) & (curves.allocation != POINT_DESIGN)]
+        if len(mine) and mine.rmse_bp.notna().any():
+            closest = mine.loc[mine.rmse_bp.idxmin()]
+    r = ratios[(ratios.model_type == model) & ratios.cheapest]
+    if r.empty:
+        mine = ratios[ratios.model_type == model].iloc[0]
+        text = (f"For {model}, no allocation reached the seed design's {mine.reference} "
+                f"accuracy ({mine.target_rmse_bp:.0f} bp, noise-corrected) within its tested "
+                f"CPU budgets")
+        if closest is not None:
+            text += (f"; closest: {closest.allocation}@{closest.budget}, {closest.rmse_bp:.0f} bp "
+                     f"at {closest.hf_cpu_seconds:.3g} CPU-seconds "
+                     f"({_pct(closest.hf_cpu_seconds / mine.reference_cpu_seconds)} of the "
+                     f"{mine.reference_cpu_seconds:.3g} that spread points need)")
+        return text + "."
+    r = r.iloc[0]
+    interval = (f" [{_pct(r.ratio_lo)}, {_pct(r.ratio_hi)}]" if r.method == "fit"
+                else " (interpolated between two budgets: no interval)")
+    return (f"For {model}, {r.allocation} reaches the seed design's {r.reference} accuracy "
+            f"({r.target_rmse_bp:.0f} bp, noise-corrected) at {_pct(r.ratio)}{interval} of the "
+            f"{r.reference_cpu_seconds:.3g} HF CPU-seconds that spread points need.")
+
+
+def allocation_tables(cost: pd.DataFrame, points: pd.DataFrame | None = None, *,
+                      confidence: float = 0.95) -> dict:
+    """Every table of the study: cells, curves, comparisons, ratios (DataFrames) and the
+    answer (str)."""
+    cells = study_cells(cost, points)
+    ratios = cost_ratios(cells, confidence=confidence)
+    curves = cost_curves(cells, confidence=confidence)
+    return {"cells": cells, "curves": curves,
+            "comparisons": compare_allocations(cells, confidence=confidence),
+            "ratios": ratios, "answer": answer(ratios, curves)}
+
+
+def _f(v, spec=".1f") -> str:
+    return format(v, spec) if isinstance(v, (int, float)) and np.isfinite(v) else (
+        "unbounded" if v == math.inf else "")
+
+
+def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
+    """The summary.md section "What accuracy costs": the answer, the ratios, the curves
+    and the significant comparisons."""
+    lines = ["## What accuracy costs (HF Monte Carlo CPU-seconds)", ""]
+    if tables["answer"]:
+        lines += [f"**{tables['answer']}**", ""]
+    r = tables["ratios"]
+    if not r.empty:
+        lines += ["CPU-seconds each allocation needs to reach the seed design's accuracy at its "
+                  "largest point budget (noise-corrected geometric-mean MSE over seeds), as a "
+                  "share of what the seed design spent there. Interval: the inverted power-law "
+                  "fit of log MSE on log CPU-seconds (Fieller), the target's seed variance "
+                  "included (coverage: tests/benchmarks/coverage.py, 'cost ratio').", "",
+                  "| model | allocation | target | CPU-s needed [CI] | share of spread's [CI] | how |",
+                  "|---|---|---|---|---|---|"]
+        for x in r.itertuples():
+            mark = " (cheapest)" if x.cheapest else ""
+            lines.append(f"| {x.model_type} | {x.allocation}{mark} | {x.reference}: "
+                         f"{_f(x.target_rmse_bp)} bp at {_f(x.reference_cpu_seconds, '.3g')} s | "
+                         f"{_f(x.cpu_seconds, '.3g')} [{_f(x.cpu_seconds_lo, '.3g')}, "
+                         f"{_f(x.cpu_seconds_hi, '.3g')}] | {_pct(x.ratio)} [{_pct(x.ratio_lo)}, "
+                         f"{_pct(x.ratio_hi)}] | {x.method}; {x.flag} |")
+        lines.append("")
+    c = tables["curves"]
+    if not c.empty:
+        lines += ["| model | allocation | budget | seeds | CPU-s spent | thetas | paths | "
+                  "RMSE bp [seed CI] |", "|---|---|---|---|---|---|---|---|"]
+        for x in c.itertuples():
+            lines.append(f"| {x.model_type} | {x.allocation} | {x.budget} | {x.n} | "
+                         f"{_f(x.hf_cpu_seconds, '.3g')} | {_f(x.n_hf_thetas, '.0f')} | "
+                         f"{_f(x.hf_paths, '.0f')} | {_f(x.rmse_bp)} [{_f(x.rmse_bp_lo)}, "
+                         f"{_f(x.rmse_bp_hi)}] |")
+        lines.append("")
+    comp = tables["comparisons"]
+    if not comp.empty:
+        sig = comp[comp.p_holm < alpha]
+        lines.append(f"Paired comparisons at equal CPU budget (Holm over {len(comp)}): "
+                     + ("; ".join(f"{x.model_type} @{x.budget}: {x.allocation_a} / "
+                                  f"{x.allocation_b} RMSE ratio {x.rmse_ratio:.2f} "
+                                  f"[{x.rmse_ratio_lo:.2f}, {x.rmse_ratio_hi:.2f}], Holm p "
+                                  f"{x.p_holm:.3g}" for x in sig.itertuples())
+                        if len(sig) else "none significant at the "
+                        f"{alpha:g} level") + ".")
+    return "\n".join(lines) + "\n"
+
+
+def write_allocation_analysis(output_dir, cost: pd.DataFrame, points: pd.DataFrame | None,
+                              *, plot: bool = True) -> dict:
+    """Write analysis/allocation_{curves,comparisons,ratios}.csv and plots/cost_curves.png;
+    returns the tables, the markdown section and the files written."""
+    from pathlib import Path
+    from ..io import atomic_write_text
+    out = Path(output_dir)
+    tables = allocation_tables(cost, points)
+    files = {}
+    for name in ("curves", "comparisons", "ratios"):
+        path = out / "analysis" / f"allocation_{name}.csv"
+        atomic_write_text(path, tables[name].to_csv(index=False))
+        files[f"allocation_{name}"] = str(path)
+    plots = []
+    if plot and not tables["curves"].empty:
+        from .plots import plot_cost_curves
+        plots.append(str(plot_cost_curves(tables["curves"], out / "plots" / "cost_curves.png",
+                                          POINT_DESIGN)))
+    return {"tables": tables, "markdown": allocation_markdown(tables), "files": files,
+            "plots": plots}

@@ -1,0 +1,100 @@
+"""The allocation study's analysis (sabr.analysis.allocation) on synthetic cells with a
+known answer: the CPU-seconds an allocation needs for the seed design's accuracy, the
+paired comparisons at equal cost, the one-sentence answer."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sabr.analysis.allocation import (POINT_DESIGN, allocation_tables, compare_allocations,
+                                      cost_ratios, study_cells)
+
+FLOOR = 5.0                                          # bp: the test labels' noise floor
+
+
+def _cells(rng, *, budgets=("1%", "2%", "5%", "10%"), seeds=5, sd=0.05):
+    """surfaces: corrected MSE = 4e5 cpu^-1 (bp^2); spread (CPU): 4e5 (cpu / 10)^-1, ten
+    times dearer; the seed design: b=1000 at 800 CPU-s with corrected MSE 4e5 / 80
+    (what surfaces reaches at 80 CPU-s: a true ratio of 0.1)."""
+    cpu = {"1%": 16.0, "2%": 32.0, "5%": 80.0, "10%": 160.0}
+    rows = []
+    for b in budgets:
+        for s in range(seeds):
+            for alloc, scale in (("surfaces", 1.0), ("spread", 10.0)):
+                corr = 4e5 / (cpu[b] / scale) * math.exp(rng.normal(0, sd))
+                rows.append({"allocation": alloc, "hf_cpu_budget": b, "model_type": "mda_cnn",
+                             "seed": s, "status": "ok", "hf_cpu_seconds": cpu[b] * (1 - 0.01 * s),
+                             "mse_bp2": corr + FLOOR ** 2, "mse_corrected_bp2": corr,
+                             "rmse_bp": math.sqrt(corr + FLOOR ** 2), "noise_floor_bp": FLOOR,
+                             "hagan_rmse_bp": 300.0, "n_hf_thetas": 10, "hf_paths": 100000})
+    points = []
+    for n, c in ((200, 300.0), (1000, 800.0)):
+        for s in range(seeds):
+            corr = 4e5 / (80.0 if n == 1000 else 20.0) * math.exp(rng.normal(0, sd))
+            points.append({"budget": n, "model_type": "mda_cnn", "seed": s, "status": "ok",
+                           "hf_cpu_seconds": c, "mse_bp2": corr + FLOOR ** 2,
+                           "mse_corrected_bp2": corr, "noise_floor_bp": FLOOR,
+                           "hagan_rmse_bp": 300.0, "n_hf_thetas": 800, "hf_paths": 100000})
+    return pd.DataFrame(rows), pd.DataFrame(points)
+
+
+def test_the_ratio_recovers_a_known_answer_with_an_interval_that_covers_it():
+    cost, points = _cells(np.random.default_rng(1))
+    t = allocation_tables(cost, points)
+    r = t["ratios"].set_index("allocation")
+    assert r.loc["surfaces", "reference"] == "b=1000"
+    assert r.loc["surfaces", "reference_cpu_seconds"] == pytest.approx(800.0)
+    assert r.loc["surfaces", "method"] == "fit"
+    # truth: surfaces reaches 4e5 / 80 at 80 CPU-s (cells spend up to 4 % under the budget)
+    assert r.loc["surfaces", "ratio"] == pytest.approx(0.1 * 0.98, rel=0.1)
+    assert r.loc["surfaces", "ratio_lo"] < 0.1 * 0.98 < r.loc["surfaces", "ratio_hi"]
+    assert r.loc["spread", "ratio"] == pytest.approx(1.0 * 0.98, rel=0.1)     # ten times dearer
+    assert r.loc["surfaces", "cheapest"] and not r.loc["spread", "cheapest"]
+    assert t["answer"].startswith("For mda_cnn, surfaces reaches the seed design's b=1000 "
+                                  "accuracy (71 bp, noise-corrected) at 9.")
+    assert "of the 800 HF CPU-seconds that spread points need." in t["answer"]
+
+
+def test_the_target_uncertainty_widens_the_interval():
+    """Noisier seeds at the reference cell give a wider ratio interval, all else equal."""
+    cost, points = _cells(np.random.default_rng(2), sd=0.02)
+    narrow = cost_ratios(study_cells(cost, points)).set_index("allocation").loc["surfaces"]
+    noisy = points.copy()
+    top = noisy.budget == 1000
+    noisy.loc[top, "mse_corrected_bp2"] *= np.exp(np.array([-0.4, 0.4, -0.2, 0.2, 0.0]))
+    wide = cost_ratios(study_cells(cost, noisy)).set_index("allocation").loc["surfaces"]
+    assert math.log(wide.ratio_hi / wide.ratio_lo) > 2 * math.log(narrow.ratio_hi / narrow.ratio_lo)
+
+
+def test_comparisons_at_equal_cost_are_paired_on_seed_and_holm_adjusted():
+    cost, points = _cells(np.random.default_rng(3))
+    comp = compare_allocations(study_cells(cost, points))
+    assert len(comp) == 4 and set(comp.budget) == {"1%", "2%", "5%", "10%"}
+    assert (comp.allocation_a == "spread").all() and (comp.allocation_b == "surfaces").all()
+    assert (comp.n_pairs == 5).all() and (comp.p_holm >= comp.p).all()
+    # spread needs ten times the CPU: its RMSE is sqrt(10) times larger at equal cost
+    assert comp.rmse_ratio.between(math.sqrt(10) / 1.1, math.sqrt(10) * 1.1).all()
+    assert (comp.verdict == "surfaces better").all()
+
+
+def test_two_budgets_interpolate_without_an_interval_and_failed_cells_are_left_out():
+    cost, points = _cells(np.random.default_rng(4), budgets=("2%", "10%"))
+    cost.loc[0, "status"] = "failed"
+    cost.loc[0, "mse_bp2"] = float("nan")
+    cells = study_cells(cost, points)
+    assert len(cells) == len(cost) - 1 + len(points)
+    assert set(cells.allocation) == {"surfaces", "spread", POINT_DESIGN}
+    t = allocation_tables(cost, points)
+    r = t["ratios"].set_index("allocation").loc["surfaces"]
+    assert r.method == "interpolation" and math.isnan(r.ratio_lo) and "no interval" in r.flag
+    assert r.ratio == pytest.approx(0.1, rel=0.15)
+    assert "(interpolated between two budgets: no interval)" in t["answer"]
+
+
+def test_when_nothing_reaches_the_target_the_answer_names_the_closest_cell():
+    cost, points = _cells(np.random.default_rng(5), budgets=("1%", "2%"))
+    t = allocation_tables(cost, points)
+    assert t["answer"].startswith("For mda_cnn, no allocation reached the seed design's b=1000 "
+                                  "accuracy")
+    assert "closest: surfaces@2%" in t["answer"]
