@@ -136,4 +136,5 @@ def test_the_allocation_study_runs_on_its_models_or_the_first_one_asked_for():
     assert study_models(narrow) == ["residual_mlp"]             # no study model asked for
     every = quick.model_copy(update={"cost_model_types": None})
     assert study_models(every) == list(every.model_types)
-    assert not planned_cost_cells(ExperimentConfig.profile("quick", hf_cpu_budgets=[]))
+    assert not planned_cost_cells(ExperimentConfig.profile("quick", hf_cpu_budgets=[],
+                                                           allocations=["spread"]))
