@@ -1,6 +1,6 @@
 """The ``hf-budget`` command line.
 
-    hf-budget run [--profile quick|full] [--config FILE] [--hf-budgets 50 100 ...]
+    hf-budget run [--profile quick|full|cost] [--config FILE] [--hf-budgets 50 100 ...]
                   [--model-types mda_cnn ...] [--hyperparameter-trials N] [--random-seeds N]
                   [--parallel-jobs N] [--output-dir DIR] [--tuning-method random|grid|bayesian]
                   [--allocations spread surfaces paths] [--hf-cpu-budgets 120 5% ...]
@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the experiment (the hf-budget Prefect flow)")
-    run.add_argument("--profile", choices=["quick", "full"], default=None,
+    run.add_argument("--profile", choices=["quick", "full", "cost"], default=None,
                      help="base configuration; with --config it must be the file's own "
                           "(unset: quick, or the file's)")
     run.add_argument("--config", dest="config_path", default=None,

@@ -455,6 +455,16 @@ def resolve_config(profile: str | None = None, config_path: str | Path | None = 
 PROFILES: dict[str, dict] = {
     # The seed's numbers.
     "full": {},
+    # The seed's experiment plus the allocation study on the full pool (issue 19): every
+    # model, whole surfaces and surfaces at a quarter of the paths against spread points,
+    # at 0.5-5 % of the pool's Monte Carlo CPU-seconds (the seed design's b=1000 spends
+    # about 45 % of it, so 5 % is about a ninth of that).
+    "cost": {
+        "name": "hf-budget-cost",
+        "allocations": ["spread", "surfaces", "paths/4"],
+        "hf_cpu_budgets": ["0.5%", "1%", "2%", "5%"],
+        "output_dir": "results-cost",
+    },
     # The whole flow in a few minutes on 2 cores.
     "quick": {
         "name": "hf-budget-quick",

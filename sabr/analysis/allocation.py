@@ -37,6 +37,8 @@ __all__ = ["POINT_DESIGN", "study_cells", "cost_curves", "compare_allocations",
            "cost_for_target", "cost_ratios", "answer", "allocation_tables",
            "allocation_markdown", "write_allocation_analysis"]
 
+NO_TARGET = ("the reference's error is within the test labels' noise floor on some seed "
+             "(noise-corrected MSE <= 0): no target")
 POINT_DESIGN = "spread (points)"
 """The allocation name of the seed's point-budget cells in these tables."""
 _NAN = math.nan
@@ -187,10 +189,9 @@ def cost_ratios(cells: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFram
             continue
         top = r[r.order == r.order.max()]
         y = np.log(top.mse_corr[top.mse_corr > 0].to_numpy())
-        if y.size == 0:
-            continue
-        target = float(np.exp(y.mean()))
-        var = float(y.var(ddof=1) / y.size) if y.size > 1 else 0.0
+        known = y.size == len(top)        # else a seed at or below the noise floor: no target
+        target = float(np.exp(y.mean())) if known else _NAN
+        var = float(y.var(ddof=1) / y.size) if known and y.size > 1 else 0.0
         ref_cpu = float(top.hf_cpu_seconds.mean())
         for a in sorted(set(cells[(cells.model_type == m)].allocation) - {POINT_DESIGN}):
             c = cost_for_target(cells, m, a, target, target_log_var=var,
@@ -200,7 +201,8 @@ def cost_ratios(cells: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFram
                          "cpu_seconds": c["cpu_seconds"], "cpu_seconds_lo": c["lo"],
                          "cpu_seconds_hi": c["hi"], "ratio": c["cpu_seconds"] / ref_cpu,
                          "ratio_lo": c["lo"] / ref_cpu, "ratio_hi": c["hi"] / ref_cpu,
-                         "method": c["method"], "flag": c["flag"], "n_budgets": c["n_budgets"]})
+                         "method": c["method"], "flag": c["flag"] if known else NO_TARGET,
+                         "n_budgets": c["n_budgets"]})
     out = pd.DataFrame(rows)
     if out.empty:
         return out
@@ -222,6 +224,10 @@ def answer(ratios: pd.DataFrame, curves: pd.DataFrame | None = None, model: str 
         return ""
     if model not in set(ratios.model_type):
         model = sorted(ratios.model_type)[0]
+    mine = ratios[ratios.model_type == model]
+    if (mine.flag == NO_TARGET).all():
+        return (f"For {model}, the seed design's {mine.reference.iloc[0]} error is within the "
+                f"test labels' Monte Carlo noise floor, so no CPU-second cost for it is measured.")
     closest = None
     if curves is not None and not curves.empty:
         mine = curves[(curves.model_type == model) & (curves.allocation != POINT_DESIGN)]

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_deployments_are_well_formed():
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     deps = {d["name"]: d for d in spec["deployments"]}
-    assert set(deps) >= {"prod", "smoke"}
+    assert set(deps) >= {"prod", "smoke", "cost"}
     prod = deps["prod"]
     assert prod["work_pool"]["name"] == "hf-budget" and prod["concurrency_limit"] == 1
     (sched,) = prod["schedules"]
@@ -39,3 +39,8 @@ def test_entrypoints_import_and_parameters_validate():
         cfg = load_config(REPO / params["config_path"])
         assert cfg.output_dir.startswith("results/")
     assert load_config(REPO / "deployments/prod.yaml").hf_budgets == (50, 100, 200, 500, 1000)
+    from sabr.config import planned_cells, planned_cost_cells
+    cost = load_config(REPO / "deployments/cost.yaml")      # the seed's design plus the study
+    assert cost.data_gen_config == load_config(REPO / "deployments/prod.yaml").data_gen_config
+    assert set(cost.allocations) == {"spread", "surfaces", "paths/4"}
+    assert len(planned_cells(cost)) == 100 and len(planned_cost_cells(cost)) == 240

@@ -29,7 +29,7 @@ def test_cpu_budget_cells_per_allocation_spend_at_most_their_budget_and_rerun_ca
     from sabr.data.allocations import pool_cpu_seconds
     from sabr.data.dataset import load_dataset
     cfg = make_tiny_config(model_types=["residual_mlp"], allocations=["spread", "surfaces", "paths/2"],
-                           hf_cpu_budgets=["30%", "60%"])
+                           hf_cpu_budgets=["50%", "80%"])
     out = tmp_path / "out"
     summary = hf_budget(config_path=str(cfg), output_dir=str(out))
     # the seed's point cells are untouched: b=20, one model, two seeds
@@ -39,15 +39,15 @@ def test_cpu_budget_cells_per_allocation_spend_at_most_their_budget_and_rerun_ca
 
     df = pd.read_csv(out / "cost_results.csv")
     assert sorted(set(zip(df.allocation, df.hf_cpu_budget))) == [
-        ("paths/2", "30%"), ("paths/2", "60%"), ("spread", "30%"), ("spread", "60%"),
-        ("surfaces", "30%"), ("surfaces", "60%")]
+        ("paths/2", "50%"), ("paths/2", "80%"), ("spread", "50%"), ("spread", "80%"),
+        ("surfaces", "50%"), ("surfaces", "80%")]
     assert (df.status == "ok").all() and (df.rmse_bp > 0).all() and (df.seed.isin([0, 1])).all()
     pool = pool_cpu_seconds(load_dataset(out / "data"))
     share = df.hf_cpu_budget.str.rstrip("%").astype(float) / 100
     assert (df.hf_cpu_seconds > 0).all() and (df.hf_cpu_seconds <= share * pool + 1e-9).all()
     spend = df.pivot_table(index=["allocation", "seed"], columns="hf_cpu_budget",
                            values="hf_cpu_seconds")
-    assert (spend["60%"] > spend["30%"]).all()        # a larger budget buys more, every seed
+    assert (spend["80%"] > spend["50%"]).all()        # a larger budget buys more, every seed
     per_theta = df.eval("(n_train + n_val) / n_hf_thetas")
     assert (per_theta[df.allocation == "surfaces"] > 5).all()   # whole surfaces: many points each
     assert (per_theta[df.allocation == "spread"] < per_theta[df.allocation == "surfaces"].min()).all()
@@ -62,7 +62,9 @@ def test_cpu_budget_cells_per_allocation_spend_at_most_their_budget_and_rerun_ca
     from prefect.artifacts import Artifact
     ratios = pd.read_csv(out / "analysis" / "allocation_ratios.csv")
     assert set(ratios.allocation) == {"spread", "surfaces", "paths/2"}
-    assert (ratios.reference == "b=20").all() and (ratios.method == "interpolation").all()
+    assert (ratios.reference == "b=20").all()
+    # 2000 paths: a 67 bp noise floor, which a b=20 cell may reach (then no target)
+    assert ((ratios.method == "interpolation") | ratios.flag.str.contains("noise floor")).all()
     comp = pd.read_csv(out / "analysis" / "allocation_comparisons.csv")
     assert len(comp) == 6 and (comp.n_pairs == 2).all()                # 3 pairs x 2 budgets
     curves = pd.read_csv(out / "analysis" / "allocation_curves.csv")
@@ -76,9 +78,9 @@ def test_cpu_budget_cells_per_allocation_spend_at_most_their_budget_and_rerun_ca
     assert summary["answer"] == second.removeprefix("**What accuracy costs:** ")
 
     names = _task_names()
-    assert {"train residual_mlp surfaces@30% s=1", "train residual_mlp spread@60% s=0",
-            "tune residual_mlp surfaces@60%", "train residual_mlp b=20 s=0",
-            "tune residual_mlp b=20", "train residual_mlp paths/2@60% s=0"} <= names
+    assert {"train residual_mlp surfaces@50% s=1", "train residual_mlp spread@80% s=0",
+            "tune residual_mlp surfaces@80%", "train residual_mlp b=20 s=0",
+            "tune residual_mlp b=20", "train residual_mlp paths/2@80% s=0"} <= names
 
     again = hf_budget(config_path=str(cfg), output_dir=str(out))
     assert again["cost"]["n_ok"] == 12

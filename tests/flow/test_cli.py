@@ -26,24 +26,30 @@ def test_quick_profile_from_a_fresh_process(tmp_path):
     out = tmp_path / "quick"
     r = _run(["run", "--profile", "quick", "--output-dir", str(out)], tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "24 of 24 cells finished" in r.stdout
+    # the seed's 24 cells and the allocation study's 8 (surfaces, paths/4 at 5 % and 10 %)
+    assert "32 of 32 cells finished" in r.stdout
+    assert re.search(r"^hf-budget: For mda_cnn, .* spread points need\)?\.$", r.stdout, re.M), r.stdout
     # a terminal a person can read: one line per finished cell, no noise, under 80 lines
     text = r.stdout + r.stderr
     lines = text.splitlines()
     print(f"quick run: {len(lines)} lines in the terminal")
     assert len(lines) < 80, text
     assert "still alive" not in text, text       # every worker closed before its nanny's 4 s
-    progress = re.findall(r"cell (\d+)/24 \S+ b=\d+ s=\d+: [\d.]+ bp \(Hagan [\d.]+\) "
+    progress = re.findall(r"cell (\d+)/32 \S+ (?:b=\d+|\S+@\S+) s=\d+: [\d.]+ bp \(Hagan [\d.]+\) "
                           r"\[Completed\] [\d:]+ elapsed, ETA (?:[\d:?]+|done)", text)
-    assert sorted(map(int, progress)) == list(range(1, 25)), text
+    assert sorted(map(int, progress)) == list(range(1, 33)), text
+    assert len(re.findall(r"cell \d+/32 mda_cnn (?:surfaces|paths/4)@(?:5|10)% s=", text)) == 8
     data = re.findall(r"data (\d)/6: surfaces \d+-\d+ \[Completed\] ", text)
-    tunings = re.findall(r"tuning (\d+)/12 \S+ b=\d+: best validation RMSE [\d.]+ bp; ", text)
+    tunings = re.findall(r"tuning (\d+)/16 \S+ (?:b=\d+|\S+@\S+): best validation RMSE [\d.]+ bp; ",
+                         text)
     assert sorted(map(int, data)) == list(range(1, 7)), text
-    assert sorted(map(int, tunings)) == list(range(1, 13)), text
+    assert sorted(map(int, tunings)) == list(range(1, 17)), text
     for noise in ("E0000", "retracing", "Traceback", " tasks |"):
         assert noise not in text, (noise, text)
     df = pd.read_csv(out / "detailed_results.csv")
     assert len(df) == 24 and set(df.status) == {"ok"}
+    cost = pd.read_csv(out / "cost_results.csv")
+    assert len(cost) == 8 and set(cost.status) == {"ok"} and set(cost.model_type) == {"mda_cnn"}
     # the quick experiment learns: the residual models beat Hagan at the largest budget
     big = df[(df.budget == 500) & df.model_type.isin(["mda_cnn", "residual_mlp"])]
     assert (big.rmse_bp < big.hagan_rmse_bp).all()

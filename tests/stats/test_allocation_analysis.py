@@ -98,3 +98,14 @@ def test_when_nothing_reaches_the_target_the_answer_names_the_closest_cell():
     assert t["answer"].startswith("For mda_cnn, no allocation reached the seed design's b=1000 "
                                   "accuracy")
     assert "closest: surfaces@2%" in t["answer"]
+
+
+def test_a_reference_within_the_noise_floor_gives_no_target_and_says_so():
+    cost, points = _cells(np.random.default_rng(6))
+    top = points.budget == 1000
+    points.loc[top, "mse_corrected_bp2"] = -1.0
+    points.loc[top, "mse_bp2"] = FLOOR ** 2 - 1.0
+    t = allocation_tables(cost, points)
+    assert len(t["ratios"]) == 2 and t["ratios"].ratio.isna().all()
+    assert t["ratios"].flag.str.contains("noise floor").all()
+    assert "within the test labels' Monte Carlo noise floor" in t["answer"]
