@@ -24,6 +24,8 @@ SMALL = {   # the quick profile, shrunk: 20 surfaces on a 5 x 9 grid, a few epoc
                         "n_maturities": 5, "n_strikes": 9},
     "training_config": {"epochs": 8, "tuning_epochs": 3, "early_stopping_patience": 3},
     "model_config": {"patch_size": [3, 3], "cnn_filters": [8], "mlp_hidden_dims": [16]},
+    # no allocation study: quick's (5 % and 8 % of the pool) buys no whole surface of 17
+    "allocations": ["spread"], "hf_cpu_budgets": [],
 }
 SMALL_SPACE = HyperparameterSpace(learning_rates=[1e-3, 3e-3], batch_sizes=[32],
                                   dropout_rates=[0.1], cnn_filters=[[8]], mlp_hidden_dims=[[16]])

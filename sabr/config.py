@@ -475,7 +475,7 @@ PROFILES: dict[str, dict] = {
         "hf_budgets": [50, 200, 500],
         # the allocation study, small: two strategies at two CPU budgets, for mda_cnn
         "allocations": ["surfaces", "paths/4"],
-        "hf_cpu_budgets": ["5%", "8%"],
+        "hf_cpu_budgets": ["6%", "10%"],
         "cost_model_types": ["mda_cnn"],
         "n_random_seeds": 2,
         "n_hyperparameter_trials": 2,

@@ -267,11 +267,16 @@ class HyperparameterTuner:
                                   pruner=optuna.pruners.MedianPruner(n_startup_trials=2,
                                                                      n_warmup_steps=1))
         remaining = int(n_trials) - sum(t.state in _FINISHED for t in existing)
+        if remaining > 0 and self.objective_function is None:
+            try:                      # a budget that buys no split: one reason, no trials
+                self._cell_data()
+            except ValueError as err:
+                return self._result(study, method, str(path), skipped=str(err))
         if remaining > 0:
             study.optimize(self._objective, n_trials=remaining, catch=(Exception,))
         return self._result(study, method, str(path))
 
-    def _result(self, study, method: str, path: str) -> TuningResult:
+    def _result(self, study, method: str, path: str, skipped: str | None = None) -> TuningResult:
         trials = study.get_trials(deepcopy=False)
         S = optuna.trial.TrialState
         count = {s: sum(t.state == s for t in trials) for s in S}
@@ -288,10 +293,11 @@ class HyperparameterTuner:
         if count[S.COMPLETE] == 0:
             errors = [t.user_attrs["error"] for t in trials if "error" in t.user_attrs]
             why = f"; first error: {errors[0]}" if errors else ""
+            what = (f"no trial run: ValueError: {skipped}" if skipped is not None else
+                    f"no trial completed: {count[S.FAIL]} failed, {count[S.PRUNED]} pruned of "
+                    f"{n_done}{why}")
             return TuningResult(best_params=None, best_value=None, status="failed",
-                                message=(f"no trial completed: {count[S.FAIL]} failed, "
-                                         f"{count[S.PRUNED]} pruned of {n_done}{why}; "
-                                         f"use the default hyperparameters"), **base)
+                                message=f"{what}; use the default hyperparameters", **base)
         best = study.best_trial
         return TuningResult(best_params=self.decode(best.params), best_value=float(best.value),
                             status="ok", message=(f"best of {count[S.COMPLETE]} completed trials "

@@ -38,7 +38,7 @@ def test_quick_profile_from_a_fresh_process(tmp_path):
     progress = re.findall(r"cell (\d+)/32 \S+ (?:b=\d+|\S+@\S+) s=\d+: [\d.]+ bp \(Hagan [\d.]+\) "
                           r"\[Completed\] [\d:]+ elapsed, ETA (?:[\d:?]+|done)", text)
     assert sorted(map(int, progress)) == list(range(1, 33)), text
-    assert len(re.findall(r"cell \d+/32 mda_cnn (?:surfaces|paths/4)@(?:5|8)% s=", text)) == 8
+    assert len(re.findall(r"cell \d+/32 mda_cnn (?:surfaces|paths/4)@(?:6|10)% s=", text)) == 8
     data = re.findall(r"data (\d)/6: surfaces \d+-\d+ \[Completed\] ", text)
     tunings = re.findall(r"tuning (\d+)/16 \S+ (?:b=\d+|\S+@\S+): best validation RMSE [\d.]+ bp; ",
                          text)

@@ -214,3 +214,17 @@ def test_objective_is_a_plain_function_of_a_fixed_trial(tiny_config, tiny_datase
 def test_space_errors_are_config_errors():
     with pytest.raises(ConfigError):
         HyperparameterSpace(batch_sizes=[0])
+
+
+def test_a_cpu_budget_that_buys_no_split_is_one_reason_and_no_trials(tiny_config, tiny_dataset,
+                                                                      tmp_path, capfd):
+    """A CPU budget too small for the strategy (one surface: no validation surface) fails the
+    tuning at once with the allocation's one-line reason, not one traceback per trial."""
+    t = HyperparameterTuner(tiny_config, tiny_dataset, "residual_mlp", "surfaces@1%",
+                            study_dir=tmp_path)
+    r = t.tune_hyperparameters("random", 3)
+    assert r.status == "failed" and r.n_complete == r.n_failed == 0 and r.trials.empty
+    assert r.message.startswith("no trial run: ValueError: hf_cpu_budget=")
+    assert "is invalid for allocation 'surfaces'" in r.message
+    assert r.message.endswith("use the default hyperparameters")
+    assert "Traceback" not in capfd.readouterr().err
