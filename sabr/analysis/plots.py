@@ -117,14 +117,16 @@ def plot_cost_benefit(cost: pd.DataFrame, path: Path) -> Path:
 
 
 def plot_cost_curves(curves: pd.DataFrame, path: Path, point_design: str = "spread (points)") -> Path:
-    """Test RMSE against HF Monte Carlo CPU-seconds, one panel per model, one line per
-    allocation (seed t interval as bars), the seed design's point budgets as labelled
-    markers on the same axes; the Hagan baseline and the noise floor as lines.
+    """Test RMSE against HF Monte Carlo CPU-seconds, one panel per model of the study, one
+    line per allocation (seed t interval as bars), the seed design's point budgets as
+    labelled markers on the same axes; the Hagan baseline and the noise floor as lines.
 
     Args:
         curves: sabr.analysis.allocation.cost_curves output. path: the PNG to write.
     """
-    models = sorted(curves.model_type.unique())
+    from matplotlib.ticker import NullFormatter
+    studied = curves[curves.allocation != point_design].model_type.unique()
+    models = sorted(studied) if len(studied) else sorted(curves.model_type.unique())
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 4.2), squeeze=False,
                              layout="constrained", sharey=True)
     for ax, model in zip(axes[0], models):
@@ -147,6 +149,7 @@ def plot_cost_curves(curves: pd.DataFrame, path: Path, point_design: str = "spre
         if g.noise_floor_bp.notna().any():
             ax.axhline(g.noise_floor_bp.mean(), color="grey", ls="--", lw=1, label="MC noise floor")
         ax.set(xscale="log", yscale="log", xlabel="HF Monte Carlo CPU-seconds", title=model)
+        ax.xaxis.set_minor_formatter(NullFormatter())     # decades only: no crowded labels
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("test RMSE (bp), geometric mean over seeds")
     return _save(fig, path)
