@@ -152,7 +152,7 @@ def test_paths_buys_more_surfaces_with_labels_from_the_first_paths(small_dataset
     share, so D times the paths' cut buys fewer than D times the thetas.)"""
     ds = small_dataset
     n, m, k = ds.shape
-    budget = 0.2 * _pool_cost(ds)
+    budget = 0.3 * _pool_cost(ds)     # about 5 of 16 surfaces (0.2 bought 1 once: timing noise)
     whole = allocate("surfaces", ds, budget, 0, unit="cpu_seconds")
     bought = [whole.n_hf_thetas]
     for d in (2, 4, 8):
@@ -162,10 +162,11 @@ def test_paths_buys_more_surfaces_with_labels_from_the_first_paths(small_dataset
         assert a.n_hf_thetas > bought[-1]
         bought.append(a.n_hf_thetas)
         order = [t for t in theta_order(ds, 0) if ds.valid[t].any()]
-        nxt = order[a.n_hf_thetas]
-        extra = nxt * m * k + np.flatnonzero(ds.valid[nxt].ravel())
-        assert hf_cost(ds, np.concatenate([a.split.all, extra]), level=a.level)[
-            "hf_cpu_seconds"] > budget                        # one more surface is too dear
+        if a.n_hf_thetas < len(order):                        # else the pool is spent
+            nxt = order[a.n_hf_thetas]
+            extra = nxt * m * k + np.flatnonzero(ds.valid[nxt].ravel())
+            assert hf_cost(ds, np.concatenate([a.split.all, extra]), level=a.level)[
+                "hf_cpu_seconds"] > budget                    # one more surface is too dear
         labelled = a.labelled(ds)
         pts = a.split.all
         level = int(np.flatnonzero(ds.prefix_paths == a.n_paths)[0])
