@@ -34,12 +34,13 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.utilities.annotations import allow_failure
 
-from sabr.config import (ExperimentConfig, planned_cells, planned_cost_cells, resolve_config,
-                         study_models)
+from sabr.config import (ExperimentConfig, adaptive_rounds, ensemble_members, planned_cells,
+                         planned_cost_cells, resolve_config, study_models)
 from sabr.budget_labels import budget_name, parse_cell_label, parse_cpu_budget
 from sabr.errors import ConfigError
 from sabr.lock import output_lock
 from sabr.model_types import MODEL_TYPES
+from tasks.acquisition import acquire_round
 from tasks.data import assemble_dataset, generate_chunk, generation_plan
 from tasks.modeling import train_cell, tune_cell
 from tasks.reporting import aggregate_results
@@ -81,9 +82,20 @@ def _budget_rank(budget) -> tuple:
 
 
 def _tunings(cfg: ExperimentConfig) -> list:
-    """(budget, model) of every tuning: each point budget and each CPU-budget label."""
-    study = dict.fromkeys((b, m) for b, m, _ in planned_cost_cells(cfg))
+    """(budget, model) of every tuning: each point budget and each CPU-budget label; an
+    ``adaptive`` cell uses the ``surfaces`` tuning of its budget (:func:`_tuning_of`)."""
+    study = dict.fromkeys((_tuning_of(b), m) for b, m, _ in planned_cost_cells(cfg))
     return [(b, m) for b in cfg.hf_budgets for m in cfg.model_types] + list(study)
+
+
+def _tuning_of(budget):
+    """Which tuning a cell's hyperparameters come from: its own (budget, model)'s, except
+    that an ``adaptive`` round takes ``surfaces``' at its budget (its points are chosen by
+    models trained on the earlier rounds, so no replicate of them exists to tune on before
+    the run; the first round's points are ``surfaces``')."""
+    if isinstance(budget, str) and budget.startswith("adaptive@"):
+        return "surfaces@" + budget.partition("@")[2]
+    return budget
 
 
 def _tuning_folder(model_type: str, budget) -> str:
@@ -128,20 +140,46 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     exp_dirs = {cell: str(out / f"exp_{i:04d}") for i, cell in enumerate(planned, start=1)}
     exp_dirs.update({cell: str(out / f"cost_{i:04d}")
                      for i, cell in enumerate(cost_planned, start=1)})
+    members = ensemble_members(cfg)
+    rounds = adaptive_rounds(cfg)
     train_futs = {}
-    for rank, (b, m, s) in enumerate(longest_first([*planned, *cost_planned])):
+    independent = [c for c in [*planned, *cost_planned] if c[0] not in rounds]
+    for rank, (b, m, s) in enumerate(longest_first(independent)):
         with dask.annotate(priority=TRAIN_PRIORITY - rank):
             train_futs[(b, m, s)] = train_cell.with_options(
                 task_run_name=f"train {m} {budget_name(b)} s={s}").submit(
-                config_json, dataset, m, b, s, allow_failure(tuned[(b, m)]), exp_dirs[(b, m, s)])
-    log.info("submitted %d chunks, %d tunings, %d trainings", len(chunk_futs), len(tuned),
-             len(train_futs))
+                config_json, dataset, m, b, s, allow_failure(tuned[(b, m)]), exp_dirs[(b, m, s)],
+                members)
+    acquire_futs = {}
+    for m in (study_models(cfg) if rounds else []):     # adaptive: rounds chained per seed
+        for s in range(cfg.n_random_seeds):
+            previous = scored = None
+            for r, label in enumerate(rounds, start=1):
+                with dask.annotate(priority=TRAIN_PRIORITY + 1):   # a round gates the next
+                    acq = acquire_round.with_options(
+                        task_run_name=f"acquire surfaces r={r} s={s} ({m})").submit(
+                        config_json, dataset, m, label, s, r, previous, scored,
+                        str(out / "adaptive" / f"{m}_s{s}"))
+                    fut = train_cell.with_options(
+                        task_run_name=f"train {m} ensemble r={r} s={s} ({label})").submit(
+                        config_json, dataset, m, label, s, allow_failure(tuned[(_tuning_of(label), m)]),
+                        exp_dirs[(label, m, s)], members, acq, r < len(rounds))
+                acquire_futs[(label, m, s)] = acq
+                train_futs[(label, m, s)] = fut
+                previous, scored = acq, fut
+    log.info("submitted %d chunks, %d tunings, %d trainings%s", len(chunk_futs), len(tuned),
+             len(train_futs), f", {len(acquire_futs)} acquisitions ({len(rounds)} rounds)"
+             if acquire_futs else "")
 
     kind_of = {id(f): ("data", (first, last)) for f, (first, last, _) in zip(chunk_futs, chunks)}
     kind_of.update({id(f): ("tuning", cell) for cell, f in tuned.items()})
     kind_of.update({id(f): ("cell", cell) for cell, f in train_futs.items()})
-    with RunProgress(len(chunk_futs), len(tuned), len(train_futs), log) as progress:
-        for fut in as_completed([*chunk_futs, *tuned.values(), *train_futs.values()]):
+    kind_of.update({id(f): ("acquire", cell) for cell, f in acquire_futs.items()})
+    with RunProgress(len(chunk_futs), len(tuned), len(train_futs), log,
+                     n_acquisitions=len(acquire_futs), rounds=rounds,
+                     rounds_per_seed=len(rounds) * len(study_models(cfg))) as progress:
+        for fut in as_completed([*chunk_futs, *tuned.values(), *train_futs.values(),
+                                 *acquire_futs.values()]):
             fut.wait()                  # first: the state is final after it, not lagging
             result = fut.result() if fut.state.is_completed() else None
             progress.done(*kind_of[id(fut)], fut.state.name,
@@ -174,8 +212,8 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
               n_hyperparameter_trials: int | None = None, n_random_seeds: int | None = None,
               parallel_jobs: int | None = None, output_dir: str | None = None,
               tuning_method: str | None = None, allocations: list[str] | None = None,
-              hf_cpu_budgets: list[str] | None = None, dask_address: str | None = None,
-              skip_experiments: bool = False) -> dict:
+              hf_cpu_budgets: list[str] | None = None, ensemble_size: int | None = None,
+              dask_address: str | None = None, skip_experiments: bool = False) -> dict:
     """Run the whole experiment (or, with skip_experiments, only aggregate existing cells).
 
     ``profile`` (default ``quick``) names the base configuration, or ``config_path`` a YAML
@@ -191,7 +229,8 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
                              n_hyperparameter_trials=n_hyperparameter_trials,
                              n_random_seeds=n_random_seeds, parallel_jobs=parallel_jobs,
                              output_dir=output_dir, tuning_method=tuning_method,
-                             allocations=allocations, hf_cpu_budgets=hf_cpu_budgets)
+                             allocations=allocations, hf_cpu_budgets=hf_cpu_budgets,
+                             ensemble_size=ensemble_size)
             if plan.skip_experiments:
                 from flows.analysis import aggregate_existing   # the analysis stack, when needed
                 return aggregate_existing(plan.output_dir)
@@ -222,6 +261,10 @@ def _run(cfg: ExperimentConfig, out: Path, address: str | None) -> dict:
         get_run_logger().info(
             "allocation study: %s at CPU budgets %s for %s x %d seeds", ", ".join(cfg.allocations),
             ", ".join(cfg.hf_cpu_budgets), ", ".join(study_models(cfg)), cfg.n_random_seeds)
+    if ensemble_members(cfg) > 1:
+        get_run_logger().info("every cell a deep ensemble of %d members%s", ensemble_members(cfg),
+                              "; adaptive rounds at " + ", ".join(adaptive_rounds(cfg))
+                              if adaptive_rounds(cfg) else "")
     started = time.time()
     run_id = str(flow_run.id or "local")
     run_name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + f"-{run_id[:8]}"

@@ -23,7 +23,8 @@ from flows.runner import check_reachable, validate_dask_address
 __all__ = ["RunPlan", "preflight", "require_finished_cells", "check_writable", "OVERRIDES"]
 
 OVERRIDES = ("hf_budgets", "model_types", "n_hyperparameter_trials", "n_random_seeds",
-             "parallel_jobs", "output_dir", "tuning_method", "allocations", "hf_cpu_budgets")
+             "parallel_jobs", "output_dir", "tuning_method", "allocations", "hf_cpu_budgets",
+             "ensemble_size")
 """The flow's parameters that override a field of the configuration."""
 
 

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .budget_labels import (ALLOCATION_NAMES, MIN_PREFIX_PATHS, PATH_DIVISORS, POINT_BUDGETS,
-                            allocation_name, cpu_budget_label, parse_allocation)
+                            allocation_name, cpu_budget_label, parse_allocation, parse_cpu_budget)
 from .errors import ConfigError
 from .model_types import MODEL_NAMES
 from .space import HyperparameterSpace
@@ -37,6 +37,9 @@ __all__ = [
     "planned_cells",
     "planned_cost_cells",
     "study_models",
+    "ensemble_members",
+    "adaptive_rounds",
+    "DEFAULT_ENSEMBLE_SIZE",
     "resolve_config",
 ]
 
@@ -178,6 +181,10 @@ class ExperimentConfig(_Strict):
     """The models of the allocation study (``hf_cpu_budgets``): those of ``model_types``
     that are in this list; when none is (a narrower ``--model-types``), the first of
     ``model_types``; None: all of ``model_types`` (sabr.config.study_models)."""
+    ensemble_size: int | None = Field(None, ge=1, le=64)
+    """Members of every cell's deep ensemble (sabr.learning.training): None means 5 in a run
+    with the ``adaptive`` allocation (it needs an ensemble, and its cells are compared with
+    the others' like for like) and 1 otherwise (sabr.config.ensemble_members)."""
     n_random_seeds: int = Field(5, ge=1, le=1000)
     n_hyperparameter_trials: int = Field(15, ge=1, le=10_000)
     tuning_method: TuningMethod = "random"
@@ -278,6 +285,16 @@ class ExperimentConfig(_Strict):
             raise ValueError(f"allocations: {cpu_only[0]!r} spends CPU-second budgets and "
                              f"hf_cpu_budgets is empty; allowed with hf_cpu_budgets set "
                              f"(seconds such as 120, or a percentage of the pool such as '5%')")
+        if "adaptive" in self.allocations:
+            if self.ensemble_size == 1:
+                raise ValueError("ensemble_size: 1 is too small for allocations 'adaptive' (its "
+                                 "rounds buy where an ensemble disagrees); allowed >= 2, or "
+                                 f"unset for {DEFAULT_ENSEMBLE_SIZE}")
+            units = {parse_cpu_budget(c)[1] for c in self.hf_cpu_budgets}
+            if len(units) > 1:
+                raise ValueError(f"hf_cpu_budgets: {list(self.hf_cpu_budgets)} mixes seconds and "
+                                 f"percentages, so allocations 'adaptive' cannot order its "
+                                 f"rounds; allowed all in one unit, e.g. ['1%', '2%']")
         for a in self.allocations:
             divisor = parse_allocation(a)[1]
             if divisor and 2 * round(d.mc_paths / (2 * divisor)) < MIN_PREFIX_PATHS:
@@ -360,7 +377,7 @@ def _describe(err: ValidationError) -> str:
         return f"{loc}: unknown key (misspelt?); allowed keys: {', '.join(_known_keys(path))}"
     if e["type"] == "missing":
         return f"{loc}: required field missing"
-    if msg.startswith(("hf_budgets:", "model_config.", "allocations:", "cost_model_types:")):
+    if msg.startswith(("hf_budgets:", "model_config.", "allocations:", "cost_model_types:", "ensemble_size:", "hf_cpu_budgets:")):
         return msg
     value = e.get("input")
     shown = repr(value) if not isinstance(value, dict) else "{...}"
@@ -432,6 +449,25 @@ def planned_cost_cells(cfg: ExperimentConfig) -> list[tuple[str, str, int]]:
     folders: by budget as given, then allocation, model and seed."""
     return [(f"{a}@{c}", m, s) for c in cfg.hf_cpu_budgets for a in cfg.allocations
             for m in study_models(cfg) for s in range(cfg.n_random_seeds)]
+
+
+DEFAULT_ENSEMBLE_SIZE = 5
+"""Members of an ensemble when ``ensemble_size`` is unset in a run that needs one."""
+
+
+def ensemble_members(cfg: ExperimentConfig) -> int:
+    """Every cell's ensemble size M (ExperimentConfig.ensemble_size)."""
+    if cfg.ensemble_size is not None:
+        return int(cfg.ensemble_size)
+    return DEFAULT_ENSEMBLE_SIZE if "adaptive" in cfg.allocations else 1
+
+
+def adaptive_rounds(cfg: ExperimentConfig) -> list[str]:
+    """The CPU-budget labels of ``adaptive``'s rounds, smallest first ([] without it)."""
+    if "adaptive" not in cfg.allocations:
+        return []
+    return [f"adaptive@{c}" for c in sorted(cfg.hf_cpu_budgets,
+                                            key=lambda c: parse_cpu_budget(c)[0])]
 
 
 def study_models(cfg: ExperimentConfig) -> list[str]:

@@ -8,7 +8,10 @@ runs; ours (:func:`content_policy`) is composed from Prefect's ``INPUTS`` and
 * assembly: the chunks' content hashes and that code;
 * tuning and training: the data set's content hash (returned by the assembly), the
   budget, model, seed and training sections of the configuration, the tuned
-  hyperparameters (not their timing), and the learning code.
+  hyperparameters (not their timing), and the learning code;
+* an ``adaptive`` round's acquisition: the data set's content hash, the thetas bought so
+  far, the previous round's scores (its training result, not its timing) and the
+  learning code.
 
 Which code each stage depends on is written once, in ``STAGE_CODE``; a module's
 source is found by the import system (sabr.io.code_fingerprint), so it survives a
@@ -41,9 +44,10 @@ _SURFACES = DATA_MODULES
 _LEARNING = tuple(f"sabr.{m}" for m in (
     "model_types", "space", "budget_labels", "numerics.grid", "data.dataset", "data.budgets", "data.patches",
     "data.costs", "data.allocations", "learning.models", "learning.training",
-    "learning.metrics", "learning.tuning"))
+    "learning.metrics", "learning.tuning", "learning.calibration", "data.acquisition"))
 STAGE_CODE: dict[str, tuple[str, ...]] = {
-    "generate": _SURFACES, "assemble": _SURFACES, "tune": _LEARNING, "train": _LEARNING}
+    "generate": _SURFACES, "assemble": _SURFACES, "tune": _LEARNING, "train": _LEARNING,
+    "acquire": _LEARNING}
 """The modules (dotted names) whose source decides each stage's results."""
 
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
@@ -52,11 +56,14 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "tune": ("training_config", "model_config", "hyperparameter_space", "tuning_method",
              "n_hyperparameter_trials"),
     "train": ("training_config", "model_config"),
+    "acquire": ("training_config",),
 }
 """The configuration sections each stage reads (the data's own config reaches tuning and
 training through the data set's content hash)."""
 
-_CONTENT_INPUTS = ("config_json", "dataset", "chunks", "tuned")
+_RESULTS = ("tuned", "scored", "acquired", "previous")
+"""Inputs that are other tasks' results: keyed on what they hold, not their timing."""
+_CONTENT_INPUTS = ("config_json", "dataset", "chunks", *_RESULTS)
 RETRIES = {"retries": 2, "retry_delay_seconds": [2, 5], "retry_jitter_factor": 0.5}
 
 
@@ -83,8 +90,9 @@ class StageContent(CachePolicy):
             content["dataset"] = inputs["dataset"]["content_hash"]
         if "chunks" in inputs:
             content["chunks"] = [c["hash"] for c in inputs["chunks"]]
-        if "tuned" in inputs:
-            content["tuned"] = _stable(inputs["tuned"]) if isinstance(inputs["tuned"], dict) else None
+        for key in _RESULTS:
+            if key in inputs:
+                content[key] = _stable(inputs[key]) if isinstance(inputs[key], dict) else None
         if os.environ.get(FAULT_ENV):          # a fault-injection run never shares a cache entry
             content["fault"] = os.environ[FAULT_ENV]
         return hash_objects(self.stage, json.dumps(content, sort_keys=True, default=str),

@@ -47,10 +47,14 @@ def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int | st
       cache_policy=content_policy("train"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
 def train_cell(config_json: str, dataset: dict, model_type: str, budget: int | str, seed: int,
-               tuned, exp_dir: str) -> dict:
+               tuned, exp_dir: str, ensemble_size: int = 1, acquired: dict | None = None,
+               score_pool: bool = False) -> dict:
     """Train and score one cell into ``exp_dir``; returns its metrics (status ok / failed).
-    ``dataset``: the assembly's result (its ``path``). Training runs in the worker's
-    TensorFlow process (tasks/isolation.py)."""
+    ``dataset``: the assembly's result (its ``path``). ``ensemble_size``: members of the
+    cell's deep ensemble. ``acquired``: an ``adaptive`` round's acquisition (its
+    ``order``, tasks/acquisition.py); ``score_pool``: the ensemble then scores the thetas not
+    bought, for the next round. Training runs in the worker's TensorFlow process
+    (tasks/isolation.py)."""
     from sabr.learning.training import train_and_evaluate
     clock = Clock()
     cfg = ExperimentConfig.model_validate_json(config_json)
@@ -63,15 +67,25 @@ def train_cell(config_json: str, dataset: dict, model_type: str, budget: int | s
         raise RuntimeError(f"injected fault ({model_type} b={budget} s={seed})")
     if fault == "nan":
         hp = {**hp, "learning_rate": float("inf")}     # Adam steps to inf: the loss is NaN
+    extra = {}
+    if ensemble_size != 1:
+        extra["ensemble_size"] = int(ensemble_size)
+    if acquired is not None:
+        extra.update(order=acquired["order"], score_pool=bool(score_pool))
     m, child = run_in_child(train_and_evaluate, dataset["path"], model_type, hp, budget, seed,
                             exp_dir, training_config=cfg.training_config,
-                            model_config=cfg.models, recycle_mib=cfg.worker_recycle_mib)
+                            model_config=cfg.models, recycle_mib=cfg.worker_recycle_mib, **extra)
     m["exp_dir"] = Path(exp_dir).name
     m["tuning_status"] = tuned.get("status") if isinstance(tuned, dict) else "failed"
     log = get_run_logger()
     if child.get("note"):
         log.warning(child["note"])
-    if m["status"] == "ok":
+    if m["status"] == "ok" and ensemble_size > 1:
+        log.info("%s %s s=%d: test RMSE %.1f bp (Hagan %.1f bp) from %d members (one alone "
+                 "%.1f bp), 90%% interval covers %.0f%%, in %.1f s", model_type,
+                 budget_name(budget), seed, m["rmse_bp"], m["hagan_rmse_bp"], ensemble_size,
+                 m["member_rmse_bp"], 100 * m["coverage_90"], m["train_seconds"])
+    elif m["status"] == "ok":
         log.info("%s %s s=%d: test RMSE %.1f bp (Hagan %.1f bp) in %.1f s, %d epochs",
                  model_type, budget_name(budget), seed, m["rmse_bp"], m["hagan_rmse_bp"],
                  m["train_seconds"], m["epochs_run"])

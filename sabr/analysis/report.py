@@ -1,7 +1,8 @@
 """The report of an output folder: one function writes it, for the flow and for ``hf-budget analyze``.
 
 :func:`compose_report` writes every table, JSON file and plot (ResultsAggregator),
-``analysis/summary.md`` with the comparison against the previous run and, when
+``analysis/summary.md`` (with the ensemble cells' calibration, sabr.analysis.calibration,
+when a run has ensembles) with the comparison against the previous run and, when
 known, where the time went (``analysis/timings.json``), then archives the analysis
 under ``runs/<run_name>/`` and points ``latest`` at it (sabr.analysis.history).
 
@@ -74,6 +75,11 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
         answer = study["tables"]["answer"]
         markdown = (title + ("\n\n**What accuracy costs:** " + answer + "\n" if answer else "\n")
                     + rest + "\n" + study["markdown"])
+    calibration = _calibration(out, agg, cost)
+    if calibration:
+        written["files"]["calibration"] = calibration["calibration"]
+        written["plots"].append(calibration["reliability"])
+        markdown += "\n" + calibration["markdown"]
     markdown += "\n## Against the previous run\n\n" + section + "\n"
     if callable(timings):
         timings = timings()
@@ -109,6 +115,25 @@ def _allocation_study(out: Path, agg, planned, failures):
     import pandas as pd
     study = write_allocation_analysis(out, pd.read_csv(out / COST_FILE), agg.df)
     return {**cost, "planned": planned}, study
+
+
+def _calibration(out: Path, agg, cost) -> dict:
+    """The ensemble cells' calibration (sabr.analysis.calibration): analysis/calibration.csv,
+    plots/reliability.png and its summary section; {} without ensemble cells."""
+    import pandas as pd
+
+    from .calibration import calibration_markdown, calibration_table, write_calibration
+    from .cost import COST_FILE
+    frames = [agg.df]
+    if cost is not None and (out / COST_FILE).is_file():
+        study = pd.read_csv(out / COST_FILE)
+        study["budget"] = study["allocation"] + "@" + study["hf_cpu_budget"].astype(str)
+        frames.append(study)
+    df = pd.concat(frames, ignore_index=True)
+    written = write_calibration(df, out)
+    if not written:
+        return {}
+    return {**written, "markdown": calibration_markdown(calibration_table(df))}
 
 
 def _floats(obj):

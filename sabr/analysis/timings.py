@@ -90,6 +90,18 @@ def data_line(k: int, n: int, first: int, last: int, state: str, elapsed_s: floa
             f"ETA {_clock(eta_s) if n > k else 'done'}")
 
 
+def acquire_line(k: int, n: int, label: str, model_type: str, seed: int, state: str,
+                 result: dict | None) -> str:
+    """One line per finished ``adaptive`` round's acquisition, e.g. ``acquire 2/4 mda_cnn
+    s=0 round 2 (adaptive@10%): 9 thetas (+4), 15.2 of 15.9 CPU-s [Completed]``."""
+    what = state
+    if result and "order" in result:
+        what = (f"{result['n_thetas']} thetas (+{result['n_bought']}), "
+                f"{result['hf_cpu_seconds']:.1f} of {result['budget_seconds']:.1f} CPU-s [{state}]")
+    r = f" round {result['round']}" if result and "round" in result else ""
+    return f"acquire {k}/{n} {model_type} s={seed}{r} ({label}): {what}"
+
+
 def tuning_line(k: int, n: int, budget, model_type: str, state: str,
                 result: dict | None) -> str:
     """One line per finished tuning, e.g. ``tuning 2/20 mda_cnn b=1000: best validation RMSE

@@ -24,6 +24,11 @@ To add a strategy: write its function here and add it to ``ALLOCATIONS``.
   sabr.numerics.montecarlo.prefix_paths), at about 1/D of the CPU-seconds, so about D
   times as many thetas; the labels' standard errors are about sqrt(D) times larger. The
   test set keeps its full-path labels. CPU-seconds only.
+* ``adaptive``: as ``surfaces``, thetas in the order they were bought round by round
+  (``order``): the first round's are the ``surfaces`` order's, each later round's where a
+  deep ensemble trained on the earlier rounds disagrees most per CPU-second
+  (sabr.data.acquisition). The order comes from the flow's acquisition tasks; it never
+  holds a test theta. CPU-seconds only.
 """
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ from .budgets import TUNING_REPLICATE, BudgetSplit, _rng, budget_points, make_sp
 from .costs import hf_cost
 
 __all__ = ["Allocation", "ALLOCATIONS", "UNITS", "allocate", "spread", "surfaces", "paths",
+           "adaptive", "surface_points",
            "theta_order", "parse_cpu_budget", "cpu_budget_label", "cell_label", "parse_cell_label",
            "pool_cpu_seconds", "resolve_cpu_budget", "cell_allocation", "budget_name"]
 
@@ -191,12 +197,29 @@ def paths(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
                            int(found[0]))
 
 
-def _whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, level):
+def adaptive(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
+             validation_fraction: float = 0.2, order=None) -> Allocation:
+    """As :func:`surfaces`, thetas in ``order``: the train-pool thetas in the order the
+    rounds bought them (sabr.data.acquisition.acquire_round); the validation thetas are
+    picked by position in that order as in :func:`surfaces`, so rounds are nested."""
+    if order is None:
+        raise ValueError("allocation 'adaptive' is invalid without the thetas its rounds "
+                         "bought: allowed in a run's rounds (the flow's acquire tasks)")
+    order = np.asarray(order, dtype=np.int64)
+    outside = np.setdiff1d(order, np.asarray(dataset.train_thetas))
+    if outside.size or np.unique(order).size != order.size:
+        raise ValueError(f"allocation 'adaptive' is invalid with order={order.tolist()[:8]}...: "
+                         f"allowed distinct train-pool thetas (never a test theta)")
+    return _whole_surfaces("adaptive", dataset, budget, seed, unit, validation_fraction, None,
+                           order=order)
+
+
+def _whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, level, order=None):
     if unit != "cpu_seconds":
         raise ValueError(f"allocation {name!r} is invalid with point budgets (hf_budgets): "
                          "allowed CPU-second budgets (hf_cpu_budgets)")
     _need_costs(dataset, name)
-    order = theta_order(dataset, seed)
+    order = theta_order(dataset, seed) if order is None else order
     n, m, k = dataset.shape
     valid = dataset.valid
     if level is not None:
@@ -228,20 +251,26 @@ def _whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, leve
 
 
 ALLOCATIONS: dict[str, Callable[..., Allocation]] = {"spread": spread, "surfaces": surfaces,
-                                                     "paths": paths}
+                                                     "paths": paths, "adaptive": adaptive}
 assert tuple(ALLOCATIONS) == ALLOCATION_NAMES, "sabr.budget_labels names every strategy"
 
 
 
 def allocate(strategy: str, dataset, budget, seed: int, *, unit: Unit = "points",
-             validation_fraction: float = 0.2) -> Allocation:
+             validation_fraction: float = 0.2, order=None) -> Allocation:
     """Run the named strategy ('paths/8' names paths with its divisor); an unknown name or
-    unit is a ValueError listing the known ones."""
+    unit is a ValueError listing the known ones. ``order``: the thetas an ``adaptive``
+    cell's rounds bought (refused for the other strategies, which fix their own order)."""
     base, divisor = parse_allocation(strategy)
     fn = ALLOCATIONS[base]
     if unit not in UNITS:
         raise ValueError(f"unit={unit!r} is invalid: allowed one of {list(UNITS)}")
     extra = {} if divisor is None else {"divisor": divisor}
+    if base == "adaptive":
+        extra["order"] = order
+    elif order is not None:
+        raise ValueError(f"order is not applied by allocation {strategy!r}: allowed only with "
+                         f"'adaptive'")
     return fn(dataset, budget, seed, unit=unit, validation_fraction=validation_fraction, **extra)
 
 
@@ -261,14 +290,14 @@ def resolve_cpu_budget(dataset, value) -> float:
     return amount * pool_cpu_seconds(dataset) if fraction else amount
 
 
-def cell_allocation(dataset, budget, seed: int, *, validation_fraction: float = 0.2
-                    ) -> Allocation:
+def cell_allocation(dataset, budget, seed: int, *, validation_fraction: float = 0.2,
+                    order=None) -> Allocation:
     """What a cell of the flow trains on: a point budget (an int: the seed's ``spread``
     axis, sabr.data.budgets.budget_points) or a CPU-budget cell's label
     ('surfaces@120s', 'spread@5%')."""
     if is_cell_label(budget):
         allocation, value = parse_cell_label(budget)
         return allocate(allocation, dataset, resolve_cpu_budget(dataset, value), seed,
-                        unit="cpu_seconds", validation_fraction=validation_fraction)
+                        unit="cpu_seconds", validation_fraction=validation_fraction, order=order)
     return allocate("spread", dataset, int(budget), seed, unit="points",
                     validation_fraction=validation_fraction)

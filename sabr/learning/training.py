@@ -10,6 +10,13 @@ scores the fixed test set (sabr.learning.metrics). A diverged cell returns
 Randomness: one integer seed per cell, derived from what the cell is
 (master seed, budget, seed index, model type), given to
 ``keras.utils.set_random_seed`` with TensorFlow op determinism on.
+
+Deep ensembles (Lakshminarayanan, Pritzel & Blundell 2017): with ``ensemble_size`` M > 1
+a cell trains M members on the same points, each from its own initialisation and
+shuffling seed (:func:`member_seed`; member 0 keeps the cell's seed, so an ensemble of
+one is the single model). The cell predicts the members' mean; its calibration against
+the MC truth is sabr.learning.calibration's. An ``adaptive`` cell (sabr.data.acquisition)
+also has its ensemble score every train-pool theta it did not buy.
 """
 from __future__ import annotations
 
@@ -27,7 +34,7 @@ from ..data.patches import fit_normaliser, lf_patches, point_features, targets
 from ..io import atomic_path, atomic_save_npz, atomic_write_json, atomic_write_text
 from .metrics import cell_metrics
 
-__all__ = ["configure_tensorflow", "cell_seed", "CellData", "prepare_cell_data",
+__all__ = ["configure_tensorflow", "cell_seed", "member_seed", "CellData", "prepare_cell_data",
            "train_and_evaluate", "fit_model", "batches", "predict", "fresh_keras_state"]
 
 log = logging.getLogger(__name__)
@@ -82,6 +89,15 @@ def cell_seed(master_seed: int, budget, seed: int, model_type: str) -> int:
     return int(ss.generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
 
 
+def member_seed(seed: int, member: int) -> int:
+    """Ensemble member ``member``'s integer seed from its cell's ``seed`` (cell_seed):
+    member 0 keeps it, member k > 0 draws from SeedSequence([seed, k])."""
+    if int(member) == 0:
+        return int(seed)
+    ss = np.random.SeedSequence([int(seed), int(member)])
+    return int(ss.generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
+
+
 @dataclass
 class CellData:
     """Normalised inputs and targets of one cell for train / val / test points."""
@@ -109,16 +125,19 @@ def _inputs(dataset, points, names, patch_size, norm):
 
 
 def prepare_cell_data(dataset, model_type: str, budget, seed: int, patch_size,
-                      validation_fraction: float = 0.2, *, include_test: bool = True) -> CellData:
+                      validation_fraction: float = 0.2, *, include_test: bool = True,
+                      order=None) -> CellData:
     """Points of the (budget, seed), model inputs and normalised targets (stats from train only).
 
     ``budget``: a point count (the seed's axis) or a CPU-budget cell's label such as
     'surfaces@120s' (sabr.data.allocations.cell_allocation). ``include_test=False``
-    (tuning) leaves the test points out entirely.
+    (tuning) leaves the test points out entirely. ``order``: the thetas an ``adaptive``
+    cell's rounds bought (sabr.data.allocations.adaptive).
     """
     from .models import MODEL_INPUTS, RESIDUAL_MODELS, get_builder
     get_builder(model_type)
-    allocation = cell_allocation(dataset, budget, seed, validation_fraction=validation_fraction)
+    allocation = cell_allocation(dataset, budget, seed, validation_fraction=validation_fraction,
+                                 order=order)
     split = allocation.split
     labelled = allocation.labelled(dataset)     # 'paths/D' cells learn prefix labels
     residual = model_type in RESIDUAL_MODELS
@@ -201,7 +220,8 @@ def fresh_keras_state() -> None:
 
 def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: int, seed: int,
                        out_dir: str | Path, *, training_config=None, model_config=None,
-                       master_seed: int | None = None) -> dict:
+                       master_seed: int | None = None, ensemble_size: int = 1, order=None,
+                       score_pool: bool = False) -> dict:
     """Train one cell and score it on the test set; write its files into ``out_dir``.
 
     Args:
@@ -209,17 +229,26 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
             verified); model_type: a key of sabr.learning.models.MODEL_BUILDERS.
         hyperparameters: learning_rate, batch_size, dropout_rate, cnn_filters,
             mlp_hidden_dims, residual_mlp_hidden_dims (sabr.learning.models.default_hyperparameters).
-        budget: HF points (validation included); seed: seed index.
-        out_dir: the cell's folder: config.json, models/model.keras, logs/history.csv,
+        budget: HF points (validation included) or a CPU-budget cell's label; seed: seed index.
+        out_dir: the cell's folder: config.json, models/model.keras (member k > 0:
+            models/member_k.keras), logs/history.csv (logs/history_member_k.csv),
             predictions.npz, metrics.json.
         training_config, model_config: config sections (defaults if None).
         master_seed: defaults to the data set's.
+        ensemble_size: members M (module doc); the cell predicts their mean.
+        order: an ``adaptive`` cell's bought thetas (sabr.data.allocations.adaptive).
+        score_pool: with M >= 2, also score the train-pool thetas the cell did not buy
+            (sabr.data.acquisition.integrated_disagreement): written to acquisition.npz and
+            returned under "scores" ({"thetas", "disagreement"}), not in metrics.json.
     Returns:
         the metrics dict (also in metrics.json); status "ok" or "failed" with a reason.
-        Besides the test metrics (sabr.learning.metrics.cell_metrics) it holds the cost of the
-        cell's HF data, train + validation points (sabr.data.allocations.Allocation):
-        n_hf_thetas, hf_cpu_seconds (Monte Carlo CPU-seconds; shared/DESIGN.md "What HF data
-        costs") and hf_paths (the Monte Carlo paths behind each label).
+        Besides the test metrics (sabr.learning.metrics.cell_metrics) of the members' mean it
+        holds the cost of the cell's HF data, train + validation points
+        (sabr.data.allocations.Allocation): n_hf_thetas, hf_cpu_seconds (Monte Carlo
+        CPU-seconds; shared/DESIGN.md "What HF data costs") and hf_paths (the Monte Carlo
+        paths behind each label); with M >= 2 the calibration columns
+        (sabr.learning.calibration.ensemble_calibration) and member_rmse_bp (the members'
+        mean test RMSE).
     """
     from ..config import ModelConfig, TrainingConfig
     if isinstance(dataset, (str, Path)):
@@ -227,49 +256,97 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         dataset = load_dataset(dataset)
     tc = training_config or TrainingConfig()
     mc = model_config or ModelConfig()
+    n_members = int(ensemble_size)
+    if n_members < 1 or (score_pool and n_members < 2):
+        raise ValueError(f"ensemble_size={ensemble_size} is invalid: allowed >= 1 "
+                         f"(>= 2 to score the pool)")
     threads = configure_tensorflow(tc.tf_intra_op_threads, tc.tf_inter_op_threads)
     import keras
-    from .models import build_model
+    from .models import MODEL_INPUTS, build_model
 
     out = Path(out_dir)
     master = int(dataset.meta.get("config", {}).get("master_seed", 0)
                  if master_seed is None else master_seed)
     hp = dict(hyperparameters)
     int_seed = cell_seed(master, budget, seed, model_type)
-    data = prepare_cell_data(dataset, model_type, budget, seed, mc.patch_size, tc.validation_fraction)
-    fresh_keras_state()
-    keras.utils.set_random_seed(int_seed)
-    model = build_model(model_type, mc.patch_size, hp, seed=int_seed)
+    data = prepare_cell_data(dataset, model_type, budget, seed, mc.patch_size,
+                             tc.validation_fraction, order=order)
     budget = budget if isinstance(budget, str) else int(budget)
+    seeds = [member_seed(int_seed, k) for k in range(n_members)]
     cell = {"model_type": model_type, "budget": budget, "seed": int(seed),
             "cell_seed": int_seed, "hyperparameters": hp, "epochs": tc.epochs,
             "early_stopping_patience": tc.early_stopping_patience,
             "patch_size": list(mc.patch_size), "dataset_hash": dataset.content_hash,
             "normaliser": data.normaliser.to_dict(), "tf_threads": threads}
+    if n_members > 1:
+        cell.update({"ensemble_size": n_members, "member_seeds": seeds})
+    if order is not None:
+        cell["order"] = [int(t) for t in order]
     atomic_write_json(out / "config.json", cell)
 
-    t0 = time.perf_counter()
-    hist = fit_model(model, data, hp, epochs=tc.epochs, patience=tc.early_stopping_patience,
-                     seed=int_seed)
-    train_seconds = time.perf_counter() - t0
-    history = hist.history
-    losses = np.asarray(history.get("loss", []), float)
-    val_losses = np.asarray(history.get("val_loss", []), float)
-    diverged = losses.size == 0 or not np.all(np.isfinite(losses))
+    pool_x = pool_pts = cand = None
+    if score_pool:
+        from ..data.acquisition import candidate_points
+        bought = np.unique(np.unravel_index(data.allocation.split.all, dataset.shape)[0])
+        cand, pool_pts = candidate_points(dataset, bought)
+        pool_x = _inputs(dataset, pool_pts, MODEL_INPUTS[model_type], mc.patch_size,
+                         data.normaliser)
 
-    pred_n = predict(model, data.x["test"])
-    pred = data.normaliser.inverse_target(pred_n)
-    sigma = dataset.lf.ravel()[data.points["test"]] + pred if data.residual else pred
-    status, reason = "ok", None
-    if diverged:
-        status, reason = "failed", "diverged: NaN/inf training loss (TerminateOnNaN)"
-    elif not np.all(np.isfinite(sigma)):
-        status, reason = "failed", "non-finite test predictions"
+    def to_sigma(points, pred_n):
+        pred = data.normaliser.inverse_target(pred_n)
+        return dataset.lf.ravel()[points] + pred if data.residual else pred
+
+    members, pool_members, histories, reason = [], [], [], None
+    train_seconds, n_params = 0.0, 0
+    for k, member in enumerate(seeds):
+        fresh_keras_state()
+        keras.utils.set_random_seed(member)
+        model = build_model(model_type, mc.patch_size, hp, seed=member)
+        t0 = time.perf_counter()
+        hist = fit_model(model, data, hp, epochs=tc.epochs, patience=tc.early_stopping_patience,
+                         seed=member)
+        train_seconds += time.perf_counter() - t0
+        history = hist.history
+        histories.append(history)
+        losses = np.asarray(history.get("loss", []), float)
+        sigma_k = to_sigma(data.points["test"], predict(model, data.x["test"]))
+        members.append(sigma_k)
+        if pool_x is not None:
+            pool_members.append(to_sigma(pool_pts, predict(model, pool_x)))
+        n_params = int(model.count_params())
+        suffix = "" if k == 0 else f"_member_{k}"
+        rows = ["epoch," + ",".join(history)] + [
+            ",".join([str(i + 1)] + [repr(float(history[c][i])) for c in history])
+            for i in range(losses.size)]
+        atomic_write_text(out / "logs" / f"history{suffix}.csv", "\n".join(rows) + "\n")
+        if losses.size == 0 or not np.all(np.isfinite(losses)):
+            reason = "diverged: NaN/inf training loss (TerminateOnNaN)" + (
+                f" in member {k}" if n_members > 1 else "")
+            break
+        if not np.all(np.isfinite(sigma_k)):
+            reason = "non-finite test predictions" + (f" of member {k}" if n_members > 1 else "")
+            break
+        with atomic_path(out / "models" / f"{'model' if k == 0 else 'member_' + str(k)}.keras") as tmp:
+            model.save(tmp)
+    status = "ok" if reason is None else "failed"
+    sigma = np.mean(members, axis=0)
 
     metrics = cell_metrics(dataset, data.points["test"], sigma)
+    if n_members > 1 and status == "ok":
+        from .calibration import ensemble_calibration
+        truth = dataset.hf.ravel()[data.points["test"]]
+        metrics.update(ensemble_calibration(np.asarray(members), truth,
+                                            dataset.hf_se.ravel()[data.points["test"]]))
+        metrics["member_rmse_bp"] = float(np.mean([np.sqrt(np.mean((mk - truth) ** 2))
+                                                   for mk in members]) * 1e4)
+    elif n_members > 1:
+        metrics["ensemble_size"] = n_members
     if status != "ok":
         metrics = {k: (float("nan") if isinstance(v, float) and not k.startswith(("hagan_", "noise"))
                        else v) for k, v in metrics.items()}
+    first = histories[0]
+    losses = np.asarray(first.get("loss", []), float)
+    val_losses = np.asarray(first.get("val_loss", []), float)
     metrics.update({
         "status": status, "reason": reason, "model_type": model_type,
         "budget": budget,
@@ -281,15 +358,16 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         "train_seconds": train_seconds, "epochs_run": int(losses.size),
         "best_epoch": int(np.nanargmin(val_losses)) + 1 if np.any(np.isfinite(val_losses)) else None,
         "best_val_loss": float(np.nanmin(val_losses)) if np.any(np.isfinite(val_losses)) else None,
-        "n_params": int(model.count_params()), "hyperparameters": hp,
+        "n_params": n_params, "hyperparameters": hp,
     })
-    rows = ["epoch," + ",".join(history)] + [
-        ",".join([str(i + 1)] + [repr(float(history[k][i])) for k in history])
-        for i in range(losses.size)]
-    atomic_write_text(out / "logs" / "history.csv", "\n".join(rows) + "\n")
-    if status == "ok":
-        with atomic_path(out / "models" / "model.keras") as tmp:
-            model.save(tmp)
-    atomic_save_npz(out / "predictions.npz", {"points": data.points["test"], "sigma": sigma})
+    saved = {"points": data.points["test"], "sigma": sigma}
+    if n_members > 1:
+        saved["sigma_members"] = np.asarray(members)
+    atomic_save_npz(out / "predictions.npz", saved)
     atomic_write_json(out / "metrics.json", metrics)
+    if pool_x is not None and status == "ok":
+        from ..data.acquisition import integrated_disagreement
+        thetas, dis = integrated_disagreement(dataset, pool_pts, np.asarray(pool_members))
+        atomic_save_npz(out / "acquisition.npz", {"thetas": thetas, "disagreement": dis})
+        return {**metrics, "scores": {"thetas": thetas.tolist(), "disagreement": dis.tolist()}}
     return metrics

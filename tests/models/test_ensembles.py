@@ -1,0 +1,76 @@
+"""Deep ensembles (issue 20): every cell can be M members; what the cell reports is the
+members' mean, scored and calibrated against the MC truth; an adaptive cell's ensemble
+scores the pool thetas it did not buy, and never a test theta."""
+import json
+
+import numpy as np
+import pytest
+
+from sabr.config import ExperimentConfig
+from sabr.data.acquisition import first_round
+from sabr.data.allocations import pool_cpu_seconds
+from sabr.learning.calibration import CALIBRATION_COLUMNS
+from sabr.learning.models import default_hyperparameters
+from sabr.learning.training import cell_seed, member_seed, train_and_evaluate
+
+QUICK = ExperimentConfig.profile("quick")
+HP = default_hyperparameters(QUICK.models, QUICK.training_config)
+SHORT = QUICK.training_config.model_copy(update={"epochs": 4})
+MODELS = QUICK.models.model_copy(update={"patch_size": (3, 3)})
+
+
+def test_member_zero_keeps_the_cell_seed_and_the_others_differ():
+    s = cell_seed(42, 200, 1, "mda_cnn")
+    seeds = [member_seed(s, k) for k in range(8)]
+    assert seeds[0] == s and len(set(seeds)) == 8
+    assert seeds == [member_seed(s, k) for k in range(8)]          # reproducible
+
+
+def test_an_ensemble_cell_reports_the_mean_of_members_that_differ(tiny_dataset, tmp_path):
+    single = train_and_evaluate(tiny_dataset, "residual_mlp", HP, 40, 0, tmp_path / "one",
+                                training_config=SHORT, model_config=MODELS)
+    ens = train_and_evaluate(tiny_dataset, "residual_mlp", HP, 40, 0, tmp_path / "three",
+                             training_config=SHORT, model_config=MODELS, ensemble_size=3)
+    assert ens["status"] == "ok" and set(CALIBRATION_COLUMNS) <= set(ens)
+    assert ens["ensemble_size"] == 3
+    saved = np.load(tmp_path / "three" / "predictions.npz")
+    members = saved["sigma_members"]
+    assert members.shape == (3, saved["points"].size)
+    assert np.array_equal(saved["sigma"], members.mean(axis=0))
+    # member 0 is the single model of the same cell, bit for bit; the others differ
+    one = np.load(tmp_path / "one" / "predictions.npz")["sigma"]
+    assert np.array_equal(members[0], one)
+    assert not np.allclose(members[1], members[0]) and not np.allclose(members[2], members[0])
+    # the mean's error is at most the members' mean error (convexity of the RMSE)
+    assert ens["rmse_bp"] <= ens["member_rmse_bp"] + 1e-9
+    assert single["rmse_bp"] == pytest.approx(
+        np.sqrt(np.mean((one - tiny_dataset.hf.ravel()[saved["points"]]) ** 2)) * 1e4)
+    for k in (1, 2):
+        assert (tmp_path / "three" / "models" / f"member_{k}.keras").is_file()
+        assert (tmp_path / "three" / "logs" / f"history_member_{k}.csv").is_file()
+    assert 0 <= ens["coverage_50"] <= ens["coverage_90"] <= 1
+    assert ens["width_90_bp"] > ens["width_50_bp"] > 0
+    cfg = json.loads((tmp_path / "three" / "config.json").read_text())
+    assert cfg["member_seeds"][0] == cfg["cell_seed"]
+
+
+def test_an_adaptive_cell_scores_every_pool_theta_it_did_not_buy(tiny_dataset, tmp_path):
+    ds = tiny_dataset
+    budget = 0.3 * pool_cpu_seconds(ds)
+    order = first_round(ds, 0, budget)
+    m = train_and_evaluate(ds, "mda_cnn", HP, "adaptive@30%", 0, tmp_path,
+                           training_config=SHORT, model_config=MODELS, ensemble_size=2,
+                           order=order, score_pool=True)
+    assert m["status"] == "ok" and m["n_hf_thetas"] == order.size
+    scored = np.asarray(m["scores"]["thetas"])
+    expected = np.setdiff1d(ds.train_thetas, order)
+    assert np.array_equal(scored, expected)              # every pool theta not bought ...
+    assert not np.intersect1d(scored, ds.test_thetas).size     # ... and no test theta
+    dis = np.asarray(m["scores"]["disagreement"])
+    assert np.all(np.isfinite(dis)) and np.all(dis > 0)
+    assert "scores" not in json.loads((tmp_path / "metrics.json").read_text())
+    with pytest.raises(ValueError, match="ensemble_size=1 is invalid: allowed >= 1 .>= 2 to "
+                                         "score the pool"):
+        train_and_evaluate(ds, "mda_cnn", HP, "adaptive@30%", 0, tmp_path / "x",
+                           training_config=SHORT, model_config=MODELS, order=order,
+                           score_pool=True)
