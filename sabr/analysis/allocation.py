@@ -21,6 +21,8 @@ what a model is, not what the Monte Carlo noise of the test labels adds.
   allocation's CPU-seconds for it, over the seed design's own CPU-seconds there, with
   the interval (the target's seed variance included; simulated coverage:
   tests/benchmarks/coverage.py, "cost ratio"). :func:`answer` says it in one sentence.
+  With ``adaptive`` and ``surfaces`` in the study, the same ratio against ``surfaces`` at
+  its largest CPU budget (:func:`adaptive_sentence`, allocation_adaptive.csv).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from .efficiency import budget_for_target, budget_for_target_fit
 
 __all__ = ["POINT_DESIGN", "study_cells", "cost_curves", "compare_allocations",
            "cost_for_target", "cost_ratios", "answer", "allocation_tables",
-           "allocation_markdown", "write_allocation_analysis"]
+           "allocation_markdown", "write_allocation_analysis", "adaptive_sentence"]
 
 NO_TARGET = ("the reference's error is within the test labels' noise floor on some seed "
              "(noise-corrected MSE <= 0): no target")
@@ -173,15 +175,20 @@ def cost_for_target(cells: pd.DataFrame, model: str, allocation: str, target_mse
     return out
 
 
-def cost_ratios(cells: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
-    """Per model and allocation: the CPU-seconds that reach the seed design's accuracy at
-    its largest point budget, as a fraction of what the seed design spent there.
+def cost_ratios(cells: pd.DataFrame, *, confidence: float = 0.95,
+                reference: str = POINT_DESIGN, against=None) -> pd.DataFrame:
+    """Per model and allocation: the CPU-seconds that reach the ``reference`` design's
+    accuracy at its largest budget, as a fraction of what the reference spent there. The
+    reference is the seed's point design by default; ``reference='surfaces'`` with
+    ``against=['adaptive']`` asks what share of ``surfaces``' largest CPU budget
+    ``adaptive`` needs for the same accuracy (issue 20). ``against``: the allocations
+    scored (default: all but the reference).
 
-    Columns: model_type, allocation, reference ('b=1000'), target_rmse_bp (its
-    noise-corrected geometric-mean RMSE), reference_cpu_seconds, cpu_seconds [lo, hi],
+    Columns: model_type, allocation, reference ('b=1000', 'surfaces@5%'), target_rmse_bp
+    (its noise-corrected geometric-mean RMSE), reference_cpu_seconds, cpu_seconds [lo, hi],
     ratio [ratio_lo, ratio_hi] (cpu / reference), method, flag, cheapest (the allocation
     with the smallest ratio for the model)."""
-    ref_cells = cells[cells.allocation == POINT_DESIGN]
+    ref_cells = cells[cells.allocation == reference]
     rows = []
     for m in sorted(cells.model_type.unique()):
         r = ref_cells[ref_cells.model_type == m]
@@ -193,10 +200,13 @@ def cost_ratios(cells: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFram
         target = float(np.exp(y.mean())) if known else _NAN
         var = float(y.var(ddof=1) / y.size) if known and y.size > 1 else 0.0
         ref_cpu = float(top.hf_cpu_seconds.mean())
-        for a in sorted(set(cells[(cells.model_type == m)].allocation) - {POINT_DESIGN}):
+        scored = set(cells[(cells.model_type == m)].allocation) - {POINT_DESIGN, reference}
+        for a in sorted(scored if against is None else scored & set(against)):
             c = cost_for_target(cells, m, a, target, target_log_var=var,
                                 target_df=max(y.size - 1, 1), confidence=confidence)
-            rows.append({"model_type": m, "allocation": a, "reference": top.budget.iloc[0],
+            name = top.budget.iloc[0] if reference == POINT_DESIGN else (
+                f"{reference}@{top.budget.iloc[0]}")
+            rows.append({"model_type": m, "allocation": a, "reference": name,
                          "target_rmse_bp": math.sqrt(target), "reference_cpu_seconds": ref_cpu,
                          "cpu_seconds": c["cpu_seconds"], "cpu_seconds_lo": c["lo"],
                          "cpu_seconds_hi": c["hi"], "ratio": c["cpu_seconds"] / ref_cpu,
@@ -260,9 +270,32 @@ def allocation_tables(cost: pd.DataFrame, points: pd.DataFrame | None = None, *,
     cells = study_cells(cost, points)
     ratios = cost_ratios(cells, confidence=confidence)
     curves = cost_curves(cells, confidence=confidence)
+    adaptive = pd.DataFrame()
+    if {"adaptive", "surfaces"} <= set(cells.allocation):
+        adaptive = cost_ratios(cells, confidence=confidence, reference="surfaces",
+                               against=["adaptive"])
     return {"cells": cells, "curves": curves,
             "comparisons": compare_allocations(cells, confidence=confidence),
-            "ratios": ratios, "answer": answer(ratios, curves)}
+            "ratios": ratios, "answer": answer(ratios, curves), "adaptive": adaptive}
+
+
+def adaptive_sentence(adaptive: pd.DataFrame) -> str:
+    """Per model: the share of ``surfaces``' CPU-seconds at its largest budget with which
+    ``adaptive`` reaches the same accuracy (cost_ratios with reference 'surfaces')."""
+    parts = []
+    for x in adaptive.itertuples():
+        if x.flag == NO_TARGET:
+            parts.append(f"{x.model_type}: {x.reference} is within the noise floor, no target")
+        elif np.isfinite(x.ratio):
+            ci = (f" [{_pct(x.ratio_lo)}, {_pct(x.ratio_hi)}]" if x.method == "fit"
+                  else " (interpolated: no interval)")
+            parts.append(f"{x.model_type}: adaptive reaches {x.reference}'s accuracy "
+                         f"({x.target_rmse_bp:.0f} bp) at {_pct(x.ratio)}{ci} of its "
+                         f"{x.reference_cpu_seconds:.3g} CPU-seconds")
+        else:
+            parts.append(f"{x.model_type}: adaptive does not reach {x.reference}'s accuracy "
+                         f"({x.target_rmse_bp:.0f} bp) within its tested budgets")
+    return "; ".join(parts) + "." if parts else ""
 
 
 def _f(v, spec=".1f") -> str:
@@ -303,6 +336,10 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
                          f"{_f(x.hf_paths, '.0f')} | {_f(x.rmse_bp)} [{_f(x.rmse_bp_lo)}, "
                          f"{_f(x.rmse_bp_hi)}] |")
         lines.append("")
+    if not tables.get("adaptive", pd.DataFrame()).empty:
+        lines += ["Adaptive against whole surfaces (the same interval; the target is "
+                  "surfaces' accuracy at its largest CPU budget): "
+                  + adaptive_sentence(tables["adaptive"]), ""]
     comp = tables["comparisons"]
     if not comp.empty:
         sig = comp[comp.p_holm < alpha]
@@ -325,7 +362,9 @@ def write_allocation_analysis(output_dir, cost: pd.DataFrame, points: pd.DataFra
     out = Path(output_dir)
     tables = allocation_tables(cost, points)
     files = {}
-    for name in ("curves", "comparisons", "ratios"):
+    for name in ("curves", "comparisons", "ratios", "adaptive"):
+        if name == "adaptive" and tables[name].empty:
+            continue
         path = out / "analysis" / f"allocation_{name}.csv"
         atomic_write_text(path, tables[name].to_csv(index=False))
         files[f"allocation_{name}"] = str(path)

@@ -42,5 +42,7 @@ def test_entrypoints_import_and_parameters_validate():
     from sabr.config import planned_cells, planned_cost_cells
     cost = load_config(REPO / "deployments/cost.yaml")      # the seed's design plus the study
     assert cost.data_gen_config == load_config(REPO / "deployments/prod.yaml").data_gen_config
-    assert set(cost.allocations) == {"spread", "surfaces", "paths/4"}
-    assert len(planned_cells(cost)) == 100 and len(planned_cost_cells(cost)) == 240
+    assert set(cost.allocations) == {"spread", "surfaces", "paths/4", "adaptive"}
+    assert len(planned_cells(cost)) == 100 and len(planned_cost_cells(cost)) == 320
+    from sabr.config import adaptive_rounds, ensemble_members
+    assert ensemble_members(cost) == 5 and len(adaptive_rounds(cost)) == 4

@@ -91,6 +91,15 @@ CASES = [
          shows=["mc_paths >= 1600"]),
     case("paths-twice", ["--allocations", "paths", "paths/4", "--hf-cpu-budgets", "10"],
          field="allocations", shows=["paths is paths/4"]),
+    # --- ensembles and adaptive rounds
+    case("ensemble-size-zero", ["--ensemble-size", "0"], field="ensemble_size", shows=[">= 1"]),
+    case("ensemble-size-too-large", ["--ensemble-size", "1000"], field="ensemble_size",
+         shows=["<= 64"]),
+    case("adaptive-with-one-member", ["--allocations", "adaptive", "--ensemble-size", "1"],
+         field="ensemble_size", shows=["adaptive", ">= 2"]),
+    case("adaptive-budgets-in-two-units", ["--allocations", "adaptive", "--hf-cpu-budgets",
+                                           "5%", "30"], field="hf_cpu_budgets",
+         shows=["one unit"]),
     # --- the config file itself
     case("yaml-is-a-list", yaml="- hf_budgets\n- model_types\n", field="config"),
     case("yaml-syntax-error", yaml="hf_budgets: [50, 100\nmodel_types: {\n", field="config"),

@@ -383,3 +383,40 @@ def test_a_corrupt_data_set_is_detected_and_built_again(harness, make_tiny_confi
         load_dataset(out / "data")
     hf_budget(config_path=str(cfg), output_dir=str(out))
     assert load_dataset(out / "data").meta["content_hash"] == good
+
+
+def test_kill_9_in_an_adaptive_round_then_the_same_command_continues_at_that_round(
+        tiny_experiment, tmp_path):
+    """An adaptive run killed (-9, every process) while round 2 trains: the rerun takes
+    round 1's acquisition and ensemble from the cache and continues at round 2, buying the
+    same thetas."""
+    import yaml
+    cfg = tmp_path / "adaptive.yaml"
+    cfg.write_text(yaml.safe_dump({
+        **tiny_experiment, **SLOW_TINY, "model_types": ["mda_cnn"], "n_random_seeds": 1,
+        "allocations": ["adaptive"], "hf_cpu_budgets": ["30%", "50%", "80%"],
+        "ensemble_size": 2}))
+    out, env = tmp_path / "out", _env(tmp_path / "home")
+    args = ["run", "--config", str(cfg), "--output-dir", str(out)]
+    rounds = out / "adaptive" / "mda_cnn_s0"
+    proc = _cli(args, env, tmp_path)
+    try:
+        deadline = time.time() + 400
+        while not (rounds / "round_2.json").is_file():     # round 1 trained, round 2 bought
+            assert proc.poll() is None and time.time() < deadline, "run ended before round 2"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        bought = json.loads((rounds / "round_2.json").read_text())["order"]
+        assert not (rounds / "round_3.json").exists()
+    finally:
+        _kill_group(proc)                      # every process of the run, at once
+
+    rc, log = _finish(_cli(args, env, tmp_path))
+    assert rc == 0, log[-3000:]
+    assert re.search(r"acquire \d+/3 mda_cnn s=0 round 1 \(adaptive@30%\): .*\[Cached\]", log), log
+    assert re.search(r"cell \d+/4 mda_cnn adaptive@30% s=0: .*\[Cached\]", log), log
+    for label in ("adaptive@50%", "adaptive@80%"):           # round 2 on: computed now
+        assert re.search(rf"cell \d+/4 mda_cnn {label} s=0: .*\[Completed\]", log), log
+    assert json.loads((rounds / "round_2.json").read_text())["order"] == bought
+    df = pd.read_csv(out / "cost_results.csv")
+    assert (df.status == "ok").all() and len(df) == 3

@@ -109,3 +109,27 @@ def test_a_reference_within_the_noise_floor_gives_no_target_and_says_so():
     assert len(t["ratios"]) == 2 and t["ratios"].ratio.isna().all()
     assert t["ratios"].flag.str.contains("noise floor").all()
     assert "within the test labels' Monte Carlo noise floor" in t["answer"]
+
+
+def test_adaptive_against_surfaces_recovers_a_known_share_of_surfaces_cpu_seconds():
+    """adaptive: corrected MSE 4e5 (cpu * 4)^-1, so it reaches surfaces' accuracy at 10 %
+    (160 CPU-s) with a quarter of the CPU-seconds: a true share of 0.25."""
+    rng = np.random.default_rng(4)
+    cost, points = _cells(rng)
+    adaptive = cost[cost.allocation == "surfaces"].copy()
+    adaptive["allocation"] = "adaptive"
+    noise = np.exp(rng.normal(0, 0.05, len(adaptive)))
+    adaptive["mse_corrected_bp2"] = adaptive.mse_corrected_bp2 / 4 * noise
+    adaptive["mse_bp2"] = adaptive.mse_corrected_bp2 + FLOOR ** 2
+    t = allocation_tables(pd.concat([cost, adaptive], ignore_index=True), points)
+    a = t["adaptive"].set_index("allocation").loc["adaptive"]
+    assert a.reference == "surfaces@10%" and a.method == "fit"
+    assert a.ratio == pytest.approx(0.25, rel=0.12) and a.ratio_lo < 0.25 < a.ratio_hi
+    assert "adaptive" in set(t["ratios"].allocation)       # also against the seed design
+    from sabr.analysis.allocation import adaptive_sentence, allocation_markdown
+    text = adaptive_sentence(t["adaptive"])
+    assert text.startswith("mda_cnn: adaptive reaches surfaces@10%'s accuracy")
+    assert text in allocation_markdown(t)
+    # without surfaces there is nothing to compare adaptive with
+    assert allocation_tables(pd.concat([cost[cost.allocation == "spread"], adaptive]),
+                             points)["adaptive"].empty
