@@ -163,7 +163,9 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
                     fut = train_cell.with_options(
                         task_run_name=f"train {m} ensemble r={r} s={s} ({label})").submit(
                         config_json, dataset, m, label, s, allow_failure(tuned[(_tuning_of(label), m)]),
-                        exp_dirs[(label, m, s)], members, acq, r < len(rounds))
+                        exp_dirs[(label, m, s)], members, acq, r < len(rounds),
+                        exp_dirs[(rounds[r - 2], m, s)] if r > 1 and cfg.adaptive_warm_start
+                        else None)
                 acquire_futs[(label, m, s)] = acq
                 train_futs[(label, m, s)] = fut
                 previous, scored = acq, fut

@@ -48,12 +48,13 @@ def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int | st
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
 def train_cell(config_json: str, dataset: dict, model_type: str, budget: int | str, seed: int,
                tuned, exp_dir: str, ensemble_size: int = 1, acquired: dict | None = None,
-               score_pool: bool = False) -> dict:
+               score_pool: bool = False, warm_from: str | None = None) -> dict:
     """Train and score one cell into ``exp_dir``; returns its metrics (status ok / failed).
     ``dataset``: the assembly's result (its ``path``). ``ensemble_size``: members of the
     cell's deep ensemble. ``acquired``: an ``adaptive`` round's acquisition (its
     ``order``, tasks/acquisition.py); ``score_pool``: the ensemble then scores the thetas not
-    bought, for the next round. Training runs in the worker's TensorFlow process
+    bought, for the next round; ``warm_from``: the previous round's cell folder, whose
+    members it continues. Training runs in the worker's TensorFlow process
     (tasks/isolation.py)."""
     from sabr.learning.training import train_and_evaluate
     clock = Clock()
@@ -72,6 +73,8 @@ def train_cell(config_json: str, dataset: dict, model_type: str, budget: int | s
         extra["ensemble_size"] = int(ensemble_size)
     if acquired is not None:
         extra.update(order=acquired["order"], score_pool=bool(score_pool))
+    if warm_from is not None:
+        extra["warm_from"] = warm_from
     m, child = run_in_child(train_and_evaluate, dataset["path"], model_type, hp, budget, seed,
                             exp_dir, training_config=cfg.training_config,
                             model_config=cfg.models, recycle_mib=cfg.worker_recycle_mib, **extra)

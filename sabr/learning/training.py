@@ -20,6 +20,7 @@ also has its ensemble score every train-pool theta it did not buy.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 import zlib
@@ -126,13 +127,14 @@ def _inputs(dataset, points, names, patch_size, norm):
 
 def prepare_cell_data(dataset, model_type: str, budget, seed: int, patch_size,
                       validation_fraction: float = 0.2, *, include_test: bool = True,
-                      order=None) -> CellData:
+                      order=None, normaliser=None) -> CellData:
     """Points of the (budget, seed), model inputs and normalised targets (stats from train only).
 
     ``budget``: a point count (the seed's axis) or a CPU-budget cell's label such as
     'surfaces@120s' (sabr.data.allocations.cell_allocation). ``include_test=False``
     (tuning) leaves the test points out entirely. ``order``: the thetas an ``adaptive``
-    cell's rounds bought (sabr.data.allocations.adaptive).
+    cell's rounds bought (sabr.data.allocations.adaptive). ``normaliser``: use this one
+    (a warm-started round keeps the scale its weights were trained on) instead of fitting.
     """
     from .models import MODEL_INPUTS, RESIDUAL_MODELS, get_builder
     get_builder(model_type)
@@ -146,9 +148,9 @@ def prepare_cell_data(dataset, model_type: str, budget, seed: int, patch_size,
         pts["test"] = dataset.test_points()
     names = MODEL_INPUTS[model_type]
     y_train = targets(labelled, split.train, residual=residual)
-    norm = fit_normaliser(point_features(dataset, split.train),
-                          lf_patches(dataset.lf, split.train, patch_size) if "patch" in names else None,
-                          y_train)
+    norm = normaliser or fit_normaliser(
+        point_features(dataset, split.train),
+        lf_patches(dataset.lf, split.train, patch_size) if "patch" in names else None, y_train)
     x = {k: _inputs(dataset, p, names, patch_size, norm) for k, p in pts.items()}
     y = {"train": norm.target(y_train),
          "val": norm.target(targets(labelled, split.val, residual=residual))}
@@ -221,7 +223,7 @@ def fresh_keras_state() -> None:
 def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: int, seed: int,
                        out_dir: str | Path, *, training_config=None, model_config=None,
                        master_seed: int | None = None, ensemble_size: int = 1, order=None,
-                       score_pool: bool = False) -> dict:
+                       score_pool: bool = False, warm_from: str | Path | None = None) -> dict:
     """Train one cell and score it on the test set; write its files into ``out_dir``.
 
     Args:
@@ -240,6 +242,9 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         score_pool: with M >= 2, also score the train-pool thetas the cell did not buy
             (sabr.data.acquisition.integrated_disagreement): written to acquisition.npz and
             returned under "scores" ({"thetas", "disagreement"}), not in metrics.json.
+        warm_from: the folder of the previous ``adaptive`` round's cell: each member starts
+            from that round's member's weights (and keeps its normaliser) instead of a fresh
+            initialisation ("online learning"; ExperimentConfig.adaptive_warm_start).
     Returns:
         the metrics dict (also in metrics.json); status "ok" or "failed" with a reason.
         Besides the test metrics (sabr.learning.metrics.cell_metrics) of the members' mean it
@@ -269,8 +274,18 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
                  if master_seed is None else master_seed)
     hp = dict(hyperparameters)
     int_seed = cell_seed(master, budget, seed, model_type)
+    warm = None
+    if warm_from is not None:
+        from ..data.patches import Normaliser
+        warm = json.loads((Path(warm_from) / "config.json").read_text())
+        if int(warm.get("ensemble_size", 1)) != n_members:
+            raise ValueError(f"warm_from={str(warm_from)!r} is invalid: it has "
+                             f"{warm.get('ensemble_size', 1)} members; allowed a round of "
+                             f"{n_members}")
     data = prepare_cell_data(dataset, model_type, budget, seed, mc.patch_size,
-                             tc.validation_fraction, order=order)
+                             tc.validation_fraction, order=order,
+                             normaliser=None if warm is None
+                             else Normaliser.from_dict(warm["normaliser"]))
     budget = budget if isinstance(budget, str) else int(budget)
     seeds = [member_seed(int_seed, k) for k in range(n_members)]
     cell = {"model_type": model_type, "budget": budget, "seed": int(seed),
@@ -282,6 +297,8 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         cell.update({"ensemble_size": n_members, "member_seeds": seeds})
     if order is not None:
         cell["order"] = [int(t) for t in order]
+    if warm_from is not None:
+        cell["warm_from"] = Path(warm_from).name
     atomic_write_json(out / "config.json", cell)
 
     pool_x = pool_pts = cand = None
@@ -301,7 +318,12 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
     for k, member in enumerate(seeds):
         fresh_keras_state()
         keras.utils.set_random_seed(member)
-        model = build_model(model_type, mc.patch_size, hp, seed=member)
+        if warm is None:
+            model = build_model(model_type, mc.patch_size, hp, seed=member)
+        else:
+            name = "model" if k == 0 else f"member_{k}"
+            model = keras.models.load_model(Path(warm_from) / "models" / f"{name}.keras",
+                                            compile=False)
         t0 = time.perf_counter()
         hist = fit_model(model, data, hp, epochs=tc.epochs, patience=tc.early_stopping_patience,
                          seed=member)

@@ -74,3 +74,36 @@ def test_an_adaptive_cell_scores_every_pool_theta_it_did_not_buy(tiny_dataset, t
         train_and_evaluate(ds, "mda_cnn", HP, "adaptive@30%", 0, tmp_path / "x",
                            training_config=SHORT, model_config=MODELS, order=order,
                            score_pool=True)
+
+
+def test_a_warm_started_round_continues_from_the_previous_rounds_members(tiny_dataset, tmp_path):
+    """With a learning rate of ~0 a warm round's members predict what round 1's members
+    predicted (they start from those weights, in that scale); cold members do not."""
+    from sabr.data.acquisition import next_round
+    ds = tiny_dataset
+    pool = pool_cpu_seconds(ds)
+    first = first_round(ds, 0, 0.3 * pool)
+    kw = dict(training_config=SHORT, model_config=MODELS, ensemble_size=2)
+    r1 = train_and_evaluate(ds, "residual_mlp", HP, "adaptive@30%", 0, tmp_path / "r1",
+                            order=first, score_pool=True, **kw)
+    second = next_round(ds, first, 0.6 * pool, r1["scores"]["thetas"],
+                        r1["scores"]["disagreement"])
+    assert second.size > first.size
+    still = dict(HP, learning_rate=1e-12)
+    cold = train_and_evaluate(ds, "residual_mlp", still, "adaptive@60%", 0, tmp_path / "cold",
+                              order=second, **kw)
+    warm = train_and_evaluate(ds, "residual_mlp", still, "adaptive@60%", 0, tmp_path / "warm",
+                              order=second, warm_from=tmp_path / "r1", **kw)
+    assert r1["status"] == cold["status"] == warm["status"] == "ok"
+    before = np.load(tmp_path / "r1" / "predictions.npz")["sigma_members"]
+    after = np.load(tmp_path / "warm" / "predictions.npz")["sigma_members"]
+    fresh = np.load(tmp_path / "cold" / "predictions.npz")["sigma_members"]
+    assert np.allclose(after, before, rtol=0, atol=1e-6)
+    assert not np.allclose(fresh, before, rtol=0, atol=1e-3)
+    c1 = json.loads((tmp_path / "r1" / "config.json").read_text())
+    cw = json.loads((tmp_path / "warm" / "config.json").read_text())
+    assert cw["normaliser"] == c1["normaliser"] and cw["warm_from"] == "r1"
+    with pytest.raises(ValueError, match="warm_from=.* has 2 members; allowed a round of 3"):
+        train_and_evaluate(ds, "residual_mlp", HP, "adaptive@60%", 0, tmp_path / "x",
+                           order=second, warm_from=tmp_path / "r1",
+                           **{**kw, "ensemble_size": 3})
