@@ -395,7 +395,7 @@ def test_kill_9_in_an_adaptive_round_then_the_same_command_continues_at_that_rou
     cfg.write_text(yaml.safe_dump({
         **tiny_experiment, **SLOW_TINY, "model_types": ["mda_cnn"], "n_random_seeds": 1,
         "allocations": ["adaptive"], "hf_cpu_budgets": ["30%", "50%", "80%"],
-        "ensemble_size": 2}))
+        "ensemble_size": 2, "adaptive_warm_start": True}))
     out, env = tmp_path / "out", _env(tmp_path / "home")
     args = ["run", "--config", str(cfg), "--output-dir", str(out)]
     rounds = out / "adaptive" / "mda_cnn_s0"
@@ -420,3 +420,11 @@ def test_kill_9_in_an_adaptive_round_then_the_same_command_continues_at_that_rou
     assert json.loads((rounds / "round_2.json").read_text())["order"] == bought
     df = pd.read_csv(out / "cost_results.csv")
     assert (df.status == "ok").all() and len(df) == 3
+    # warm start: each later round continues the previous round's members (its folder)
+    configs = {json.loads((d / "config.json").read_text())["budget"]: json.loads(
+        (d / "config.json").read_text()) for d in out.glob("cost_[0-9]*")}
+    folders = {b: d.name for d in out.glob("cost_[0-9]*")
+               for b in [json.loads((d / "config.json").read_text())["budget"]]}
+    assert "warm_from" not in configs["adaptive@30%"]
+    assert configs["adaptive@50%"]["warm_from"] == folders["adaptive@30%"]
+    assert configs["adaptive@80%"]["warm_from"] == folders["adaptive@50%"]
