@@ -41,7 +41,7 @@ TARGET_COVERAGE_90 = (0.85, 0.95)
 """The range of observed coverage that counts as calibrated for the nominal 90 % intervals."""
 TABLE_COLUMNS = ["model_type", "budget", "n_seeds", "ensemble_size", "rmse_bp", "coverage_50",
                  "coverage_90", "coverage_90_lo", "coverage_90_hi", "width_90_bp", "nll",
-                 "hagan_rmse_bp", "noise_floor_bp"]
+                 "hagan_rmse_bp", "noise_floor_bp", "coverage_90_raw", "spread_scale"]
 _NAN = math.nan
 
 
@@ -112,7 +112,9 @@ def calibration_table(df: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataF
         over seeds), coverage_90_lo / _hi (t interval over seeds at ``confidence``, NaN
         with one seed), width_90_bp (mean, bp), nll (mean), hagan_rmse_bp and
         noise_floor_bp (means, bp; NaN when the frame lacks them: every table that shows
-        an error shows both, shared/STATISTICS.md); sorted by model, then point budgets
+        an error shows both, shared/STATISTICS.md), coverage_90_raw (the unscaled
+        ensemble's) and spread_scale (the factor fitted on validation points; means, NaN
+        when absent); sorted by model, then point budgets
         ascending, then labels. Empty (same columns) without ensemble cells.
     """
     cells = ensemble_cells(df)
@@ -126,7 +128,9 @@ def calibration_table(df: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataF
                      "coverage_90_lo": lo, "coverage_90_hi": hi,
                      "width_90_bp": _mean(g, "width_90_bp"), "nll": _mean(g, "nll"),
                      "hagan_rmse_bp": _mean(g, "hagan_rmse_bp"),
-                     "noise_floor_bp": _mean(g, "noise_floor_bp")})
+                     "noise_floor_bp": _mean(g, "noise_floor_bp"),
+                     "coverage_90_raw": _mean(g, "coverage_90_raw"),
+                     "spread_scale": _mean(g, "spread_scale")})
     if not rows:
         return pd.DataFrame(columns=TABLE_COLUMNS)
     rows.sort(key=lambda r: (str(r["model_type"]), _order(r["budget"])))
@@ -221,21 +225,24 @@ def calibration_markdown(table: pd.DataFrame) -> str:
         return ""
     lines = ["## Ensemble calibration", "",
              "Deep ensembles (Lakshminarayanan et al. 2017): RMSE of the members' mean; Gaussian "
-             "intervals mean +- z sd with sd^2 = the members' variance + the MC label's s.e.^2, "
-             "scored against the MC test labels. Coverage: share of test points inside, mean "
+             "intervals mean +- z sd with sd^2 = (c x the members' sd)^2 + the MC label's "
+             "s.e.^2, c fitted on each cell's validation points (sigma scaling, Laves et al. "
+             "2020; 'raw': c = 1), scored against the MC test labels. Coverage: share of test points inside, mean "
              "over seeds; seed CI: 95 % t interval over seeds, approximate (simulated "
              "coverage 0.89-0.96 for cells covering 85-95 %, down to 0.78 near 100 %: "
              "tests/benchmarks/coverage.py, 'mean coverage over seeds'). Width: mean full width "
              "of the 90 % interval. NLL: mean Gaussian negative log-likelihood per point "
              "(errors in bp; lower is better). Reliability diagram: plots/reliability.png.", "",
              "| model | budget | seeds | members | RMSE of mean (bp) | 50 % coverage | "
-             "90 % coverage [seed 95 % CI, approx.] | 90 % width (bp) | NLL | Hagan (bp) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "90 % coverage [seed 95 % CI, approx.] | raw 90 % | c | 90 % width (bp) | NLL | "
+             "Hagan (bp) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         ci = (f" [{_pct(r.coverage_90_lo)}, {_pct(r.coverage_90_hi)}]"
               if np.isfinite(r.coverage_90_lo) and np.isfinite(r.coverage_90_hi) else "")
         lines.append(f"| {r.model_type} | {r.budget} | {r.n_seeds} | {_num(r.ensemble_size, '.0f')} "
                      f"| {_num(r.rmse_bp)} | {_pct(r.coverage_50)} | {_pct(r.coverage_90)}{ci} | "
+                     f"{_pct(r.coverage_90_raw)} | {_num(r.spread_scale, '.2f')} | "
                      f"{_num(r.width_90_bp)} | {_num(r.nll, '.2f')} | {_num(r.hagan_rmse_bp)} |")
     floor = pd.to_numeric(table.noise_floor_bp, errors="coerce").dropna()
     if len(floor):

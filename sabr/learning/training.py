@@ -252,8 +252,10 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         (sabr.data.allocations.Allocation): n_hf_thetas, hf_cpu_seconds (Monte Carlo
         CPU-seconds; shared/DESIGN.md "What HF data costs") and hf_paths (the Monte Carlo
         paths behind each label); with M >= 2 the calibration columns
-        (sabr.learning.calibration.ensemble_calibration) and member_rmse_bp (the members'
-        mean test RMSE).
+        (sabr.learning.calibration.ensemble_calibration) of the ensemble with its spread
+        scaled by spread_scale (fitted on the cell's validation points,
+        sabr.learning.calibration.fit_spread_scale), the raw ensemble's coverage_50_raw,
+        coverage_90_raw and nll_raw, and member_rmse_bp (the members' mean test RMSE).
     """
     from ..config import ModelConfig, TrainingConfig
     if isinstance(dataset, (str, Path)):
@@ -313,7 +315,7 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         pred = data.normaliser.inverse_target(pred_n)
         return dataset.lf.ravel()[points] + pred if data.residual else pred
 
-    members, pool_members, histories, reason = [], [], [], None
+    members, val_members, pool_members, histories, reason = [], [], [], [], None
     train_seconds, n_params = 0.0, 0
     for k, member in enumerate(seeds):
         fresh_keras_state()
@@ -333,6 +335,8 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         losses = np.asarray(history.get("loss", []), float)
         sigma_k = to_sigma(data.points["test"], predict(model, data.x["test"]))
         members.append(sigma_k)
+        if n_members > 1:
+            val_members.append(to_sigma(data.points["val"], predict(model, data.x["val"])))
         if pool_x is not None:
             pool_members.append(to_sigma(pool_pts, predict(model, pool_x)))
         n_params = int(model.count_params())
@@ -355,10 +359,16 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
 
     metrics = cell_metrics(dataset, data.points["test"], sigma)
     if n_members > 1 and status == "ok":
-        from .calibration import ensemble_calibration
+        from .calibration import ensemble_calibration, fit_spread_scale
         truth = dataset.hf.ravel()[data.points["test"]]
-        metrics.update(ensemble_calibration(np.asarray(members), truth,
-                                            dataset.hf_se.ravel()[data.points["test"]]))
+        se = dataset.hf_se.ravel()[data.points["test"]]
+        labels = data.allocation.labelled(dataset)       # the validation labels as trained
+        scale = fit_spread_scale(np.asarray(val_members), labels.hf.ravel()[data.points["val"]],
+                                 labels.hf_se.ravel()[data.points["val"]])
+        raw = ensemble_calibration(np.asarray(members), truth, se)
+        metrics.update(ensemble_calibration(np.asarray(members), truth, se, spread_scale=scale))
+        metrics.update({"spread_scale": scale, "coverage_50_raw": raw["coverage_50"],
+                        "coverage_90_raw": raw["coverage_90"], "nll_raw": raw["nll"]})
         metrics["member_rmse_bp"] = float(np.mean([np.sqrt(np.mean((mk - truth) ** 2))
                                                    for mk in members]) * 1e4)
     elif n_members > 1:

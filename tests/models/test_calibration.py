@@ -120,3 +120,33 @@ def test_bad_inputs_name_the_argument(members, truth, se, name):
     with pytest.raises(ValueError, match=name) as err:
         ensemble_calibration(members, truth, se)
     assert "\n" not in str(err.value)
+
+
+def test_the_fitted_spread_scale_makes_an_overconfident_ensemble_cover_its_nominal_share():
+    """Members whose spread is a third of the true error: sigma scaling fitted on one
+    sample finds c ~ 3, and with it the 90 % interval covers ~90 % of a fresh sample."""
+    from sabr.learning.calibration import ensemble_calibration, fit_spread_scale
+    rng = np.random.default_rng(11)
+
+    def sample(n):
+        centre = rng.uniform(0.1, 0.4, n)
+        tau = rng.uniform(5e-4, 3e-3, n)                      # the members' spread
+        se = rng.uniform(0, 5e-4, n)
+        members = centre + tau * rng.standard_normal((400, n))
+        truth = members.mean(0) + np.sqrt((3 * tau) ** 2 + se ** 2) * rng.standard_normal(n)
+        return members, truth, se
+    fit_members, fit_truth, fit_se = sample(5000)
+    c = fit_spread_scale(fit_members, fit_truth, fit_se)
+    assert c == pytest.approx(3.0, rel=0.05)
+    members, truth, se = sample(20000)
+    raw = ensemble_calibration(members, truth, se)
+    scaled = ensemble_calibration(members, truth, se, spread_scale=c)
+    tol = 4 * np.sqrt(0.9 * 0.1 / 20000)
+    assert raw["coverage_90"] < 0.6 and abs(scaled["coverage_90"] - 0.9) < tol + 0.01
+    assert scaled["nll"] < raw["nll"]
+    # a calibrated ensemble keeps c ~ 1
+    m1, t1, s1 = fit_members, fit_members.mean(0) + np.sqrt(
+        fit_members.var(0, ddof=1) + fit_se ** 2) * rng.standard_normal(fit_truth.size), fit_se
+    assert fit_spread_scale(m1, t1, s1) == pytest.approx(1.0, rel=0.05)
+    with pytest.raises(ValueError, match="spread_scale=0 is invalid: allowed a number > 0"):
+        ensemble_calibration(members, truth, se, spread_scale=0)

@@ -49,6 +49,8 @@ def test_an_ensemble_cell_reports_the_mean_of_members_that_differ(tiny_dataset, 
         assert (tmp_path / "three" / "models" / f"member_{k}.keras").is_file()
         assert (tmp_path / "three" / "logs" / f"history_member_{k}.csv").is_file()
     assert 0 <= ens["coverage_50"] <= ens["coverage_90"] <= 1
+    assert ens["spread_scale"] > 0 and 0 <= ens["coverage_90_raw"] <= 1
+    assert (ens["coverage_90"] >= ens["coverage_90_raw"]) == (ens["spread_scale"] >= 1)
     assert ens["width_90_bp"] > ens["width_50_bp"] > 0
     cfg = json.loads((tmp_path / "three" / "config.json").read_text())
     assert cfg["member_seeds"][0] == cfg["cell_seed"]
