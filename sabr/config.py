@@ -185,10 +185,11 @@ class ExperimentConfig(_Strict):
     """Members of every cell's deep ensemble (sabr.learning.training): None means 5 in a run
     with the ``adaptive`` allocation (it needs an ensemble, and its cells are compared with
     the others' like for like) and 1 otherwise (sabr.config.ensemble_members)."""
-    adaptive_warm_start: bool = False
+    adaptive_warm_start: bool = True
     """Whether an ``adaptive`` round's members start from the previous round's weights
-    (and normaliser) instead of a fresh initialisation (README, "Ensembles and adaptive
-    allocation", for the measured choice)."""
+    (and normaliser) instead of a fresh initialisation. Measured (README, "Ensembles and
+    adaptive allocation"): warm rounds' MSE 0.76x the cold ones' (paired, p = 0.16, 9
+    pairs) in 25 % less training time, so on by default."""
     n_random_seeds: int = Field(5, ge=1, le=1000)
     n_hyperparameter_trials: int = Field(15, ge=1, le=10_000)
     tuning_method: TuningMethod = "random"
