@@ -46,3 +46,12 @@ def test_entrypoints_import_and_parameters_validate():
     assert len(planned_cells(cost)) == 100 and len(planned_cost_cells(cost)) == 320
     from sabr.config import adaptive_rounds, ensemble_members
     assert ensemble_members(cost) == 5 and len(adaptive_rounds(cost)) == 4
+
+
+def test_the_readmes_adaptive_study_config_is_valid():
+    """docs/adaptive_study.yaml: the configuration behind README's adaptive figures."""
+    from sabr.config import adaptive_rounds, ensemble_members, load_config, planned_cost_cells
+    cfg = load_config(REPO / "docs" / "adaptive_study.yaml")
+    assert set(cfg.allocations) == {"surfaces", "adaptive"} and ensemble_members(cfg) == 5
+    assert adaptive_rounds(cfg) == ["adaptive@2%", "adaptive@4%", "adaptive@8%", "adaptive@16%"]
+    assert len(planned_cost_cells(cfg)) == 24 and cfg.adaptive_warm_start
