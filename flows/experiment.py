@@ -150,25 +150,8 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
                 task_run_name=f"train {m} {budget_name(b)} s={s}").submit(
                 config_json, dataset, m, b, s, allow_failure(tuned[(b, m)]), exp_dirs[(b, m, s)],
                 members)
-    acquire_futs = {}
-    for m in (study_models(cfg) if rounds else []):     # adaptive: rounds chained per seed
-        for s in range(cfg.n_random_seeds):
-            previous = scored = None
-            for r, label in enumerate(rounds, start=1):
-                with dask.annotate(priority=TRAIN_PRIORITY + 1):   # a round gates the next
-                    acq = acquire_round.with_options(
-                        task_run_name=f"acquire surfaces r={r} s={s} ({m})").submit(
-                        config_json, dataset, m, label, s, r, previous, scored,
-                        str(out / "adaptive" / f"{m}_s{s}"))
-                    fut = train_cell.with_options(
-                        task_run_name=f"train {m} ensemble r={r} s={s} ({label})").submit(
-                        config_json, dataset, m, label, s, allow_failure(tuned[(_tuning_of(label), m)]),
-                        exp_dirs[(label, m, s)], members, acq, r < len(rounds),
-                        exp_dirs[(rounds[r - 2], m, s)] if r > 1 and cfg.adaptive_warm_start
-                        else None)
-                acquire_futs[(label, m, s)] = acq
-                train_futs[(label, m, s)] = fut
-                previous, scored = acq, fut
+    acquire_futs = _submit_rounds(cfg, config_json, dataset, tuned, exp_dirs, members, out,
+                                  train_futs)
     log.info("submitted %d chunks, %d tunings, %d trainings%s", len(chunk_futs), len(tuned),
              len(train_futs), f", {len(acquire_futs)} acquisitions ({len(rounds)} rounds)"
              if acquire_futs else "")
@@ -201,6 +184,34 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
                                        outcomes, clock, cost_planned).result()
     summary["dataset"] = data_dir
     return summary
+
+
+def _submit_rounds(cfg, config_json, dataset, tuned, exp_dirs, members, out, train_futs) -> dict:
+    """Submit the ``adaptive`` rounds, chained per (model, seed): round r's acquisition
+    takes round r-1's acquisition and trained ensemble, its training that acquisition (and,
+    warm-started, round r-1's folder). Adds the trainings to ``train_futs``; returns the
+    acquisitions by (label, model, seed)."""
+    rounds = adaptive_rounds(cfg)
+    acquire_futs = {}
+    for m in (study_models(cfg) if rounds else []):
+        for s in range(cfg.n_random_seeds):
+            previous = scored = None
+            for r, label in enumerate(rounds, start=1):
+                warm = exp_dirs[(rounds[r - 2], m, s)] if r > 1 and cfg.adaptive_warm_start else None
+                with dask.annotate(priority=TRAIN_PRIORITY + 1):   # a round gates the next
+                    acq = acquire_round.with_options(
+                        task_run_name=f"acquire surfaces r={r} s={s} ({m})").submit(
+                        config_json, dataset, m, label, s, r, previous, scored,
+                        str(out / "adaptive" / f"{m}_s{s}"))
+                    fut = train_cell.with_options(
+                        task_run_name=f"train {m} ensemble r={r} s={s} ({label})").submit(
+                        config_json, dataset, m, label, s,
+                        allow_failure(tuned[(_tuning_of(label), m)]), exp_dirs[(label, m, s)],
+                        members, acq, r < len(rounds), warm)
+                acquire_futs[(label, m, s)] = acq
+                train_futs[(label, m, s)] = fut
+                previous, scored = acq, fut
+    return acquire_futs
 
 
 def _outcomes(futs) -> list[tuple[str, dict | None]]:
