@@ -10,15 +10,12 @@ from __future__ import annotations
 import math
 
 __all__ = ["ALLOCATION_NAMES", "POINT_BUDGETS", "PATH_DIVISORS", "DEFAULT_PATH_DIVISOR",
-           "MIN_PREFIX_PATHS", "SEQUENTIAL",
+           "MIN_PREFIX_PATHS",
            "allocation_name", "parse_allocation", "parse_cpu_budget", "cpu_budget_label",
            "cell_label", "parse_cell_label", "budget_name", "is_cell_label"]
 
 ALLOCATION_NAMES = ("spread", "surfaces", "paths", "adaptive")
 """The allocation strategies (sabr.data.allocations.ALLOCATIONS)."""
-SEQUENTIAL = ("adaptive",)
-"""Strategies whose points depend on models trained on the previous round's points: the
-flow runs their budgets in rounds (sabr.data.acquisition), smallest budget first."""
 POINT_BUDGETS = ("spread",)
 """Strategies that also take point budgets (the seed's ``hf_budgets`` axis)."""
 PATH_DIVISORS = (2, 4, 8, 16)

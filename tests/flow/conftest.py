@@ -11,8 +11,8 @@ def tiny_config(make_tiny_config):
     return make_tiny_config()
 
 
-def last_experiment_task_states() -> Counter:
-    """Counter of (task kind, state name) for the newest hf-budget-experiment flow run."""
+def _last_experiment_task_runs() -> list:
+    """The task runs of the newest hf-budget-experiment flow run."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (FlowFilter, FlowFilterName, FlowRunFilter,
                                                 FlowRunFilterId)
@@ -21,5 +21,14 @@ def last_experiment_task_states() -> Counter:
         runs = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=["hf-budget-experiment"])),
             sort=FlowRunSort.START_TIME_DESC, limit=1)
-        trs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[runs[0].id])))
-    return Counter((tr.name.split()[0], tr.state.name) for tr in trs)
+        return client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[runs[0].id])))
+
+
+def last_experiment_task_states() -> Counter:
+    """Counter of (task kind, state name) for the newest hf-budget-experiment flow run."""
+    return Counter((tr.name.split()[0], tr.state.name) for tr in _last_experiment_task_runs())
+
+
+def last_experiment_task_names() -> set[str]:
+    """Names of the task runs of the newest hf-budget-experiment flow run."""
+    return {tr.name for tr in _last_experiment_task_runs()}

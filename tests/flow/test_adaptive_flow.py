@@ -11,22 +11,10 @@ import pytest
 
 from flows.experiment import hf_budget
 
-from conftest import last_experiment_task_states
+from conftest import last_experiment_task_names, last_experiment_task_states
 
 pytestmark = pytest.mark.slow
 BUDGETS = ["30%", "50%", "80%"]
-
-
-def _task_names() -> set[str]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterId
-    from prefect.client.schemas.sorting import FlowRunSort
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=["hf-budget-experiment"])),
-            sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
-        return {tr.name for tr in client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))}
 
 
 def test_adaptive_rounds_with_ensembles_are_nested_calibrated_and_cached(
@@ -75,7 +63,7 @@ def test_adaptive_rounds_with_ensembles_are_nested_calibrated_and_cached(
                                                       values=["n_hf_thetas", "rmse_bp"])
     assert (first["n_hf_thetas"]["adaptive"] == first["n_hf_thetas"]["surfaces"]).all()
 
-    names = _task_names()
+    names = last_experiment_task_names()
     assert {"acquire surfaces r=1 s=0 (mda_cnn)", "acquire surfaces r=3 s=1 (mda_cnn)",
             "train mda_cnn ensemble r=2 s=1 (adaptive@50%)", "train mda_cnn surfaces@80% s=0",
             "tune mda_cnn surfaces@50%"} <= names

@@ -7,21 +7,9 @@ import pytest
 
 from flows.experiment import hf_budget
 
-from conftest import last_experiment_task_states
+from conftest import last_experiment_task_names, last_experiment_task_states
 
 pytestmark = pytest.mark.slow
-
-
-def _task_names() -> set[str]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterId
-    from prefect.client.schemas.sorting import FlowRunSort
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=["hf-budget-experiment"])),
-            sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
-        return {tr.name for tr in client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))}
 
 
 def test_cpu_budget_cells_per_allocation_spend_at_most_their_budget_and_rerun_cached(
@@ -77,7 +65,7 @@ def test_cpu_budget_cells_per_allocation_spend_at_most_their_budget_and_rerun_ca
     assert second in Artifact.get("hf-budget-summary").data
     assert summary["answer"] == second.removeprefix("**What accuracy costs:** ")
 
-    names = _task_names()
+    names = last_experiment_task_names()
     assert {"train residual_mlp surfaces@50% s=1", "train residual_mlp spread@80% s=0",
             "tune residual_mlp surfaces@80%", "train residual_mlp b=20 s=0",
             "tune residual_mlp b=20", "train residual_mlp paths/2@80% s=0"} <= names
