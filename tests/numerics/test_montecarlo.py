@@ -188,7 +188,9 @@ def test_cpu_seconds_per_maturity_are_measured_and_cumulative():
         cum = res.cpu_seconds_to_maturity
         assert cum.shape == (10,) and np.all(np.diff(cum) > 0) and cum[0] > 0
         assert cum[-1] == pytest.approx(res.cpu_seconds, rel=1e-12)
-        assert res.cpu_seconds <= own and res.cpu_seconds == pytest.approx(own, rel=0.05)
+        # the call also estimates and inverts its path prefixes after its clock stops (4 at
+        # 40k paths, charged to them: prefix_cpu_seconds_to_maturity): 4-7 % of the call
+        assert res.cpu_seconds <= own and res.cpu_seconds == pytest.approx(own, rel=0.12)
         # the steps are uniform in time here: a run to T is roughly T / 10 of the whole
         np.testing.assert_allclose(cum / cum[-1], mats / 10.0, atol=0.06)
         # a run that stops at T = 5 costs what the 10-year run charges to T = 5
