@@ -36,7 +36,8 @@ from prefect.utilities.annotations import allow_failure
 
 from sabr.config import (ExperimentConfig, adaptive_rounds, ensemble_members, planned_cells,
                          planned_cost_cells, resolve_config, study_models)
-from sabr.budget_labels import budget_name, parse_cell_label, parse_cpu_budget
+from sabr.budget_labels import (adaptive_start, budget_name, is_adaptive, is_cell_label,
+                                parse_cell_label, parse_cpu_budget)
 from sabr.errors import ConfigError
 from sabr.lock import output_lock
 from sabr.model_types import MODEL_TYPES
@@ -90,11 +91,12 @@ def _tunings(cfg: ExperimentConfig) -> list:
 
 def _tuning_of(budget):
     """Which tuning a cell's hyperparameters come from: its own (budget, model)'s, except
-    that an ``adaptive`` round takes ``surfaces``' at its budget (its points are chosen by
-    models trained on the earlier rounds, so no replicate of them exists to tune on before
-    the run; the first round's points are ``surfaces``')."""
-    if isinstance(budget, str) and budget.startswith("adaptive@"):
-        return "surfaces@" + budget.partition("@")[2]
+    that an adaptive round takes the tuning of the allocation it starts from at its budget
+    (``surfaces``' for ``adaptive``, ``spread``'s for ``adaptive/spread``): its points are
+    chosen by models trained on the earlier rounds, so no replicate of them exists to tune
+    on before the run, and its first round's points are that allocation's."""
+    if is_cell_label(budget) and is_adaptive(budget):
+        return f"{adaptive_start(budget)}@{budget.partition('@')[2]}"
     return budget
 
 
@@ -191,26 +193,30 @@ def _submit_rounds(cfg, config_json, dataset, tuned, exp_dirs, members, out, tra
     takes round r-1's acquisition and trained ensemble, its training that acquisition (and,
     warm-started, round r-1's folder). Adds the trainings to ``train_futs``; returns the
     acquisitions by (label, model, seed)."""
-    rounds = adaptive_rounds(cfg)
     acquire_futs = {}
-    for m in (study_models(cfg) if rounds else []):
-        for s in range(cfg.n_random_seeds):
-            previous = scored = None
-            for r, label in enumerate(rounds, start=1):
-                warm = exp_dirs[(rounds[r - 2], m, s)] if r > 1 and cfg.adaptive_warm_start else None
-                with dask.annotate(priority=TRAIN_PRIORITY + 1):   # a round gates the next
-                    acq = acquire_round.with_options(
-                        task_run_name=f"acquire surfaces r={r} s={s} ({m})").submit(
-                        config_json, dataset, m, label, s, r, previous, scored,
-                        str(out / "adaptive" / f"{m}_s{s}"))
-                    fut = train_cell.with_options(
-                        task_run_name=f"train {m} ensemble r={r} s={s} ({label})").submit(
-                        config_json, dataset, m, label, s,
-                        allow_failure(tuned[(_tuning_of(label), m)]), exp_dirs[(label, m, s)],
-                        members, acq, r < len(rounds), warm)
-                acquire_futs[(label, m, s)] = acq
-                train_futs[(label, m, s)] = fut
-                previous, scored = acq, fut
+    for allocation in dict.fromkeys(label.partition("@")[0] for label in adaptive_rounds(cfg)):
+        rounds = adaptive_rounds(cfg, allocation)
+        what = "points" if adaptive_start(allocation) == "spread" else "surfaces"
+        folder = out / allocation.replace("/", "-")
+        for m in study_models(cfg):
+            for s in range(cfg.n_random_seeds):
+                previous = scored = None
+                for r, label in enumerate(rounds, start=1):
+                    warm = (exp_dirs[(rounds[r - 2], m, s)]
+                            if r > 1 and cfg.adaptive_warm_start else None)
+                    with dask.annotate(priority=TRAIN_PRIORITY + 1):   # a round gates the next
+                        acq = acquire_round.with_options(
+                            task_run_name=f"acquire {what} r={r} s={s} ({m})").submit(
+                            config_json, dataset, m, label, s, r, previous, scored,
+                            str(folder / f"{m}_s{s}"))
+                        fut = train_cell.with_options(
+                            task_run_name=f"train {m} ensemble r={r} s={s} ({label})").submit(
+                            config_json, dataset, m, label, s,
+                            allow_failure(tuned[(_tuning_of(label), m)]),
+                            exp_dirs[(label, m, s)], members, acq, r < len(rounds), warm)
+                    acquire_futs[(label, m, s)] = acq
+                    train_futs[(label, m, s)] = fut
+                    previous, scored = acq, fut
     return acquire_futs
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["ALLOCATION_NAMES", "POINT_BUDGETS", "PATH_DIVISORS", "DEFAULT_PATH_DIVISOR",
-           "MIN_PREFIX_PATHS",
+           "MIN_PREFIX_PATHS", "ADAPTIVE_STARTS", "is_adaptive", "adaptive_start",
            "allocation_name", "parse_allocation", "parse_cpu_budget", "cpu_budget_label",
            "cell_label", "parse_cell_label", "budget_name", "is_cell_label"]
 
@@ -25,30 +25,53 @@ DEFAULT_PATH_DIVISOR = 4
 """What a bare ``paths`` means: ``paths/4``."""
 MIN_PREFIX_PATHS = 100
 """Fewest paths of a prefix the Monte Carlo engine records (sabr.numerics.mc_result.MIN_PATHS)."""
+ADAPTIVE_STARTS = ("surfaces", "spread")
+"""What an ``adaptive`` allocation's first round buys and its later rounds add:
+``adaptive`` (= ``adaptive/surfaces``) whole surfaces, ``adaptive/spread`` the seed's
+spread points, then maturity rows of thetas (sabr.data.acquisition_points)."""
 
 
-def parse_allocation(name) -> tuple[str, int | None]:
-    """'surfaces' -> ('surfaces', None); 'paths/8' -> ('paths', 8); 'paths' -> ('paths', 4).
-    ValueError (one line) for an unknown strategy or divisor."""
+def parse_allocation(name) -> tuple[str, int | str | None]:
+    """'surfaces' -> ('surfaces', None); 'paths/8' -> ('paths', 8); 'paths' -> ('paths', 4);
+    'adaptive' and 'adaptive/surfaces' -> ('adaptive', None); 'adaptive/spread' ->
+    ('adaptive', 'spread'). ValueError (one line) for an unknown strategy or variant."""
     text = str(name).strip()
-    base, sep, divisor = text.partition("/")
+    base, sep, variant = text.partition("/")
     allowed = (f"allowed one of {sorted(ALLOCATION_NAMES)}, paths as paths/D with D in "
-               f"{list(PATH_DIVISORS)} (paths alone: paths/{DEFAULT_PATH_DIVISOR})")
-    if base not in ALLOCATION_NAMES or (sep and base != "paths"):
+               f"{list(PATH_DIVISORS)} (paths alone: paths/{DEFAULT_PATH_DIVISOR}), adaptive "
+               f"as adaptive/S with S in {list(ADAPTIVE_STARTS)} (adaptive alone: "
+               f"adaptive/surfaces)")
+    if base not in ALLOCATION_NAMES or (sep and base not in ("paths", "adaptive")):
         raise ValueError(f"allocation={text!r} is invalid: {allowed}")
+    if base == "adaptive":
+        if sep and variant not in ADAPTIVE_STARTS:
+            raise ValueError(f"allocation={text!r} is invalid: {allowed}")
+        return base, None if variant in ("", "surfaces") else variant
     if base != "paths":
         return base, None
     if not sep:
         return base, DEFAULT_PATH_DIVISOR
-    if not divisor.isdigit() or int(divisor) not in PATH_DIVISORS:
+    if not variant.isdigit() or int(variant) not in PATH_DIVISORS:
         raise ValueError(f"allocation={text!r} is invalid: {allowed}")
-    return base, int(divisor)
+    return base, int(variant)
+
+
+def is_adaptive(name) -> bool:
+    """Whether an allocation (or a cell label 'adaptive/spread@5%') is an adaptive one (any
+    other string, a name of no strategy included, is not)."""
+    return isinstance(name, str) and name.partition("@")[0].partition("/")[0].strip() == "adaptive"
+
+
+def adaptive_start(name) -> str:
+    """'surfaces' or 'spread': what an adaptive allocation (or its cell label) starts from."""
+    return parse_allocation(str(name).partition("@")[0])[1] or "surfaces"
 
 
 def allocation_name(name) -> str:
-    """The canonical name: 'paths' -> 'paths/4'; others unchanged (checked)."""
-    base, divisor = parse_allocation(name)
-    return base if divisor is None else f"{base}/{divisor}"
+    """The canonical name: 'paths' -> 'paths/4', 'adaptive/surfaces' -> 'adaptive'; others
+    unchanged (checked)."""
+    base, variant = parse_allocation(name)
+    return base if variant is None else f"{base}/{variant}"
 
 
 def is_cell_label(budget) -> bool:

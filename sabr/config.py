@@ -16,8 +16,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .budget_labels import (ALLOCATION_NAMES, MIN_PREFIX_PATHS, PATH_DIVISORS, POINT_BUDGETS,
-                            allocation_name, cpu_budget_label, parse_allocation, parse_cpu_budget)
+from .budget_labels import (ADAPTIVE_STARTS, ALLOCATION_NAMES, MIN_PREFIX_PATHS, PATH_DIVISORS, POINT_BUDGETS,
+                            allocation_name, cpu_budget_label, is_adaptive, parse_allocation,
+                            parse_cpu_budget)
 from .errors import ConfigError
 from .model_types import MODEL_NAMES
 from .space import HyperparameterSpace
@@ -223,7 +224,8 @@ class ExperimentConfig(_Strict):
     @classmethod
     def _allocations(cls, v):
         allowed = (f"{sorted(ALLOCATION_NAMES)}, paths as paths/D with D in "
-                   f"{list(PATH_DIVISORS)}")
+                   f"{list(PATH_DIVISORS)}, adaptive as adaptive/S with S in "
+                   f"{list(ADAPTIVE_STARTS)}")
         if not v:
             raise ValueError(f"allowed a non-empty subset of {allowed}")
         names = []
@@ -233,7 +235,8 @@ class ExperimentConfig(_Strict):
             except ValueError:
                 raise ValueError(f"allowed a subset of {allowed} ({a!r} is not one)") from None
         if len(set(names)) != len(names):
-            raise ValueError("allowed distinct values (no duplicates; paths is paths/4)")
+            raise ValueError("allowed distinct values (no duplicates; paths is paths/4, "
+                             "adaptive is adaptive/surfaces)")
         return tuple(names)
 
     @field_validator("hf_cpu_budgets", mode="before")
@@ -290,19 +293,20 @@ class ExperimentConfig(_Strict):
             raise ValueError(f"allocations: {cpu_only[0]!r} spends CPU-second budgets and "
                              f"hf_cpu_budgets is empty; allowed with hf_cpu_budgets set "
                              f"(seconds such as 120, or a percentage of the pool such as '5%')")
-        if "adaptive" in self.allocations:
+        adaptive = [a for a in self.allocations if is_adaptive(a)]
+        if adaptive:
             if self.ensemble_size == 1:
-                raise ValueError("ensemble_size: 1 is too small for allocations 'adaptive' (its "
+                raise ValueError(f"ensemble_size: 1 is too small for allocations {adaptive[0]!r} (its "
                                  "rounds buy where an ensemble disagrees); allowed >= 2, or "
                                  f"unset for {DEFAULT_ENSEMBLE_SIZE}")
             units = {parse_cpu_budget(c)[1] for c in self.hf_cpu_budgets}
             if len(units) > 1:
                 raise ValueError(f"hf_cpu_budgets: {list(self.hf_cpu_budgets)} mixes seconds and "
-                                 f"percentages, so allocations 'adaptive' cannot order its "
+                                 f"percentages, so allocations {adaptive[0]!r} cannot order its "
                                  f"rounds; allowed all in one unit, e.g. ['1%', '2%']")
         for a in self.allocations:
-            divisor = parse_allocation(a)[1]
-            if divisor and 2 * round(d.mc_paths / (2 * divisor)) < MIN_PREFIX_PATHS:
+            base, divisor = parse_allocation(a)
+            if base == "paths" and 2 * round(d.mc_paths / (2 * divisor)) < MIN_PREFIX_PATHS:
                 raise ValueError(f"allocations: {a!r} labels with {d.mc_paths} / {divisor} Monte "
                                  f"Carlo paths, fewer than {MIN_PREFIX_PATHS}; allowed with "
                                  f"data_gen_config.mc_paths >= {MIN_PREFIX_PATHS * divisor}")
@@ -464,15 +468,17 @@ def ensemble_members(cfg: ExperimentConfig) -> int:
     """Every cell's ensemble size M (ExperimentConfig.ensemble_size)."""
     if cfg.ensemble_size is not None:
         return int(cfg.ensemble_size)
-    return DEFAULT_ENSEMBLE_SIZE if "adaptive" in cfg.allocations else 1
+    return DEFAULT_ENSEMBLE_SIZE if any(is_adaptive(a) for a in cfg.allocations) else 1
 
 
-def adaptive_rounds(cfg: ExperimentConfig) -> list[str]:
-    """The CPU-budget labels of ``adaptive``'s rounds, smallest first ([] without it)."""
-    if "adaptive" not in cfg.allocations:
-        return []
-    return [f"adaptive@{c}" for c in sorted(cfg.hf_cpu_budgets,
-                                            key=lambda c: parse_cpu_budget(c)[0])]
+def adaptive_rounds(cfg: ExperimentConfig, allocation: str | None = None) -> list[str]:
+    """The CPU-budget labels of an adaptive allocation's rounds, smallest first ([] if the
+    run has none); ``allocation`` None: every adaptive allocation's, one after the other
+    ('adaptive@2%', ..., 'adaptive/spread@2%', ...)."""
+    names = [a for a in cfg.allocations if is_adaptive(a)
+             and (allocation is None or a == allocation_name(allocation))]
+    budgets = sorted(cfg.hf_cpu_budgets, key=lambda c: parse_cpu_budget(c)[0])
+    return [f"{a}@{c}" for a in names for c in budgets]
 
 
 def study_models(cfg: ExperimentConfig) -> list[str]:

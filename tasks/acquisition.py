@@ -1,4 +1,5 @@
-"""The task that buys one round of an ``adaptive`` cell's thetas (sabr.data.acquisition)."""
+"""The task that buys one round of an adaptive cell's thetas or points (sabr.data.acquisition,
+sabr.data.acquisition_points)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,43 +15,70 @@ from .common import RETRIES, Clock, content_policy, retry_unless_deterministic
 __all__ = ["acquire_round"]
 
 
-@task(name="acquire", task_run_name="acquire surfaces r={round_} s={seed} ({model_type})",
+@task(name="acquire", task_run_name="acquire r={round_} s={seed} ({model_type} {label})",
       cache_policy=content_policy("acquire"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
 def acquire_round(config_json: str, dataset: dict, model_type: str, label: str, seed: int,
                   round_: int, previous: dict | None, scored: dict | None,
                   out_dir: str) -> dict:
     """Round ``round_`` of (model, seed)'s ``adaptive`` cells: the thetas bought up to the
-    budget of ``label`` ('adaptive@10%'). Round 1 takes the ``surfaces`` order's; a later
-    round adds those the previous round's ensemble (``scored``: that round's training
-    result, its ``scores``) disagrees on most per CPU-second. ``previous``: the previous
-    round's result. Writes ``out_dir/round_<r>.json``; returns {"order", "round",
-    "n_thetas", "n_bought", "hf_cpu_seconds", "budget_seconds"}."""
+    budget of ``label`` ('adaptive@10%', 'adaptive/spread@10%'). Round 1 takes the
+    ``surfaces`` order's thetas (``spread``'s points); a later round adds what the previous
+    round's ensemble (``scored``: that round's training result, its ``scores``) disagrees
+    on most per CPU-second (sabr.data.acquisition, sabr.data.acquisition_points).
+    ``previous``: the previous round's result. Writes ``out_dir/round_<r>.json``; returns
+    {"order", "round", "label", "n_thetas", "n_bought", "hf_cpu_seconds",
+    "budget_seconds"}, and for adaptive/spread "n_points" (and from round 2
+    "n_free_points", "n_rows_paid")."""
     import numpy as np
 
+    from sabr.budget_labels import adaptive_start
     from sabr.data.acquisition import first_round, next_round, theta_costs
+    from sabr.data.acquisition_points import expand_order, first_spread_round, next_spread_round
     from sabr.data.allocations import resolve_cpu_budget
     from sabr.data.dataset import load_dataset
     clock = Clock()
     cfg = ExperimentConfig.model_validate_json(config_json)
     ds = load_dataset(dataset["path"])
     budget = resolve_cpu_budget(ds, parse_cell_label(label)[1])
-    if previous is None:
-        order = first_round(ds, seed, budget, cfg.training_config.validation_fraction)
-        before = 0
-    else:
-        if not isinstance(scored, dict) or "scores" not in scored:
-            raise ValueError(f"round {round_} of {model_type} s={seed} is invalid without the "
-                             f"previous round's ensemble scores (its training failed)")
-        scores = scored["scores"]
-        before = len(previous["order"])
-        order = next_round(ds, previous["order"], budget, scores["thetas"],
-                           scores["disagreement"])
-    spent = float(np.sum(theta_costs(ds, order)))
-    result = {"order": [int(t) for t in order], "round": int(round_), "label": label,
-              "n_thetas": int(len(order)), "n_bought": int(len(order) - before),
-              "hf_cpu_seconds": spent, "budget_seconds": float(budget)}
+    vf = cfg.training_config.validation_fraction
+    points = adaptive_start(label) == "spread"
+    if previous is not None and (not isinstance(scored, dict) or "scores" not in scored):
+        raise ValueError(f"round {round_} of {model_type} s={seed} is invalid without the "
+                         f"previous round's ensemble scores (its training failed)")
+    extra = {}
+    if points:                  # adaptive/spread: the seed's points, then maturity rows
+        if previous is None:
+            order = first_spread_round(ds, seed, budget, vf)
+        else:
+            step = next_spread_round(ds, seed, previous["order"], budget,
+                                     scored["scores"]["thetas"], scored["scores"]["rows"], vf)
+            order = step["order"]
+            extra = {"n_free_points": step["n_free"], "n_rows_paid": step["n_rows_paid"]}
+        pts, _, cost = expand_order(ds, seed, order, vf)
+        n = int(np.searchsorted(cost, budget, side="right"))
+        before = 0 if previous is None else int(previous["n_points"])
+        spent = float(cost[n - 1]) if n else 0.0
+        result = {"order": order, "n_points": n, "n_bought": n - before,
+                  "n_thetas": int(np.unique(np.unravel_index(pts[:n], ds.shape)[0]).size)}
+    else:                       # adaptive: whole surfaces
+        if previous is None:
+            order = first_round(ds, seed, budget, vf)
+            before = 0
+        else:
+            before = len(previous["order"])
+            order = next_round(ds, previous["order"], budget, scored["scores"]["thetas"],
+                               scored["scores"]["disagreement"])
+        spent = float(np.sum(theta_costs(ds, order)))
+        result = {"order": [int(t) for t in order], "n_thetas": int(len(order)),
+                  "n_bought": int(len(order) - before)}
+    result.update({"round": int(round_), "label": label, "hf_cpu_seconds": spent,
+                   "budget_seconds": float(budget), **extra})
     atomic_write_json(Path(out_dir) / f"round_{round_}.json", result)
-    get_run_logger().info("%s s=%d round %d: %d thetas (+%d), %.1f of %.1f CPU-s", model_type,
-                          seed, round_, result["n_thetas"], result["n_bought"], spent, budget)
+    what = (f"{result['n_points']} points (+{result['n_bought']}"
+            + (f", {extra['n_free_points']} of them already simulated" if extra else "")
+            + f") on {result['n_thetas']} thetas" if points
+            else f"{result['n_thetas']} thetas (+{result['n_bought']})")
+    get_run_logger().info("%s s=%d round %d: %s, %.1f of %.1f CPU-s", model_type, seed,
+                          round_, what, spent, budget)
     return {**result, "timing": clock.read()}

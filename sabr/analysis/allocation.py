@@ -34,6 +34,7 @@ import pandas as pd
 
 from .compare import geometric_mean_interval, holm, paired_test
 from .efficiency import budget_for_target, budget_for_target_fit
+from ..budget_labels import adaptive_start, is_adaptive
 
 __all__ = ["POINT_DESIGN", "study_cells", "cost_curves", "compare_allocations",
            "cost_for_target", "cost_ratios", "answer", "allocation_tables",
@@ -270,18 +271,21 @@ def allocation_tables(cost: pd.DataFrame, points: pd.DataFrame | None = None, *,
     cells = study_cells(cost, points)
     ratios = cost_ratios(cells, confidence=confidence)
     curves = cost_curves(cells, confidence=confidence)
-    adaptive = pd.DataFrame()
-    if {"adaptive", "surfaces"} <= set(cells.allocation):
-        adaptive = cost_ratios(cells, confidence=confidence, reference="surfaces",
-                               against=["adaptive"])
+    found = set(cells.allocation)
+    adaptive = [cost_ratios(cells, confidence=confidence, reference=adaptive_start(a),
+                            against=[a])
+                for a in sorted(found) if is_adaptive(a) and adaptive_start(a) in found]
+    adaptive = pd.concat(adaptive, ignore_index=True) if adaptive else pd.DataFrame()
     return {"cells": cells, "curves": curves,
             "comparisons": compare_allocations(cells, confidence=confidence),
             "ratios": ratios, "answer": answer(ratios, curves), "adaptive": adaptive}
 
 
 def adaptive_sentence(adaptive: pd.DataFrame) -> str:
-    """Per model: the share of ``surfaces``' CPU-seconds at its largest budget with which
-    ``adaptive`` reaches the same accuracy (cost_ratios with reference 'surfaces')."""
+    """Per model and adaptive allocation: the share of the CPU-seconds of the allocation it
+    starts from (``surfaces`` for ``adaptive``, ``spread`` for ``adaptive/spread``) at that
+    one's largest budget with which it reaches the same accuracy (cost_ratios with that
+    reference)."""
     parts = []
     for x in adaptive.itertuples():
         if x.flag == NO_TARGET:
@@ -289,11 +293,11 @@ def adaptive_sentence(adaptive: pd.DataFrame) -> str:
         elif np.isfinite(x.ratio):
             ci = (f" [{_pct(x.ratio_lo)}, {_pct(x.ratio_hi)}]" if x.method == "fit"
                   else " (interpolated: no interval)")
-            parts.append(f"{x.model_type}: adaptive reaches {x.reference}'s accuracy "
+            parts.append(f"{x.model_type}: {x.allocation} reaches {x.reference}'s accuracy "
                          f"({x.target_rmse_bp:.0f} bp) at {_pct(x.ratio)}{ci} of its "
                          f"{x.reference_cpu_seconds:.3g} CPU-seconds")
         else:
-            parts.append(f"{x.model_type}: adaptive does not reach {x.reference}'s accuracy "
+            parts.append(f"{x.model_type}: {x.allocation} does not reach {x.reference}'s accuracy "
                          f"({x.target_rmse_bp:.0f} bp) within its tested budgets")
     return "; ".join(parts) + "." if parts else ""
 
@@ -337,8 +341,8 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
                          f"{_f(x.rmse_bp_hi)}] |")
         lines.append("")
     if not tables.get("adaptive", pd.DataFrame()).empty:
-        lines += ["Adaptive against whole surfaces (the same interval; the target is "
-                  "surfaces' accuracy at its largest CPU budget): "
+        lines += ["Adaptive against what it starts from (the same interval; the target is "
+                  "that allocation's accuracy at its largest CPU budget): "
                   + adaptive_sentence(tables["adaptive"]), ""]
     comp = tables["comparisons"]
     if not comp.empty:

@@ -93,9 +93,16 @@ def data_line(k: int, n: int, first: int, last: int, state: str, elapsed_s: floa
 def acquire_line(k: int, n: int, label: str, model_type: str, seed: int, state: str,
                  result: dict | None) -> str:
     """One line per finished ``adaptive`` round's acquisition, e.g. ``acquire 2/4 mda_cnn
-    s=0 round 2 (adaptive@10%): 9 thetas (+4), 15.2 of 15.9 CPU-s [Completed]``."""
+    s=0 round 2 (adaptive@10%): 9 thetas (+4), 15.2 of 15.9 CPU-s [Completed]``; for
+    ``adaptive/spread`` the points (+ bought, of which already simulated) and thetas."""
     what = state
-    if result and "order" in result:
+    if result and "n_points" in result:
+        free = (f", {result['n_free_points']} already simulated"
+                if "n_free_points" in result else "")
+        what = (f"{result['n_points']} points (+{result['n_bought']}{free}) on "
+                f"{result['n_thetas']} thetas, "
+                f"{result['hf_cpu_seconds']:.1f} of {result['budget_seconds']:.1f} CPU-s [{state}]")
+    elif result and "order" in result:
         what = (f"{result['n_thetas']} thetas (+{result['n_bought']}), "
                 f"{result['hf_cpu_seconds']:.1f} of {result['budget_seconds']:.1f} CPU-s [{state}]")
     r = f" round {result['round']}" if result and "round" in result else ""

@@ -29,6 +29,10 @@ To add a strategy: write its function here and add it to ``ALLOCATIONS``.
   deep ensemble trained on the earlier rounds disagrees most per CPU-second
   (sabr.data.acquisition). The order comes from the flow's acquisition tasks; it never
   holds a test theta. CPU-seconds only.
+* ``adaptive/spread``: the same from the seed's spread points: round 1 is ``spread``'s,
+  later rounds add the points already simulated (free) and maturity rows of thetas where
+  the ensemble disagrees most per incremental CPU-second (sabr.data.acquisition_points).
+  CPU-seconds only.
 """
 from __future__ import annotations
 
@@ -198,13 +202,19 @@ def paths(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
 
 
 def adaptive(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
-             validation_fraction: float = 0.2, order=None) -> Allocation:
-    """As :func:`surfaces`, thetas in ``order``: the train-pool thetas in the order the
-    rounds bought them (sabr.data.acquisition.acquire_round); the validation thetas are
-    picked by position in that order as in :func:`surfaces`, so rounds are nested."""
+             validation_fraction: float = 0.2, order=None, start: str = "surfaces") -> Allocation:
+    """``start='surfaces'`` (``adaptive``): as :func:`surfaces`, thetas in ``order``: the
+    train-pool thetas in the order the rounds bought them (sabr.data.acquisition); the
+    validation thetas are picked by position in that order as in :func:`surfaces`, so
+    rounds are nested. ``start='spread'`` (``adaptive/spread``): ``order`` is
+    {'spread_points', 'rows'} (sabr.data.acquisition_points): the longest prefix of its
+    points that ``budget`` pays for, validation by position."""
+    name = "adaptive" if start == "surfaces" else f"adaptive/{start}"
     if order is None:
-        raise ValueError("allocation 'adaptive' is invalid without the thetas its rounds "
+        raise ValueError(f"allocation {name!r} is invalid without the thetas or points its rounds "
                          "bought: allowed in a run's rounds (the flow's acquire tasks)")
+    if start == "spread":
+        return _adaptive_points(dataset, budget, seed, unit, validation_fraction, order)
     order = np.asarray(order, dtype=np.int64)
     outside = np.setdiff1d(order, np.asarray(dataset.train_thetas))
     if outside.size or np.unique(order).size != order.size:
@@ -212,6 +222,21 @@ def adaptive(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
                          f"allowed distinct train-pool thetas (never a test theta)")
     return _whole_surfaces("adaptive", dataset, budget, seed, unit, validation_fraction, None,
                            order=order)
+
+
+def _adaptive_points(dataset, budget, seed, unit, validation_fraction, order) -> Allocation:
+    from .acquisition_points import expand_order
+    if unit != "cpu_seconds":
+        raise ValueError("allocation 'adaptive/spread' is invalid with point budgets "
+                         "(hf_budgets): allowed CPU-second budgets (hf_cpu_budgets)")
+    _need_costs(dataset, "adaptive/spread")
+    points, flags, spent = expand_order(dataset, seed, order, validation_fraction)
+    count = int(np.searchsorted(spent, budget, side="right"))
+    head, is_val = points[:count], flags[:count]
+    if not is_val.any() or is_val.all():
+        raise ValueError(f"hf_cpu_budget={budget:g} is invalid for allocation 'adaptive/spread': "
+                         f"it pays for {count} points, not one train and one validation point")
+    return _allocation(dataset, make_split(dataset, head[~is_val], head[is_val]))
 
 
 def _whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, level, order=None):
@@ -258,16 +283,17 @@ assert tuple(ALLOCATIONS) == ALLOCATION_NAMES, "sabr.budget_labels names every s
 
 def allocate(strategy: str, dataset, budget, seed: int, *, unit: Unit = "points",
              validation_fraction: float = 0.2, order=None) -> Allocation:
-    """Run the named strategy ('paths/8' names paths with its divisor); an unknown name or
-    unit is a ValueError listing the known ones. ``order``: the thetas an ``adaptive``
-    cell's rounds bought (refused for the other strategies, which fix their own order)."""
-    base, divisor = parse_allocation(strategy)
+    """Run the named strategy ('paths/8' names paths with its divisor, 'adaptive/spread'
+    adaptive with its start); an unknown name or unit is a ValueError listing the known
+    ones. ``order``: what an adaptive cell's rounds bought (refused for the other
+    strategies, which fix their own order)."""
+    base, variant = parse_allocation(strategy)
     fn = ALLOCATIONS[base]
     if unit not in UNITS:
         raise ValueError(f"unit={unit!r} is invalid: allowed one of {list(UNITS)}")
-    extra = {} if divisor is None else {"divisor": divisor}
+    extra = {"divisor": variant} if base == "paths" else {}
     if base == "adaptive":
-        extra["order"] = order
+        extra.update(order=order, start=variant or "surfaces")
     elif order is not None:
         raise ValueError(f"order is not applied by allocation {strategy!r}: allowed only with "
                          f"'adaptive'")

@@ -238,10 +238,14 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         training_config, model_config: config sections (defaults if None).
         master_seed: defaults to the data set's.
         ensemble_size: members M (module doc); the cell predicts their mean.
-        order: an ``adaptive`` cell's bought thetas (sabr.data.allocations.adaptive).
-        score_pool: with M >= 2, also score the train-pool thetas the cell did not buy
-            (sabr.data.acquisition.integrated_disagreement): written to acquisition.npz and
-            returned under "scores" ({"thetas", "disagreement"}), not in metrics.json.
+        order: what an adaptive cell's rounds bought (sabr.data.allocations.adaptive): the
+            thetas (``adaptive``), or {'spread_points', 'rows'} (``adaptive/spread``).
+        score_pool: with M >= 2, also score what the cell did not buy, for the next round:
+            for ``adaptive`` the train-pool thetas (sabr.data.acquisition.
+            integrated_disagreement; "scores" {"thetas", "disagreement"}), for
+            ``adaptive/spread`` every valid pool point left, summed per maturity row
+            (sabr.data.acquisition_points.row_disagreement; "scores" {"thetas", "rows"});
+            written to acquisition.npz and returned under "scores", not in metrics.json.
         warm_from: the folder of the previous ``adaptive`` round's cell: each member starts
             from that round's member's weights (and keeps its normaliser) instead of a fresh
             initialisation ("online learning"; ExperimentConfig.adaptive_warm_start).
@@ -298,16 +302,22 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
     if n_members > 1:
         cell.update({"ensemble_size": n_members, "member_seeds": seeds})
     if order is not None:
-        cell["order"] = [int(t) for t in order]
+        cell["order"] = (order if isinstance(order, dict)
+                         else [int(t) for t in order])
     if warm_from is not None:
         cell["warm_from"] = Path(warm_from).name
     atomic_write_json(out / "config.json", cell)
 
     pool_x = pool_pts = cand = None
+    by_rows = isinstance(order, dict)                 # adaptive/spread: score points
     if score_pool:
         from ..data.acquisition import candidate_points
-        bought = np.unique(np.unravel_index(data.allocation.split.all, dataset.shape)[0])
-        cand, pool_pts = candidate_points(dataset, bought)
+        from ..data.acquisition_points import unbought_points
+        if by_rows:
+            pool_pts = unbought_points(dataset, data.allocation.split.all)
+        else:
+            bought = np.unique(np.unravel_index(data.allocation.split.all, dataset.shape)[0])
+            cand, pool_pts = candidate_points(dataset, bought)
         pool_x = _inputs(dataset, pool_pts, MODEL_INPUTS[model_type], mc.patch_size,
                          data.normaliser)
 
@@ -397,6 +407,11 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         saved["sigma_members"] = np.asarray(members)
     atomic_save_npz(out / "predictions.npz", saved)
     atomic_write_json(out / "metrics.json", metrics)
+    if pool_x is not None and status == "ok" and by_rows:
+        from ..data.acquisition_points import row_disagreement
+        thetas, rows = row_disagreement(dataset, pool_pts, np.asarray(pool_members))
+        atomic_save_npz(out / "acquisition.npz", {"thetas": thetas, "rows": rows})
+        return {**metrics, "scores": {"thetas": thetas.tolist(), "rows": rows.tolist()}}
     if pool_x is not None and status == "ok":
         from ..data.acquisition import integrated_disagreement
         thetas, dis = integrated_disagreement(dataset, pool_pts, np.asarray(pool_members))

@@ -96,7 +96,7 @@ def test_bought_thetas_never_include_a_test_theta_even_if_scored(small_dataset):
                    np.ones(len(ds.test_thetas)))
     with pytest.raises(ValueError, match="allocation 'adaptive' is invalid with order="):
         adaptive(ds, pool_cpu_seconds(ds), 0, order=np.asarray(ds.test_thetas))
-    with pytest.raises(ValueError, match="allocation 'adaptive' is invalid without the thetas"):
+    with pytest.raises(ValueError, match="allocation 'adaptive' is invalid without the thetas or points"):
         adaptive(ds, pool_cpu_seconds(ds), 0)
 
 

@@ -25,6 +25,7 @@ def _cases():
         if name in POINT_BUDGETS:
             yield name, "points"
         yield name, "cpu_seconds"
+    yield "adaptive/spread", "cpu_seconds"
 
 
 @pytest.mark.parametrize("name,unit", list(_cases()))
@@ -41,6 +42,11 @@ def test_every_strategy_gives_nested_splits_with_validation_inside_the_budget(
         from sabr.data.acquisition import theta_costs
         pool = np.asarray(ds.train_thetas)
         extra = {"order": pool[np.argsort(theta_costs(ds, pool), kind="stable")]}
+    if name == "adaptive/spread":      # the spread points, then every pool theta's last row
+        from sabr.data.acquisition_points import first_spread_round
+        first = first_spread_round(ds, seed, 0.2 * _pool_cost(ds))
+        extra = {"order": {**first, "rows": [[int(t), ds.shape[1] - 1]
+                                             for t in np.asarray(ds.train_thetas)[::-1]]}}
     splits = [allocate(name, ds, b, seed, unit=unit, validation_fraction=0.2, **extra)
               for b in budgets]
     test_points = set()
@@ -63,7 +69,7 @@ def test_every_strategy_gives_nested_splits_with_validation_inside_the_budget(
     for small, large in zip(splits, splits[1:]):   # a larger budget keeps every point
         assert set(small.split.all.tolist()) <= set(large.split.all.tolist())
         assert set(small.val.tolist()) <= set(large.val.tolist())
-    again = ALLOCATIONS[name](ds, budgets[-1], seed, unit=unit, validation_fraction=0.2, **extra)
+    again = allocate(name, ds, budgets[-1], seed, unit=unit, validation_fraction=0.2, **extra)
     assert again.split.hash == splits[-1].split.hash
 
 

@@ -84,3 +84,46 @@ def test_adaptive_rounds_with_ensembles_are_nested_calibrated_and_cached(
     states = last_experiment_task_states()
     assert states[("acquire", "Cached")] == 6 and states[("train", "Cached")] == 14
     pd.testing.assert_frame_equal(pd.read_csv(out / "cost_results.csv"), df)
+
+
+def test_adaptive_from_spread_points_starts_from_spread_then_buys_rows_and_is_cached(
+        harness, make_tiny_config, tmp_path):
+    """``adaptive/spread``: round 1 is spread's cell at that budget; round 2 adds the points
+    round 1's runs already simulated (free) and paid rows, inside its budget, on no test
+    theta; tasks say 'acquire points'; a rerun is Cached."""
+    from sabr.data.allocations import pool_cpu_seconds
+    from sabr.data.costs import hf_cost
+    from sabr.data.dataset import load_dataset
+    budgets = ["40%", "80%"]
+    cfg = make_tiny_config(model_types=["mda_cnn"], allocations=["spread", "adaptive/spread"],
+                           hf_cpu_budgets=budgets, ensemble_size=2, n_random_seeds=1)
+    out = tmp_path / "out"
+    summary = hf_budget(config_path=str(cfg), output_dir=str(out))
+    assert summary["cost"]["n_ok"] == summary["cost"]["n_cells"] == 4
+    df = pd.read_csv(out / "cost_results.csv").set_index(["allocation", "hf_cpu_budget"])
+    ds = load_dataset(out / "data")
+    pool = pool_cpu_seconds(ds)
+    r1, r2 = (json.loads((out / "adaptive-spread" / "mda_cnn_s0" / f"round_{r}.json").read_text())
+              for r in (1, 2))
+    assert r1["order"]["rows"] == [] and r2["n_free_points"] > 0
+    assert r2["order"]["spread_points"] == r1["order"]["spread_points"]
+    # round 1 trains on exactly spread's points at 40 %
+    for col in ("n_train", "n_val", "hf_cpu_seconds", "n_hf_thetas"):
+        assert df.loc[("adaptive/spread", "40%"), col] == df.loc[("spread", "40%"), col]
+    big = df.loc[("adaptive/spread", "80%")]
+    assert big.n_train + big.n_val == r2["n_points"] > r1["n_points"]
+    assert big.hf_cpu_seconds == pytest.approx(r2["hf_cpu_seconds"]) and r2["hf_cpu_seconds"] <= 0.8 * pool
+    from sabr.data.acquisition_points import expand_order
+    pts = expand_order(ds, 0, r2["order"])[0][:r2["n_points"]]
+    assert hf_cost(ds, pts)["hf_cpu_seconds"] == pytest.approx(r2["hf_cpu_seconds"])
+    assert not set(np.unravel_index(pts, ds.shape)[0].tolist()) & set(ds.test_thetas.tolist())
+    names = last_experiment_task_names()
+    assert {"acquire points r=1 s=0 (mda_cnn)", "acquire points r=2 s=0 (mda_cnn)",
+            "train mda_cnn ensemble r=2 s=0 (adaptive/spread@80%)",
+            "tune mda_cnn spread@80%"} <= names
+    assert not any(n.startswith("tune mda_cnn adaptive") for n in names)    # spread's tuning
+    ratios = pd.read_csv(out / "analysis" / "allocation_ratios.csv")
+    assert "adaptive/spread" in set(ratios.allocation)
+    hf_budget(config_path=str(cfg), output_dir=str(out))
+    states = last_experiment_task_states()
+    assert states[("acquire", "Cached")] == 2 and states[("train", "Cached")] == 5

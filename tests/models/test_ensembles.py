@@ -78,6 +78,30 @@ def test_an_adaptive_cell_scores_every_pool_theta_it_did_not_buy(tiny_dataset, t
                            score_pool=True)
 
 
+def test_an_adaptive_spread_cell_scores_every_pool_point_it_did_not_buy_per_row(tiny_dataset,
+                                                                               tmp_path):
+    from sabr.data.acquisition_points import expand_order, first_spread_round, unbought_points
+    ds = tiny_dataset
+    order = first_spread_round(ds, 0, 0.4 * pool_cpu_seconds(ds))
+    m = train_and_evaluate(ds, "mda_cnn", HP, "adaptive/spread@40%", 0, tmp_path,
+                           training_config=SHORT, model_config=MODELS, ensemble_size=2,
+                           order=order, score_pool=True)
+    bought = expand_order(ds, 0, order)[0]
+    assert m["status"] == "ok" and m["n_train"] + m["n_val"] == bought.size
+    left = unbought_points(ds, bought)
+    scored = np.asarray(m["scores"]["thetas"])
+    assert np.array_equal(scored, np.unique(np.unravel_index(left, ds.shape)[0]))
+    assert not np.intersect1d(scored, ds.test_thetas).size
+    rows = np.asarray(m["scores"]["rows"])
+    assert rows.shape == (scored.size, ds.shape[1])
+    # a row with no point left to buy scores 0; one with points left scores > 0
+    t, j, _ = np.unravel_index(left, ds.shape)
+    has = np.zeros(rows.shape, bool)
+    has[np.searchsorted(scored, t), j] = True
+    assert np.all(rows[~has] == 0) and np.all(rows[has] > 0)
+    assert json.loads((tmp_path / "config.json").read_text())["order"] == order
+
+
 def test_a_warm_started_round_continues_from_the_previous_rounds_members(tiny_dataset, tmp_path):
     """With a learning rate of ~0 a warm round's members predict what round 1's members
     predicted (they start from those weights, in that scale); cold members do not."""
