@@ -36,12 +36,15 @@ from .compare import geometric_mean_interval, holm, paired_test
 from .efficiency import budget_for_target, budget_for_target_fit
 from ..budget_labels import adaptive_start, is_adaptive
 
-__all__ = ["POINT_DESIGN", "study_cells", "cost_curves", "compare_allocations",
+__all__ = ["POINT_DESIGN", "BELOW", "study_cells", "cost_curves", "compare_allocations",
            "cost_for_target", "cost_ratios", "answer", "allocation_tables",
            "allocation_markdown", "write_allocation_analysis", "adaptive_sentence"]
 
 NO_TARGET = ("the reference's error is within the test labels' noise floor on some seed "
              "(noise-corrected MSE <= 0): no target")
+BELOW = "below smallest budget"
+"""The flag of a target reached already at the smallest tested budget (cpu_seconds NaN,
+hi the smallest budget's CPU-seconds: an upper bound)."""
 POINT_DESIGN = "spread (points)"
 """The allocation name of the seed's point-budget cells in these tables."""
 _NAN = math.nan
@@ -173,6 +176,8 @@ def cost_for_target(cells: pd.DataFrame, model: str, allocation: str, target_mse
                           math.sqrt(target_mse))
     out.update(cpu_seconds=r.get("budget", _NAN), method="interpolation",
                flag=r.get("flag", "") + f"; {out['n_budgets']} budget(s) (< 3): no interval")
+    if r.get("flag") == BELOW:       # reached at the smallest tested budget: a bound only
+        out["hi"] = float(means.index.min())
     return out
 
 
@@ -245,6 +250,13 @@ def answer(ratios: pd.DataFrame, curves: pd.DataFrame | None = None, model: str 
         if len(mine) and mine.rmse_bp.notna().any():
             closest = mine.loc[mine.rmse_bp.idxmin()]
     r = ratios[(ratios.model_type == model) & ratios.cheapest]
+    early = ratios[(ratios.model_type == model) & ratios.flag.str.startswith(BELOW)]
+    if r.empty and len(early):
+        e = early.loc[early.ratio_hi.idxmin()]
+        return (f"For {model}, {e.allocation} reaches the seed design's {e.reference} accuracy "
+                f"({e.target_rmse_bp:.0f} bp, noise-corrected) already at its smallest tested "
+                f"CPU budget: at most {_pct(e.ratio_hi)} of the {e.reference_cpu_seconds:.3g} "
+                f"HF CPU-seconds that spread points need.")
     if r.empty:
         mine = ratios[ratios.model_type == model].iloc[0]
         text = (f"For {model}, no allocation reached the seed design's {mine.reference} "
@@ -290,6 +302,11 @@ def adaptive_sentence(adaptive: pd.DataFrame) -> str:
     for x in adaptive.itertuples():
         if x.flag == NO_TARGET:
             parts.append(f"{x.model_type}: {x.reference} is within the noise floor, no target")
+        elif str(x.flag).startswith(BELOW):
+            parts.append(f"{x.model_type}: {x.allocation} reaches {x.reference}'s accuracy "
+                         f"({x.target_rmse_bp:.0f} bp) already at its smallest tested budget, at "
+                         f"most {_pct(x.ratio_hi)} of its {x.reference_cpu_seconds:.3g} "
+                         f"CPU-seconds")
         elif np.isfinite(x.ratio):
             ci = (f" [{_pct(x.ratio_lo)}, {_pct(x.ratio_hi)}]" if x.method == "fit"
                   else " (interpolated: no interval)")

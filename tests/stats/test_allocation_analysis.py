@@ -133,3 +133,37 @@ def test_adaptive_against_surfaces_recovers_a_known_share_of_surfaces_cpu_second
     # without surfaces there is nothing to compare adaptive with
     assert allocation_tables(pd.concat([cost[cost.allocation == "spread"], adaptive]),
                              points)["adaptive"].empty
+
+
+def test_adaptive_spread_is_compared_with_spread_and_an_early_target_is_a_bound():
+    """adaptive/spread against spread (what it starts from). Two budgets (interpolation):
+    when it beats spread's largest-budget accuracy already at its smallest budget, the
+    report gives that budget's share as an upper bound instead of 'does not reach'."""
+    rng = np.random.default_rng(5)
+    cost, points = _cells(rng, budgets=("5%", "10%"))
+    ad = cost[cost.allocation == "spread"].copy()
+    ad["allocation"] = "adaptive/spread"
+    ad["mse_corrected_bp2"] = ad.mse_corrected_bp2 / 5          # 5x better at equal cost
+    ad["mse_bp2"] = ad.mse_corrected_bp2 + FLOOR ** 2
+    t = allocation_tables(pd.concat([cost, ad], ignore_index=True), points)
+    a = t["adaptive"].set_index("allocation").loc["adaptive/spread"]
+    assert a.reference == "spread@10%" and np.isnan(a.ratio)
+    assert a.flag.startswith("below smallest budget")
+    spent = cost[(cost.allocation == "spread")].groupby("hf_cpu_budget").hf_cpu_seconds.mean()
+    assert a.ratio_hi == pytest.approx(spent["5%"] / spent["10%"])
+    from sabr.analysis.allocation import adaptive_sentence
+    text = adaptive_sentence(t["adaptive"])
+    assert text.startswith("mda_cnn: adaptive/spread reaches spread@10%'s accuracy")
+    assert "already at its smallest tested budget, at most 50 % of its" in text
+    # only 1.5x better: reached between the budgets, an interpolated share in (0.5, 1)
+    ad["mse_corrected_bp2"] = ad.mse_corrected_bp2 * 5 / 1.5
+    ad["mse_bp2"] = ad.mse_corrected_bp2 + FLOOR ** 2
+    b = allocation_tables(pd.concat([cost, ad], ignore_index=True), points)["adaptive"].iloc[0]
+    assert 0.5 < b.ratio < 1 and b.method == "interpolation"
+    # the headline answer says the same for the seed design's target
+    better = cost.copy()
+    better.loc[better.allocation == "surfaces", "mse_corrected_bp2"] /= 4
+    better["mse_bp2"] = better.mse_corrected_bp2 + FLOOR ** 2
+    answer = allocation_tables(better, points)["answer"]
+    assert answer.startswith("For mda_cnn, surfaces reaches the seed design's b=1000 accuracy")
+    assert "already at its smallest tested CPU budget: at most 9.8 % of the 800" in answer  # 78.4 s
