@@ -117,15 +117,33 @@ def _assert_every_visible_file_is_whole(out: Path) -> int:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, tiny_experiment):
-    """An uninterrupted CLI run of the slow tiny config: the numbers the others must equal."""
+    """An uninterrupted CLI run of the slow tiny config: the numbers the others must equal.
+    While it runs, a second run on the same folder is started (and must be refused:
+    :func:`test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs`); what it
+    saw is kept in the module's ``SECOND`` dict."""
     import yaml
     base = tmp_path_factory.mktemp("reference")
     cfg = base / "tiny.yaml"
     cfg.write_text(yaml.safe_dump({**tiny_experiment, **SLOW_TINY}))
-    rc, log = _finish(_cli(["run", "--config", str(cfg), "--output-dir", str(base / "out")],
-                           _env(base / "home"), base))
+    out = base / "out"
+    args = ["run", "--config", str(cfg), "--output-dir", str(out)]
+    first = _cli(args, _env(base / "home"), base)
+    try:
+        deadline = time.time() + 120
+        while not (out / "data").exists():
+            assert first.poll() is None and time.time() < deadline
+            time.sleep(0.05)
+        rc2, log2 = _finish(_cli(args, _env(base / "home2"), base), timeout=120)
+        SECOND.update(rc=rc2, log=log2, run=_descendants(first.pid),
+                      still_running=first.poll() is None, out=out, home=base / "home2")
+        rc, log = _finish(first)
+    finally:
+        _kill_group(first)
     assert rc == 0, log[-3000:]
-    return cfg, _metrics(base / "out")
+    return cfg, _metrics(out)
+
+
+SECOND: dict = {}
 
 
 def test_kill_9_mid_training_then_the_same_command_resumes(reference, tmp_path):
@@ -241,31 +259,20 @@ def test_sigint_and_sigterm_stop_the_run_and_the_same_command_resumes(reference,
 
 
 def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(reference, tmp_path):
+    """Observed while the reference run ran (the ``reference`` fixture): one line, exit 2,
+    naming the first run's process; the first run went on and finished with the numbers."""
     cfg, expected = reference
-    out = tmp_path / "out"
-    args = ["run", "--config", str(cfg), "--output-dir", str(out)]
-    first = _cli(args, _env(tmp_path / "home1"), tmp_path)
-    try:
-        deadline = time.time() + 120
-        while not (out / "data").exists():
-            assert first.poll() is None and time.time() < deadline
-            time.sleep(0.05)
-        rc, log = _finish(_cli(args, _env(tmp_path / "home2"), tmp_path), timeout=120)
-        assert rc == 2, log
-        lines = [l for l in log.splitlines() if l.startswith("hf-budget")]
-        assert len(lines) == 1 and "is in use by another run (pid" in lines[0], log
-        holder = int(re.search(r"pid (\d+) on", lines[0]).group(1))
-        assert holder in _descendants(first.pid) and "Traceback" not in log   # its run process
-        assert first.poll() is None                       # the first run goes on undisturbed
-        rc, log = _finish(first)
-        assert rc == 0, log[-3000:]
-    finally:
-        _kill_group(first)
-    pd.testing.assert_frame_equal(_metrics(out)[METRICS], expected[METRICS], check_exact=False,
-                                  rtol=1e-9)
+    rc, log = SECOND["rc"], SECOND["log"]
+    assert rc == 2, log
+    lines = [l for l in log.splitlines() if l.startswith("hf-budget")]
+    assert len(lines) == 1 and "is in use by another run (pid" in lines[0], log
+    holder = int(re.search(r"pid (\d+) on", lines[0]).group(1))
+    assert holder in SECOND["run"] and "Traceback" not in log      # the first run's process
+    assert SECOND["still_running"]                      # the first run went on undisturbed
+    assert len(expected) and set(expected.status) == {"ok"}
     # once the first has finished the folder is free again: analysis runs
-    rc, log = _finish(_cli(["analyze", "--output-dir", str(out)], _env(tmp_path / "home2"),
-                           tmp_path), timeout=120)
+    rc, log = _finish(_cli(["analyze", "--output-dir", str(SECOND["out"])],
+                           _env(SECOND["home"]), tmp_path), timeout=120)
     assert rc == 0 and f"{len(expected)} of {len(expected)} cells finished" in log, log
 
 
