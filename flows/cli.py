@@ -3,7 +3,7 @@
     hf-budget run [--profile quick|full|cost] [--config FILE] [--hf-budgets 50 100 ...]
                   [--model-types mda_cnn ...] [--hyperparameter-trials N] [--random-seeds N]
                   [--parallel-jobs N] [--output-dir DIR] [--tuning-method random|grid|bayesian]
-                  [--allocations spread surfaces paths adaptive] [--hf-cpu-budgets 120 5% ...]
+                  [--allocations spread surfaces paths adaptive adaptive/spread] [--hf-cpu-budgets 120 5% ...]
                   [--ensemble-size M]
                   [--dask-address tcp://host:port] [--skip-experiments]
     hf-budget analyze --output-dir DIR
@@ -38,14 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--allocations", nargs="+", default=None, metavar="STRATEGY",
                      help="allocation strategies run at every --hf-cpu-budgets entry, of "
                           "spread surfaces paths/D (D in 2 4 8 16; paths is paths/4) adaptive "
-                          "(unset: the configuration's; spread)")
+                          "(from surfaces) adaptive/spread (from the seed's points) (unset: "
+                          "the configuration's; spread)")
     run.add_argument("--hf-cpu-budgets", nargs="+", default=None, metavar="BUDGET",
                      help="HF budgets in Monte Carlo CPU-seconds (120) or as a percentage of "
                           "the pool's whole Monte Carlo cost (5%%) (unset: the "
                           "configuration's; none)")
     run.add_argument("--ensemble-size", type=int, default=None, metavar="M",
                      help="members of every cell's deep ensemble, 1 to 64 (unset: the "
-                          "configuration's; 5 with --allocations adaptive, else 1)")
+                          "configuration's; 5 with an adaptive allocation, else 1)")
     run.add_argument("--model-types", nargs="+", default=None, metavar="MODEL",
                      help="of mda_cnn residual_mlp direct_mlp cnn_only (unset: all four)")
     run.add_argument("--hyperparameter-trials", dest="n_hyperparameter_trials", type=int,
