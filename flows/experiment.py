@@ -6,8 +6,9 @@
 folder's lock (sabr.lock) and runs the experiment as a subflow
 ``hf-budget-experiment`` on a ``DaskTaskRunner``: a ``LocalCluster`` of
 ``parallel_jobs`` single-threaded worker processes (TensorFlow pinned to one
-intra- and one inter-op thread), or an existing scheduler given by
-``dask_address`` / ``DASK_SCHEDULER_ADDRESS``. Workers are given the API URL of
+intra- and one inter-op thread), Slurm jobs of such workers (``cluster.kind: slurm``,
+flows/slurm.py), or an existing scheduler given by ``dask_address`` /
+``DASK_SCHEDULER_ADDRESS``. Workers are given the API URL of
 the server the flow runs on, so their task runs are on the same server (also in
 ephemeral mode).
 
@@ -48,8 +49,8 @@ from tasks.reporting import aggregate_results
 
 from flows.preflight import preflight
 from flows.progress import RunProgress
-from flows.runner import (make_task_runner, stop_tensorflow_processes_on_close, worker_count,
-                          worker_env)
+from flows.runner import (make_task_runner, planned_workers, stop_tensorflow_processes_on_close,
+                          worker_count, worker_env)
 
 __all__ = ["hf_budget", "run_experiment", "resolve_config", "planned_cells", "ExperimentFailed"]
 
@@ -181,7 +182,7 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
             failures.append([b, m, s, f"{fut.state.name}: {fut.state.message or 'no message'}"])
     outcomes = {"generate": _outcomes(chunk_futs), "assemble": _outcomes([dataset]),
                 "tune": _outcomes(tuned.values()), "train": _outcomes(train_futs.values())}
-    clock = {"flow_started": started, "workers": worker_count(cfg.parallel_jobs)}
+    clock = {"flow_started": started, "workers": worker_count(planned_workers(cfg))}
     summary = aggregate_results.submit(planned, str(out), len(planned), run_name, failures,
                                        outcomes, clock, cost_planned).result()
     summary["dataset"] = data_dir
@@ -270,12 +271,20 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
 
 def _run(cfg: ExperimentConfig, out: Path, address: str | None) -> dict:
     results_dir = out / RESULTS_DIR
+    slurm = cfg.cluster.slurm
     runner = make_task_runner(cfg.parallel_jobs, address,
-                              worker_env(cfg.training_config, results_dir))
+                              worker_env(cfg.training_config, results_dir), slurm=slurm,
+                              log_dir=out / "logs" / "slurm")
+    if address:
+        where = f"Dask scheduler {address}"
+    elif slurm is not None:
+        where = (f"{slurm.adapt.min_jobs}-{slurm.adapt.max_jobs} Slurm jobs of {slurm.cores} "
+                 f"worker{'s' if slurm.cores > 1 else ''}, logs in {out / 'logs' / 'slurm'}")
+    else:
+        where = f"{cfg.parallel_jobs} local workers"
     get_run_logger().info(
         "hf-budget: %d budgets x %d models x %d seeds -> %s (%s)", len(cfg.hf_budgets),
-        len(cfg.model_types), cfg.n_random_seeds, out,
-        f"Dask scheduler {address}" if address else f"{cfg.parallel_jobs} local workers")
+        len(cfg.model_types), cfg.n_random_seeds, out, where)
     if cfg.hf_cpu_budgets:
         get_run_logger().info(
             "allocation study: %s at CPU budgets %s for %s x %d seeds", ", ".join(cfg.allocations),

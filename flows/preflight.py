@@ -2,7 +2,9 @@
 flow (deployment runs) and the Python API.
 
 ``preflight`` resolves the configuration (profile or YAML file, then explicit
-parameters), checks the Dask scheduler address (format, and that a scheduler answers),
+parameters), checks the Dask scheduler address (format, and that a scheduler answers)
+or, with ``cluster.kind: slurm``, that Slurm answers and would take the worker jobs
+(flows/slurm.py),
 that ``--skip-experiments`` has finished cells to aggregate, that the output folder can
 be written and that no other run holds it. Every failure is a ConfigError whose message
 is one line naming the field and what is allowed. Imports no Prefect, so the command
@@ -19,6 +21,7 @@ from sabr.errors import ConfigError
 from sabr.lock import check_free
 
 from flows.runner import check_reachable, validate_dask_address
+from flows.slurm import check_slurm
 
 __all__ = ["RunPlan", "preflight", "require_finished_cells", "check_writable", "OVERRIDES"]
 
@@ -54,8 +57,15 @@ def preflight(profile: str | None = None, config_path: str | None = None, *,
                           f"{', '.join(OVERRIDES)}")
     cfg = resolve_config(profile, config_path, **overrides)
     address = validate_dask_address(dask_address or os.environ.get("DASK_SCHEDULER_ADDRESS"))
+    if address and cfg.cluster.kind != "local":
+        raise ConfigError(f"dask_address={address!r} is not applied with cluster.kind="
+                          f"{cfg.cluster.kind!r} (the run starts its own scheduler and Slurm "
+                          f"jobs); allowed one of them: no dask_address (nor "
+                          f"DASK_SCHEDULER_ADDRESS), or cluster.kind: local")
     if address:
         check_reachable(address)
+    elif cfg.cluster.slurm is not None and not skip_experiments:
+        check_slurm(cfg.cluster.slurm)
     out = Path(cfg.output_dir).resolve()
     if skip_experiments:
         require_finished_cells(out)

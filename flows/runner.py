@@ -1,5 +1,6 @@
-"""The Dask task runner: a local cluster of single-threaded workers, or an existing scheduler;
-the workers' environment, and the check of a scheduler address."""
+"""The Dask task runner: a local cluster of single-threaded workers, Slurm jobs through
+dask-jobqueue (flows/slurm.py), or an existing scheduler; the workers' environment, and the
+check of a scheduler address."""
 from __future__ import annotations
 
 import re
@@ -13,8 +14,11 @@ from sabr.errors import ConfigError
 if TYPE_CHECKING:                      # imported when used: the CLI checks input without Prefect
     from prefect_dask import DaskTaskRunner
 
-__all__ = ["make_task_runner", "worker_env", "worker_count", "validate_dask_address",
-           "check_reachable", "stop_tensorflow_processes_on_close"]
+    from sabr.cluster import SlurmConfig
+    from sabr.config import ExperimentConfig
+
+__all__ = ["make_task_runner", "worker_env", "worker_count", "planned_workers",
+           "validate_dask_address", "check_reachable", "stop_tensorflow_processes_on_close"]
 
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 
@@ -34,14 +38,19 @@ def validate_dask_address(address: str | None) -> str | None:
     return address
 
 
-def make_task_runner(parallel_jobs: int, address: str | None, env: dict[str, str]) -> DaskTaskRunner:
+def make_task_runner(parallel_jobs: int, address: str | None, env: dict[str, str], *,
+                     slurm: SlurmConfig | None = None, log_dir: Path | None = None
+                     ) -> DaskTaskRunner:
     """A DaskTaskRunner.
 
     Args:
         parallel_jobs: worker processes of the local cluster (one thread each).
         address: an existing scheduler's address; its workers must already have the
             environment (API URL, thread limits) they need.
-        env: environment of the local workers (:func:`worker_env`).
+        env: environment of the workers this runner starts (:func:`worker_env`).
+        slurm: the workers are Slurm jobs instead (``cluster.slurm``; flows/slurm.py):
+            dask-jobqueue's SLURMCluster, scaled by Dask's adaptive scaling between
+            ``adapt.min_jobs`` and ``adapt.max_jobs`` jobs; their logs go to ``log_dir``.
 
     Local workers are started by multiprocessing spawn (a LocalCluster: fast, and they
     die with the run), except when the calling program is a plain script, which spawn
@@ -55,6 +64,12 @@ def make_task_runner(parallel_jobs: int, address: str | None, env: dict[str, str
     from prefect_dask import DaskTaskRunner
     if address:
         return DaskTaskRunner(address=address)
+    if slurm is not None:
+        from flows.slurm import SLURM_CLUSTER, slurm_adapt_kwargs, slurm_cluster_kwargs
+        return DaskTaskRunner(cluster_class=SLURM_CLUSTER,
+                              cluster_kwargs=slurm_cluster_kwargs(slurm, env, workdir=Path.cwd(),
+                                                                  log_dir=log_dir or Path.cwd()),
+                              adapt_kwargs=slurm_adapt_kwargs(slurm))
     # Workers may start processes of their own: tasks/isolation.py runs TensorFlow in one
     # (Dask's documented switch; a nanny reads it when it starts its worker: here for a
     # LocalCluster's nannies, from the environment in a SubprocessCluster's).
@@ -115,6 +130,13 @@ def stop_tensorflow_processes_on_close() -> None:
 
     from flows.plugins import StopTensorFlowProcess
     get_run_context().task_runner.client.register_plugin(StopTensorFlowProcess())
+
+
+def planned_workers(cfg: ExperimentConfig) -> int:
+    """Workers the configuration asks for: ``parallel_jobs`` locally, at most ``max_jobs`` x
+    ``cores`` on Slurm."""
+    slurm = cfg.cluster.slurm
+    return slurm.adapt.max_jobs * slurm.cores if slurm is not None else cfg.parallel_jobs
 
 
 def worker_count(default: int) -> int:

@@ -11,14 +11,15 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .budget_labels import (ADAPTIVE_STARTS, ALLOCATION_NAMES, MIN_PREFIX_PATHS, PATH_DIVISORS, POINT_BUDGETS,
-                            allocation_name, cpu_budget_label, is_adaptive, parse_allocation,
-                            parse_cpu_budget)
+from .budget_labels import (ADAPTIVE_STARTS, ALLOCATION_NAMES, MIN_PREFIX_PATHS, PATH_DIVISORS,
+                            POINT_BUDGETS, allocation_name, cpu_budget_label, is_adaptive,
+                            parse_allocation, parse_cpu_budget)
+from .cluster import ClusterConfig
 from .errors import ConfigError
 from .model_types import MODEL_NAMES
 from .space import HyperparameterSpace
@@ -29,6 +30,7 @@ __all__ = [
     "DataGenConfig",
     "TrainingConfig",
     "ModelConfig",
+    "ClusterConfig",
     "ExperimentConfig",
     "MODEL_TYPES",
     "TUNING_METHODS",
@@ -200,6 +202,10 @@ class ExperimentConfig(_Strict):
     """A worker's TensorFlow process is replaced after a task that leaves it above this many
     MiB resident (tasks/isolation.py); decides no result, so no cache key holds it."""
     hyperparameter_space: HyperparameterSpace = HyperparameterSpace()
+    cluster: ClusterConfig = ClusterConfig()
+    """Where the workers run: ``local`` (``parallel_jobs`` processes on this machine, the
+    default) or ``slurm`` (Slurm jobs through dask-jobqueue, adapted to the work): see
+    sabr.cluster. Decides no result, so no cache key holds it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
                               populate_by_name=True, protected_namespaces=())
@@ -327,7 +333,7 @@ class ExperimentConfig(_Strict):
         """A named profile (``quick`` or ``full``) with optional top-level overrides."""
         if name not in PROFILES:
             raise ConfigError(f"profile={name!r} is invalid: allowed one of {sorted(PROFILES)}")
-        return _validate(_merge(PROFILES[name], overrides))
+        return _applied(_validate(_merge(PROFILES[name], overrides)), _given(overrides))
 
     def with_overrides(self, **overrides: Any) -> "ExperimentConfig":
         """A copy with top-level or nested (dict) fields replaced, validated again."""
@@ -362,10 +368,12 @@ def _known_keys(path: list[str]) -> list[str]:
     model: type[BaseModel] = ExperimentConfig
     for key in path[:-1]:
         field = next((f for n, f in model.model_fields.items() if key in (n, f.alias)), None)
-        if field is None or not (isinstance(field.annotation, type)
-                                 and issubclass(field.annotation, BaseModel)):
+        # a section's model, also where it is optional (``slurm: SlurmConfig | None``)
+        models = [a for a in (field.annotation, *get_args(field.annotation))
+                  if isinstance(a, type) and issubclass(a, BaseModel)] if field else []
+        if not models:
             return []
-        model = field.annotation
+        model = models[0]
     return sorted(f.alias or n for n, f in model.model_fields.items())
 
 
@@ -443,7 +451,24 @@ def load_config(path: str | Path, *, profile: str | None = None, **overrides: An
                           f"profile {name!r} and outranks it; allowed profile={name!r} or no "
                           f"profile with this file (edit the file's 'profile:' key to change it)")
     base = PROFILES[name]
-    return _validate(_merge(_merge(base, data), overrides))
+    return _applied(_validate(_merge(_merge(base, data), overrides)), {**data, **_given(overrides)})
+
+
+def _given(overrides: dict) -> dict:
+    """The overrides that set something (None means "as configured")."""
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
+def _applied(cfg: ExperimentConfig, given: dict) -> ExperimentConfig:
+    """``cfg``, unless ``given`` (the keys a file or a caller set, beyond the profile) holds a
+    field this run would not apply: ConfigError then. ``parallel_jobs`` sizes the local
+    cluster only; on Slurm the workers are ``cluster.slurm.adapt``'s jobs."""
+    if cfg.cluster.kind != "local" and given.get("parallel_jobs") is not None:
+        raise ConfigError(f"parallel_jobs={given['parallel_jobs']!r} is not applied with "
+                          f"cluster.kind={cfg.cluster.kind!r} (the workers are Slurm jobs of "
+                          f"cluster.slurm.cores each, between cluster.slurm.adapt.min_jobs and "
+                          f"max_jobs); allowed unset")
+    return cfg
 
 
 def planned_cells(cfg: ExperimentConfig) -> list[tuple[int, str, int]]:

@@ -136,7 +136,8 @@ class Clock:
 
     CPU is the worker process's and its TensorFlow process's (their own threads
     included); a worker runs one task at a time, so that is the task's. ``read()`` goes into
-    the task's result under ``"timing"``, which cache keys ignore.
+    the task's result under ``"timing"``, which cache keys ignore; with the Slurm job the
+    worker ran in, if any.
     """
 
     def __init__(self):
@@ -151,4 +152,5 @@ class Clock:
         child = child or {}
         return {"start": self.start, "end": end, "wall_s": end - self.start,
                 "cpu_s": time.process_time() - self.cpu0 + child.get("cpu_s", 0.0),
-                "peak_rss_mib": peak + child.get("peak_rss_mib", 0.0)}
+                "peak_rss_mib": peak + child.get("peak_rss_mib", 0.0),
+                "slurm_job_id": os.environ.get("SLURM_JOB_ID")}     # None off Slurm

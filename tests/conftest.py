@@ -1,7 +1,12 @@
-"""Shared test configuration: seeded Hypothesis, the published tables in tests/data/reference."""
+"""Shared test configuration: seeded Hypothesis, the published tables in tests/data/reference,
+the tiny flow configuration, the test server, and the quick profile run once per session."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +67,47 @@ def make_tiny_config(tmp_path):
         path.write_text(yaml.safe_dump({**TINY_EXPERIMENT, **overrides}))
         return path
     return make
+
+
+HF_BUDGET = Path(sys.executable).parent / "hf-budget"
+
+
+def run_hf_budget(args, cwd: Path, *, timeout: float = 900, env: dict | None = None):
+    """``hf-budget *args`` in a fresh process with a Prefect home of its own under ``cwd``
+    (its ephemeral server: no PREFECT_API_URL); ``env`` adds to the environment."""
+    full = dict(os.environ, PREFECT_HOME=str(cwd / "prefect-home"),
+                PREFECT_SERVER_ANALYTICS_ENABLED="false", **(env or {}))
+    full.pop("PREFECT_API_URL", None)
+    return subprocess.run([str(HF_BUDGET), *args], capture_output=True, text=True, env=full,
+                          timeout=timeout, cwd=cwd)
+
+
+@pytest.fixture(scope="session")
+def hf_budget_cli():
+    """:func:`run_hf_budget`, for test modules (a conftest is not imported by name)."""
+    return run_hf_budget
+
+
+@dataclass(frozen=True)
+class QuickRun:
+    """A finished ``hf-budget run``: the process's result, its output folder, the folder it
+    ran in and its wall time in seconds."""
+
+    result: subprocess.CompletedProcess
+    out: Path
+    cwd: Path
+    wall_s: float
+
+
+@pytest.fixture(scope="session")
+def quick_local_run(tmp_path_factory) -> QuickRun:
+    """The quick profile on two local workers, run once per session from a fresh process:
+    tests/flow/test_cli.py checks it, tests/cluster compares the Slurm run with it (CI has
+    no time for a second one)."""
+    cwd = tmp_path_factory.mktemp("quick-local")
+    started = time.monotonic()
+    r = run_hf_budget(["run", "--profile", "quick", "--output-dir", str(cwd / "quick")], cwd)
+    return QuickRun(r, cwd / "quick", cwd, time.monotonic() - started)
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,15 @@
 
 Input per stage: one ``(state, timing)`` per task run, where ``state`` is the
 Prefect state name (``Completed``, ``Cached``, ``Failed``, ...) and ``timing`` the
-dict a task returned (``start``, ``end``, ``wall_s``, ``cpu_s``, ``peak_rss_mib``;
-None when there is no result). A cached task's timing is that of the run that
+dict a task returned (``start``, ``end``, ``wall_s``, ``cpu_s``, ``peak_rss_mib``,
+``slurm_job_id`` where a Slurm job's worker ran it; None when there is no result). A cached task's timing is that of the run that
 computed it: it counts as time saved, not time spent.
 """
 from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 
 from ..budget_labels import budget_name
 
@@ -39,8 +40,10 @@ def _stage(runs: list[tuple[str, dict | None]]) -> dict:
 
 def stage_timings(stages: dict[str, list[tuple[str, dict | None]]], *, flow_started: float,
                   flow_ended: float, workers: int, extra: dict | None = None) -> dict:
-    """The run's timings: per stage, and for the whole run the wall time, the task time and
-    the overhead ratio wall x workers / task time (1.0 = every worker busy all the time)."""
+    """The run's timings: per stage, and for the whole run the wall time, the task time, the
+    overhead ratio wall x workers / task time (1.0 = every worker busy all the time) and
+    ``slurm_jobs``, the tasks computed in each Slurm job (``{job id: tasks}``; empty off
+    Slurm)."""
     out = {name: _stage(runs) for name, runs in stages.items()}
     for st in out.values():
         if st["first_start"] is not None:
@@ -48,10 +51,12 @@ def stage_timings(stages: dict[str, list[tuple[str, dict | None]]], *, flow_star
         st.pop("first_start")
     wall = flow_ended - flow_started
     busy = sum(st["task_wall_s"] for st in out.values())
+    jobs = Counter(t["slurm_job_id"] for runs in stages.values() for s, t in runs
+                   if s != "Cached" and t and t.get("slurm_job_id"))
     return {"wall_s": wall, "workers": int(workers), "task_wall_s": busy,
             "cpu_s": sum(st["cpu_s"] for st in out.values()),
             "overhead_ratio": (wall * workers / busy) if busy > 0 else math.nan,
-            "stages": out, **(extra or {})}
+            "slurm_jobs": dict(sorted(jobs.items())), "stages": out, **(extra or {})}
 
 
 def throughput(chunks: list[tuple[str, dict | None]], cells: list[tuple[str, dict | None]]) -> dict:
@@ -176,4 +181,7 @@ def timings_markdown(t: dict) -> str:
                        ("train_samples_per_s", "training samples/s per worker (median cell)")):
         if t.get(key):
             rows.append(f"{label}: {t[key]:.3g}.")
+    if t.get("slurm_jobs"):
+        rows.append(f"Slurm jobs that computed tasks: {len(t['slurm_jobs'])} ("
+                    + ", ".join(f"job {j}: {n}" for j, n in t["slurm_jobs"].items()) + ").")
     return "\n".join(rows)

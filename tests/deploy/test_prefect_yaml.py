@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_deployments_are_well_formed():
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     deps = {d["name"]: d for d in spec["deployments"]}
-    assert set(deps) >= {"prod", "smoke", "cost"}
+    assert set(deps) >= {"prod", "smoke", "cost", "slurm"}
     prod = deps["prod"]
     assert prod["work_pool"]["name"] == "hf-budget" and prod["concurrency_limit"] == 1
     (sched,) = prod["schedules"]
@@ -55,3 +55,23 @@ def test_the_readmes_adaptive_study_config_is_valid():
     assert set(cfg.allocations) == {"surfaces", "adaptive"} and ensemble_members(cfg) == 5
     assert adaptive_rounds(cfg) == ["adaptive@2%", "adaptive@4%", "adaptive@8%", "adaptive@16%"]
     assert len(planned_cost_cells(cfg)) == 24 and cfg.adaptive_warm_start
+
+
+def test_the_slurm_deployment_is_prods_experiment_on_slurm_jobs():
+    """hf-budget/slurm: deployments/slurm.yaml is prod.yaml's experiment, its workers Slurm
+    jobs adapted to the work (its run through a real Slurm: tests/cluster/test_slurm.py)."""
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    dep = {d["name"]: d for d in spec["deployments"]}["slurm"]
+    assert dep["parameters"] == {"config_path": "deployments/slurm.yaml"}
+    assert dep["concurrency_limit"] == 1 and "parallel_jobs" not in dep["parameters"]
+    slurm, prod = load_config(REPO / "deployments/slurm.yaml"), load_config(REPO / "deployments/prod.yaml")
+    cluster = slurm.cluster
+    assert cluster.kind == "slurm" and cluster.slurm.cores == 1
+    assert 1 <= cluster.slurm.adapt.min_jobs < cluster.slurm.adapt.max_jobs
+    from flows.runner import make_task_runner
+    runner = make_task_runner(slurm.parallel_jobs, None, {}, slurm=cluster.slurm)
+    assert runner.cluster_class == "dask_jobqueue.SLURMCluster"
+    assert runner.adapt_kwargs == {"minimum_jobs": 1, "maximum_jobs": cluster.slurm.adapt.max_jobs}
+    same = ("data_gen_config", "training_config", "models", "hf_budgets", "model_types",
+            "n_random_seeds", "n_hyperparameter_trials", "tuning_method", "hyperparameter_space")
+    assert {k: getattr(slurm, k) for k in same} == {k: getattr(prod, k) for k in same}

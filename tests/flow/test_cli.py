@@ -22,9 +22,9 @@ def _run(args, tmp_path, timeout=900):
 
 
 @pytest.mark.slow
-def test_quick_profile_from_a_fresh_process(tmp_path):
-    out = tmp_path / "quick"
-    r = _run(["run", "--profile", "quick", "--output-dir", str(out)], tmp_path)
+def test_quick_profile_from_a_fresh_process(quick_local_run):
+    r, out, tmp_path = quick_local_run.result, quick_local_run.out, quick_local_run.cwd
+    print(f"quick run: {quick_local_run.wall_s:.0f} s")
     assert r.returncode == 0, r.stderr[-3000:]
     # the seed's 24 cells and the allocation study's 8 (surfaces, paths/4 at 5 % and 10 %)
     assert "32 of 32 cells finished" in r.stdout

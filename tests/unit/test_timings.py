@@ -31,3 +31,16 @@ def test_a_fully_cached_run_has_no_task_time_and_no_ratio():
     t = stage_timings({"train": [("Cached", _t(0, 5, 5))]}, flow_started=0, flow_ended=3, workers=2)
     assert t["task_wall_s"] == 0 and math.isnan(t["overhead_ratio"])
     assert t["stages"]["train"]["span_s"] == 0 and "starts_after_s" not in t["stages"]["train"]
+
+
+def test_slurm_jobs_count_the_tasks_each_job_computed():
+    def on(job, start):
+        return {**_t(start, 1, 1), "slurm_job_id": job}
+    t = stage_timings({"generate": [("Completed", on("11", 0)), ("Completed", on("12", 0))],
+                       "train": [("Completed", on("12", 2)), ("Cached", on("9", 0)),
+                                 ("Completed", _t(3, 1, 1))]},
+                      flow_started=0, flow_ended=5, workers=2)
+    assert t["slurm_jobs"] == {"11": 1, "12": 2}       # a cached task's job is an earlier run's
+    assert "Slurm jobs that computed tasks: 2 (job 11: 1, job 12: 2)." in timings_markdown(t)
+    assert stage_timings({"train": [("Completed", _t(0, 1, 1))]}, flow_started=0, flow_ended=1,
+                         workers=1)["slurm_jobs"] == {}
