@@ -225,7 +225,7 @@ def adaptive(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
 
 
 def _adaptive_points(dataset, budget, seed, unit, validation_fraction, order) -> Allocation:
-    from .acquisition_points import expand_order
+    from .row_orders import expand_order
     if unit != "cpu_seconds":
         raise ValueError("allocation 'adaptive/spread' is invalid with point budgets "
                          "(hf_budgets): allowed CPU-second budgets (hf_cpu_budgets)")

@@ -88,18 +88,19 @@ def test_adaptive_rounds_with_ensembles_are_nested_calibrated_and_cached(
 
 def test_adaptive_from_spread_points_starts_from_spread_then_buys_rows_and_is_cached(
         harness, make_tiny_config, tmp_path):
-    """``adaptive/spread``: round 1 is spread's cell at that budget; round 2 adds the points
+    """``adaptive/spread``: round 1 trains on spread's points at that budget; round 2 adds the points
     round 1's runs already simulated (free) and paid rows, inside its budget, on no test
     theta; tasks say 'acquire points'; a rerun is Cached."""
     from sabr.data.allocations import pool_cpu_seconds
     from sabr.data.costs import hf_cost
     from sabr.data.dataset import load_dataset
     budgets = ["40%", "80%"]
-    cfg = make_tiny_config(model_types=["mda_cnn"], allocations=["spread", "adaptive/spread"],
+    from sabr.data.allocations import spread
+    cfg = make_tiny_config(model_types=["mda_cnn"], allocations=["adaptive/spread"],
                            hf_cpu_budgets=budgets, ensemble_size=2, n_random_seeds=1)
     out = tmp_path / "out"
     summary = hf_budget(config_path=str(cfg), output_dir=str(out))
-    assert summary["cost"]["n_ok"] == summary["cost"]["n_cells"] == 4
+    assert summary["cost"]["n_ok"] == summary["cost"]["n_cells"] == 2
     df = pd.read_csv(out / "cost_results.csv").set_index(["allocation", "hf_cpu_budget"])
     ds = load_dataset(out / "data")
     pool = pool_cpu_seconds(ds)
@@ -108,8 +109,11 @@ def test_adaptive_from_spread_points_starts_from_spread_then_buys_rows_and_is_ca
     assert r1["order"]["rows"] == [] and r2["n_free_points"] > 0
     assert r2["order"]["spread_points"] == r1["order"]["spread_points"]
     # round 1 trains on exactly spread's points at 40 %
-    for col in ("n_train", "n_val", "hf_cpu_seconds", "n_hf_thetas"):
-        assert df.loc[("adaptive/spread", "40%"), col] == df.loc[("spread", "40%"), col]
+    s40 = spread(ds, 0.4 * pool, 0, unit="cpu_seconds")
+    first = df.loc[("adaptive/spread", "40%")]
+    assert (first.n_train, first.n_val, first.n_hf_thetas) == (
+        s40.train.size, s40.val.size, s40.n_hf_thetas)
+    assert first.hf_cpu_seconds == pytest.approx(s40.hf_cpu_seconds)
     big = df.loc[("adaptive/spread", "80%")]
     assert big.n_train + big.n_val == r2["n_points"] > r1["n_points"]
     assert big.hf_cpu_seconds == pytest.approx(r2["hf_cpu_seconds"]) and r2["hf_cpu_seconds"] <= 0.8 * pool
@@ -126,4 +130,4 @@ def test_adaptive_from_spread_points_starts_from_spread_then_buys_rows_and_is_ca
     assert "adaptive/spread" in set(ratios.allocation)
     hf_budget(config_path=str(cfg), output_dir=str(out))
     states = last_experiment_task_states()
-    assert states[("acquire", "Cached")] == 2 and states[("train", "Cached")] == 5
+    assert states[("acquire", "Cached")] == 2 and states[("train", "Cached")] == 3

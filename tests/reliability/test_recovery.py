@@ -359,7 +359,8 @@ def test_a_diverging_cell_and_a_raising_cell_are_failed_and_the_rest_completes(
 def test_a_corrupt_data_set_is_detected_and_built_again(harness, make_tiny_config, tmp_path):
     from flows.experiment import hf_budget
     from sabr.data.dataset import DatasetError, load_dataset
-    cfg, out = make_tiny_config(), tmp_path / "out"
+    # one model, one seed: the data set is what is tested, one cell shows nothing retrained
+    cfg, out = make_tiny_config(model_types=["residual_mlp"], n_random_seeds=1), tmp_path / "out"
     hf_budget(config_path=str(cfg), output_dir=str(out))
     data = out / "data" / "surfaces.npz"
     good = load_dataset(out / "data").meta["content_hash"]
@@ -375,7 +376,7 @@ def test_a_corrupt_data_set_is_detected_and_built_again(harness, make_tiny_confi
     arrays["hf"] = arrays["hf"] * 1.01
     np.savez(chunk, **arrays)
     summary = hf_budget(config_path=str(cfg), output_dir=str(out))
-    assert summary["n_ok"] == 4
+    assert summary["n_ok"] == 1
     assert load_dataset(out / "data").meta["content_hash"] == good            # the same data again
     # the cells never saw the bad file: their cached results stand, nothing retrained
     assert all(f.stat().st_mtime_ns == t for f, t in mtimes.items())
@@ -401,7 +402,7 @@ def test_kill_9_in_an_adaptive_round_then_the_same_command_continues_at_that_rou
     cfg = tmp_path / "adaptive.yaml"
     cfg.write_text(yaml.safe_dump({
         **tiny_experiment, **SLOW_TINY, "model_types": ["mda_cnn"], "n_random_seeds": 1,
-        "allocations": ["adaptive"], "hf_cpu_budgets": ["30%", "50%", "80%"],
+        "allocations": ["adaptive"], "hf_cpu_budgets": ["30%", "80%"],
         "ensemble_size": 2, "adaptive_warm_start": True}))
     out, env = tmp_path / "out", _env(tmp_path / "home")
     args = ["run", "--config", str(cfg), "--output-dir", str(out)]
@@ -414,24 +415,21 @@ def test_kill_9_in_an_adaptive_round_then_the_same_command_continues_at_that_rou
             time.sleep(0.05)
         time.sleep(0.5)
         bought = json.loads((rounds / "round_2.json").read_text())["order"]
-        assert not (rounds / "round_3.json").exists()
     finally:
         _kill_group(proc)                      # every process of the run, at once
 
     rc, log = _finish(_cli(args, env, tmp_path))
     assert rc == 0, log[-3000:]
-    assert re.search(r"acquire \d+/3 mda_cnn s=0 round 1 \(adaptive@30%\): .*\[Cached\]", log), log
-    assert re.search(r"cell \d+/4 mda_cnn adaptive@30% s=0: .*\[Cached\]", log), log
-    for label in ("adaptive@50%", "adaptive@80%"):           # round 2 on: computed now
-        assert re.search(rf"cell \d+/4 mda_cnn {label} s=0: .*\[Completed\]", log), log
+    assert re.search(r"acquire \d+/2 mda_cnn s=0 round 1 \(adaptive@30%\): .*\[Cached\]", log), log
+    assert re.search(r"cell \d+/3 mda_cnn adaptive@30% s=0: .*\[Cached\]", log), log
+    assert re.search(r"cell \d+/3 mda_cnn adaptive@80% s=0: .*\[Completed\]", log), log  # round 2
     assert json.loads((rounds / "round_2.json").read_text())["order"] == bought
     df = pd.read_csv(out / "cost_results.csv")
-    assert (df.status == "ok").all() and len(df) == 3
+    assert (df.status == "ok").all() and len(df) == 2
     # warm start: each later round continues the previous round's members (its folder)
     configs = {json.loads((d / "config.json").read_text())["budget"]: json.loads(
         (d / "config.json").read_text()) for d in out.glob("cost_[0-9]*")}
     folders = {b: d.name for d in out.glob("cost_[0-9]*")
                for b in [json.loads((d / "config.json").read_text())["budget"]]}
     assert "warm_from" not in configs["adaptive@30%"]
-    assert configs["adaptive@50%"]["warm_from"] == folders["adaptive@30%"]
-    assert configs["adaptive@80%"]["warm_from"] == folders["adaptive@50%"]
+    assert configs["adaptive@80%"]["warm_from"] == folders["adaptive@30%"]

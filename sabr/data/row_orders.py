@@ -1,0 +1,76 @@
+"""An ``adaptive/spread`` order and the points it stands for (sabr.data.acquisition_points
+buys it; sabr.data.allocations.adaptive reads it; this module imports neither).
+
+An order is ``{"spread_points": n, "rows": [[t, j], ...]}``: the first n points of the
+seed's point order (sabr.data.budgets.point_order), then, per row (t, j) in buying order,
+the valid points of theta t at maturities <= j not bought before, by (maturity, strike).
+New points are flagged for validation by position (position i when floor((i + 1) f + 1/2)
+> floor(i f + 1/2), f the validation fraction).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .budgets import point_order
+
+__all__ = ["check_order", "expand_order"]
+
+
+def check_order(dataset, order) -> tuple[int, np.ndarray]:
+    """(spread_points, rows as an (r, 2) int array) of a checked order; ValueError (one
+    line) unless it names train-pool thetas and maturity indices of the grid."""
+    allowed = ("allowed {'spread_points': n >= 2, 'rows': [[train-pool theta, maturity "
+               "index], ...]} (never a test theta)")
+    if not isinstance(order, dict) or set(order) != {"spread_points", "rows"}:
+        raise ValueError(f"allocation 'adaptive/spread' is invalid with order={order!r:.60}: "
+                         f"{allowed}")
+    n1 = order["spread_points"]
+    rows = np.asarray(order["rows"], dtype=np.int64).reshape(-1, 2)
+    m = dataset.shape[1]
+    bad = (not isinstance(n1, (int, np.integer)) or n1 < 2
+           or np.setdiff1d(rows[:, 0], np.asarray(dataset.train_thetas)).size > 0
+           or ((rows[:, 1] < 0) | (rows[:, 1] >= m)).any())
+    if bad:
+        raise ValueError(f"allocation 'adaptive/spread' is invalid with order="
+                         f"{ {'spread_points': n1, 'rows': rows[:4].tolist()} }...: {allowed}")
+    return int(n1), rows
+
+
+def expand_order(dataset, seed: int, order, validation_fraction: float = 0.2
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The order's points in buying order, their validation flags, and the HF CPU-seconds
+    spent once each point is bought (cumulative, never falling: the cost of every prefix).
+    """
+    n1, rows = check_order(dataset, order)
+    head, head_flags = point_order(dataset, seed, validation_fraction, n_points=n1)
+    n, m, k = dataset.shape
+    bought = np.zeros(n * m * k, bool)
+    bought[head] = True
+    valid = dataset.valid.reshape(n, m * k)
+    pieces = [head]
+    for t, j in rows:
+        cols = np.flatnonzero(valid[t, :(j + 1) * k])
+        new = t * m * k + cols
+        new = new[~bought[new]]
+        bought[new] = True
+        pieces.append(new)
+    points = np.concatenate(pieces).astype(np.int64)
+    f = float(validation_fraction)
+    i = np.arange(head.size, points.size)
+    flags = np.concatenate([head_flags, np.floor((i + 1) * f + 0.5) > np.floor(i * f + 0.5)])
+    return points, flags, _running_cost(dataset, points)
+
+
+def _running_cost(dataset, points) -> np.ndarray:
+    """CPU-seconds of each prefix of ``points`` (sabr.data.costs.hf_cost, incrementally)."""
+    theta, mat, _ = np.unravel_index(points, dataset.shape)
+    cpu = np.asarray(dataset.hf_cpu_seconds, float)
+    paid = {}
+    out, total = np.empty(points.size), 0.0
+    for i, (t, j) in enumerate(zip(theta.tolist(), mat.tolist())):
+        before = paid.get(t, -1)
+        if j > before:
+            total += cpu[t, j] - (cpu[t, before] if before >= 0 else 0.0)
+            paid[t] = j
+        out[i] = total
+    return out
