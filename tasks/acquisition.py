@@ -56,7 +56,7 @@ def acquire_round(config_json: str, dataset: dict, model_type: str, label: str, 
             order = step["order"]
             extra = {"n_free_points": step["n_free"], "n_rows_paid": step["n_rows_paid"]}
         pts, _, cost = expand_order(ds, seed, order, vf)
-        n = int(np.searchsorted(cost, budget, side="right"))
+        n = int(np.searchsorted(cost, budget * (1 + 1e-12), side="right"))   # as the cell counts
         before = 0 if previous is None else int(previous["n_points"])
         spent = float(cost[n - 1]) if n else 0.0
         result = {"order": order, "n_points": n, "n_bought": n - before,

@@ -231,7 +231,9 @@ def _adaptive_points(dataset, budget, seed, unit, validation_fraction, order) ->
                          "(hf_budgets): allowed CPU-second budgets (hf_cpu_budgets)")
     _need_costs(dataset, "adaptive/spread")
     points, flags, spent = expand_order(dataset, seed, order, validation_fraction)
-    count = int(np.searchsorted(spent, budget, side="right"))
+    # running sums and hf_cost add in different orders: a budget equal to a prefix's cost
+    # (a round that bought only free points) must pay for that prefix
+    count = int(np.searchsorted(spent, budget * (1 + 1e-12), side="right"))
     head, is_val = points[:count], flags[:count]
     if not is_val.any() or is_val.all():
         raise ValueError(f"hf_cpu_budget={budget:g} is invalid for allocation 'adaptive/spread': "

@@ -33,8 +33,8 @@ def test_select_batch_skips_near_duplicates_while_others_are_left():
     assert select_batch(cand, scores, costs, pos, 3.0, 0.1).tolist() == [0, 2, 1]
 
 
-def test_round_one_is_the_surfaces_allocation(small_dataset):
-    ds = small_dataset
+def test_round_one_is_the_surfaces_allocation(steady_dataset):
+    ds = steady_dataset
     budget = 0.3 * pool_cpu_seconds(ds)
     order = first_round(ds, 1, budget)
     a, s = adaptive(ds, budget, 1, order=order), surfaces(ds, budget, 1)
@@ -53,8 +53,8 @@ def _rounds(ds, seed, fractions, disagreement_of):
     return orders
 
 
-def test_rounds_are_nested_within_budget_and_in_the_train_pool(small_dataset):
-    ds = small_dataset
+def test_rounds_are_nested_within_budget_and_in_the_train_pool(steady_dataset):
+    ds = steady_dataset
     rng = np.random.default_rng(0)
     fractions = (0.2, 0.4, 0.7)
     orders = _rounds(ds, 0, fractions, lambda c: rng.random(c.size))
@@ -72,24 +72,25 @@ def test_rounds_are_nested_within_budget_and_in_the_train_pool(small_dataset):
         assert set(a.val.tolist()) <= set(b.val.tolist())
 
 
-def test_a_round_buys_where_the_ensemble_disagrees_per_cpu_second(small_dataset):
-    ds = small_dataset
+def test_a_round_buys_where_the_ensemble_disagrees_per_cpu_second(steady_dataset):
+    ds = steady_dataset
     total = pool_cpu_seconds(ds)
     order = first_round(ds, 0, 0.2 * total)
     cand, _ = candidate_points(ds, order)
     costs = theta_costs(ds, cand)
     hot = cand[np.argsort(costs)[-1]]                 # the dearest surface, yet most uncertain
     dis = np.where(cand == hot, 1e6, 1.0)
-    new = next_round(ds, order, 0.2 * total + costs.max() * 1.01, cand, dis, min_distance=0)
+    spent = float(theta_costs(ds, order).sum())      # what round 1 left unspent is not spent
+    new = next_round(ds, order, spent + costs.max() * 1.01, cand, dis, min_distance=0)
     assert new[order.size] == hot
     # at equal disagreement, per CPU-second favours the cheapest surface
-    flat = next_round(ds, order, 0.2 * total + costs.min() * 1.01, cand, np.ones(cand.size),
+    flat = next_round(ds, order, spent + costs.min() * 1.01, cand, np.ones(cand.size),
                       min_distance=0)
     assert flat[order.size:].tolist() == [cand[np.argmin(costs)]]
 
 
-def test_bought_thetas_never_include_a_test_theta_even_if_scored(small_dataset):
-    ds = small_dataset
+def test_bought_thetas_never_include_a_test_theta_even_if_scored(steady_dataset):
+    ds = steady_dataset
     order = first_round(ds, 0, 0.2 * pool_cpu_seconds(ds))
     with pytest.raises(ValueError, match="thetas are invalid: allowed train-pool thetas"):
         next_round(ds, order, pool_cpu_seconds(ds), np.asarray(ds.test_thetas),
@@ -100,8 +101,8 @@ def test_bought_thetas_never_include_a_test_theta_even_if_scored(small_dataset):
         adaptive(ds, pool_cpu_seconds(ds), 0)
 
 
-def test_integrated_disagreement_sums_the_members_variance_over_each_surface(small_dataset):
-    ds = small_dataset
+def test_integrated_disagreement_sums_the_members_variance_over_each_surface(steady_dataset):
+    ds = steady_dataset
     _, pts = candidate_points(ds, [])
     rng = np.random.default_rng(1)
     members = rng.normal(0.2, 0.01, size=(4, pts.size))
@@ -113,8 +114,8 @@ def test_integrated_disagreement_sums_the_members_variance_over_each_surface(sma
         integrated_disagreement(ds, pts, members[:1])
 
 
-def test_the_diversity_distance_is_a_fraction_of_the_pool_spacing(small_dataset):
-    ds = small_dataset
+def test_the_diversity_distance_is_a_fraction_of_the_pool_spacing(steady_dataset):
+    ds = steady_dataset
     u = unit_box(ds)[np.asarray(ds.train_thetas)]
     d = default_min_distance(ds)
     nearest = np.sort(np.linalg.norm(u[:, None] - u[None], axis=2), axis=1)[:, 1]

@@ -25,8 +25,8 @@ def _scores(ds, order, seed, var_of):
     return row_disagreement(ds, cand, members)
 
 
-def test_round_one_is_spread_at_that_cpu_budget(small_dataset):
-    ds = small_dataset
+def test_round_one_is_spread_at_that_cpu_budget(steady_dataset):
+    ds = steady_dataset
     budget = 0.4 * pool_cpu_seconds(ds)
     for seed in (0, 3):
         a = _alloc(ds, budget, seed, first_spread_round(ds, seed, budget))
@@ -35,8 +35,8 @@ def test_round_one_is_spread_at_that_cpu_budget(small_dataset):
         assert a.hf_cpu_seconds == s.hf_cpu_seconds
 
 
-def test_rounds_are_nested_within_budget_in_the_pool_and_keep_the_validation_share(small_dataset):
-    ds = small_dataset
+def test_rounds_are_nested_within_budget_in_the_pool_and_keep_the_validation_share(steady_dataset):
+    ds = steady_dataset
     total = pool_cpu_seconds(ds)
     rng = np.random.default_rng(1)
     fractions = (0.2, 0.35, 0.6, 0.9)
@@ -61,8 +61,8 @@ def test_rounds_are_nested_within_budget_in_the_pool_and_keep_the_validation_sha
         assert set(small.val.tolist()) <= set(large.val.tolist())
 
 
-def test_a_round_first_takes_the_points_its_runs_already_simulated_for_free(small_dataset):
-    ds = small_dataset
+def test_a_round_first_takes_the_points_its_runs_already_simulated_for_free(steady_dataset):
+    ds = steady_dataset
     total = pool_cpu_seconds(ds)
     first = first_spread_round(ds, 2, 0.2 * total)
     before = _alloc(ds, 0.2 * total, 2, first)
@@ -83,8 +83,8 @@ def test_a_round_first_takes_the_points_its_runs_already_simulated_for_free(smal
     assert after.split.all.size == before.split.all.size + step["n_free"]
 
 
-def test_a_round_buys_where_the_ensemble_disagrees_per_cpu_second(small_dataset):
-    ds = small_dataset
+def test_a_round_buys_where_the_ensemble_disagrees_per_cpu_second(steady_dataset):
+    ds = steady_dataset
     total = pool_cpu_seconds(ds)
     first = first_spread_round(ds, 0, 0.2 * total)
     bought = np.unravel_index(expand_order(ds, 0, first)[0], ds.shape)[0]
@@ -108,8 +108,8 @@ def test_a_round_buys_where_the_ensemble_disagrees_per_cpu_second(small_dataset)
         np.flatnonzero(ds.valid[target].any(axis=1)).tolist())
 
 
-def test_a_batch_skips_a_near_duplicate_while_others_are_left(small_dataset):
-    ds = small_dataset
+def test_a_batch_skips_a_near_duplicate_while_others_are_left(steady_dataset):
+    ds = steady_dataset
     total = pool_cpu_seconds(ds)
     first = first_spread_round(ds, 0, 0.2 * total)
     bought = set(np.unravel_index(expand_order(ds, 0, first)[0], ds.shape)[0].tolist())
@@ -141,8 +141,8 @@ def test_a_batch_skips_a_near_duplicate_while_others_are_left(small_dataset):
     assert i > 1 and all(t not in (a, b) for t in diverse[1:i])   # others came before y
 
 
-def test_no_test_theta_is_scored_or_bought(small_dataset):
-    ds = small_dataset
+def test_no_test_theta_is_scored_or_bought(steady_dataset):
+    ds = steady_dataset
     total = pool_cpu_seconds(ds)
     first = first_spread_round(ds, 0, 0.2 * total)
     pts, _, _ = expand_order(ds, 0, first)
@@ -157,8 +157,8 @@ def test_no_test_theta_is_scored_or_bought(small_dataset):
         _alloc(ds, total, 0, [1, 2, 3])
 
 
-def test_row_disagreement_sums_the_members_variance_per_maturity_row(small_dataset):
-    ds = small_dataset
+def test_row_disagreement_sums_the_members_variance_per_maturity_row(steady_dataset):
+    ds = steady_dataset
     cand = unbought_points(ds, [])
     rng = np.random.default_rng(0)
     members = rng.normal(size=(4, cand.size))
