@@ -17,12 +17,8 @@ another paid for in the same batch (diversity; sabr.data.acquisition.default_min
 then a second pass spends what is left without that rule.
 
 An order is ``{"spread_points": n, "rows": [[t, j], ...]}``: the spread prefix's length
-and the extensions in buying order. :func:`expand_order` turns it into points: the prefix,
-then for each extension the valid points of t at maturities <= j not yet bought, by
-(maturity, strike). New points are flagged for validation by position (position i when
-floor((i + 1) f + 1/2) > floor(i f + 1/2), f the validation fraction), so any prefix holds
-a fraction f of validation points, up to one on each side of the junction. Test thetas are
-never candidates and an order naming one is refused.
+and the extensions in buying order; sabr.data.row_orders turns it into points and
+validation flags. Test thetas are never candidates and an order naming one is refused.
 """
 from __future__ import annotations
 
@@ -76,8 +72,8 @@ def next_spread_round(dataset, seed: int, order, budget: float, thetas, rows,
     """The order after one more round: ``order`` followed by the free rows, then the
     extensions the rest of ``budget`` (the round's whole CPU budget) buys, scored by
     ``rows`` (per theta of ``thetas``: :func:`row_disagreement` of the previous round's
-    ensemble) per incremental CPU-second. Adds ``n_free`` (points that cost nothing) to
-    the returned order's companion dict: returns {"order", "n_free", "n_rows_paid"}."""
+    ensemble) per incremental CPU-second. Returns {"order", "n_free" (points that cost
+    nothing), "n_rows_paid" (extensions bought)}."""
     from .acquisition import default_min_distance, unit_box
     n1, done = check_order(dataset, order)
     thetas = np.asarray(thetas, np.int64)
