@@ -25,8 +25,8 @@ def _notebook_code() -> str:
     return "\n\n".join(cells) + "\n"
 
 
-def _env(tmp_path: Path, out: Path) -> dict:
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "home"), HF_BUDGET_EXAMPLE_DIR=str(out),
+def _env(home: Path, out: Path) -> dict:
+    env = dict(os.environ, PREFECT_HOME=str(home), HF_BUDGET_EXAMPLE_DIR=str(out),
                PREFECT_SERVER_ANALYTICS_ENABLED="false")
     for name in ("PREFECT_API_URL", "DASK_SCHEDULER_ADDRESS"):
         env.pop(name, None)
@@ -42,29 +42,29 @@ def _check(r: subprocess.CompletedProcess, out: Path) -> None:
     assert len(list(out.glob("exp_*/metrics.json"))) == 4
 
 
-def test_the_snippets_as_a_plain_script_without_a_main_guard(tmp_path):
+def test_the_snippets_as_a_plain_script_without_a_main_guard(tmp_path, prefect_home):
     script = tmp_path / "my_analysis.py"
     code = _notebook_code()
     assert "__main__" not in code
     script.write_text(code)
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                       env=_env(tmp_path, out), cwd=tmp_path, timeout=600)
+                       env=_env(prefect_home(tmp_path / "home"), out), cwd=tmp_path, timeout=600)
     _check(r, out)
 
 
-def test_the_snippets_with_python_c(tmp_path):
+def test_the_snippets_with_python_c(tmp_path, prefect_home):
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-c", _notebook_code()], capture_output=True, text=True,
-                       env=_env(tmp_path, out), cwd=tmp_path, timeout=600)
+                       env=_env(prefect_home(tmp_path / "home"), out), cwd=tmp_path, timeout=600)
     _check(r, out)
 
 
-def test_the_quickstart_notebook_in_a_jupyter_kernel(tmp_path, monkeypatch):
+def test_the_quickstart_notebook_in_a_jupyter_kernel(tmp_path, monkeypatch, prefect_home):
     import nbformat
     from nbclient import NotebookClient
     out = tmp_path / "out"
-    for key, value in _env(tmp_path, out).items():
+    for key, value in _env(prefect_home(tmp_path / "home"), out).items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     nb = nbformat.read(NOTEBOOK, as_version=4)

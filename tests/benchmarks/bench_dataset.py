@@ -6,7 +6,10 @@ this process), the HF cost of one surface at the ``full`` settings (100k paths,
 single-core time for the full pool, and peak resident memory
 (``resource.getrusage``; the full data set must never need more than 2 GiB).
 
-    python tests/benchmarks/bench_dataset.py [--full-surfaces 4] [--out DIR]
+    python tests/benchmarks/bench_dataset.py [--full-surfaces 4] [--quick-surfaces N] [--out DIR]
+
+``--quick-surfaces N``: a pool of N thetas with quick's grid and paths instead of quick's
+60 (the test suite's smoke run of this script).
 """
 from __future__ import annotations
 
@@ -30,11 +33,14 @@ def peak_rss_mib() -> float:
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full-surfaces", type=int, default=4)
+    ap.add_argument("--quick-surfaces", type=int, default=None)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-ds-"))
 
     quick = ExperimentConfig.profile("quick").data_gen_config
+    if args.quick_surfaces:
+        quick = quick.model_copy(update={"n_parameter_sets": args.quick_surfaces})
     t0 = time.perf_counter()
     build_dataset(quick, out / "quick")
     quick_s = time.perf_counter() - t0

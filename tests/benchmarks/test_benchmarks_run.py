@@ -29,8 +29,9 @@ def test_bench_mc_reports_efficiency_ratio(capsys):
 
 @pytest.mark.slow
 def test_bench_dataset_reports_costs(tmp_path, capsys):
-    report = _load("bench_dataset").main(["--full-surfaces", "1", "--out", str(tmp_path)])
-    assert report["quick"]["surfaces"] == 60 and report["full"]["mc_paths"] == 100_000
+    report = _load("bench_dataset").main(["--full-surfaces", "1", "--quick-surfaces", "12",
+                                          "--out", str(tmp_path)])
+    assert report["quick"]["surfaces"] == 12 and report["full"]["mc_paths"] == 100_000
     steps = report["full"]["path_steps_per_surface"] / 100_000     # 320 to 1280 (10 y)
     assert steps == int(steps) and 320 <= steps <= 1280
     assert 0 < report["peak_rss_mib"] < 2048

@@ -71,10 +71,10 @@ def _experiment_tasks(parent_id) -> tuple[Counter, set[str]]:
     return Counter((tr.name.split()[0], tr.state.name) for tr in trs), {tr.name for tr in trs}
 
 
-def test_prod_deployment_on_a_real_server_and_worker(tmp_path, make_tiny_config):
+def test_prod_deployment_on_a_real_server_and_worker(tmp_path, make_tiny_config, prefect_home):
     port = _port()
     url = f"http://127.0.0.1:{port}/api"
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "home"), PREFECT_API_URL=url,
+    env = dict(os.environ, PREFECT_HOME=str(prefect_home(tmp_path / "home")), PREFECT_API_URL=url,
                PREFECT_SERVER_ANALYTICS_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
     cfg = make_tiny_config(model_types=["residual_mlp"])
     out = tmp_path / "out"

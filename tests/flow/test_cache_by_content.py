@@ -44,13 +44,13 @@ def _content_hash(out: Path) -> str:
     return json.loads((out / "data" / "metadata.json").read_text())["content_hash"]
 
 
-def test_edits_recompute_only_what_they_change(make_tiny_config, tmp_path):
+def test_edits_recompute_only_what_they_change(make_tiny_config, tmp_path, prefect_home):
     src = tmp_path / "src"
     for pkg in ("sabr", "tasks", "flows"):
         shutil.copytree(REPO / pkg, src / pkg, ignore=shutil.ignore_patterns("__pycache__"))
     # one model and one seed: a tuning and a cell are enough to tell computed from cached
     config = make_tiny_config(model_types=["residual_mlp"], n_random_seeds=1)
-    out, home = tmp_path / "out", tmp_path / "home"
+    out, home = tmp_path / "out", prefect_home(tmp_path / "home")
 
     first = _run(src, config, out, home)
     assert first == {"generate": (2, 0), "assemble": (1, 0), "tune": (1, 0), "train": (1, 0)}

@@ -13,8 +13,8 @@ import pytest
 BIN = Path(sys.executable).parent / "hf-budget"
 
 
-def _run(args, tmp_path, timeout=900):
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-home"),
+def _run(args, tmp_path, home, timeout=900):
+    env = dict(os.environ, PREFECT_HOME=str(home),
                PREFECT_SERVER_ANALYTICS_ENABLED="false")
     env.pop("PREFECT_API_URL", None)
     return subprocess.run([str(BIN), *args], capture_output=True, text=True, env=env,
@@ -22,7 +22,7 @@ def _run(args, tmp_path, timeout=900):
 
 
 @pytest.mark.slow
-def test_quick_profile_from_a_fresh_process(quick_local_run):
+def test_quick_profile_from_a_fresh_process(quick_local_run, prefect_home):
     r, out, tmp_path = quick_local_run.result, quick_local_run.out, quick_local_run.cwd
     print(f"quick run: {quick_local_run.wall_s:.0f} s")
     assert r.returncode == 0, r.stderr[-3000:]
@@ -53,19 +53,21 @@ def test_quick_profile_from_a_fresh_process(quick_local_run):
     # the quick experiment learns: the residual models beat Hagan at the largest budget
     big = df[(df.budget == 500) & df.model_type.isin(["mda_cnn", "residual_mlp"])]
     assert (big.rmse_bp < big.hagan_rmse_bp).all()
-    a = _run(["analyze", "--output-dir", str(out)], tmp_path, timeout=120)
+    a = _run(["analyze", "--output-dir", str(out)], tmp_path, prefect_home(tmp_path / "prefect-home"),
+             timeout=120)
     assert a.returncode == 0 and "24 of 24 cells finished" in a.stdout
 
 
 @pytest.mark.slow
-def test_a_terminal_gets_a_progress_bar_under_the_cell_lines(make_tiny_config, tmp_path):
+def test_a_terminal_gets_a_progress_bar_under_the_cell_lines(make_tiny_config, tmp_path,
+                                                            prefect_home):
     """stderr a terminal (a pseudo-terminal here): a tqdm bar that ends at N/N tasks, with
     each cell's line written whole above it."""
     import fcntl
     import pty
     import struct
     import termios
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-home"),
+    env = dict(os.environ, PREFECT_HOME=str(prefect_home(tmp_path / "prefect-home")),
                PREFECT_SERVER_ANALYTICS_ENABLED="false")
     env.pop("PREFECT_API_URL", None)
     primary, secondary = pty.openpty()

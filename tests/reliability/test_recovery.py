@@ -116,7 +116,7 @@ def _assert_every_visible_file_is_whole(out: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, tiny_experiment):
+def reference(tmp_path_factory, tiny_experiment, prefect_home):
     """An uninterrupted CLI run of the slow tiny config: the numbers the others must equal.
     While it runs, a second run on the same folder is started (and must be refused:
     :func:`test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs`); what it
@@ -127,13 +127,13 @@ def reference(tmp_path_factory, tiny_experiment):
     cfg.write_text(yaml.safe_dump({**tiny_experiment, **SLOW_TINY}))
     out = base / "out"
     args = ["run", "--config", str(cfg), "--output-dir", str(out)]
-    first = _cli(args, _env(base / "home"), base)
+    first = _cli(args, _env(prefect_home(base / "home")), base)
     try:
         deadline = time.time() + 120
         while not (out / "data").exists():
             assert first.poll() is None and time.time() < deadline
             time.sleep(0.05)
-        rc2, log2 = _finish(_cli(args, _env(base / "home2"), base), timeout=120)
+        rc2, log2 = _finish(_cli(args, _env(prefect_home(base / "home2")), base), timeout=120)
         SECOND.update(rc=rc2, log=log2, run=_descendants(first.pid),
                       still_running=first.poll() is None, out=out, home=base / "home2")
         rc, log = _finish(first)
@@ -146,12 +146,12 @@ def reference(tmp_path_factory, tiny_experiment):
 SECOND: dict = {}
 
 
-def test_kill_9_mid_training_then_the_same_command_resumes(reference, tmp_path):
+def test_kill_9_mid_training_then_the_same_command_resumes(reference, tmp_path, prefect_home):
     """kill -9 of the command: its run process notices, stops its workers and frees the
     lock within 10 s; the same command then resumes."""
     from sabr.lock import check_free
     cfg, expected = reference
-    out, env = tmp_path / "out", _env(tmp_path / "home")
+    out, env = tmp_path / "out", _env(prefect_home(tmp_path / "home"))
     args = ["run", "--config", str(cfg), "--output-dir", str(out)]
     proc = _cli(args, env, tmp_path)
     try:
@@ -216,7 +216,8 @@ def _stop_after_a_new_cell(args, env, cwd, out: Path, signum: int, to_group: boo
     return proc.returncode, out_text, gone, before
 
 
-def test_sigint_and_sigterm_stop_the_run_and_the_same_command_resumes(reference, tmp_path):
+def test_sigint_and_sigterm_stop_the_run_and_the_same_command_resumes(reference, tmp_path,
+                                                                      prefect_home):
     """Ctrl-C (SIGINT to the terminal's process group) and ``kill`` (SIGTERM to the command):
     every process of the run is gone within 10 s, exit 130 / 143 with one line and no
     traceback, the lock is free, and the same command resumes with finished cells Cached."""
@@ -228,7 +229,7 @@ def test_sigint_and_sigterm_stop_the_run_and_the_same_command_resumes(reference,
     cfg = tmp_path / "five-seeds.yaml"
     cfg.write_text(yaml.safe_dump({**yaml.safe_load(ref_cfg.read_text()), "n_random_seeds": 5}))
     n_cells = len(expected) // 3 * 5                 # (models x budgets) x 5 seeds
-    out, env = tmp_path / "out", _env(tmp_path / "home")
+    out, env = tmp_path / "out", _env(prefect_home(tmp_path / "home"))
     args = ["run", "--config", str(cfg), "--output-dir", str(out)]
     n_before = 0
     for signum, to_group, code in [(signal.SIGINT, True, 130), (signal.SIGTERM, False, 143)]:
@@ -394,7 +395,7 @@ def test_a_corrupt_data_set_is_detected_and_built_again(harness, make_tiny_confi
 
 
 def test_kill_9_in_an_adaptive_round_then_the_same_command_continues_at_that_round(
-        tiny_experiment, tmp_path):
+        tiny_experiment, tmp_path, prefect_home):
     """An adaptive run killed (-9, every process) while round 2 trains: the rerun takes
     round 1's acquisition and ensemble from the cache and continues at round 2, buying the
     same thetas."""
@@ -404,7 +405,7 @@ def test_kill_9_in_an_adaptive_round_then_the_same_command_continues_at_that_rou
         **tiny_experiment, **SLOW_TINY, "model_types": ["mda_cnn"], "n_random_seeds": 1,
         "allocations": ["adaptive"], "hf_cpu_budgets": ["30%", "80%"],
         "ensemble_size": 2, "adaptive_warm_start": True}))
-    out, env = tmp_path / "out", _env(tmp_path / "home")
+    out, env = tmp_path / "out", _env(prefect_home(tmp_path / "home"))
     args = ["run", "--config", str(cfg), "--output-dir", str(out)]
     rounds = out / "adaptive" / "mda_cnn_s0"
     proc = _cli(args, env, tmp_path)
