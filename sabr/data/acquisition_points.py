@@ -14,7 +14,10 @@ over the points the extension adds (query by committee, Seung, Opper & Sompolins
 integrated as in Cohn 1996; :func:`row_disagreement`), divided by its incremental price. A
 theta paid for in a batch is skipped while it lies within ``min_distance`` (unit box) of
 another paid for in the same batch (diversity; sabr.data.acquisition.default_min_distance),
-then a second pass spends what is left without that rule.
+then a second pass spends what is left without that rule. A validation theta (all its
+points flagged for validation: sabr.data.row_orders) takes its free points but is never
+extended: the ensemble does not train on it, so it disagrees there most, and a paid row
+there would buy validation labels, not training data.
 
 An order is ``{"spread_points": n, "rows": [[t, j], ...]}``: the spread prefix's length
 and the extensions in buying order; sabr.data.row_orders turns it into points and
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .row_orders import check_order, expand_order
+from .row_orders import check_order, expand_order, nth_new_theta_validates
 
 __all__ = ["first_spread_round", "expand_order", "check_order", "unbought_points",
            "row_disagreement", "next_spread_round"]
@@ -80,10 +83,16 @@ def next_spread_round(dataset, seed: int, order, budget: float, thetas, rows,
     gain = np.array(rows, float).reshape(thetas.size, dataset.shape[1])
     if np.setdiff1d(thetas, np.asarray(dataset.train_thetas)).size:
         raise ValueError("thetas are invalid: allowed train-pool thetas (never a test theta)")
-    points, _, spent = expand_order(dataset, seed, order, validation_fraction)
+    points, flags, spent = expand_order(dataset, seed, order, validation_fraction)
     n, m, k = dataset.shape
     bought = np.zeros(n * m * k, bool)
     bought[points] = True
+    seen = bought.reshape(n, m * k).any(axis=1)
+    trains = np.zeros(n, bool)                    # thetas with a training point
+    trains[points[~flags] // (m * k)] = True
+    validation = seen & ~trains
+    head_thetas = np.unique(points[:n1] // (m * k))
+    n_new = int(seen.sum()) - head_thetas.size    # thetas first bought by a row so far
     left_pts = (dataset.valid.reshape(n, m * k) & ~bought.reshape(n, m * k))[thetas]
     count = left_pts.reshape(thetas.size, m, k).sum(axis=2)          # unbought valid per row
     gain[count == 0] = 0.0
@@ -111,7 +120,8 @@ def next_spread_round(dataset, seed: int, order, budget: float, thetas, rows,
             price = cpu - base[:, None]
             j_idx = np.arange(m)[None, :]
             has = np.cumsum(count, axis=1) > 0
-            ok = (j_idx > paid[:, None]) & has & (price <= left * (1 + 1e-12))
+            ok = ((j_idx > paid[:, None]) & has & (price <= left * (1 + 1e-12))
+                  & ~validation[thetas][:, None])
             if diverse and near:
                 ok[list(near)] = False
             if not ok.any():
@@ -126,6 +136,9 @@ def next_spread_round(dataset, seed: int, order, budget: float, thetas, rows,
             # the points it adds, and what they really cost (the longest maturity among them)
             top = int(np.flatnonzero(count[i, :j + 1])[-1])
             new_rows.append([int(thetas[i]), int(top)])
+            if paid[i] < 0:                       # a new theta: validation or training for good
+                validation[thetas[i]] = nth_new_theta_validates(n_new, validation_fraction)
+                n_new += 1
             left -= float(cpu[i, top] - base[i])
             gain[i, :top + 1] = 0.0
             count[i, :top + 1] = 0

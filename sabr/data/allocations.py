@@ -208,7 +208,7 @@ def adaptive(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
     validation thetas are picked by position in that order as in :func:`surfaces`, so
     rounds are nested. ``start='spread'`` (``adaptive/spread``): ``order`` is
     {'spread_points', 'rows'} (sabr.data.acquisition_points): the longest prefix of its
-    points that ``budget`` pays for, validation by position."""
+    points that ``budget`` pays for, validation by theta after round 1 (sabr.data.row_orders)."""
     name = "adaptive" if start == "surfaces" else f"adaptive/{start}"
     if order is None:
         raise ValueError(f"allocation {name!r} is invalid without the thetas or points its rounds "

@@ -35,7 +35,7 @@ def test_round_one_is_spread_at_that_cpu_budget(steady_dataset):
         assert a.hf_cpu_seconds == s.hf_cpu_seconds
 
 
-def test_rounds_are_nested_within_budget_in_the_pool_and_keep_the_validation_share(steady_dataset):
+def test_rounds_are_nested_within_budget_in_the_pool_and_validate_by_theta(steady_dataset):
     ds = steady_dataset
     total = pool_cpu_seconds(ds)
     rng = np.random.default_rng(1)
@@ -55,7 +55,12 @@ def test_rounds_are_nested_within_budget_in_the_pool_and_keep_the_validation_sha
         theta = np.unravel_index(a.split.all, ds.shape)[0]
         assert not set(theta.tolist()) & test
         assert ds.valid.ravel()[a.split.all].all()
-        assert abs(a.val.size - 0.2 * a.split.all.size) <= 2         # f of the points, up to one each side
+        # validation by theta after round 1: f of the thetas, and a validation point bought
+        # after round 1 never shares its theta with a training point
+        train_t, val_t = (set(np.unravel_index(x, ds.shape)[0].tolist()) for x in (a.train, a.val))
+        assert abs(len(val_t - train_t) - 0.2 * len(train_t | val_t)) <= 2
+        later = np.setdiff1d(a.val, allocs[0].split.all)
+        assert not set(np.unravel_index(later, ds.shape)[0].tolist()) & train_t
     for small, large in zip(allocs, allocs[1:]):
         assert set(small.split.all.tolist()) < set(large.split.all.tolist())
         assert set(small.val.tolist()) <= set(large.val.tolist())
@@ -106,6 +111,35 @@ def test_a_round_buys_where_the_ensemble_disagrees_per_cpu_second(steady_dataset
     t, j, _ = np.unravel_index(after.split.all, ds.shape)
     assert set(j[t == target].tolist()) == set(range(row + 1)) & set(
         np.flatnonzero(ds.valid[target].any(axis=1)).tolist())
+
+
+def test_a_round_never_pays_to_extend_a_validation_theta(steady_dataset):
+    """The ensemble does not train on a validation theta, so it disagrees there most; the
+    round takes its free points but buys rows elsewhere."""
+    ds = steady_dataset
+    total = pool_cpu_seconds(ds)
+    for seed in range(10):                        # a validation theta with rows to extend
+        first = first_spread_round(ds, seed, 0.3 * total)
+        r1 = _alloc(ds, 0.3 * total, seed, first)
+        t1, j1, _ = np.unravel_index(r1.split.all, ds.shape)
+        train_t = set(np.unravel_index(r1.train, ds.shape)[0].tolist())
+        short = [int(t) for t in np.unravel_index(r1.val, ds.shape)[0]
+                 if t not in train_t and j1[t1 == t].max() < ds.shape[1] - 1]
+        if short:
+            break
+    vt = short[0]
+    top = int(j1[t1 == vt].max())
+
+    def var_of(c):                                # disagreement on that theta only
+        return np.where(np.unravel_index(c, ds.shape)[0] == vt, 1.0, 1e-6)
+
+    thetas, rows = _scores(ds, first, seed, var_of)
+    step = next_spread_round(ds, seed, first, 0.5 * total, thetas, rows)
+    after = _alloc(ds, 0.5 * total, seed, step["order"])
+    t, j, _ = np.unravel_index(after.split.all, ds.shape)
+    assert j[t == vt].max() == top                # its free points, nothing beyond
+    assert after.hf_cpu_seconds > 0.4 * total     # the budget went elsewhere
+    assert set(after.split.all[t == vt].tolist()) <= set(after.val.tolist())
 
 
 def test_a_batch_skips_a_near_duplicate_while_others_are_left(steady_dataset):
