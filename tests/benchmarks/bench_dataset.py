@@ -38,9 +38,8 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-ds-"))
 
-    quick = ExperimentConfig.profile("quick").data_gen_config
-    if args.quick_surfaces:
-        quick = quick.model_copy(update={"n_parameter_sets": args.quick_surfaces})
+    pool = {} if args.quick_surfaces is None else {"n_parameter_sets": args.quick_surfaces}
+    quick = ExperimentConfig.profile("quick", data_gen_config=pool).data_gen_config   # validated
     t0 = time.perf_counter()
     build_dataset(quick, out / "quick")
     quick_s = time.perf_counter() - t0

@@ -127,6 +127,7 @@ def test_a_round_never_pays_to_extend_a_validation_theta(steady_dataset):
                  if t not in train_t and j1[t1 == t].max() < ds.shape[1] - 1]
         if short:
             break
+    assert short, "no seed of 0-9 has a validation theta with a longer row to extend"
     vt = short[0]
     top = int(j1[t1 == vt].max())
 

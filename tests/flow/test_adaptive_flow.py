@@ -91,11 +91,10 @@ def test_adaptive_from_spread_points_starts_from_spread_then_buys_rows_and_is_ca
     """``adaptive/spread``: round 1 trains on spread's points at that budget; round 2 adds the points
     round 1's runs already simulated (free) and paid rows, inside its budget, on no test
     theta; tasks say 'acquire points'; a rerun is Cached."""
-    from sabr.data.allocations import pool_cpu_seconds
+    from sabr.data.allocations import pool_cpu_seconds, spread
     from sabr.data.costs import hf_cost
     from sabr.data.dataset import load_dataset
     budgets = ["40%", "80%"]
-    from sabr.data.allocations import spread
     cfg = make_tiny_config(model_types=["mda_cnn"], allocations=["adaptive/spread"],
                            hf_cpu_budgets=budgets, ensemble_size=2, n_random_seeds=1)
     out = tmp_path / "out"
