@@ -259,28 +259,57 @@ def _warm_up(engine):
 
 
 class _Fused:
-    """Time steps by the compiled kernel (sabr.numerics.mc_kernels.step_paths), with its buffers."""
+    """Time steps by the compiled kernels (sabr.numerics.mc_kernels), with their buffers.
+
+    A step is: the normals (mc_kernels.draw_normals: NumPy's numbers from ``rng``), the
+    volatility factor and the survival's expm1 by NumPy's vectorised exp/expm1, the rest
+    in branch-free compiled loops (mc_kernels.forward_step, survive) that LLVM
+    vectorises, and the near-zero paths listed (mc_kernels.near_zero) for the exact
+    Bessel step (:meth:`_bessel`).
+    """
 
     def __init__(self, n):
         self.idx = np.empty(n, dtype=np.int64)
         self.state = tuple(np.empty(n) for _ in range(4))
+        self.e, self.y1, self.v, self.shift, self.x, self.em1 = (np.empty(n) for _ in range(6))
+        self.bessel = tuple(np.empty(n) for _ in range(3))
 
     def advance(self, rng, pairs, n_steps, dt, y, a, w, z1, z2, nu, rho, rhoc, c_drift,
                 log_space):
         """n_steps steps of size dt on (y, a, w) in place, drawing as :func:`_advance` does."""
         exact_near_zero = not log_space and rhoc > 0.0
+        n = 2 * pairs
+        e, y1, v, shift, x, em1 = (b[:n] for b in (self.e, self.y1, self.v, self.shift,
+                                                   self.x, self.em1))
+        nu_sq, vol_drift = nu * math.sqrt(dt), 0.5 * nu * nu * dt
         for _ in range(n_steps):
-            rng.standard_normal(out=z1[:pairs])
-            rng.standard_normal(out=z2[:pairs])
-            m = kernels.step_paths(y, a, w, z1, z2, pairs, dt, nu, rho, rhoc, c_drift,
-                                   log_space, exact_near_zero, 2.0 * _NEAR_ZERO_LAMBDA,
-                                   self.idx, *self.state)
-            if m:                          # views: the buffers are not touched again this step
-                near = self.idx[:m]
-                _bessel_step(rng, near, tuple(s[:m] for s in self.state), y, w, rho, rhoc,
-                             c_drift)
-                y_near = y[near]
-                y[near] = np.where(y_near > 0.0, y_near, 1.0)
+            kernels.draw_normals(rng, z1, z2, pairs)
+            kernels.vol_exponent(z1, pairs, nu_sq, vol_drift, e)
+            np.exp(e, out=e)
+            kernels.forward_step(y, a, e, z1, z2, pairs, dt, nu, rho, rhoc, c_drift,
+                                 log_space, y1, v, shift, x)
+            if log_space:
+                y[:] = y1
+                continue
+            m = (kernels.near_zero(y, w, v, shift, 2.0 * _NEAR_ZERO_LAMBDA, self.idx,
+                                   *self.state) if exact_near_zero else 0)
+            with np.errstate(over="ignore", invalid="ignore"):
+                np.expm1(x, out=em1)
+            kernels.survive(y, w, y1, x, em1)
+            if m:
+                self._bessel(rng, m, w, y, rho, rhoc, c_drift)
+
+    def _bessel(self, rng, m, w, y, rho, rhoc, c_drift):
+        """:func:`_bessel_step` for the m listed paths: the same draws from NumPy in the same
+        order, its arithmetic in compiled loops (a step lists few paths, so NumPy's per-call
+        overhead was most of its cost)."""
+        y0, w0, shift, v = self.state
+        surv, lam, mean = (b[:m] for b in self.bessel)
+        kernels.bessel_prepare(m, y0, shift, v, rho, rhoc, surv, lam)
+        g = rng.standard_gamma(0.5 + c_drift / (rhoc * rhoc), m)
+        kernels.bessel_mean(m, lam, g, mean)
+        gamma_k = rng.standard_gamma(rng.poisson(mean) + 1.0)
+        kernels.bessel_finish(m, self.idx, w0, v, rhoc, surv, lam, g, gamma_k, y, w)
 
 
 def _advance(rng, pairs, n_steps, dt, y, a, w, z1, z2, a_new, v, tmp,
