@@ -255,6 +255,12 @@ def _warm_up(engine):
     strikes = np.array([[0.9, 1.1]])
     _simulate_chunk(np.random.default_rng(0), 2, 1.0, strikes, strikes >= 1.0, np.array([2]),
                     np.array([0.1]), 0.2, 0.5, 0.3, -0.3, Moments(strikes.shape), engine)
+    fused = _Fused(2)                  # the near-zero step's kernels: paths rarely need it here
+    fused.idx[0] = 0
+    for buf, value in zip(fused.state, (0.01, 1.0, 0.0, 0.01)):
+        buf[0] = value
+    fused._bessel(np.random.default_rng(0), 1, np.ones(2), np.ones(2), -0.3, math.sqrt(0.91),
+                  0.5)
     _WARM.add(engine)
 
 

@@ -192,6 +192,23 @@ def test_compiled_normals_are_numpys_numbers_from_the_same_state():
     assert rng.random() == ref.random()
 
 
+def test_every_compiled_kernel_is_compiled_before_the_first_timed_run():
+    # a kernel compiled (or loaded from numba's cache) inside a run would be charged to that
+    # surface's CPU-seconds, the cost every allocation by CPU budget buys with
+    import subprocess
+    import sys
+    code = ("import numpy as np\n"
+            "from numba.core.registry import CPUDispatcher\n"
+            "from sabr.numerics import mc_kernels as k\n"
+            "from sabr.numerics.montecarlo import _warm_up\n"
+            "_warm_up('numba')\n"
+            "names = [n for n in k.__all__ if isinstance(getattr(k, n), CPUDispatcher)]\n"
+            "print(len(names), [n for n in names if not getattr(k, n).signatures])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split(maxsplit=1)
+    assert int(out[0]) >= 8 and out[1].strip() == "[]", out
+
+
 def test_an_unknown_engine_is_named():
     with pytest.raises(ValueError, match="^engine='fortran' is invalid: allowed one of"):
         mc_prices(1.0, np.array([[1.0]]), [1.0], 0.3, 0.5, 0.4, 0.0, n_paths=1000, engine="fortran")
