@@ -146,11 +146,17 @@ class Clock:
     def read(self, child: dict | None = None) -> dict:
         """``child``: the stats of work done in the worker's TensorFlow process
         (tasks/isolation.py): its CPU seconds are added, and the peak RSS is the worker's
-        plus the child's (an upper bound of the pair's)."""
+        plus the child's (an upper bound of the pair's). With ``tf_process_started`` (the
+        task started a new TensorFlow process) and ``tf_process_s`` (seconds spent
+        starting, replacing and talking to it, outside the call itself)."""
         end = time.time()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         child = child or {}
-        return {"start": self.start, "end": end, "wall_s": end - self.start,
-                "cpu_s": time.process_time() - self.cpu0 + child.get("cpu_s", 0.0),
-                "peak_rss_mib": peak + child.get("peak_rss_mib", 0.0),
-                "slurm_job_id": os.environ.get("SLURM_JOB_ID")}     # None off Slurm
+        out = {"start": self.start, "end": end, "wall_s": end - self.start,
+               "cpu_s": time.process_time() - self.cpu0 + child.get("cpu_s", 0.0),
+               "peak_rss_mib": peak + child.get("peak_rss_mib", 0.0),
+               "slurm_job_id": os.environ.get("SLURM_JOB_ID")}      # None off Slurm
+        if "overhead_s" in child:
+            out.update(tf_process_started=bool(child["new_child"]),
+                       tf_process_s=child["overhead_s"] + child["shutdown_s"])
+        return out

@@ -74,9 +74,10 @@ def _start(parent: int) -> None:
 
 
 def _call(fn, args, kwargs):
-    cpu0 = time.process_time()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     result = fn(*args, **kwargs)
-    return result, {"cpu_s": time.process_time() - cpu0, "rss_mib": rss_mib(),
+    return result, {"cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0,
+                    "rss_mib": rss_mib(),
                     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                     "pid": os.getpid()}
 
@@ -84,8 +85,10 @@ def _call(fn, args, kwargs):
 def run_in_child(fn, *args, recycle_mib: float, room_mib: float = 0.0, **kwargs):
     """``fn(*args, **kwargs)`` in this worker's TensorFlow process; returns ``(result, stats)``.
 
-    ``stats``: the call's CPU seconds, the child's resident and peak MiB after it, and its
-    pid. ``fn`` and its arguments must be picklable (a module-level function). An exception
+    ``stats``: the call's CPU and wall seconds in the child, the child's resident and peak
+    MiB after it, its pid, ``new_child`` (this call started the process), ``overhead_s``
+    (seconds beyond the call itself: replacing a process without ``room_mib``, the new
+    process's start and TensorFlow's import, passing arguments and result) and ``shutdown_s`` (replacing the process after the call). ``fn`` and its arguments must be picklable (a module-level function). An exception
     ``fn`` raises is raised here; a child that died (killed, out of memory) raises
     ``BrokenProcessPool`` and the next call starts a new one. ``room_mib``: what the call
     may grow the process by; a process without that room below ``recycle_mib`` is replaced
@@ -102,10 +105,12 @@ def run_in_child(fn, *args, recycle_mib: float, room_mib: float = 0.0, **kwargs)
         _noted = True
         return fn(*args, **kwargs), {"isolated": False, "note": note}
     with _lock:                          # a worker runs one task at a time; be sure of it
+        t0 = time.perf_counter()
         if _pool is not None and _last_rss + room_mib > recycle_mib:
             _pool.shutdown(wait=True)
             _pool = None
-        if _pool is None:
+        new = _pool is None
+        if new:
             _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_start, initargs=(os.getpid(),))
         try:
@@ -113,10 +118,13 @@ def run_in_child(fn, *args, recycle_mib: float, room_mib: float = 0.0, **kwargs)
         except BrokenProcessPool:
             _pool = None
             raise
+        t1 = time.perf_counter()
         _last_rss = stats["rss_mib"]
         if stats["rss_mib"] > recycle_mib:
             _pool.shutdown(wait=True)
             _pool = None
+        stats.update(new_child=new, overhead_s=t1 - t0 - stats["wall_s"],
+                     shutdown_s=time.perf_counter() - t1)
         return result, stats
 
 

@@ -35,6 +35,10 @@ def _stage(runs: list[tuple[str, dict | None]]) -> dict:
         "first_start": min(starts) if done else None,
         "peak_rss_mib": max((t.get("peak_rss_mib") or 0.0 for t in done), default=0.0),
         "cached_compute_s": sum(t["wall_s"] for t in saved),
+        # TensorFlow's process per worker (tasks/isolation.py): how often one was started,
+        # and the task wall spent starting, replacing and talking to it
+        "tf_process_starts": sum(bool(t.get("tf_process_started")) for t in done),
+        "tf_process_s": sum(t.get("tf_process_s", 0.0) for t in done),
     }
 
 
@@ -181,6 +185,13 @@ def timings_markdown(t: dict) -> str:
                        ("train_samples_per_s", "training samples/s per worker (median cell)")):
         if t.get(key):
             rows.append(f"{label}: {t[key]:.3g}.")
+    tf = [(n, st) for n, st in t["stages"].items() if st.get("tf_process_starts")]
+    if tf:
+        rows.append("TensorFlow processes started (tasks/isolation.py), and the task wall spent "
+                    "starting, replacing and talking to them: " + ", ".join(
+                        f"{n} {st['tf_process_starts']} ({_f(st['tf_process_s'])} s)"
+                        for n, st in tf)
+                    + ".")
     if t.get("slurm_jobs"):
         rows.append(f"Slurm jobs that computed tasks: {len(t['slurm_jobs'])} ("
                     + ", ".join(f"job {j}: {n}" for j, n in t["slurm_jobs"].items()) + ").")

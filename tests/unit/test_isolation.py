@@ -33,11 +33,14 @@ def test_the_process_is_replaced_after_a_task_that_leaves_it_above_the_limit():
     first, stats = run_in_child(hold, 50, recycle_mib=10_000)
     again, stats2 = run_in_child(hold, 50, recycle_mib=10_000)
     assert first == again != os.getpid()            # one child, kept while small
+    assert stats["new_child"] and not stats2["new_child"]   # the run's timings count starts
+    assert stats["overhead_s"] > stats2["overhead_s"] >= 0  # a start costs (TensorFlow's import)
     assert stats2["rss_mib"] >= stats["rss_mib"] + 45 and stats2["pid"] == first
     grown, stats3 = run_in_child(hold, 50, recycle_mib=stats2["rss_mib"] + 10)
     assert grown == first and stats3["rss_mib"] > stats2["rss_mib"] + 10   # over: replaced
+    assert stats3["shutdown_s"] > stats2["shutdown_s"]     # its replacement is timed too
     fresh, stats4 = run_in_child(hold, 1, recycle_mib=10_000)
-    assert fresh != first
+    assert fresh != first and stats4["new_child"]
     assert stats4["rss_mib"] < stats3["rss_mib"] - 100     # the 150 MiB held went with it
     assert rss_mib() < before + 20                          # none of it was ever here
     assert stats4["cpu_s"] >= 0 and stats4["peak_rss_mib"] >= stats4["rss_mib"] - 1

@@ -27,6 +27,20 @@ def test_stages_sum_computed_runs_and_count_cached_as_saved():
     assert "| train | 3 | 1 | 1 | 1 |" in md and "overhead ratio" in md and "path-steps/s" in md
 
 
+def test_tensorflow_process_starts_and_their_time_are_counted_per_stage():
+    tf = [{**_t(0, 9, 5), "tf_process_started": True, "tf_process_s": 4.5},
+          {**_t(9, 6, 5), "tf_process_started": False, "tf_process_s": 0.25},
+          {**_t(15, 9, 5), "tf_process_started": True, "tf_process_s": 4.0}]
+    t = stage_timings({"generate": [("Completed", _t(0, 5, 5))],
+                       "train": [("Completed", x) for x in tf] + [("Cached", tf[0])]},
+                      flow_started=0, flow_ended=30, workers=2)
+    tr, g = t["stages"]["train"], t["stages"]["generate"]
+    assert tr["tf_process_starts"] == 2 and tr["tf_process_s"] == pytest.approx(8.75)
+    assert g["tf_process_starts"] == 0 and g["tf_process_s"] == 0
+    md = timings_markdown(t)
+    assert "TensorFlow processes started" in md and "train 2 (8.8 s)" in md
+
+
 def test_a_fully_cached_run_has_no_task_time_and_no_ratio():
     t = stage_timings({"train": [("Cached", _t(0, 5, 5))]}, flow_started=0, flow_ended=3, workers=2)
     assert t["task_wall_s"] == 0 and math.isnan(t["overhead_ratio"])
