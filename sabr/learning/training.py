@@ -157,27 +157,40 @@ def prepare_cell_data(dataset, model_type: str, budget, seed: int, patch_size,
     return CellData(x, y, pts, norm, residual, split.hash, allocation)
 
 
-def batches(x: dict, y=None, batch_size: int = 4096, shuffle_seed: int | None = None):
+def batches(x: dict, y=None, batch_size: int = 4096, shuffle_seed: int | None = None,
+            autotune: bool = False):
     """A ``tf.data.Dataset`` of (inputs, targets) batches, reshuffled each epoch when
-    ``shuffle_seed`` is given (the order then depends on the seed only).
+    ``shuffle_seed`` is given (the order then depends on the seed only). ``autotune``:
+    tf.data's autotuning on (TensorFlow's default; for benchmarks, see below).
 
     Keras accepts NumPy arrays too, but its array adapter rebuilds a shuffling
     pipeline every epoch: on a quick-profile cell (160 points, batch 64) that made an
     epoch 185 ms against 50 ms with this pipeline (tests/benchmarks/bench_training.py).
+
+    tf.data's autotuning is off. It starts a thread for every iterator (fit makes two per
+    epoch), and with TensorFlow on one core it left the process asleep, every thread
+    waiting, about a sixth of the time: an mda_cnn fit took 13.0-13.9 s of wall for
+    10.9-11.5 CPU-s, and 10.5-11.3 s for the same CPU-s without it, with the same losses
+    bit for bit (tests/benchmarks/bench_training.py, "autotune"). These pipelines are
+    slices of arrays in memory, with nothing for it to tune.
     """
     import tensorflow as tf
     ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
     if shuffle_seed is not None:
         n = len(next(iter(x.values())))
         ds = ds.shuffle(n, seed=int(shuffle_seed), reshuffle_each_iteration=True)
-    return ds.batch(int(batch_size))
+    options = tf.data.Options()
+    options.autotune.enabled = bool(autotune)
+    return ds.batch(int(batch_size)).with_options(options)
 
 
 def fit_model(model, data: CellData, hp: dict, *, epochs: int, patience: int,
-              extra_callbacks=(), seed: int = 0, steps_per_execution: int | None = None):
+              extra_callbacks=(), seed: int = 0, steps_per_execution: int | None = None,
+              autotune: bool = False):
     """Compile with Adam + MSE and fit with early stopping; returns the History.
     ``seed`` fixes the order of the training points in every epoch.
-    ``steps_per_execution``: batches per ``tf.function`` call (None: a whole epoch)."""
+    ``steps_per_execution``: batches per ``tf.function`` call (None: a whole epoch).
+    ``autotune``: tf.data's autotuning on (off by default: see :func:`batches`)."""
     import keras
     bs = int(hp["batch_size"])
     # one tf.function call per epoch instead of one per batch: the same steps in the same
@@ -190,8 +203,9 @@ def fit_model(model, data: CellData, hp: dict, *, epochs: int, patience: int,
                  keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(patience),
                                                restore_best_weights=True)]
     callbacks.extend(extra_callbacks)
-    return model.fit(batches(data.x["train"], data.y["train"], bs, shuffle_seed=seed),
-                     validation_data=batches(data.x["val"], data.y["val"], bs),
+    return model.fit(batches(data.x["train"], data.y["train"], bs, shuffle_seed=seed,
+                             autotune=autotune),
+                     validation_data=batches(data.x["val"], data.y["val"], bs, autotune=autotune),
                      epochs=int(epochs), shuffle=False, verbose=0, callbacks=callbacks)
 
 

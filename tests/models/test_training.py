@@ -79,6 +79,24 @@ def test_cell_writes_its_files_and_is_deterministic(tiny_dataset, tmp_path):
     np.testing.assert_allclose(tiny_dataset.lf.ravel()[data.points["test"]] + pred, sigma, rtol=1e-6)
 
 
+def test_tf_data_autotuning_is_off_and_changes_no_number(tiny_dataset):
+    """Autotuning is off in the fits' pipelines (it left a worker's core idle: see
+    ``batches``); the fit is the same, loss for loss, with TensorFlow's default."""
+    import keras
+    from sabr.learning.models import build_model
+    from sabr.learning.training import batches, fit_model, prepare_cell_data
+    data = prepare_cell_data(tiny_dataset, "mda_cnn", 40, 1, QUICK.models.patch_size)
+    assert batches(data.x["train"], data.y["train"], 8, shuffle_seed=1
+                   ).options().autotune.enabled is False
+    losses = []
+    for on in (True, False):
+        keras.backend.clear_session()
+        model = build_model("mda_cnn", QUICK.models.patch_size, HP, seed=5)
+        h = fit_model(model, data, HP, epochs=3, patience=10, seed=5, autotune=on)
+        losses.append((h.history["loss"], h.history["val_loss"]))
+    assert losses[0] == losses[1] and len(losses[0][0]) == 3
+
+
 def test_other_seed_other_points(tiny_dataset, tmp_path):
     a = train_and_evaluate(tiny_dataset, "residual_mlp", HP, 40, 0, tmp_path / "a",
                            training_config=_short(2), model_config=QUICK.models)
