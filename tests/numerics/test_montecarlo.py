@@ -234,11 +234,19 @@ def test_cpu_seconds_per_maturity_are_measured_and_cumulative():
         assert res.cpu_seconds <= own and res.cpu_seconds == pytest.approx(own, rel=0.12)
         # the steps are uniform in time here: a run to T is roughly T / 10 of the whole
         np.testing.assert_allclose(cum / cum[-1], mats / 10.0, atol=0.06)
-        # a run that stops at T = 5 costs what the 10-year run charges to T = 5
-        short = mc_prices(1.0, strikes[:5], mats[:5], 0.3, 0.6, 0.4, -0.3, n_paths=40_000,
-                          seed=1, engine=engine)
-        assert short.cpu_seconds == pytest.approx(cum[4], rel=0.25)
-        assert short.vols.tobytes() == res.vols[:5].tobytes()   # the same paths, stopped early
+        # a run that stops at T = 5 costs what the 10-year run charges to T = 5; each run
+        # is a fraction of a second, and one pair alone came out 0.66-1.26 with other work
+        # on the machine: the least of three of each, run in turn (0.99-1.03 measured)
+        longs, shorts = [cum[4]], []
+        for rep in range(3):
+            short = mc_prices(1.0, strikes[:5], mats[:5], 0.3, 0.6, 0.4, -0.3, n_paths=40_000,
+                              seed=1, engine=engine)
+            shorts.append(short.cpu_seconds)
+            assert short.vols.tobytes() == res.vols[:5].tobytes()   # the same paths, stopped early
+            if rep < 2:
+                longs.append(mc_prices(*args, n_paths=40_000, seed=1,
+                                       engine=engine).cpu_seconds_to_maturity[4])
+        assert min(shorts) == pytest.approx(min(longs), rel=0.25)
 
 
 def test_prefix_paths_are_nested_halvings_of_at_least_min_paths():
