@@ -33,6 +33,16 @@ from sabr.learning.models import MODEL_BUILDERS, build_model, default_hyperparam
 from sabr.learning.training import configure_tensorflow, fit_model, prepare_cell_data, train_and_evaluate
 
 
+def _pin(cores: set) -> None:
+    """Every thread of this process (TensorFlow's started earlier too) on ``cores``: Linux
+    sets affinity per thread."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), cores)
+        except (ProcessLookupError, PermissionError):     # a thread that just ended
+            pass
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=5)
@@ -87,7 +97,7 @@ def main(argv=None) -> dict:
               f"final val loss identical: {row['identical']}", flush=True)
     report["autotune"] = {}
     cores = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {min(cores)})         # one core, as each of the 2 workers has
+    _pin({min(cores)})                   # one core, as each of the 2 workers has
     try:
         for model_type in sorted(MODEL_BUILDERS):
             data = prepare_cell_data(ds, model_type, args.budget, 0, full.models.patch_size)
@@ -112,7 +122,7 @@ def main(argv=None) -> dict:
                   f"({row['speedup']:.2f}x), final val loss identical: {row['identical']}",
                   flush=True)
     finally:
-        os.sched_setaffinity(0, cores)
+        _pin(cores)
     if not args.skip_cell:
         t0 = time.perf_counter()
         m = train_and_evaluate(ds, args.cell_model, hp, args.budget, 0, work / "cell",
