@@ -88,8 +88,9 @@ def run_in_child(fn, *args, recycle_mib: float, room_mib: float = 0.0, **kwargs)
     ``stats``: the call's CPU and wall seconds in the child, the child's resident and peak
     MiB after it, its pid, ``new_child`` (this call started the process), ``overhead_s``
     (seconds beyond the call itself: replacing a process without ``room_mib``, the new
-    process's start and TensorFlow's import, passing arguments and result) and ``shutdown_s`` (replacing the process after the call). ``fn`` and its arguments must be picklable (a module-level function). An exception
-    ``fn`` raises is raised here; a child that died (killed, out of memory) raises
+    process's start and TensorFlow's import, passing arguments and result) and
+    ``shutdown_s`` (replacing the process after the call). ``fn`` and its arguments must
+    be picklable (a module-level function). An exception ``fn`` raises is raised here; a child that died (killed, out of memory) raises
     ``BrokenProcessPool`` and the next call starts a new one. ``room_mib``: what the call
     may grow the process by; a process without that room below ``recycle_mib`` is replaced
     first.

@@ -3,8 +3,10 @@
 Input per stage: one ``(state, timing)`` per task run, where ``state`` is the
 Prefect state name (``Completed``, ``Cached``, ``Failed``, ...) and ``timing`` the
 dict a task returned (``start``, ``end``, ``wall_s``, ``cpu_s``, ``peak_rss_mib``,
-``slurm_job_id`` where a Slurm job's worker ran it; None when there is no result). A cached task's timing is that of the run that
-computed it: it counts as time saved, not time spent.
+``slurm_job_id`` where a Slurm job's worker ran it, ``tf_process_started`` and
+``tf_process_s`` where it used the worker's TensorFlow process; None when there is no
+result). A cached task's timing is that of the run that computed it: it counts as time
+saved, not time spent.
 """
 from __future__ import annotations
 
