@@ -39,11 +39,15 @@ def test_cpu_budget_cells_per_allocation_spend_at_most_their_budget_and_rerun_ca
     per_theta = df.eval("(n_train + n_val) / n_hf_thetas")
     assert (per_theta[df.allocation == "surfaces"] > 5).all()   # whole surfaces: many points each
     assert (per_theta[df.allocation == "spread"] < per_theta[df.allocation == "surfaces"].min()).all()
-    # half the paths: labels from 1000 of 2000 paths, more thetas than whole surfaces buy
+    # half the paths: labels from 1000 of 2000 paths, more thetas than whole surfaces buy.
+    # Both walk the same theta order and a run's first half costs less than all of it, so
+    # never fewer in a cell; at 2000 paths a run's fixed cost (about 8 ms of 17) makes the
+    # half cost 0.8 of the whole, so one cell of 4-8 surfaces may buy the same number.
     assert (df.hf_paths == df.allocation.map({"paths/2": 1000}).fillna(2000)).all()
     thetas = df.pivot_table(index=["hf_cpu_budget", "seed"], columns="allocation",
                             values="n_hf_thetas")
-    assert (thetas["paths/2"] > thetas["surfaces"]).all()
+    assert (thetas["paths/2"] >= thetas["surfaces"]).all()
+    assert thetas["paths/2"].sum() > thetas["surfaces"].sum()
 
     # the analysis against CPU-seconds: tables, the plot, the answer in summary.md and
     # in the hf-budget-summary artifact (two CPU budgets: interpolation, no interval)
