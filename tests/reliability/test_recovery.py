@@ -173,8 +173,8 @@ def _stop_after_a_new_cell(args, env, cwd, out: Path, signum: int, to_group: boo
     return proc.returncode, out_text, gone, before
 
 
-def test_sigint_sigterm_and_kill_9_stop_the_run_and_the_same_command_resumes(reference, tmp_path,
-                                                                      prefect_home):
+def test_sigint_sigterm_and_kill_9_stop_the_run_and_the_same_command_resumes(
+        reference, tmp_path, prefect_home):
     """Ctrl-C (SIGINT to the terminal's process group), ``kill`` (SIGTERM to the command)
     and ``kill -9`` of the command, one after the other on one folder: every process of the
     run is gone within 10 s (after kill -9, its run process notices), exit 130 / 143 with
