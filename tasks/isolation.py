@@ -90,10 +90,10 @@ def run_in_child(fn, *args, recycle_mib: float, room_mib: float = 0.0, **kwargs)
     (seconds beyond the call itself: replacing a process without ``room_mib``, the new
     process's start and TensorFlow's import, passing arguments and result) and
     ``shutdown_s`` (replacing the process after the call). ``fn`` and its arguments must
-    be picklable (a module-level function). An exception ``fn`` raises is raised here; a child that died (killed, out of memory) raises
-    ``BrokenProcessPool`` and the next call starts a new one. ``room_mib``: what the call
-    may grow the process by; a process without that room below ``recycle_mib`` is replaced
-    first.
+    be picklable (a module-level function). An exception ``fn`` raises is raised here; a
+    child that died (killed, out of memory) raises ``BrokenProcessPool`` and the next call
+    starts a new one. ``room_mib``: what the call may grow the process by; a process
+    without that room below ``recycle_mib`` is replaced first.
 
     A daemonic worker (Dask's default ``distributed.worker.daemon: true``, which the local
     clusters of flows/runner.py turn off) may not start processes: there ``fn`` runs in the
