@@ -39,11 +39,13 @@ from sabr.config import (ExperimentConfig, adaptive_rounds, ensemble_members, pl
                          planned_cost_cells, resolve_config, study_models)
 from sabr.budget_labels import (adaptive_start, budget_name, is_adaptive, is_cell_label,
                                 parse_cell_label, parse_cpu_budget)
+from sabr.cells import Cell, CellLedger, folder_holds
 from sabr.errors import ConfigError
 from sabr.lock import output_lock
 from sabr.model_types import MODEL_TYPES
+from sabr.settings import CellSettings, TuningSettings
 from tasks.acquisition import acquire_round
-from tasks.data import assemble_dataset, generate_chunk, generation_plan
+from tasks.data import assemble_dataset, dataset_identity, generate_chunk, generation_plan
 from tasks.modeling import train_cell, tune_cell
 from tasks.reporting import aggregate_results
 
@@ -116,15 +118,40 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     out = Path(output_dir)
     data_dir = str(out / "data")
     stop_tensorflow_processes_on_close()
+    # Each task gets the configuration sections its stage reads (its key's configuration).
+    data_json = cfg.data_gen_config.model_dump_json()
+    tuning_json = TuningSettings.of(cfg).model_dump_json(by_alias=True)
+    cell_json = CellSettings.of(cfg).model_dump_json(by_alias=True)
+    recycle = {"recycle_mib": cfg.worker_recycle_mib}
 
     # A data set that is absent, corrupt, edited or of another configuration is built again.
     problem, chunks = generation_plan(cfg.data_gen_config, data_dir)
     if problem not in (None, "absent"):
         log.warning("data set not usable (%s): building it again", problem)
     chunk_futs = [generate_chunk.with_options(refresh_cache=rebuild).submit(
-        config_json, first, last, data_dir) for first, last, rebuild in chunks]
+        data_json, first, last, data_dir) for first, last, rebuild in chunks]
     dataset = assemble_dataset.with_options(refresh_cache=problem is not None).submit(
-        config_json, chunk_futs, data_dir)
+        data_json, chunk_futs, data_dir)
+    if problem is None:
+        # The disk and the cache agree: a cached assembly must describe the data set on disk
+        # (the same content and the same measured timings), or it is assembled again.
+        on_disk = dataset_identity(data_dir)
+        if {k: dataset.result().get(k) for k in on_disk} != on_disk:
+            log.warning("the cached data set record differs from %s: assembling it again",
+                        data_dir)
+            dataset = assemble_dataset.with_options(refresh_cache=True).submit(
+                data_json, chunk_futs, data_dir)
+
+    # Every cell's folder, from the output folder's ledger: a folder depends on the cell
+    # alone (sabr.cells), so a grown or reordered grid keeps every folder it had.
+    members = ensemble_members(cfg)
+    planned = planned_cells(cfg)
+    cost_planned = planned_cost_cells(cfg)
+    ledger = CellLedger(out)
+    cells = {c: Cell(c[1], c[0], c[2], members) for c in [*planned, *cost_planned]}
+    exp_dirs = {c: str(out / ledger.folder(cell)) for c, cell in cells.items()}
+    ledger.save()
+    stale = {c for c, cell in cells.items() if not folder_holds(exp_dirs[c], cell)}
 
     # Dask priorities: a worker runs the tunings queued on it before its trainings (a
     # tuning gates its cells), each longest first, so the run ends on short cells and no
@@ -137,27 +164,27 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
         with dask.annotate(priority=TUNE_PRIORITY - rank):
             tuned[(b, m)] = tune_cell.with_options(
                 task_run_name=f"tune {m} {budget_name(b)}").submit(
-                config_json, dataset, m, b, str(out / "tuning" / _tuning_folder(m, b)))
-    planned = planned_cells(cfg)
-    cost_planned = planned_cost_cells(cfg)
-    exp_dirs = {cell: str(out / f"exp_{i:04d}") for i, cell in enumerate(planned, start=1)}
-    exp_dirs.update({cell: str(out / f"cost_{i:04d}")
-                     for i, cell in enumerate(cost_planned, start=1)})
-    members = ensemble_members(cfg)
+                tuning_json, dataset, m, b, data_dir, str(out / "tuning" / _tuning_folder(m, b)),
+                **recycle)
     rounds = adaptive_rounds(cfg)
     train_futs = {}
     independent = [c for c in [*planned, *cost_planned] if c[0] not in rounds]
     for rank, (b, m, s) in enumerate(longest_first(independent)):
         with dask.annotate(priority=TRAIN_PRIORITY - rank):
             train_futs[(b, m, s)] = train_cell.with_options(
-                task_run_name=f"train {m} {budget_name(b)} s={s}").submit(
-                config_json, dataset, m, b, s, allow_failure(tuned[(b, m)]), exp_dirs[(b, m, s)],
-                members)
-    acquire_futs = _submit_rounds(cfg, config_json, dataset, tuned, exp_dirs, members, out,
+                task_run_name=f"train {m} {budget_name(b)} s={s}",
+                refresh_cache=(b, m, s) in stale).submit(
+                cell_json, dataset, m, b, s, allow_failure(tuned[(b, m)]), data_dir,
+                exp_dirs[(b, m, s)], members, **recycle)
+    acquire_futs = _submit_rounds(cfg, cell_json, dataset, tuned, exp_dirs, stale, members, out,
                                   train_futs)
     log.info("submitted %d chunks, %d tunings, %d trainings%s", len(chunk_futs), len(tuned),
              len(train_futs), f", {len(acquire_futs)} acquisitions ({len(rounds)} rounds)"
              if acquire_futs else "")
+    redo = [c for c in stale if Path(exp_dirs[c]).exists()]
+    if redo:
+        log.info("%d cells whose folder does not hold their result are computed again",
+                 len(redo))
 
     kind_of = {id(f): ("data", (first, last)) for f, (first, last, _) in zip(chunk_futs, chunks)}
     kind_of.update({id(f): ("tuning", cell) for cell, f in tuned.items()})
@@ -189,12 +216,14 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     return summary
 
 
-def _submit_rounds(cfg, config_json, dataset, tuned, exp_dirs, members, out, train_futs) -> dict:
+def _submit_rounds(cfg, cell_json, dataset, tuned, exp_dirs, stale, members, out,
+                   train_futs) -> dict:
     """Submit the ``adaptive`` rounds, chained per (model, seed): round r's acquisition
     takes round r-1's acquisition and trained ensemble, its training that acquisition (and,
     warm-started, round r-1's folder). Adds the trainings to ``train_futs``; returns the
     acquisitions by (label, model, seed)."""
     acquire_futs = {}
+    data_dir = str(out / "data")
     for allocation in dict.fromkeys(label.partition("@")[0] for label in adaptive_rounds(cfg)):
         rounds = adaptive_rounds(cfg, allocation)
         what = "points" if adaptive_start(allocation) == "spread" else "surfaces"
@@ -208,13 +237,15 @@ def _submit_rounds(cfg, config_json, dataset, tuned, exp_dirs, members, out, tra
                     with dask.annotate(priority=TRAIN_PRIORITY + 1):   # a round gates the next
                         acq = acquire_round.with_options(
                             task_run_name=f"acquire {what} r={r} s={s} ({m})").submit(
-                            config_json, dataset, m, label, s, r, previous, scored,
+                            cell_json, dataset, m, label, s, r, previous, scored, data_dir,
                             str(folder / f"{m}_s{s}"))
                         fut = train_cell.with_options(
-                            task_run_name=f"train {m} ensemble r={r} s={s} ({label})").submit(
-                            config_json, dataset, m, label, s,
-                            allow_failure(tuned[(_tuning_of(label), m)]),
-                            exp_dirs[(label, m, s)], members, acq, r < len(rounds), warm)
+                            task_run_name=f"train {m} ensemble r={r} s={s} ({label})",
+                            refresh_cache=(label, m, s) in stale).submit(
+                            cell_json, dataset, m, label, s,
+                            allow_failure(tuned[(_tuning_of(label), m)]), data_dir,
+                            exp_dirs[(label, m, s)], members, acq, r < len(rounds), warm,
+                            recycle_mib=cfg.worker_recycle_mib)
                     acquire_futs[(label, m, s)] = acq
                     train_futs[(label, m, s)] = fut
                     previous, scored = acq, fut

@@ -2,7 +2,7 @@
 
 The allocation strategies' names (their functions: sabr.data.allocations.ALLOCATIONS,
 which asserts it has exactly these), CPU budgets as the configuration gives them (seconds,
-or a percentage of the train pool's Monte Carlo cost; shared/DESIGN.md, "What HF data
+or a percentage of the train pool's Monte Carlo cost; docs/DESIGN.md, "What HF data
 costs") and the labels cells carry ('surfaces@120s'). Imports nothing of the layers.
 """
 from __future__ import annotations

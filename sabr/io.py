@@ -1,4 +1,4 @@
-"""Atomic file writes, JSON conversion, content hashes and code fingerprints.
+"""Atomic file writes, JSON conversion and content hashes (code fingerprints: sabr.fingerprint).
 
 Every file the project writes goes to a hidden temporary name (starting with ".")
 in the target folder and is renamed over the final name (``os.replace`` is atomic on
@@ -8,21 +8,19 @@ POSIX), so a reader or a crash never sees a half-written file under a final name
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import math
 import os
 import secrets
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
-           "atomic_save_npz", "to_json", "hash_arrays", "hash_bytes", "code_fingerprint"]
+           "atomic_save_npz", "to_json", "hash_arrays", "hash_bytes"]
 
 
 @contextmanager
@@ -67,7 +65,7 @@ def to_json(obj: Any, *, finite: bool = True) -> Any:
     strings. With ``finite`` (what files hold, strict JSON) NaN becomes None and
     +inf / -inf the strings "inf" / "-inf": an infinite value is a result (a t statistic
     of a constant offset, a budget that is never reached), not a missing one, so it
-    stays distinguishable from NaN (shared/STATISTICS.md). ``finite=False`` keeps NaN
+    stays distinguishable from NaN (docs/DESIGN.md section 7). ``finite=False`` keeps NaN
     and inf as floats (in-memory results).
     """
     if isinstance(obj, dict):
@@ -113,25 +111,3 @@ def hash_arrays(arrays: dict[str, np.ndarray]) -> str:
         h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
         h.update(a.tobytes())
     return h.hexdigest()
-
-
-@lru_cache(maxsize=None)
-def code_fingerprint(modules: tuple[str, ...]) -> str:
-    """SHA-256 (hex, 16 chars) of the source of each named module, e.g. "sabr.numerics.hagan".
-
-    A cached result must be invalidated when the code that made it changes. Each module is
-    found by the import system (``importlib.util.find_spec``: located, not executed, so a
-    cache lookup never pays for importing TensorFlow), not by a file path, and the digest is taken over the
-    sorted per-module source digests, so moving or renaming a module keeps the fingerprint;
-    editing one changes it.
-    """
-    digests = sorted(hashlib.sha256(_module_source(name)).hexdigest() for name in set(modules))
-    return hash_bytes(*(d.encode() for d in digests))[:16]
-
-
-def _module_source(name: str) -> bytes:
-    """The source bytes of the module ``name``, located by the import system."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.origin or not spec.has_location:
-        raise ModuleNotFoundError(f"no source for module {name!r}")
-    return Path(spec.origin).read_bytes()

@@ -7,8 +7,8 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from sabr.budget_labels import parse_cell_label
-from sabr.config import ExperimentConfig
 from sabr.io import atomic_write_json
+from sabr.settings import CellSettings
 
 from .common import RETRIES, Clock, content_policy, retry_unless_deterministic
 
@@ -18,15 +18,16 @@ __all__ = ["acquire_round"]
 @task(name="acquire", task_run_name="acquire r={round_} s={seed} ({model_type} {label})",
       cache_policy=content_policy("acquire"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
-def acquire_round(config_json: str, dataset: dict, model_type: str, label: str, seed: int,
-                  round_: int, previous: dict | None, scored: dict | None,
+def acquire_round(settings_json: str, dataset: dict, model_type: str, label: str, seed: int,
+                  round_: int, previous: dict | None, scored: dict | None, data_dir: str,
                   out_dir: str) -> dict:
     """Round ``round_`` of (model, seed)'s ``adaptive`` cells: the thetas bought up to the
     budget of ``label`` ('adaptive@10%', 'adaptive/spread@10%'). Round 1 takes the
     ``surfaces`` order's thetas (``spread``'s points); a later round adds what the previous
     round's ensemble (``scored``: that round's training result, its ``scores``) disagrees
     on most per CPU-second (sabr.data.acquisition, sabr.data.acquisition_points).
-    ``previous``: the previous round's result. Writes ``out_dir/round_<r>.json``; returns
+    ``previous``: the previous round's result; ``settings_json``: sabr.settings.CellSettings
+    as JSON (its validation fraction); the data set in ``data_dir``. Writes ``out_dir/round_<r>.json``; returns
     {"order", "round", "label", "n_thetas", "n_bought", "hf_cpu_seconds",
     "budget_seconds"}, and for adaptive/spread "n_points" (and from round 2
     "n_free_points", "n_rows_paid")."""
@@ -38,8 +39,8 @@ def acquire_round(config_json: str, dataset: dict, model_type: str, label: str, 
     from sabr.data.allocations import resolve_cpu_budget
     from sabr.data.dataset import load_dataset
     clock = Clock()
-    cfg = ExperimentConfig.model_validate_json(config_json)
-    ds = load_dataset(dataset["path"])
+    cfg = CellSettings.model_validate_json(settings_json)
+    ds = load_dataset(data_dir)
     budget = resolve_cpu_budget(ds, parse_cell_label(label)[1])
     vf = cfg.training_config.validation_fraction
     points = adaptive_start(label) == "spread"

@@ -2,23 +2,25 @@
 
 Prefect's default policy (INPUTS + TASK_SOURCE + RUN_ID) never reuses a result across
 runs; ours (:func:`content_policy`) is composed from Prefect's ``INPUTS`` and
-``TASK_SOURCE`` and :class:`StageContent`, which hashes what decides a stage's result:
+``TASK_SOURCE`` and :class:`StageContent` (docs/DESIGN.md, "How a cell is cached"):
 
-* generation: the data configuration and the code that makes surfaces;
-* assembly: the chunks' content hashes and that code;
-* tuning and training: the data set's content hash (returned by the assembly), the
-  budget, model, seed and training sections of the configuration, the tuned
-  hyperparameters (not their timing), and the learning code;
-* an ``adaptive`` round's acquisition: the data set's content hash, the thetas bought so
-  far, the previous round's scores (its training result, not its timing) and the
-  learning code.
+* configuration: each task receives only the sections its stage reads (the data
+  section; sabr.settings' CellSettings or TuningSettings), as an input, so the key holds
+  exactly them, and a stage that read another section would fail, not go stale;
+* code: the task's module and every ``sabr`` module it imports, transitively, found in
+  the source (sabr.fingerprint.imported_modules), fingerprinted without comments or
+  docstrings; no hand-kept list;
+* data: the data set's content hash (returned by the assembly); a cell, tuning or
+  acquisition that spends Monte Carlo CPU-seconds also the hash of the measured timings
+  its split is cut from (``cost_hash``), so a rerun on other timings recomputes;
+* other tasks' results (tuned hyperparameters, the previous round's scores) by content,
+  never their timing;
+* the cell itself (model, budget, seed, members, round) through ``INPUTS``. Folders are
+  inputs too but never part of a key (``PATH_INPUTS``): an output folder moved or copied
+  elsewhere is served from its cache.
 
-Which code each stage depends on is written once, in ``STAGE_CODE``; a module's
-source is found by the import system (sabr.io.code_fingerprint), so it survives a
-move. So an edit that changes no number (a comment in the Monte Carlo module)
-regenerates the surfaces but, their content being the same, no tuning or training
-reruns; an edit of the configuration module's messages reruns nothing; an edit of the
-training code retrains and keeps the data. The analysis is never cached.
+So a comment edit changes no key; an edit of the Monte Carlo engine's code regenerates
+the surfaces and retrains; the analysis is never cached.
 """
 from __future__ import annotations
 
@@ -33,37 +35,31 @@ from dataclasses import dataclass
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from prefect.utilities.hashing import hash_objects
 
-from sabr.data.dataset import DATA_MODULES
 from sabr.errors import ConfigError
-from sabr.io import code_fingerprint
+from sabr.fingerprint import code_fingerprint, imported_modules
 
-__all__ = ["STAGE_CODE", "CONFIG_KEYS", "StageContent", "content_policy",
+__all__ = ["STAGE_ROOTS", "stage_modules", "PATH_INPUTS", "StageContent", "content_policy",
            "retry_unless_deterministic", "RETRIES", "FAULT_ENV", "injected_fault", "Clock"]
 
-_SURFACES = DATA_MODULES
-_LEARNING = tuple(f"sabr.{m}" for m in (
-    "model_types", "space", "budget_labels", "numerics.grid", "data.dataset", "data.budgets", "data.patches",
-    "data.costs", "data.allocations", "learning.models", "learning.training",
-    "learning.metrics", "learning.tuning", "learning.calibration", "data.acquisition"))
-STAGE_CODE: dict[str, tuple[str, ...]] = {
-    "generate": _SURFACES, "assemble": _SURFACES, "tune": _LEARNING, "train": _LEARNING,
-    "acquire": _LEARNING}
-"""The modules (dotted names) whose source decides each stage's results."""
+STAGE_ROOTS: dict[str, str] = {
+    "generate": "tasks.data", "assemble": "tasks.data", "tune": "tasks.modeling",
+    "train": "tasks.modeling", "acquire": "tasks.acquisition"}
+"""The module of each stage's task: the root of the code its key fingerprints."""
 
-CONFIG_KEYS: dict[str, tuple[str, ...]] = {
-    "generate": ("data_gen_config",),
-    "assemble": ("data_gen_config",),
-    "tune": ("training_config", "model_config", "hyperparameter_space", "tuning_method",
-             "n_hyperparameter_trials"),
-    "train": ("training_config", "model_config"),
-    "acquire": ("training_config",),
-}
-"""The configuration sections each stage reads (the data's own config reaches tuning and
-training through the data set's content hash)."""
 
+def stage_modules(stage: str) -> tuple[str, ...]:
+    """The modules whose code decides ``stage``'s results: its task module and every
+    ``sabr`` module that imports, transitively (sabr.fingerprint.imported_modules)."""
+    return imported_modules((STAGE_ROOTS[stage],))
+
+
+PATH_INPUTS = ("data_dir", "exp_dir", "study_dir", "out_dir", "warm_from")
+"""Inputs that say where to read and write, never what is computed: in no key."""
+_UNKEYED = ("recycle_mib",)
+"""Inputs that decide no result (when a worker's TensorFlow process is replaced)."""
 _RESULTS = ("tuned", "scored", "acquired", "previous")
 """Inputs that are other tasks' results: keyed on what they hold, not their timing."""
-_CONTENT_INPUTS = ("config_json", "dataset", "chunks", *_RESULTS)
+_CONTENT_INPUTS = ("dataset", "chunks", *_RESULTS, *PATH_INPUTS, *_UNKEYED)
 RETRIES = {"retries": 2, "retry_delay_seconds": [2, 5], "retry_jitter_factor": 0.5}
 
 
@@ -78,16 +74,16 @@ def _stable(value):
 @dataclass(kw_only=True)
 class StageContent(CachePolicy):
     """The content part of a stage's cache key (see the module doc); the task's other
-    inputs (budget, model, seed, output folders) are Prefect's ``INPUTS``."""
+    inputs (settings, budget, model, seed, members) are Prefect's ``INPUTS``."""
 
     stage: str = "train"
 
     def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str:
-        cfg = json.loads(inputs["config_json"])
-        content = {"config": {k: cfg.get(k) for k in CONFIG_KEYS[self.stage]},
-                   "code": code_fingerprint(STAGE_CODE[self.stage])}
+        content = {"code": code_fingerprint(stage_modules(self.stage))}
         if "dataset" in inputs:
             content["dataset"] = inputs["dataset"]["content_hash"]
+            if spends_cpu_seconds(inputs):
+                content["costs"] = inputs["dataset"]["cost_hash"]
         if "chunks" in inputs:
             content["chunks"] = [c["hash"] for c in inputs["chunks"]]
         for key in _RESULTS:
@@ -99,8 +95,15 @@ class StageContent(CachePolicy):
                             raise_on_failure=True)
 
 
+def spends_cpu_seconds(inputs: dict) -> bool:
+    """Whether a task's budget is Monte Carlo CPU-seconds (a label 'surfaces@5%'), whose
+    split is cut from the data set's measured timings."""
+    budget = inputs.get("budget", inputs.get("label"))
+    return isinstance(budget, str) and "@" in budget
+
+
 def content_policy(stage: str) -> CachePolicy:
-    """The cache policy of ``stage`` ('generate', 'assemble', 'tune' or 'train')."""
+    """The cache policy of ``stage`` ('generate', 'assemble', 'tune', 'train', 'acquire')."""
     other_inputs = functools.reduce(operator.sub, _CONTENT_INPUTS, INPUTS)   # StageContent's part
     return other_inputs + TASK_SOURCE + StageContent(stage=stage)
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 from prefect import get_run_logger, task
 
-from sabr.config import ExperimentConfig
 from sabr.data.dataset import (DATA_FILE, META_FILE, GridSpec, MCSettings, assemble, chunk_indices,
-                               compute_chunk, dataset_problem, sample_thetas)
+                               compute_chunk, dataset_problem, load_dataset, sample_thetas)
 from sabr.io import atomic_save_npz, hash_arrays
+from sabr.settings import DataGenConfig
 
 from .common import RETRIES, Clock, content_policy, retry_unless_deterministic
 
-__all__ = ["generate_chunk", "assemble_dataset", "chunk_file", "generation_plan"]
+__all__ = ["generate_chunk", "assemble_dataset", "chunk_file", "generation_plan", "dataset_identity"]
 
 _CHUNK_KEYS = ("indices", "strikes", "lf", "hf", "hf_se", "seconds", "path_steps", "hf_cpu_seconds",
                "prefix_paths", "hf_prefix", "hf_se_prefix", "hf_cpu_seconds_prefix")
@@ -23,19 +23,20 @@ _CHUNK_KEYS = ("indices", "strikes", "lf", "hf", "hf_se", "seconds", "path_steps
 @task(name="generate-surfaces", task_run_name="generate surfaces {first}-{last}",
       cache_policy=content_policy("generate"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
-def generate_chunk(config_json: str, first: int, last: int, data_dir: str) -> dict:
-    """LF + HF surfaces of parameter sets first..last (inclusive) into a chunk file;
-    returns ``{"path", "first", "last", "hash", "path_steps", "timing"}`` (the hash of the
-    arrays written)."""
+def generate_chunk(data_json: str, first: int, last: int, data_dir: str) -> dict:
+    """LF + HF surfaces of parameter sets first..last (inclusive) into a chunk file under
+    ``data_dir``; ``data_json``: the ``data_gen_config`` section as JSON. Returns
+    ``{"first", "last", "hash", "path_steps", "timing"}`` (the hash of the arrays written,
+    timings included); no path, so the record holds wherever the folder moves."""
     clock = Clock()
-    cfg = ExperimentConfig.model_validate_json(config_json).data_gen_config
+    cfg = DataGenConfig.model_validate_json(data_json)
     out = _compute(cfg, first, last)
     path = chunk_file(data_dir, first, last)
     atomic_save_npz(path, out)
     get_run_logger().info("surfaces %d-%d: %.1f s of Monte Carlo (%.1f CPU-s), %.3g path-steps",
                           first, last, out["seconds"].sum(), out["hf_cpu_seconds"][:, -1].sum(),
                           float(out["path_steps"].sum()))
-    return {"path": str(path), "first": first, "last": last, "hash": hash_arrays(out),
+    return {"first": first, "last": last, "hash": hash_arrays(out),
             "path_steps": float(out["path_steps"].sum()), "timing": clock.read()}
 
 
@@ -68,36 +69,46 @@ def _compute(cfg, first: int, last: int) -> dict:
                          cfg.master_seed)
 
 
-def _load_chunk(record: dict, cfg) -> dict:
+def _load_chunk(record: dict, cfg, data_dir: str) -> dict:
     """The chunk's arrays, verified against the hash its task returned; a missing, corrupt or
     edited chunk file is computed again (the same seeds give the same numbers)."""
+    path = chunk_file(data_dir, record["first"], record["last"])
     try:
-        with np.load(record["path"], allow_pickle=False) as z:
+        with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         if hash_arrays(arrays) == record["hash"]:
             return {k: arrays[k] for k in _CHUNK_KEYS}
         why = "does not match its hash"
     except Exception as err:      # missing, truncated, not a zip, a key missing
         why = f"cannot be read ({type(err).__name__})"
-    get_run_logger().warning("chunk %s %s: computing surfaces %d-%d again", record["path"], why,
+    get_run_logger().warning("chunk %s %s: computing surfaces %d-%d again", path, why,
                              record["first"], record["last"])
     arrays = _compute(cfg, record["first"], record["last"])
-    atomic_save_npz(Path(record["path"]), arrays)
+    atomic_save_npz(path, arrays)
     return {k: arrays[k] for k in _CHUNK_KEYS}
 
 
 @task(name="assemble-dataset", task_run_name="assemble data set",
       cache_policy=content_policy("assemble"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
-def assemble_dataset(config_json: str, chunks: list[dict], data_dir: str) -> dict:
+def assemble_dataset(data_json: str, chunks: list[dict], data_dir: str) -> dict:
     """Put the chunks (records of :func:`generate_chunk`) together into ``data_dir``
-    (surfaces.npz + metadata.json); returns ``{"path": data_dir, "content_hash", "timing"}``:
-    tuning and training are keyed on the content hash (tasks.common)."""
+    (surfaces.npz + metadata.json); returns ``{"content_hash", "cost_hash", "timing"}``:
+    tuning and training are keyed on the content hash, CPU-budget cells also on the cost
+    hash (tasks.common)."""
     clock = Clock()
-    cfg = ExperimentConfig.model_validate_json(config_json).data_gen_config
-    chunks = [_load_chunk(record, cfg) for record in chunks]
+    cfg = DataGenConfig.model_validate_json(data_json)
+    chunks = [_load_chunk(record, cfg, data_dir) for record in chunks]
     thetas = sample_thetas(cfg.n_parameter_sets, cfg.parameter_box, cfg.master_seed)
     out = assemble(chunks, thetas, cfg, data_dir)
     get_run_logger().info("data set assembled in %s (%s, %s)", out, DATA_FILE, META_FILE)
-    content_hash = json.loads((out / META_FILE).read_text())["content_hash"]
-    return {"path": str(out), "content_hash": content_hash, "timing": clock.read()}
+    meta = json.loads((out / META_FILE).read_text())
+    return {"content_hash": meta["content_hash"], "cost_hash": meta["cost_hash"],
+            "timing": clock.read()}
+
+
+def dataset_identity(data_dir: str | Path) -> dict:
+    """``{"content_hash", "cost_hash"}`` of the data set on disk (loaded and verified): what
+    a cached assembly's result must agree with (flows.experiment)."""
+    ds = load_dataset(data_dir)
+    return {"content_hash": ds.content_hash, "cost_hash": ds.cost_hash}

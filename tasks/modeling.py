@@ -5,8 +5,8 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from sabr.config import ExperimentConfig
 from sabr.budget_labels import budget_name
+from sabr.settings import CellSettings, TuningSettings
 
 from .common import RETRIES, Clock, content_policy, injected_fault, retry_unless_deterministic
 from .isolation import run_in_child
@@ -21,16 +21,18 @@ b=1000 grew a fresh one from about 600 to 1039 MiB): tasks/isolation.py, ``room_
 @task(name="tune", task_run_name="tune {model_type} b={budget}",
       cache_policy=content_policy("tune"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
-def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int | str,
-              study_dir: str) -> dict:
+def tune_cell(settings_json: str, dataset: dict, model_type: str, budget: int | str,
+              data_dir: str, study_dir: str, recycle_mib: int = 900) -> dict:
     """Tune on the tuning replicate's points of this budget (never a reported seed's);
-    returns hyperparameters. ``dataset``: the assembly's result (its ``path``). The
-    trials run in the worker's TensorFlow process (tasks/isolation.py)."""
+    returns hyperparameters. ``settings_json``: sabr.settings.TuningSettings as JSON;
+    ``dataset``: the assembly's result (its hashes), the data set in ``data_dir``. The
+    trials run in the worker's TensorFlow process (tasks/isolation.py), replaced after a
+    task that leaves it above ``recycle_mib`` MiB."""
     from sabr.learning.tuning import tune_cell as tune
     clock = Clock()
-    cfg = ExperimentConfig.model_validate_json(config_json)
-    result, child = run_in_child(tune, config_json, dataset["path"], model_type, budget,
-                                 study_dir, recycle_mib=cfg.worker_recycle_mib,
+    cfg = TuningSettings.model_validate_json(settings_json)
+    result, child = run_in_child(tune, settings_json, data_dir, model_type, budget,
+                                 study_dir, recycle_mib=recycle_mib,
                                  room_mib=TUNING_TRIAL_MIB * cfg.n_hyperparameter_trials)
     log = get_run_logger()
     if child.get("note"):
@@ -46,19 +48,21 @@ def tune_cell(config_json: str, dataset: dict, model_type: str, budget: int | st
 @task(name="train", task_run_name="train {model_type} b={budget} s={seed}",
       cache_policy=content_policy("train"), persist_result=True,
       retry_condition_fn=retry_unless_deterministic, **RETRIES)
-def train_cell(config_json: str, dataset: dict, model_type: str, budget: int | str, seed: int,
-               tuned, exp_dir: str, ensemble_size: int = 1, acquired: dict | None = None,
-               score_pool: bool = False, warm_from: str | None = None) -> dict:
+def train_cell(settings_json: str, dataset: dict, model_type: str, budget: int | str, seed: int,
+               tuned, data_dir: str, exp_dir: str, ensemble_size: int = 1,
+               acquired: dict | None = None, score_pool: bool = False,
+               warm_from: str | None = None, recycle_mib: int = 900) -> dict:
     """Train and score one cell into ``exp_dir``; returns its metrics (status ok / failed).
-    ``dataset``: the assembly's result (its ``path``). ``ensemble_size``: members of the
+    ``settings_json``: sabr.settings.CellSettings as JSON; ``dataset``: the assembly's
+    result (its hashes), the data set in ``data_dir``. ``ensemble_size``: members of the
     cell's deep ensemble. ``acquired``: an ``adaptive`` round's acquisition (its
     ``order``, tasks/acquisition.py); ``score_pool``: the ensemble then scores the thetas not
     bought, for the next round; ``warm_from``: the previous round's cell folder, whose
     members it continues. Training runs in the worker's TensorFlow process
-    (tasks/isolation.py)."""
+    (tasks/isolation.py), replaced after a task that leaves it above ``recycle_mib`` MiB."""
     from sabr.learning.training import train_and_evaluate
     clock = Clock()
-    cfg = ExperimentConfig.model_validate_json(config_json)
+    cfg = CellSettings.model_validate_json(settings_json)
     hp = tuned.get("hyperparameters") if isinstance(tuned, dict) else None
     if hp is None:                     # tuning failed for good: train with the defaults
         from sabr.space import default_hyperparameters
@@ -75,9 +79,9 @@ def train_cell(config_json: str, dataset: dict, model_type: str, budget: int | s
         extra.update(order=acquired["order"], score_pool=bool(score_pool))
     if warm_from is not None:
         extra["warm_from"] = warm_from
-    m, child = run_in_child(train_and_evaluate, dataset["path"], model_type, hp, budget, seed,
+    m, child = run_in_child(train_and_evaluate, data_dir, model_type, hp, budget, seed,
                             exp_dir, training_config=cfg.training_config,
-                            model_config=cfg.models, recycle_mib=cfg.worker_recycle_mib, **extra)
+                            model_config=cfg.models, recycle_mib=recycle_mib, **extra)
     m["exp_dir"] = Path(exp_dir).name
     m["tuning_status"] = tuned.get("status") if isinstance(tuned, dict) else "failed"
     log = get_run_logger()

@@ -1,7 +1,7 @@
 """``ResultsAggregator``: the seed's API over an output folder, and every analysis file.
 
 Reads the finished cells (``exp_*/metrics.json``), runs sabr.analysis.stats.analyse and
-writes the tree of shared/DESIGN.md section 4:
+writes the tree of docs/DESIGN.md section 6:
 
     detailed_results.csv  summary_statistics.csv  statistical_analysis.json
     performance_vs_budget.csv  run_status.json  plots/*.png

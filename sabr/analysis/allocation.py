@@ -1,7 +1,7 @@
 """What accuracy costs: the allocation study against HF Monte Carlo CPU-seconds.
 
-shared/DESIGN.md ("What HF data costs", "Allocation strategies") and STATISTICS.md
-("Efficiency"). Inputs: the CPU-budget cells (cost_results.csv, sabr.analysis.cost) and
+docs/DESIGN.md ("What HF data costs", "Allocation strategies", and section 7,
+"Efficiency and rankings"). Inputs: the CPU-budget cells (cost_results.csv, sabr.analysis.cost) and
 the seed's point cells (detailed_results.csv: the ``spread`` design at ``hf_budgets``).
 Errors are compared on log MSE, like everything else; "accuracy" for a target is the
 noise-corrected MSE (MSE minus the test labels' mean squared standard error), which is

@@ -1,12 +1,12 @@
 """Ensemble calibration over cells: the table, the reliability diagram and the summary section.
 
-shared/DESIGN.md ("Ensembles and uncertainty"). Each ensemble cell (model, budget, seed)
+docs/DESIGN.md ("Ensembles and uncertainty"). Each ensemble cell (model, budget, seed)
 carries the columns of sabr.learning.calibration.ensemble_calibration (coverage of nominal
 50 % and 90 % Gaussian intervals against the MC test labels after adding their standard
 error, interval widths, Gaussian NLL, observed coverage at the reliability levels) beside
 ``rmse_bp``, the RMSE of the members' mean. Cells without ``ensemble_size`` are not
 ensembles and are left out. A cell's coverage is a fraction of its test points; the
-tables average it over seeds (the unit is the trained cell, shared/STATISTICS.md).
+tables average it over seeds (the unit is the trained cell, docs/DESIGN.md section 7).
 
 The seed interval of the mean 90 % coverage is compare.geometric_mean_interval's Student t
 interval over seeds, applied to exp(coverage) so that its log scale is the coverage itself
@@ -112,7 +112,7 @@ def calibration_table(df: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataF
         over seeds), coverage_90_lo / _hi (t interval over seeds at ``confidence``, NaN
         with one seed), width_90_bp (mean, bp), nll (mean), hagan_rmse_bp and
         noise_floor_bp (means, bp; NaN when the frame lacks them: every table that shows
-        an error shows both, shared/STATISTICS.md), coverage_90_raw (the unscaled
+        an error shows both, docs/DESIGN.md section 7), coverage_90_raw (the unscaled
         ensemble's) and spread_scale (the factor fitted on validation points; means, NaN
         when absent); sorted by model, then point budgets
         ascending, then labels. Empty (same columns) without ensemble cells.

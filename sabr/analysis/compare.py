@@ -1,7 +1,7 @@
 """Small-sample statistics over seeds: per-cell summaries and paired tests with Holm.
 
 One trained cell (model, budget, seed) is one observation; every test runs over
-seeds on log(MSE) (shared/STATISTICS.md), so effects are ratios: an MSE ratio
+seeds on log(MSE) (docs/DESIGN.md section 7), so effects are ratios: an MSE ratio
 exp(mean log difference) and an RMSE ratio, its square root. Errors are in vol
 basis points (bp), MSE in bp^2. Pure numpy / scipy / pandas / statsmodels.
 

@@ -2,7 +2,7 @@
 
 Primary fit (sabr.analysis.scaling.scaling_exponent): least squares of the per-budget MEAN log
 MSE on log n with a t interval on k - 2 df (k budgets), beside a lack-of-fit F test
-(shared/STATISTICS.md, "Scaling"). Exponent differences: the same fit on the paired
+(docs/DESIGN.md, "Scaling"). Exponent differences: the same fit on the paired
 per-budget mean differences of log MSE. Sensitivity model: MSE = a n^-b + c, bounded
 ``scipy.optimize.least_squares`` on log residuals, c >= noise_floor^2 (the HF label noise
 alone puts that much into every measured MSE). The cluster bootstrap over seeds is kept as a

@@ -1,6 +1,6 @@
 """Primary power-law fit of the budget analysis: least squares on the per-budget MEAN log MSE.
 
-Model (shared/STATISTICS.md, "Scaling"): log MSE_ij = log a - b log n_j + u_j + s_i + e_ij for
+Model (docs/DESIGN.md, "Scaling"): log MSE_ij = log a - b log n_j + u_j + s_i + e_ij for
 budget j and seed i, MSE in bp^2, n in HF points. The seeds of one budget share u_j (the
 hyperparameters tuned for that (model, budget), any lack of fit of the power law), so they
 are not independent replicates of the line. The fit therefore uses the k budget means

@@ -1,6 +1,6 @@
 """Statistics of the budget experiment: what a report may claim from 3-5 seeds per cell.
 
-Follows shared/STATISTICS.md. One trained cell (model, budget, seed) is one
+Follows docs/DESIGN.md section 7. One trained cell (model, budget, seed) is one
 observation; tests run over seeds on log(MSE), so effects are MSE ratios (RMSE
 ratios are their square roots). Errors are in vol basis points (bp), MSE in bp^2,
 budgets in HF points, costs in seconds. Pure numpy / scipy / pandas / statsmodels.
@@ -184,7 +184,7 @@ def cost_benefit(summary: pd.DataFrame) -> pd.DataFrame:
     cost_seconds = hf_cpu_seconds + train_seconds_mean, where hf_cpu_seconds is the mean
     over seeds of the cell's HF Monte Carlo CPU-seconds: the runs of the distinct thetas
     its budget (train + validation) uses, each to the longest maturity used
-    (sabr.data.costs.hf_cost; shared/DESIGN.md "What HF data costs"). A cell whose results do
+    (sabr.data.costs.hf_cost; docs/DESIGN.md "What HF data costs"). A cell whose results do
     not record it (older metrics) gets NaN cost, stays off the front and is noted. Only
     model rows compete for the front (the Hagan reference's RMSE is a column, at cost 0
     it would trivially be on it).

@@ -1,7 +1,7 @@
 """Test-set uncertainty: a bootstrap over test thetas, paired across models and budgets.
 
 The seed intervals cover training randomness only; the test set is one draw of parameter
-sets (thetas) and a few high-vol thetas dominate a pooled RMSE (shared/STATISTICS.md,
+sets (thetas) and a few high-vol thetas dominate a pooled RMSE (docs/DESIGN.md section 7,
 "Test-set uncertainty"). Resampling the test thetas with replacement (Efron & Tibshirani,
 An Introduction to the Bootstrap, 1993, ch. 6 and 13: percentile interval) gives an interval
 for the RMSE over the population of test thetas, for the trained models at hand. Every cell

@@ -1,4 +1,4 @@
-"""Adaptive allocation: which thetas each round of ``adaptive`` buys (shared/DESIGN.md,
+"""Adaptive allocation: which thetas each round of ``adaptive`` buys (docs/DESIGN.md,
 "Allocation strategies"; sabr.data.allocations.adaptive).
 
 Round 1 buys the ``surfaces`` order's first thetas, as many as the smallest CPU budget

@@ -1,4 +1,4 @@
-"""Adaptive allocation from the seed's spread points: ``adaptive/spread`` (shared/DESIGN.md,
+"""Adaptive allocation from the seed's spread points: ``adaptive/spread`` (docs/DESIGN.md,
 "Allocation strategies"; the theta-by-theta variant is sabr.data.acquisition).
 
 Round 1 buys what ``spread`` buys at the smallest CPU budget: the longest prefix of the

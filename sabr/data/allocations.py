@@ -4,7 +4,7 @@ A strategy is ``(dataset, budget, seed, *, unit, validation_fraction) -> Allocat
 the budget's train / validation points (a sabr.data.budgets.BudgetSplit), the Monte
 Carlo paths behind their labels, and their HF cost (sabr.data.costs.hf_cost). A budget
 is counted in ``unit``: ``"points"`` (the seed's axis, ``hf_budgets``) or
-``"cpu_seconds"`` (Monte Carlo CPU-seconds, ``hf_cpu_budgets``; shared/DESIGN.md, "What
+``"cpu_seconds"`` (Monte Carlo CPU-seconds, ``hf_cpu_budgets``; docs/DESIGN.md, "What
 HF data costs"). Contract (tests/data/test_allocations.py, over every entry and unit):
 the splits of growing budgets are nested, validation lies inside the budget, train and
 validation are disjoint, a CPU budget is never overspent, and the same arguments give

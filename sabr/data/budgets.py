@@ -1,7 +1,7 @@
 """Nested HF budgets: one stratified random order of the train pool's points per seed.
 
 A budget counts HF-labelled points (theta, K, T) a model may see, validation
-included (shared/DESIGN.md section 1, "HF budget"). For each seed the pool's
+included (docs/DESIGN.md, "HF budget"). For each seed the pool's
 points are put in one order and budget b takes the first b, so budgets are
 nested and every model sees the same points for the same (budget, seed).
 
@@ -33,7 +33,7 @@ was only ever validation; the two streams remove that aliasing.
 
 Tuning uses a replicate of its own (``TUNING_REPLICATE``): an order drawn from
 another random stream, of the same budget sizes and stratification, never one
-of the reported seeds (shared/DESIGN.md, "Tuning").
+of the reported seeds (docs/DESIGN.md, "Tuning").
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What a cell's HF data cost: Monte Carlo CPU-seconds of the runs its points need.
 
-shared/DESIGN.md, "What HF data costs": one Monte Carlo run per theta gives
+docs/DESIGN.md, "What HF data costs": one Monte Carlo run per theta gives
 that theta's whole surface, every strike and every maturity up to the longest
 simulated, so points are not independent purchases. A set of HF points costs,
 for each distinct theta among them, that theta's run to the longest maturity

@@ -1,7 +1,7 @@
 """The multi-fidelity data set: parameter pool, LF/HF surfaces, the test split; saved and verified.
 
 Built once per configuration and reused by every budget, model and seed
-(shared/DESIGN.md section 1):
+(docs/DESIGN.md section 1):
 
 1. ``sample_thetas``: n parameter sets from a scrambled Sobol sequence
    (Owen-scrambled, ``scipy.stats.qmc.Sobol``) scaled to the box.
@@ -30,8 +30,9 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..config import DataGenConfig, n_test_thetas
-from ..io import atomic_save_npz, atomic_write_json, code_fingerprint, hash_arrays
+from ..settings import DataGenConfig, n_test_thetas
+from ..fingerprint import code_fingerprint, imported_modules
+from ..io import atomic_save_npz, atomic_write_json, hash_arrays
 from ..numerics.grid import default_maturities, funahashi_strikes, moneyness, region_labels
 from ..numerics.hagan import hagan_vol
 
@@ -51,13 +52,9 @@ __all__ = [
     "load_dataset",
     "DATA_FILE",
     "META_FILE",
-    "DATA_MODULES",
+    "cost_hash",
 ]
 
-DATA_MODULES = tuple(f"sabr.numerics.{m}" for m in (
-    "params", "hagan", "black", "grid", "montecarlo", "mc_result", "mc_kernels")) + (__name__,)
-"""Modules whose code determines the generated surfaces (their source is the data set's
-code fingerprint, sabr.io.code_fingerprint)."""
 DATA_FILE = "surfaces.npz"
 META_FILE = "metadata.json"
 _SPLIT_STREAM, _THETA_STREAM, _SOBOL_STREAM = 1, 2, 3
@@ -115,7 +112,7 @@ class Dataset:
         test_thetas, train_thetas: sorted theta indices of the test set and train pool.
         meta: the metadata written beside the arrays (hashes, config, costs).
         hf_cpu_seconds: (N, M) Monte Carlo CPU-seconds of theta's run to maturity m
-            (cumulative in m; shared/DESIGN.md "What HF data costs"); NaN where not
+            (cumulative in m; docs/DESIGN.md "What HF data costs"); NaN where not
             recorded (data sets from before it was), None if not given. Not hashed.
         prefix_paths: (L,) ascending path counts n/2^j of the nested prefixes of every
             run (sabr.numerics.montecarlo.prefix_paths); hf_prefix, hf_se_prefix
@@ -147,6 +144,13 @@ class Dataset:
     @property
     def content_hash(self) -> str:
         return self.meta.get("content_hash") or hash_arrays(self.arrays())
+
+    @property
+    def cost_hash(self) -> str:
+        """The hash of the measured CPU-seconds (:func:`cost_hash`), computed from the arrays
+        loaded (so an edited metadata.json cannot misstate it)."""
+        cpu = self.hf_cpu_seconds if self.hf_cpu_seconds is not None else np.full(1, np.nan)
+        return cost_hash(cpu, self.hf_cpu_seconds_prefix)
 
     def arrays(self) -> dict[str, np.ndarray]:
         prefix = {name: getattr(self, name) for name in _PREFIX_ARRAYS
@@ -320,7 +324,7 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
     valid = np.isfinite(cat["hf"]) & np.isfinite(cat["hf_se"])
     meta = {
         "content_hash": content_hash,
-        "code_fingerprint": code_fingerprint(DATA_MODULES),
+        "code_fingerprint": code_fingerprint(imported_modules((__name__,))),
         "config": cfg.model_dump(mode="json"),
         "mc": {"n_paths": mc.n_paths,
                "steps_per_year": mc.steps_per_year or f"auto ({_default_steps()} x clip((sigma_ATM/0.3)^2, 1, 4))",
@@ -340,9 +344,20 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
     if "hf_prefix" in arrays:
         meta["prefix_paths"] = arrays["prefix_paths"].tolist()
         arrays = arrays | {_PREFIX_CPU: np.concatenate([c[_PREFIX_CPU] for c in chunks])[order]}
+    meta["cost_hash"] = cost_hash(cat["hf_cpu_seconds"], arrays.get(_PREFIX_CPU))
     atomic_save_npz(out_dir / DATA_FILE, arrays)
     atomic_write_json(out_dir / META_FILE, meta)    # written last: its presence marks completion
     return out_dir
+
+
+def cost_hash(hf_cpu_seconds, hf_cpu_seconds_prefix=None) -> str:
+    """SHA-256 of a data set's measured Monte Carlo CPU-seconds (whole runs and prefixes):
+    what a CPU-budget cell's split depends on beside the content hash, which leaves these
+    timings out. ``Dataset.cost_hash`` gives it for a loaded data set."""
+    arrays = {"hf_cpu_seconds": np.asarray(hf_cpu_seconds, float)}
+    if hf_cpu_seconds_prefix is not None:
+        arrays[_PREFIX_CPU] = np.asarray(hf_cpu_seconds_prefix, float)
+    return hash_arrays(arrays)
 
 
 def _prefix_arrays(chunks: list[dict], order: np.ndarray) -> dict:

@@ -3,7 +3,7 @@
 The LF surface of a theta is an image on the (maturity, strike) index grid. The
 MDA-CNN and CNN-only models see, for each point, the ``ph x pw`` patch of that
 image centred on the point, edge-padded at the borders (the LF context of the
-multi-fidelity data-aggregation CNN, shared/DESIGN.md section 1). The MLPs see
+multi-fidelity data-aggregation CNN, docs/DESIGN.md section 1). The MLPs see
 point features (alpha, beta, nu, rho, K, T, sigma_LF).
 
 Normalisation statistics come from the training points only; they are applied to

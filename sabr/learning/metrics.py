@@ -5,7 +5,7 @@
 noise floor is the RMS of the HF standard errors on the same points, overall and
 per region: no model can be measured below it.
 
-Noise correction (shared/STATISTICS.md, "Noise floor"): the MSE measured against
+Noise correction (docs/DESIGN.md, "Noise floor"): the MSE measured against
 noisy MC labels is, in expectation, the true MSE plus the mean squared standard
 error of the scored points, so ``mse_corrected_bp2 = mse_bp2 - mean(se^2)`` (bp^2)
 = mse_bp2 - noise_floor_bp^2 estimates the error against the exact surface. It can

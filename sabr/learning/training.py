@@ -268,14 +268,14 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         Besides the test metrics (sabr.learning.metrics.cell_metrics) of the members' mean it
         holds the cost of the cell's HF data, train + validation points
         (sabr.data.allocations.Allocation): n_hf_thetas, hf_cpu_seconds (Monte Carlo
-        CPU-seconds; shared/DESIGN.md "What HF data costs") and hf_paths (the Monte Carlo
+        CPU-seconds; docs/DESIGN.md "What HF data costs") and hf_paths (the Monte Carlo
         paths behind each label); with M >= 2 the calibration columns
         (sabr.learning.calibration.ensemble_calibration) of the ensemble with its spread
         scaled by spread_scale (fitted on the cell's validation points,
         sabr.learning.calibration.fit_spread_scale), the raw ensemble's coverage_50_raw,
         coverage_90_raw and nll_raw, and member_rmse_bp (the members' mean test RMSE).
     """
-    from ..config import ModelConfig, TrainingConfig
+    from ..settings import ModelConfig, TrainingConfig
     if isinstance(dataset, (str, Path)):
         from ..data.dataset import load_dataset
         dataset = load_dataset(dataset)

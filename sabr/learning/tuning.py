@@ -2,7 +2,7 @@
 
 Tuning runs on the tuning replicate (sabr.data.budgets.TUNING_REPLICATE): its own point
 order of the budget's size and its own initialisation stream, never a reported seed,
-so the seeds that are reported stay exchangeable (shared/DESIGN.md, "Tuning").
+so the seeds that are reported stay exchangeable (docs/DESIGN.md, "Tuning").
 
 ``HyperparameterTuner.tune_hyperparameters`` searches a :class:`HyperparameterSpace`
 with Optuna's RandomSampler (``random``), GridSampler (``grid``) or TPESampler
@@ -32,7 +32,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from ..config import MODEL_TYPES, TUNING_METHODS
+from ..settings import MODEL_TYPES, TUNING_METHODS
 from ..data.budgets import TUNING_REPLICATE
 from ..data.dataset import load_dataset
 from ..space import RELEVANT_PARAMETERS, HyperparameterSpace, decode_widths, encode_widths
@@ -305,13 +305,15 @@ class HyperparameterTuner:
                                                   f"pruned): trial {best.number}"), **base)
 
 
-def tune_cell(config_json: str, data, model_type: str, budget: int, study_dir: str | Path
+def tune_cell(settings_json: str, data, model_type: str, budget: int, study_dir: str | Path
               ) -> TuningResult:
     """Tune one (budget, model) on the tuning replicate with the configuration's method and
     trials: what the flow's tune task runs (in its worker's TensorFlow process).
-    ``config_json``: an ExperimentConfig as JSON; ``data``: as for HyperparameterTuner."""
-    from ..config import ExperimentConfig
-    cfg = ExperimentConfig.model_validate_json(config_json)
+    ``settings_json``: a :class:`sabr.settings.TuningSettings` as JSON (the sections tuning
+    reads);
+    ``data``: as for HyperparameterTuner."""
+    from ..settings import TuningSettings
+    cfg = TuningSettings.model_validate_json(settings_json)
     tuner = HyperparameterTuner(cfg, data, model_type, budget, TUNING_REPLICATE,
                                 space=cfg.hyperparameter_space, study_dir=study_dir)
     return tuner.tune_hyperparameters(cfg.tuning_method, cfg.n_hyperparameter_trials)

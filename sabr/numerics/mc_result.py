@@ -4,7 +4,7 @@ Split out of :mod:`sabr.numerics.montecarlo` to keep that module about the schem
 estimator is the control-variate regression of Glasserman (2004), "Monte Carlo
 Methods in Financial Engineering", sections 4.1-4.2, over antithetic pairs.
 
-Cost of a run (shared/DESIGN.md, "What HF data costs"): ``cpu_seconds`` is the
+Cost of a run (docs/DESIGN.md, "What HF data costs"): ``cpu_seconds`` is the
 CPU time of the calling thread (``time.thread_time``) over the whole call,
 input checks, simulation, pricing and inversion included. The simulation of
 each chunk of paths is timed per maturity stop (the steps from the previous

@@ -46,7 +46,7 @@ CEV price (README, "Monte Carlo accuracy"); it is below the standard error at
 Cost: every call records the CPU-seconds of its thread (``time.thread_time``: the
 engine runs single-threaded, also inside a multi-threaded Dask worker) for the
 whole surface and for a run to each maturity (definition in :mod:`sabr.numerics.mc_result`),
-the data behind shared/DESIGN.md, "What HF data costs".
+the data behind docs/DESIGN.md, "What HF data costs".
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
     python tests/benchmarks/coverage.py [--reps N] [--seed S]
 
-shared/STATISTICS.md: "Every interval a report shows has its coverage measured by a
+docs/DESIGN.md section 7: "Every interval a report shows has its coverage measured by a
 simulation with known truth (with and without shared budget effects)". The model of one
 experiment, for models A and B, budgets n_j = 50, 100, 200, 500, 1000 and seeds i:
 

@@ -1,4 +1,4 @@
-"""The import architecture (shared/DESIGN.md section 2), checked on every test run.
+"""The import architecture (docs/DESIGN.md section 2), checked on every test run.
 
 - ``lint-imports`` keeps every contract in pyproject.toml [tool.importlinter]: flows ->
   tasks -> sabr; inside sabr analysis -> learning -> data -> numerics; sabr never imports

@@ -1,18 +1,13 @@
-"""sabr.io: the one atomic-write rule, the one JSON conversion, code fingerprints by import."""
+"""sabr.io: the one atomic-write rule, the one JSON conversion."""
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import sabr.numerics.hagan
-from sabr.io import atomic_path, atomic_write_json, code_fingerprint, to_json
+from sabr.io import atomic_path, atomic_write_json, to_json
 
 
 def test_to_json_strict_and_in_memory():
@@ -45,25 +40,6 @@ def test_atomic_path_hides_its_temporary_name_and_cleans_up(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("crash")
     assert final.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["model.keras"]
-
-
-def test_code_fingerprint_is_of_the_sources_found_by_import():
-    a = code_fingerprint(("sabr.numerics.hagan", "sabr.numerics.black"))
-    assert a == code_fingerprint(("sabr.numerics.black", "sabr.numerics.hagan", "sabr.numerics.hagan"))
-    assert len(a) == 16 and a != code_fingerprint(("sabr.numerics.hagan",))
-    digest = hashlib.sha256(Path(sabr.numerics.hagan.__file__).read_bytes()).hexdigest()
-    assert code_fingerprint(("sabr.numerics.hagan",)) == hashlib.sha256(digest.encode()).hexdigest()[:16]
-    with pytest.raises(ModuleNotFoundError):
-        code_fingerprint(("sabr.no_such_module",))
-
-
-def test_code_fingerprint_locates_modules_without_running_them():
-    """A cache lookup must not pay for importing TensorFlow (seconds per worker)."""
-    code = ("import sys; from sabr.io import code_fingerprint; "
-            "code_fingerprint(('sabr.learning.models', 'sabr.learning.training')); "
-            "print(sorted(m for m in ('keras', 'tensorflow', 'sabr.learning.models') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 def test_progress_line_counts_and_estimates():

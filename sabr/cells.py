@@ -1,0 +1,123 @@
+"""A cell as a value, and the ledger that gives each cell its folder for good.
+
+A cell is one model trained on one HF allocation with one seed (an ensemble of
+``members``). Its folder depends on the cell alone, never on which other cells a run
+plans or their order (docs/DESIGN.md, "How a cell is named"): the output folder's
+ledger ``cells.json`` maps each cell's key to the folder it was first given, and a new
+cell gets the next free number. A grown, narrowed or reordered grid reuses every folder
+it had; nothing is renumbered.
+
+Folders keep the seed's layout: ``exp_XXXX/`` for the point budgets, ``cost_XXXX/`` for
+CPU-second budgets (config.json, models/, checkpoints/, logs/, metrics.json). A folder
+written before the ledger existed is adopted by what its ``config.json`` says it holds.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .budget_labels import budget_name, is_cell_label
+from .io import atomic_write_json
+
+__all__ = ["Cell", "CellLedger", "LEDGER_FILE", "folder_holds"]
+
+LEDGER_FILE = "cells.json"
+_FOLDER = re.compile(r"^(exp|cost)_(\d{4,})$")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell: ``budget`` a point count (the seed's spread design) or a CPU-budget label
+    ('surfaces@5%', 'adaptive@2%'); ``members``: its ensemble size."""
+
+    model_type: str
+    budget: int | str
+    seed: int
+    members: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "budget",
+                           self.budget if is_cell_label(self.budget) else int(self.budget))
+        object.__setattr__(self, "seed", int(self.seed))
+        object.__setattr__(self, "members", int(self.members))
+
+    @property
+    def key(self) -> str:
+        """Its name everywhere (ledger, task runs, logs): 'mda_cnn b=200 s=1',
+        'mda_cnn surfaces@5% s=0 M=5'."""
+        name = f"{self.model_type} {budget_name(self.budget)} s={self.seed}"
+        return name if self.members == 1 else f"{name} M={self.members}"
+
+    @property
+    def spends_cpu_seconds(self) -> bool:
+        return isinstance(self.budget, str)
+
+    @property
+    def prefix(self) -> str:
+        """The seed's folder prefix: ``cost`` for a CPU-second budget, ``exp`` otherwise."""
+        return "cost" if self.spends_cpu_seconds else "exp"
+
+    @classmethod
+    def of_folder(cls, folder: str | Path) -> "Cell | None":
+        """The cell a folder's ``config.json`` says it holds; None if unreadable."""
+        try:
+            c = json.loads((Path(folder) / "config.json").read_text())
+            return cls(c["model_type"], c["budget"], c["seed"], c.get("ensemble_size", 1))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def folder_holds(folder: str | Path, cell: Cell) -> bool:
+    """Whether ``folder`` holds ``cell``'s finished result: its config.json names the cell
+    and its metrics.json is there. A cached result whose folder fails this is recomputed."""
+    return Cell.of_folder(folder) == cell and (Path(folder) / "metrics.json").is_file()
+
+
+class CellLedger:
+    """Which folder of ``output_dir`` each cell has (``cells.json``), assigned once.
+
+    ``folder(cell)`` returns the cell's folder name, giving a new cell the next free number
+    of its prefix (past every folder on disk, ledgered or not); ``save()`` writes the
+    ledger atomically. Without a ledger, the folders on disk are adopted by their
+    config.json (an output folder of an earlier version), a finished one first.
+    """
+
+    def __init__(self, output_dir: str | Path):
+        self.root = Path(output_dir)
+        path = self.root / LEDGER_FILE
+        if path.is_file():
+            self.folders: dict[str, str] = dict(json.loads(path.read_text())["cells"])
+        else:
+            self.folders = self._adopt()
+        self._dirty = not path.is_file() and bool(self.folders)
+
+    def _adopt(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        candidates = sorted((p for p in self.root.glob("*_*") if _FOLDER.match(p.name)),
+                            key=lambda p: (not (p / "metrics.json").is_file(), p.name))
+        for p in candidates:
+            cell = Cell.of_folder(p)
+            if cell is not None and cell.prefix == _FOLDER.match(p.name)[1]:
+                found.setdefault(cell.key, p.name)
+        return found
+
+    def _next(self, prefix: str) -> str:
+        used = [int(m[2]) for name in [*self.folders.values(),
+                                       *(p.name for p in self.root.glob(f"{prefix}_*"))]
+                if (m := _FOLDER.match(name)) and m[1] == prefix]
+        return f"{prefix}_{max(used, default=0) + 1:04d}"
+
+    def folder(self, cell: Cell) -> str:
+        """The folder name of ``cell`` (assigned now if it is new)."""
+        if cell.key not in self.folders:
+            self.folders[cell.key] = self._next(cell.prefix)
+            self._dirty = True
+        return self.folders[cell.key]
+
+    def save(self) -> None:
+        if self._dirty:
+            atomic_write_json(self.root / LEDGER_FILE,
+                              {"format": 1, "cells": dict(sorted(self.folders.items()))})
+            self._dirty = False

@@ -1,0 +1,175 @@
+"""The configuration's sections, each a small typed value the inner layers read.
+
+``sabr.config`` assembles them into the whole ``ExperimentConfig`` (the grid, loading,
+profiles, one-line errors); ``sabr.data`` and ``sabr.learning`` import this module only,
+so a stage's cached results depend on the sections it reads, never on the rest of the
+configuration module (docs/DESIGN.md, "How a cell is cached").
+
+The stage views (:class:`CellSettings`, :class:`TuningSettings`) are what the tuning and
+training tasks receive: only the sections that decide their results. Reading any other
+section of a view is an AttributeError, so a task's configuration input, which is its
+cache key's configuration part, cannot leave out something the stage reads.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .model_types import MODEL_NAMES
+from .space import HyperparameterSpace
+
+__all__ = ["MODEL_TYPES", "TUNING_METHODS", "MIN_MC_PATHS", "n_test_thetas",
+           "ParameterBoxConfig", "DataGenConfig", "TrainingConfig", "ModelConfig",
+           "CellSettings", "TuningSettings"]
+
+MODEL_TYPES = MODEL_NAMES
+"""The allowed model names (the registry: sabr.model_types)."""
+TUNING_METHODS = ("random", "grid", "bayesian")
+"""The allowed tuning methods; each has its sampler in sabr.learning.tuning's
+TUNING_METHOD_REGISTRY (asserted there)."""
+ModelName = Literal[MODEL_TYPES]            # Literal[("a", "b")] is Literal["a", "b"]
+TuningMethod = Literal[TUNING_METHODS]
+MIN_MC_PATHS = 1_000
+
+
+def n_test_thetas(n: int, test_fraction: float) -> int:
+    """How many of n parameter sets are held out for testing: round(test_fraction n), at least 1."""
+    return max(1, round(test_fraction * n))
+
+
+class StrictSection(BaseModel):
+    """A configuration section: unknown keys are errors, values frozen, defaults validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _range(lo: float, hi: float):
+    """Validator body for a (lower, upper) pair inside [lo, hi]."""
+    def check(value: tuple[float, float]) -> tuple[float, float]:
+        a, b = value
+        if not (lo <= a <= b <= hi):
+            raise ValueError(f"allowed lower <= upper within [{lo}, {hi}]")
+        return value
+    return check
+
+
+class ParameterBoxConfig(StrictSection):
+    """Ranges that parameter sets are drawn from (Funahashi 2022 box by default)."""
+
+    alpha: tuple[float, float] = (0.05, 0.6)
+    beta: tuple[float, float] = (0.3, 0.9)
+    nu: tuple[float, float] = (0.05, 0.9)
+    rho: tuple[float, float] = (-0.75, 0.75)
+
+    _alpha = field_validator("alpha")(_range(1e-4, 5.0))
+    _beta = field_validator("beta")(_range(0.0, 1.0))
+    _nu = field_validator("nu")(_range(0.0, 5.0))
+    _rho = field_validator("rho")(_range(-0.99, 0.99))
+
+
+class DataGenConfig(StrictSection):
+    """How the LF/HF data set is generated (docs/DESIGN.md section 1)."""
+
+    n_parameter_sets: int = Field(1000, ge=8, le=1_000_000)
+    mc_paths: int = Field(100_000, ge=MIN_MC_PATHS, le=100_000_000)
+    steps_per_year: float | None = Field(None, gt=0, le=10_000)
+    parameter_box: ParameterBoxConfig = ParameterBoxConfig()
+    fwd: float = Field(1.0, gt=0)
+    n_strikes: int = Field(21, ge=3, le=201)
+    n_maturities: int = Field(10, ge=1, le=100)
+    maturity_range: tuple[float, float] = (1.0, 10.0)
+    test_fraction: float = Field(0.15, gt=0, lt=1)
+    master_seed: int = Field(42, ge=0, lt=2 ** 32)
+    chunk_size: int = Field(25, ge=1, le=100_000)
+    hf_budget: int | None = Field(None, ge=1)   # the seed's single-budget field; a run overrides it
+
+    _maturity = field_validator("maturity_range")(_range(1e-3, 100.0))
+
+    @field_validator("mc_paths")
+    @classmethod
+    def _even_paths(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError("allowed an even number (antithetic pairs)")
+        return v
+
+    @property
+    def n_test(self) -> int:
+        return n_test_thetas(self.n_parameter_sets, self.test_fraction)
+
+    @property
+    def n_train_pool(self) -> int:
+        return self.n_parameter_sets - self.n_test
+
+    @property
+    def points_per_surface(self) -> int:
+        return self.n_strikes * self.n_maturities
+
+
+class TrainingConfig(StrictSection):
+    """How one cell is trained."""
+
+    epochs: int = Field(200, ge=1, le=100_000)
+    batch_size: int = Field(64, ge=1, le=65_536)
+    learning_rate: float = Field(3e-4, gt=0, le=1.0)
+    validation_fraction: float = Field(0.2, gt=0, lt=1)
+    early_stopping_patience: int = Field(20, ge=1)
+    tuning_epochs: int = Field(30, ge=1, le=100_000)
+    tf_intra_op_threads: int = Field(1, ge=0, le=256)
+    tf_inter_op_threads: int = Field(1, ge=0, le=256)
+
+
+class ModelConfig(StrictSection):
+    """Architecture defaults (tuning may override the fields it searches)."""
+
+    patch_size: tuple[int, int] = (9, 9)
+    cnn_filters: tuple[int, ...] = (32, 64, 128)
+    mlp_hidden_dims: tuple[int, ...] = (64, 64)
+    residual_mlp_hidden_dims: tuple[int, ...] = (32, 32, 32, 32, 32)
+    dropout_rate: float = Field(0.2, ge=0, lt=1)
+
+    @field_validator("patch_size")
+    @classmethod
+    def _odd_patch(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if any(p < 1 or p % 2 == 0 for p in v):
+            raise ValueError("allowed odd sizes >= 1, e.g. [9, 9]")
+        return v
+
+    @field_validator("cnn_filters", "mlp_hidden_dims", "residual_mlp_hidden_dims")
+    @classmethod
+    def _widths(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(w < 1 or w > 4096 for w in v):
+            raise ValueError("allowed a non-empty list of widths in [1, 4096]")
+        return v
+
+
+class CellSettings(StrictSection):
+    """What training one cell reads of the configuration: ``training_config`` and
+    ``model_config`` (the train stage's configuration input and key)."""
+
+    training_config: TrainingConfig = TrainingConfig()
+    model_config_: ModelConfig = Field(ModelConfig(), alias="model_config")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
+                              populate_by_name=True, protected_namespaces=())
+
+    @property
+    def models(self) -> ModelConfig:
+        """The ``model_config`` section (pydantic reserves the attribute name)."""
+        return self.model_config_
+
+    @classmethod
+    def of(cls, cfg) -> "CellSettings":
+        """This view of an ExperimentConfig (or of a wider view)."""
+        return cls.model_validate({name: cfg.models if name == "model_config_" else getattr(cfg, name)
+                                   for name in cls.model_fields})
+
+
+class TuningSettings(CellSettings):
+    """What tuning one (budget, model) reads: :class:`CellSettings` plus the search space,
+    the method and the number of trials."""
+
+    hyperparameter_space: HyperparameterSpace = HyperparameterSpace()
+    tuning_method: TuningMethod = "random"
+    n_hyperparameter_trials: int = Field(15, ge=1, le=10_000)
+
