@@ -21,6 +21,8 @@ import argparse
 import os
 import sys
 
+from sabr.options import OVERRIDES, RUN_OPTIONS
+
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="hf-budget", description=(
@@ -33,32 +35,10 @@ def _parser() -> argparse.ArgumentParser:
                           "(unset: quick, or the file's)")
     run.add_argument("--config", dest="config_path", default=None,
                      help="experiment YAML file (e.g. deployments/prod.yaml)")
-    run.add_argument("--hf-budgets", type=int, nargs="+", default=None, metavar="N",
-                     help="HF points per cell, validation included (unset: the configuration's)")
-    run.add_argument("--allocations", nargs="+", default=None, metavar="STRATEGY",
-                     help="allocation strategies run at every --hf-cpu-budgets entry, of "
-                          "spread surfaces paths/D (D in 2 4 8 16; paths is paths/4) adaptive "
-                          "(from surfaces) adaptive/spread (from the seed's points) (unset: "
-                          "the configuration's; spread)")
-    run.add_argument("--hf-cpu-budgets", nargs="+", default=None, metavar="BUDGET",
-                     help="HF budgets in Monte Carlo CPU-seconds (120) or as a percentage of "
-                          "the pool's whole Monte Carlo cost (5%%) (unset: the "
-                          "configuration's; none)")
-    run.add_argument("--ensemble-size", type=int, default=None, metavar="M",
-                     help="members of every cell's deep ensemble, 1 to 64 (unset: the "
-                          "configuration's; 5 with an adaptive allocation, else 1)")
-    run.add_argument("--model-types", nargs="+", default=None, metavar="MODEL",
-                     help="of mda_cnn residual_mlp direct_mlp cnn_only (unset: all four)")
-    run.add_argument("--hyperparameter-trials", dest="n_hyperparameter_trials", type=int,
-                     default=None, metavar="N", help="tuning trials per (model, budget)")
-    run.add_argument("--random-seeds", dest="n_random_seeds", type=int, default=None,
-                     metavar="N", help="reported seeds per (model, budget)")
-    run.add_argument("--parallel-jobs", type=int, default=None, metavar="N",
-                     help="local Dask worker processes, one core each")
-    run.add_argument("--output-dir", default=None, metavar="DIR",
-                     help="results folder (unset: the configuration's output_dir)")
-    run.add_argument("--tuning-method", default=None, metavar="METHOD",
-                     help="random, grid or bayesian (unset: the configuration's)")
+    for o in RUN_OPTIONS:                # one table: sabr.options
+        run.add_argument(o.flag, dest=o.name, type=o.type, nargs="+" if o.many else None,
+                         default=None, metavar=o.metavar,
+                         help=f"{o.help} (unset: the configuration's)")
     run.add_argument("--dask-address", default=None, metavar="ADDRESS",
                      help="existing Dask scheduler, e.g. tcp://127.0.0.1:8786 "
                           "(unset: $DASK_SCHEDULER_ADDRESS or a local cluster)")
@@ -83,7 +63,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run_params(args) -> dict:
     """The flow's parameters from the command line (None: as configured)."""
-    from flows.preflight import OVERRIDES
     return {"profile": args.profile, "config_path": args.config_path,
             "dask_address": args.dask_address, "skip_experiments": args.skip_experiments,
             **{k: getattr(args, k) for k in OVERRIDES}}
@@ -109,11 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     from flows.preflight import preflight
     from sabr.errors import ConfigError
     if args.command == "analyze":
-        args = argparse.Namespace(profile=None, config_path=None, hf_budgets=None, model_types=None,
-                                  allocations=None, hf_cpu_budgets=None, ensemble_size=None,
-                                  n_hyperparameter_trials=None, n_random_seeds=None,
-                                  parallel_jobs=None, output_dir=args.output_dir,
-                                  tuning_method=None, dask_address=None, skip_experiments=True)
+        args = argparse.Namespace(**{**dict.fromkeys(OVERRIDES), "output_dir": args.output_dir},
+                                  profile=None, config_path=None, dask_address=None,
+                                  skip_experiments=True)
     params = _run_params(args)
     plan = None
     try:

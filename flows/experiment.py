@@ -35,14 +35,12 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.utilities.annotations import allow_failure
 
-from sabr.config import (ExperimentConfig, adaptive_rounds, ensemble_members, planned_cells,
-                         planned_cost_cells, resolve_config, study_models)
-from sabr.budget_labels import (adaptive_start, budget_name, is_adaptive, is_cell_label,
-                                parse_cell_label, parse_cpu_budget)
-from sabr.cells import Cell, CellLedger, folder_holds
+from sabr.budget_labels import budget_name
+from sabr.cells import CellLedger, folder_holds
+from sabr.config import ExperimentConfig, resolve_config
 from sabr.errors import ConfigError
 from sabr.lock import output_lock
-from sabr.model_types import MODEL_TYPES
+from sabr.plan import adaptive_rounds, ensemble_members, make_plan, planned_cells, study_models
 from sabr.settings import CellSettings, TuningSettings
 from tasks.acquisition import acquire_round
 from tasks.data import assemble_dataset, dataset_identity, generate_chunk, generation_plan
@@ -61,52 +59,6 @@ RESULTS_DIR = ".prefect-results"
 
 class ExperimentFailed(RuntimeError):
     """Some cells did not finish; the results of the others are written."""
-
-
-SLOWEST_MODELS_FIRST = tuple(sorted(MODEL_TYPES, key=lambda m: MODEL_TYPES[m].cost_rank))
-"""Models by measured cost per cell (the registry's cost_rank, sabr.model_types)."""
-TUNE_PRIORITY, TRAIN_PRIORITY = 2_000_000, 1_000_000
-
-
-def longest_first(cells):
-    """(budget, model[, seed]) tuples ordered by expected cost: largest budget, then the
-    slower model, then seed. CPU-budget cells ('surfaces@5%', 'spread@120s') come after
-    the point budgets, percentages before seconds, each largest first."""
-    rank = {m: i for i, m in enumerate(SLOWEST_MODELS_FIRST)}
-    return sorted(cells, key=lambda c: (*_budget_rank(c[0]), rank.get(c[1], len(rank)),
-                                        *c[2:]))
-
-
-def _budget_rank(budget) -> tuple:
-    if isinstance(budget, str) and "@" in budget:
-        allocation, value = parse_cell_label(budget)
-        amount, fraction = parse_cpu_budget(value)
-        return (1 if fraction else 2, -amount, allocation)
-    return (0, -int(budget), "")
-
-
-def _tunings(cfg: ExperimentConfig) -> list:
-    """(budget, model) of every tuning: each point budget and each CPU-budget label; an
-    ``adaptive`` cell uses the ``surfaces`` tuning of its budget (:func:`_tuning_of`)."""
-    study = dict.fromkeys((_tuning_of(b), m) for b, m, _ in planned_cost_cells(cfg))
-    return [(b, m) for b in cfg.hf_budgets for m in cfg.model_types] + list(study)
-
-
-def _tuning_of(budget):
-    """Which tuning a cell's hyperparameters come from: its own (budget, model)'s, except
-    that an adaptive round takes the tuning of the allocation it starts from at its budget
-    (``surfaces``' for ``adaptive``, ``spread``'s for ``adaptive/spread``): its points are
-    chosen by models trained on the earlier rounds, so no replicate of them exists to tune
-    on before the run, and its first round's points are that allocation's."""
-    if is_cell_label(budget) and is_adaptive(budget):
-        return f"{adaptive_start(budget)}@{budget.partition('@')[2]}"
-    return budget
-
-
-def _tuning_folder(model_type: str, budget) -> str:
-    """'mda_cnn_b200' (the seed's cells), 'mda_cnn_surfaces@120s', 'mda_cnn_paths-4@5%'."""
-    name = budget_name(budget)
-    return f"{model_type}_{name.replace('=', '').replace('/', '-')}"
 
 
 @flow(name="hf-budget-experiment", log_prints=True)
@@ -142,57 +94,55 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
             dataset = assemble_dataset.with_options(refresh_cache=True).submit(
                 data_json, chunk_futs, data_dir)
 
-    # Every cell's folder, from the output folder's ledger: a folder depends on the cell
-    # alone (sabr.cells), so a grown or reordered grid keeps every folder it had.
-    members = ensemble_members(cfg)
-    planned = planned_cells(cfg)
-    cost_planned = planned_cost_cells(cfg)
+    # The plan: every cell, tuning and round, each cell's folder from the output folder's
+    # ledger (a folder depends on the cell alone, sabr.cells), names and priorities.
     ledger = CellLedger(out)
-    cells = {c: Cell(c[1], c[0], c[2], members) for c in [*planned, *cost_planned]}
-    exp_dirs = {c: str(out / ledger.folder(cell)) for c, cell in cells.items()}
+    plan = make_plan(cfg, ledger)
     ledger.save()
-    stale = {c for c, cell in cells.items() if not folder_holds(exp_dirs[c], cell)}
-
-    # Dask priorities: a worker runs the tunings queued on it before its trainings (a
-    # tuning gates its cells), each longest first, so the run ends on short cells and no
-    # core idles long at the end. Without them, tasks submitted within Dask's 100 ms fifo
-    # window ran in no set order: in one quick run a b=50 tuning ran last and its two
-    # cells after it, one core idle for 4.8 s. (Dask hands a ready task to a worker at
-    # once, so the order is per worker, not global; work stealing rebalances.)
-    tuned = {}
-    for rank, (b, m) in enumerate(longest_first(_tunings(cfg))):
-        with dask.annotate(priority=TUNE_PRIORITY - rank):
-            tuned[(b, m)] = tune_cell.with_options(
-                task_run_name=f"tune {m} {budget_name(b)}").submit(
-                tuning_json, dataset, m, b, data_dir, str(out / "tuning" / _tuning_folder(m, b)),
-                **recycle)
-    rounds = adaptive_rounds(cfg)
-    train_futs = {}
-    independent = [c for c in [*planned, *cost_planned] if c[0] not in rounds]
-    for rank, (b, m, s) in enumerate(longest_first(independent)):
-        with dask.annotate(priority=TRAIN_PRIORITY - rank):
-            train_futs[(b, m, s)] = train_cell.with_options(
-                task_run_name=f"train {m} {budget_name(b)} s={s}",
-                refresh_cache=(b, m, s) in stale).submit(
-                cell_json, dataset, m, b, s, allow_failure(tuned[(b, m)]), data_dir,
-                exp_dirs[(b, m, s)], members, **recycle)
-    acquire_futs = _submit_rounds(cfg, cell_json, dataset, tuned, exp_dirs, stale, members, out,
-                                  train_futs)
-    log.info("submitted %d chunks, %d tunings, %d trainings%s", len(chunk_futs), len(tuned),
-             len(train_futs), f", {len(acquire_futs)} acquisitions ({len(rounds)} rounds)"
-             if acquire_futs else "")
-    redo = [c for c in stale if Path(exp_dirs[c]).exists()]
+    stale = {p.cell for p in plan.all_cells() if not folder_holds(out / p.folder, p.cell)}
+    redo = [c for c in stale if (out / ledger.folder(c)).exists()]
     if redo:
         log.info("%d cells whose folder does not hold their result are computed again",
                  len(redo))
+
+    tuned = {}
+    for t in plan.tunings:
+        with dask.annotate(priority=t.priority):
+            tuned[(t.budget, t.model_type)] = tune_cell.with_options(
+                task_run_name=t.run_name).submit(
+                tuning_json, dataset, t.model_type, t.budget, data_dir, str(out / t.folder),
+                **recycle)
+    train_futs, acquire_futs = {}, {}
+    for p in plan.all_cells():
+        c = p.cell
+        extra = {}
+        if p.acquisition is not None:           # an adaptive round: buy, then train
+            a = p.acquisition
+            before = p.previous and (p.previous.budget, c.model_type, c.seed)
+            with dask.annotate(priority=p.priority):
+                acquire_futs[p.id] = acquire_round.with_options(task_run_name=a.run_name).submit(
+                    cell_json, dataset, c.model_type, a.label, c.seed, a.round,
+                    acquire_futs.get(before), train_futs.get(before), data_dir,
+                    str(out / a.folder))
+            extra = {"acquired": acquire_futs[p.id], "score_pool": p.score_pool,
+                     "warm_from": p.warm_from and str(out / ledger.folder(p.warm_from))}
+        with dask.annotate(priority=p.priority):
+            train_futs[p.id] = train_cell.with_options(
+                task_run_name=p.run_name, refresh_cache=c in stale).submit(
+                cell_json, dataset, c.model_type, c.budget, c.seed,
+                allow_failure(tuned[p.tuning]), data_dir, str(out / p.folder), c.members,
+                **extra, **recycle)
+    log.info("submitted %d chunks, %d tunings, %d trainings%s", len(chunk_futs), len(tuned),
+             len(train_futs), f", {len(acquire_futs)} acquisitions "
+             f"({len(plan.round_labels)} rounds)" if acquire_futs else "")
 
     kind_of = {id(f): ("data", (first, last)) for f, (first, last, _) in zip(chunk_futs, chunks)}
     kind_of.update({id(f): ("tuning", cell) for cell, f in tuned.items()})
     kind_of.update({id(f): ("cell", cell) for cell, f in train_futs.items()})
     kind_of.update({id(f): ("acquire", cell) for cell, f in acquire_futs.items()})
     with RunProgress(len(chunk_futs), len(tuned), len(train_futs), log,
-                     n_acquisitions=len(acquire_futs), rounds=rounds,
-                     rounds_per_seed=len(rounds) * len(study_models(cfg))) as progress:
+                     n_acquisitions=len(acquire_futs), rounds=list(plan.round_labels),
+                     rounds_per_seed=plan.rounds_per_seed) as progress:
         for fut in as_completed([*chunk_futs, *tuned.values(), *train_futs.values(),
                                  *acquire_futs.values()]):
             fut.wait()                  # first: the state is final after it, not lagging
@@ -210,46 +160,11 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     outcomes = {"generate": _outcomes(chunk_futs), "assemble": _outcomes([dataset]),
                 "tune": _outcomes(tuned.values()), "train": _outcomes(train_futs.values())}
     clock = {"flow_started": started, "workers": worker_count(planned_workers(cfg))}
-    summary = aggregate_results.submit(planned, str(out), len(planned), run_name, failures,
-                                       outcomes, clock, cost_planned).result()
+    summary = aggregate_results.submit(plan.point_cells, str(out), len(plan.point_cells),
+                                       run_name, failures, outcomes, clock,
+                                       plan.cost_cells).result()
     summary["dataset"] = data_dir
     return summary
-
-
-def _submit_rounds(cfg, cell_json, dataset, tuned, exp_dirs, stale, members, out,
-                   train_futs) -> dict:
-    """Submit the ``adaptive`` rounds, chained per (model, seed): round r's acquisition
-    takes round r-1's acquisition and trained ensemble, its training that acquisition (and,
-    warm-started, round r-1's folder). Adds the trainings to ``train_futs``; returns the
-    acquisitions by (label, model, seed)."""
-    acquire_futs = {}
-    data_dir = str(out / "data")
-    for allocation in dict.fromkeys(label.partition("@")[0] for label in adaptive_rounds(cfg)):
-        rounds = adaptive_rounds(cfg, allocation)
-        what = "points" if adaptive_start(allocation) == "spread" else "surfaces"
-        folder = out / allocation.replace("/", "-")
-        for m in study_models(cfg):
-            for s in range(cfg.n_random_seeds):
-                previous = scored = None
-                for r, label in enumerate(rounds, start=1):
-                    warm = (exp_dirs[(rounds[r - 2], m, s)]
-                            if r > 1 and cfg.adaptive_warm_start else None)
-                    with dask.annotate(priority=TRAIN_PRIORITY + 1):   # a round gates the next
-                        acq = acquire_round.with_options(
-                            task_run_name=f"acquire {what} r={r} s={s} ({m})").submit(
-                            cell_json, dataset, m, label, s, r, previous, scored, data_dir,
-                            str(folder / f"{m}_s{s}"))
-                        fut = train_cell.with_options(
-                            task_run_name=f"train {m} ensemble r={r} s={s} ({label})",
-                            refresh_cache=(label, m, s) in stale).submit(
-                            cell_json, dataset, m, label, s,
-                            allow_failure(tuned[(_tuning_of(label), m)]), data_dir,
-                            exp_dirs[(label, m, s)], members, acq, r < len(rounds), warm,
-                            recycle_mib=cfg.worker_recycle_mib)
-                    acquire_futs[(label, m, s)] = acq
-                    train_futs[(label, m, s)] = fut
-                    previous, scored = acq, fut
-    return acquire_futs
 
 
 def _outcomes(futs) -> list[tuple[str, dict | None]]:

@@ -15,13 +15,17 @@ import pandas as pd
 import yaml
 
 from sabr.config import ExperimentConfig
+from sabr.errors import ConfigError
 from sabr.io import atomic_write_text
+from sabr.options import OVERRIDES
 from sabr.space import HyperparameterSpace
 
 __all__ = ["ExperimentOrchestrator", "create_experiment_orchestrator", "HyperparameterSpace",
            "CONFIG_FILE"]
 
 CONFIG_FILE = "orchestrator_config.yaml"
+_FIXED = ("output_dir", "parallel_jobs")
+"""Options the orchestrator is made with (its output_dir and n_parallel_jobs)."""
 
 
 class ExperimentOrchestrator:
@@ -50,15 +54,24 @@ class ExperimentOrchestrator:
 
     def analysis_config(self, hf_budgets=None, model_types=None, hyperparameter_space=None,
                         n_hyperparameter_trials=None, n_random_seeds=None,
-                        tuning_method=None) -> ExperimentConfig:
-        """The base config with an analysis' grid; None keeps the base value."""
+                        **options) -> ExperimentConfig:
+        """The base config with an analysis' grid and options (sabr.options.RUN_OPTIONS but
+        the folder and the workers, which the orchestrator was made with); None keeps the
+        base value. ConfigError for an option that is not one."""
+        allowed = [o for o in OVERRIDES if o not in _FIXED]
+        for name in options:
+            if name not in allowed:
+                raise ConfigError(f"{name} is not an argument of run_hf_budget_analysis: allowed "
+                                  f"{', '.join(['hyperparameter_space', *allowed])}"
+                                  + (f" ({name} is set when the orchestrator is made)"
+                                     if name in _FIXED else ""))
         space = hyperparameter_space
         if isinstance(space, HyperparameterSpace):
             space = space.model_dump(mode="json")
         return self.base_config.with_overrides(
             hf_budgets=hf_budgets, model_types=model_types, hyperparameter_space=space,
             n_hyperparameter_trials=n_hyperparameter_trials, n_random_seeds=n_random_seeds,
-            tuning_method=tuning_method)
+            **options)
 
     def write_config(self, cfg: ExperimentConfig) -> Path:
         """Write ``cfg`` as YAML to ``<output_dir>/orchestrator_config.yaml`` (atomically)."""
@@ -67,14 +80,16 @@ class ExperimentOrchestrator:
 
     def run_hf_budget_analysis(self, hf_budgets=None, model_types=None,
                                hyperparameter_space: HyperparameterSpace | dict | None = None,
-                               n_hyperparameter_trials: int = 10, n_random_seeds: int = 3, *,
-                               tuning_method: str | None = None) -> pd.DataFrame:
+                               n_hyperparameter_trials: int | None = None,
+                               n_random_seeds: int | None = None, **options) -> pd.DataFrame:
         """Run the ``hf-budget`` flow on this grid; cells already done are reused (``Cached``).
 
         Args:
-            hf_budgets, model_types: the grid (default: the base config's).
-            hyperparameter_space: the tuning choices (default: the base config's).
-            n_hyperparameter_trials, n_random_seeds, tuning_method: as in the config.
+            hf_budgets, model_types: the grid; hyperparameter_space: the tuning choices;
+            n_hyperparameter_trials, n_random_seeds: as in the config. Each defaults to the
+            base config's, as every option of the command line does.
+            options: any other option of a run (sabr.options.RUN_OPTIONS: tuning_method,
+                allocations, hf_cpu_budgets, ensemble_size), None meaning the base config's.
         Returns:
             detailed_results.csv as a DataFrame: one row per (budget, model_type, seed) with
             status ("ok", "failed", "missing"), reason and the test metrics (bp).
@@ -82,7 +97,7 @@ class ExperimentOrchestrator:
             RuntimeWarning when some cells did not finish (their rows say why).
         """
         cfg = self.analysis_config(hf_budgets, model_types, hyperparameter_space,
-                                   n_hyperparameter_trials, n_random_seeds, tuning_method)
+                                   n_hyperparameter_trials, n_random_seeds, **options)
         path = self.write_config(cfg)
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")   # as the CLI does
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -19,16 +19,13 @@ from pathlib import Path
 from sabr.config import ExperimentConfig, resolve_config
 from sabr.errors import ConfigError
 from sabr.lock import check_free
+from sabr.options import OVERRIDES
 
 from flows.runner import check_reachable, validate_dask_address
 from flows.slurm import check_slurm
 
 __all__ = ["RunPlan", "preflight", "require_finished_cells", "check_writable", "OVERRIDES"]
 
-OVERRIDES = ("hf_budgets", "model_types", "n_hyperparameter_trials", "n_random_seeds",
-             "parallel_jobs", "output_dir", "tuning_method", "allocations", "hf_cpu_budgets",
-             "ensemble_size")
-"""The flow's parameters that override a field of the configuration."""
 
 
 @dataclass(frozen=True)

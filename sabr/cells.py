@@ -79,7 +79,7 @@ class CellLedger:
     """Which folder of ``output_dir`` each cell has (``cells.json``), assigned once.
 
     ``folder(cell)`` returns the cell's folder name, giving a new cell the next free number
-    of its prefix (past every folder on disk, ledgered or not); ``save()`` writes the
+    of its prefix (past every such folder on disk, ledgered or not); ``save()`` writes the
     ledger atomically. Without a ledger, the folders on disk are adopted by their
     config.json (an output folder of an earlier version), a finished one first.
     """
@@ -105,7 +105,7 @@ class CellLedger:
 
     def _next(self, prefix: str) -> str:
         used = [int(m[2]) for name in [*self.folders.values(),
-                                       *(p.name for p in self.root.glob(f"{prefix}_*"))]
+                                       *(p.name for p in self.root.glob(f"{prefix}_*") if p.is_dir())]
                 if (m := _FOLDER.match(name)) and m[1] == prefix]
         return f"{prefix}_{max(used, default=0) + 1:04d}"
 

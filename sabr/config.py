@@ -21,10 +21,17 @@ from .budget_labels import (ADAPTIVE_STARTS, ALLOCATION_NAMES, MIN_PREFIX_PATHS,
                             parse_allocation, parse_cpu_budget)
 from .cluster import ClusterConfig
 from .errors import ConfigError
-from .settings import (MODEL_TYPES, TUNING_METHODS, DataGenConfig, ModelConfig,
+from .plan import (DEFAULT_ENSEMBLE_SIZE, adaptive_rounds, ensemble_members, planned_cells,
+                   planned_cost_cells, study_models)
+from .model_types import MODEL_NAMES
+from .settings import (TUNING_METHODS, DataGenConfig, ModelConfig,
                        ModelName, ParameterBoxConfig, TrainingConfig, TuningMethod, StrictSection,
                        n_test_thetas)
 from .space import HyperparameterSpace
+
+MODEL_TYPES = MODEL_NAMES
+"""The allowed model names: the seed's name for the model-type registry's keys
+(sabr.model_types.MODEL_NAMES, where the registry itself is MODEL_TYPES)."""
 
 __all__ = [
     "ConfigError",
@@ -63,7 +70,7 @@ class ExperimentConfig(StrictSection):
     hf_cpu_budgets: tuple[str, ...] = ()
     """HF budgets in Monte Carlo CPU-seconds ('120s', or 120) or as a percentage of the
     train pool's whole Monte Carlo cost ('5%'); stored as labels ('120s', '5%')."""
-    model_types: tuple[ModelName, ...] = MODEL_TYPES
+    model_types: tuple[ModelName, ...] = MODEL_NAMES
     cost_model_types: tuple[ModelName, ...] | None = None
     """The models of the allocation study (``hf_cpu_budgets``): those of ``model_types``
     that are in this list; when none is (a narrower ``--model-types``), the first of
@@ -151,7 +158,7 @@ class ExperimentConfig(StrictSection):
     @classmethod
     def _models(cls, v):
         if not v:
-            raise ValueError(f"allowed a non-empty subset of {list(MODEL_TYPES)}")
+            raise ValueError(f"allowed a non-empty subset of {list(MODEL_NAMES)}")
         if len(set(v)) != len(v):
             raise ValueError("allowed distinct values (no duplicates)")
         return v
@@ -353,48 +360,6 @@ def _applied(cfg: ExperimentConfig, given: dict) -> ExperimentConfig:
                           f"cluster.slurm.cores each, between cluster.slurm.adapt.min_jobs and "
                           f"max_jobs); allowed unset")
     return cfg
-
-
-def planned_cells(cfg: ExperimentConfig) -> list[tuple[int, str, int]]:
-    """Every (budget, model, seed) of the grid, in the order that numbers the exp_XXXX folders."""
-    return [(b, m, s) for b in cfg.hf_budgets for m in cfg.model_types
-            for s in range(cfg.n_random_seeds)]
-
-
-def planned_cost_cells(cfg: ExperimentConfig) -> list[tuple[str, str, int]]:
-    """Every (CPU-budget label, model, seed) of the allocation study, label
-    '<allocation>@<budget>' ('surfaces@120s'), in the order that numbers the cost_XXXX
-    folders: by budget as given, then allocation, model and seed."""
-    return [(f"{a}@{c}", m, s) for c in cfg.hf_cpu_budgets for a in cfg.allocations
-            for m in study_models(cfg) for s in range(cfg.n_random_seeds)]
-
-
-DEFAULT_ENSEMBLE_SIZE = 5
-"""Members of an ensemble when ``ensemble_size`` is unset in a run that needs one."""
-
-
-def ensemble_members(cfg: ExperimentConfig) -> int:
-    """Every cell's ensemble size M (ExperimentConfig.ensemble_size)."""
-    if cfg.ensemble_size is not None:
-        return int(cfg.ensemble_size)
-    return DEFAULT_ENSEMBLE_SIZE if any(is_adaptive(a) for a in cfg.allocations) else 1
-
-
-def adaptive_rounds(cfg: ExperimentConfig, allocation: str | None = None) -> list[str]:
-    """The CPU-budget labels of an adaptive allocation's rounds, smallest first ([] if the
-    run has none); ``allocation`` None: every adaptive allocation's, one after the other
-    ('adaptive@2%', ..., 'adaptive/spread@2%', ...)."""
-    names = [a for a in cfg.allocations if is_adaptive(a)
-             and (allocation is None or a == allocation_name(allocation))]
-    budgets = sorted(cfg.hf_cpu_budgets, key=lambda c: parse_cpu_budget(c)[0])
-    return [f"{a}@{c}" for a in names for c in budgets]
-
-
-def study_models(cfg: ExperimentConfig) -> list[str]:
-    """The allocation study's models: those of model_types in cost_model_types (all when
-    it is None); when none is, the first of model_types."""
-    models = [m for m in cfg.model_types if m in (cfg.cost_model_types or cfg.model_types)]
-    return models or list(cfg.model_types[:1])
 
 
 def resolve_config(profile: str | None = None, config_path: str | Path | None = None,

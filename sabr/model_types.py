@@ -35,6 +35,8 @@ class ModelType:
         tuned_parameters: the hyperparameters its tuning searches (sabr.space fields).
         cost_rank: 0 = most expensive per cell; the flow schedules low ranks first.
         baseline: the single-fidelity baseline of the relative improvements (exactly one).
+        reads_as: (tuned parameter, hyperparameter) pairs: its builder reads that tuned
+            parameter under another name (residual_mlp's MLP widths), so tuning sets both.
     """
 
     name: str
@@ -44,6 +46,7 @@ class ModelType:
     tuned_parameters: tuple[str, ...]
     cost_rank: int
     baseline: bool = False
+    reads_as: tuple[tuple[str, str], ...] = ()
 
 
 # cost ranks measured on the full run: CNN cells 75-110 s, MLP cells 25-30 s at b=1000
@@ -51,7 +54,8 @@ MODEL_TYPES: dict[str, ModelType] = {m.name: m for m in (
     ModelType("mda_cnn", "build_mda_cnn", ("patch", "features"), residual=True,
               tuned_parameters=TUNED_BASE + ("cnn_filters", "mlp_hidden_dims"), cost_rank=0),
     ModelType("residual_mlp", "build_residual_mlp", ("features",), residual=True,
-              tuned_parameters=TUNED_BASE + ("mlp_hidden_dims",), cost_rank=2),
+              tuned_parameters=TUNED_BASE + ("mlp_hidden_dims",), cost_rank=2,
+              reads_as=(("mlp_hidden_dims", "residual_mlp_hidden_dims"),)),
     ModelType("direct_mlp", "build_direct_mlp", ("params",), residual=False,
               tuned_parameters=TUNED_BASE + ("mlp_hidden_dims",), cost_rank=3, baseline=True),
     ModelType("cnn_only", "build_cnn_only", ("patch",), residual=True,

@@ -19,16 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .model_types import MODEL_NAMES
 from .space import HyperparameterSpace
 
-__all__ = ["MODEL_TYPES", "TUNING_METHODS", "MIN_MC_PATHS", "n_test_thetas",
+__all__ = ["TUNING_METHODS", "MIN_MC_PATHS", "n_test_thetas",
            "ParameterBoxConfig", "DataGenConfig", "TrainingConfig", "ModelConfig",
            "CellSettings", "TuningSettings"]
 
-MODEL_TYPES = MODEL_NAMES
-"""The allowed model names (the registry: sabr.model_types)."""
 TUNING_METHODS = ("random", "grid", "bayesian")
 """The allowed tuning methods; each has its sampler in sabr.learning.tuning's
 TUNING_METHOD_REGISTRY (asserted there)."""
-ModelName = Literal[MODEL_TYPES]            # Literal[("a", "b")] is Literal["a", "b"]
+ModelName = Literal[MODEL_NAMES]            # Literal[("a", "b")] is Literal["a", "b"]
 TuningMethod = Literal[TUNING_METHODS]
 MIN_MC_PATHS = 1_000
 

@@ -35,6 +35,7 @@ import pandas as pd
 from .compare import geometric_mean_interval, holm, paired_test
 from .efficiency import budget_for_target, budget_for_target_fit
 from ..budget_labels import adaptive_start, is_adaptive
+from ..model_types import MODEL_NAMES
 
 __all__ = ["POINT_DESIGN", "BELOW", "study_cells", "cost_curves", "compare_allocations",
            "cost_for_target", "cost_ratios", "answer", "allocation_tables",
@@ -233,13 +234,16 @@ def _pct(v: float) -> str:
     return f"{100 * v:.2g} %" if v < 0.1 else f"{100 * v:.0f} %"
 
 
-def answer(ratios: pd.DataFrame, curves: pd.DataFrame | None = None, model: str = "mda_cnn") -> str:
-    """The study's answer in one sentence, for ``model`` (else the first model); when no
-    allocation reaches the target, the closest cell of ``curves`` (lowest RMSE)."""
+def answer(ratios: pd.DataFrame, curves: pd.DataFrame | None = None,
+           model: str | None = None) -> str:
+    """The study's answer in one sentence, for ``model`` (unset or absent: the study's first
+    model in the registry's order, sabr.model_types); when no allocation reaches the target,
+    the closest cell of ``curves`` (lowest RMSE)."""
     if ratios is None or ratios.empty:
         return ""
     if model not in set(ratios.model_type):
-        model = sorted(ratios.model_type)[0]
+        present = set(ratios.model_type)
+        model = next((m for m in MODEL_NAMES if m in present), sorted(present)[0])
     mine = ratios[ratios.model_type == model]
     if (mine.flag == NO_TARGET).all():
         return (f"For {model}, the seed design's {mine.reference.iloc[0]} error is within the "

@@ -32,10 +32,12 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from ..settings import MODEL_TYPES, TUNING_METHODS
+from ..model_types import MODEL_NAMES, MODEL_TYPES
+from ..settings import TUNING_METHODS
 from ..data.budgets import TUNING_REPLICATE
 from ..data.dataset import load_dataset
-from ..space import RELEVANT_PARAMETERS, HyperparameterSpace, decode_widths, encode_widths
+from ..space import (RELEVANT_PARAMETERS, WIDTH_PARAMETERS, HyperparameterSpace, decode_widths,
+                     encode_widths)
 from .training import (cell_seed, configure_tensorflow, fit_model, fresh_keras_state,
                        prepare_cell_data)
 
@@ -134,7 +136,7 @@ class HyperparameterTuner:
                  study_dir: str | Path | None = None):
         if model_type not in RELEVANT_PARAMETERS:
             raise ValueError(f"model_type={model_type!r} is invalid: allowed one of "
-                             f"{list(MODEL_TYPES)}")
+                             f"{list(MODEL_NAMES)}")
         if isinstance(data, (str, os.PathLike)):
             data = load_dataset(data)
         if budget is None:
@@ -160,11 +162,11 @@ class HyperparameterTuner:
         """Optuna params (encoded) -> full hyperparameter dict for train_and_evaluate."""
         hp = self.default_hyperparameters()
         for name, value in params.items():
-            hp[name] = decode_widths(value) if name in ("cnn_filters", "mlp_hidden_dims") else value
+            hp[name] = decode_widths(value) if name in WIDTH_PARAMETERS else value
         hp.update(learning_rate=float(hp["learning_rate"]), batch_size=int(hp["batch_size"]),
                   dropout_rate=float(hp["dropout_rate"]))
-        if self.model_type == "residual_mlp":     # that builder reads residual_mlp_hidden_dims
-            hp["residual_mlp_hidden_dims"] = list(hp["mlp_hidden_dims"])
+        for tuned, name in MODEL_TYPES[self.model_type].reads_as:
+            hp[name] = list(hp[tuned])
         return hp
 
     def suggest(self, trial) -> dict:

@@ -1,7 +1,7 @@
 """The flow orders its Dask work by priority: tunings before trainings, longest first."""
 from __future__ import annotations
 
-from flows.experiment import TRAIN_PRIORITY, TUNE_PRIORITY, longest_first
+from sabr.plan import TRAIN_PRIORITY, TUNE_PRIORITY, longest_first
 
 
 def test_longest_first_orders_by_budget_then_model_cost_then_seed():

@@ -1,0 +1,213 @@
+"""The plan of a run, made once from the validated configuration (docs/DESIGN.md section 3).
+
+:func:`make_plan` derives everything a run does: its cells (each a sabr.cells.Cell with
+its folder from the output folder's ledger, its task run name, its Dask priority and the
+tuning it takes its hyperparameters from), its tunings, and the adaptive rounds chained
+per (model, seed) with their acquisitions. The flow submits what the plan says and holds
+no policy of its own. No Prefect, no Dask: a plan is plain values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .budget_labels import (adaptive_start, allocation_name, budget_name, is_adaptive,
+                            is_cell_label, parse_cell_label, parse_cpu_budget)
+from .cells import Cell, CellLedger
+from .model_types import MODEL_TYPES
+
+if TYPE_CHECKING:
+    from .config import ExperimentConfig
+
+__all__ = ["Plan", "PlannedCell", "Tuning", "Acquisition", "make_plan", "planned_cells",
+           "planned_cost_cells", "study_models", "ensemble_members", "adaptive_rounds",
+           "longest_first", "tuning_of", "DEFAULT_ENSEMBLE_SIZE", "TUNE_PRIORITY",
+           "TRAIN_PRIORITY", "SLOWEST_MODELS_FIRST"]
+
+DEFAULT_ENSEMBLE_SIZE = 5
+"""Members of an ensemble when ``ensemble_size`` is unset in a run that needs one."""
+SLOWEST_MODELS_FIRST = tuple(sorted(MODEL_TYPES, key=lambda m: MODEL_TYPES[m].cost_rank))
+"""Models by measured cost per cell (the registry's cost_rank, sabr.model_types)."""
+TUNE_PRIORITY, TRAIN_PRIORITY = 2_000_000, 1_000_000
+"""Dask priorities: a worker runs the tunings queued on it before its trainings (a tuning
+gates its cells), each longest first, so a run ends on short cells and no core idles long
+at the end; an adaptive round's tasks come before both (a round gates the next)."""
+
+
+def planned_cells(cfg: ExperimentConfig) -> list[tuple[int, str, int]]:
+    """Every (budget, model, seed) of the seed's grid, budgets, then models, then seeds."""
+    return [(b, m, s) for b in cfg.hf_budgets for m in cfg.model_types
+            for s in range(cfg.n_random_seeds)]
+
+
+def planned_cost_cells(cfg: ExperimentConfig) -> list[tuple[str, str, int]]:
+    """Every (CPU-budget label, model, seed) of the allocation study, label
+    '<allocation>@<budget>' ('surfaces@120s'): by budget as given, then allocation, model
+    and seed."""
+    return [(f"{a}@{c}", m, s) for c in cfg.hf_cpu_budgets for a in cfg.allocations
+            for m in study_models(cfg) for s in range(cfg.n_random_seeds)]
+
+
+def ensemble_members(cfg: ExperimentConfig) -> int:
+    """Every cell's ensemble size M (ExperimentConfig.ensemble_size): unset means
+    :data:`DEFAULT_ENSEMBLE_SIZE` in a run with an adaptive allocation, else 1."""
+    if cfg.ensemble_size is not None:
+        return int(cfg.ensemble_size)
+    return DEFAULT_ENSEMBLE_SIZE if any(is_adaptive(a) for a in cfg.allocations) else 1
+
+
+def adaptive_rounds(cfg: ExperimentConfig, allocation: str | None = None) -> list[str]:
+    """The CPU-budget labels of an adaptive allocation's rounds, smallest first ([] if the
+    run has none); ``allocation`` None: every adaptive allocation's, one after the other
+    ('adaptive@2%', ..., 'adaptive/spread@2%', ...)."""
+    names = [a for a in cfg.allocations if is_adaptive(a)
+             and (allocation is None or a == allocation_name(allocation))]
+    budgets = sorted(cfg.hf_cpu_budgets, key=lambda c: parse_cpu_budget(c)[0])
+    return [f"{a}@{c}" for a in names for c in budgets]
+
+
+def study_models(cfg: ExperimentConfig) -> list[str]:
+    """The allocation study's models: those of model_types in cost_model_types (all when
+    it is None); when none is, the first of model_types."""
+    models = [m for m in cfg.model_types if m in (cfg.cost_model_types or cfg.model_types)]
+    return models or list(cfg.model_types[:1])
+
+
+def longest_first(cells):
+    """(budget, model[, seed]) tuples ordered by expected cost: largest budget, then the
+    slower model, then seed. CPU-budget cells ('surfaces@5%', 'spread@120s') come after
+    the point budgets, percentages before seconds, each largest first."""
+    rank = {m: i for i, m in enumerate(SLOWEST_MODELS_FIRST)}
+    return sorted(cells, key=lambda c: (*_budget_rank(c[0]), rank.get(c[1], len(rank)),
+                                        *c[2:]))
+
+
+def _budget_rank(budget) -> tuple:
+    if is_cell_label(budget):
+        allocation, value = parse_cell_label(budget)
+        amount, fraction = parse_cpu_budget(value)
+        return (1 if fraction else 2, -amount, allocation)
+    return (0, -int(budget), "")
+
+
+def tuning_of(budget):
+    """Which tuning a cell's hyperparameters come from: its own (budget, model)'s, except
+    that an adaptive round takes the tuning of the allocation it starts from at its budget
+    (``surfaces``' for ``adaptive``, ``spread``'s for ``adaptive/spread``): its points are
+    chosen by models trained on the earlier rounds, so no replicate of them exists to tune
+    on before the run, and its first round's points are that allocation's."""
+    if is_cell_label(budget) and is_adaptive(budget):
+        return f"{adaptive_start(budget)}@{budget.partition('@')[2]}"
+    return budget
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """One tuning of (budget, model): its folder of Optuna journals (relative to the output
+    folder), task run name and priority."""
+
+    budget: int | str
+    model_type: str
+    folder: str
+    run_name: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """Round ``round`` of an adaptive allocation for (model, seed): which data it buys."""
+
+    label: str
+    model_type: str
+    seed: int
+    round: int
+    folder: str
+    run_name: str
+
+
+@dataclass(frozen=True)
+class PlannedCell:
+    """A cell as the run trains it. ``tuning``: the (budget, model) whose hyperparameters it
+    takes. An adaptive round also has its ``acquisition``, ``previous`` (the round before,
+    whose acquisition and scores it follows), ``warm_from`` (the cell whose members it
+    continues) and ``score_pool`` (it scores the pool for the next round)."""
+
+    cell: Cell
+    folder: str
+    run_name: str
+    priority: int
+    tuning: tuple
+    acquisition: Acquisition | None = None
+    previous: Cell | None = None
+    warm_from: Cell | None = None
+    score_pool: bool = False
+
+    @property
+    def id(self) -> tuple:
+        """(budget, model, seed): how the report and the progress lines name it."""
+        return (self.cell.budget, self.cell.model_type, self.cell.seed)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run does, in the order it is submitted: ``tunings``, the ``cells`` that need
+    nothing but their tuning, then ``rounds`` (adaptive cells, each after its acquisition).
+    ``point_cells`` and ``cost_cells``: the (budget, model, seed) of the seed's grid and of
+    the allocation study, as the report tables list them."""
+
+    tunings: tuple[Tuning, ...]
+    cells: tuple[PlannedCell, ...]
+    rounds: tuple[PlannedCell, ...]
+    point_cells: list = field(default_factory=list)
+    cost_cells: list = field(default_factory=list)
+    members: int = 1
+    round_labels: tuple[str, ...] = ()
+    rounds_per_seed: int = 0
+
+    def all_cells(self) -> tuple[PlannedCell, ...]:
+        return self.cells + self.rounds
+
+
+def _tuning_folder(model_type: str, budget) -> str:
+    """'tuning/mda_cnn_b200' (the seed's cells), 'tuning/mda_cnn_paths-4@5%'."""
+    name = budget_name(budget)
+    return f"tuning/{model_type}_{name.replace('=', '').replace('/', '-')}"
+
+
+def make_plan(cfg: ExperimentConfig, ledger: CellLedger) -> Plan:
+    """The plan of ``cfg``'s run; each cell's folder from ``ledger`` (new cells are given
+    theirs, numbered in the grid's order: the caller saves the ledger)."""
+    members = ensemble_members(cfg)
+    point, cost = planned_cells(cfg), planned_cost_cells(cfg)
+    cells = {c: Cell(c[1], c[0], c[2], members) for c in [*point, *cost]}
+    folder = {c: ledger.folder(cell) for c, cell in cells.items()}   # the grid's order
+    study = dict.fromkeys((tuning_of(b), m) for b, m, _ in cost)
+    tunings = tuple(
+        Tuning(b, m, _tuning_folder(m, b), f"tune {m} {budget_name(b)}", TUNE_PRIORITY - rank)
+        for rank, (b, m) in enumerate(longest_first(
+            [(b, m) for b in cfg.hf_budgets for m in cfg.model_types] + list(study))))
+    labels = adaptive_rounds(cfg)
+    independent = [c for c in [*point, *cost] if c[0] not in labels]
+    planned = tuple(
+        PlannedCell(cells[c], folder[c], f"train {c[1]} {budget_name(c[0])} s={c[2]}",
+                    TRAIN_PRIORITY - rank, (c[0], c[1]))
+        for rank, c in enumerate(longest_first(independent)))
+    rounds = []
+    for allocation in dict.fromkeys(label.partition("@")[0] for label in labels):
+        chain = adaptive_rounds(cfg, allocation)
+        what = "points" if adaptive_start(allocation) == "spread" else "surfaces"
+        for m in study_models(cfg):
+            for s in range(cfg.n_random_seeds):
+                for r, label in enumerate(chain, start=1):
+                    before = cells[(chain[r - 2], m, s)] if r > 1 else None
+                    acq = Acquisition(label, m, s, r,
+                                      f"{allocation.replace('/', '-')}/{m}_s{s}",
+                                      f"acquire {what} r={r} s={s} ({m})")
+                    rounds.append(PlannedCell(
+                        cells[(label, m, s)], folder[(label, m, s)],
+                        f"train {m} ensemble r={r} s={s} ({label})", TRAIN_PRIORITY + 1,
+                        (tuning_of(label), m), acquisition=acq, previous=before,
+                        warm_from=before if cfg.adaptive_warm_start else None,
+                        score_pool=r < len(chain)))
+    return Plan(tunings, planned, tuple(rounds), point, cost, members, tuple(labels),
+                len(labels) * len(study_models(cfg)))

@@ -1,0 +1,47 @@
+"""One table of run options (sabr.options): the command line, the flow and the Python API."""
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from sabr.config import ExperimentConfig
+from sabr.errors import ConfigError
+from sabr.model_types import MODEL_NAMES
+from sabr.options import OVERRIDES, RUN_OPTIONS
+
+
+def test_every_option_is_a_configuration_field_a_flow_parameter_and_a_flag():
+    from flows.cli import _parser
+    from flows.experiment import hf_budget
+    fields = {f.alias or n for n, f in ExperimentConfig.model_fields.items()}
+    assert set(OVERRIDES) <= fields
+    params = set(inspect.signature(hf_budget.fn).parameters)
+    assert params == set(OVERRIDES) | {"profile", "config_path", "dask_address", "skip_experiments"}
+    run = _parser()._subparsers._group_actions[0].choices["run"]
+    flags = {a.dest: a for a in run._actions}
+    for o in RUN_OPTIONS:
+        assert flags[o.name].option_strings == [o.flag] and flags[o.name].default is None
+    args = run.parse_args(["--random-seeds", "3", "--model-types", "mda_cnn", "cnn_only"])
+    assert args.n_random_seeds == 3 and args.model_types == ["mda_cnn", "cnn_only"]
+    # the help names every model of the registry, from the registry
+    assert all(m in flags["model_types"].help for m in MODEL_NAMES)
+
+
+def test_the_python_api_defaults_to_the_configuration_and_takes_every_option(tmp_path):
+    from flows.orchestrator import ExperimentOrchestrator
+    base = ExperimentConfig.profile("quick", n_random_seeds=4, n_hyperparameter_trials=7)
+    orch = ExperimentOrchestrator(base, tmp_path / "out")
+    assert orch.analysis_config() == orch.base_config
+    assert orch.base_config.n_random_seeds == 4
+    assert inspect.signature(orch.run_hf_budget_analysis).parameters["n_random_seeds"].default is None
+    cfg = orch.analysis_config(allocations=["surfaces"], hf_cpu_budgets=["5%"], ensemble_size=3,
+                               tuning_method="bayesian")
+    assert (cfg.allocations, cfg.hf_cpu_budgets, cfg.ensemble_size, cfg.tuning_method) == (
+        ("surfaces",), ("5%",), 3, "bayesian")
+    with pytest.raises(ConfigError, match=r"^n_seeds is not an argument of run_hf_budget_analysis"):
+        orch.analysis_config(n_seeds=3)
+    with pytest.raises(ConfigError, match="set when the orchestrator is made"):
+        orch.analysis_config(output_dir="elsewhere")
+    with pytest.raises(ConfigError, match=r"^ensemble_size=0 is invalid: allowed >= 1$"):
+        orch.analysis_config(ensemble_size=0)
