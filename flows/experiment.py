@@ -161,8 +161,8 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
                 "tune": _outcomes(tuned.values()), "train": _outcomes(train_futs.values())}
     clock = {"flow_started": started, "workers": worker_count(planned_workers(cfg))}
     summary = aggregate_results.submit(plan.point_cells, str(out), len(plan.point_cells),
-                                       run_name, failures, outcomes, clock,
-                                       plan.cost_cells).result()
+                                       run_name, failures, outcomes, clock, plan.cost_cells,
+                                       [p.folder for p in plan.all_cells()]).result()
     summary["dataset"] = data_dir
     return summary
 

@@ -21,14 +21,15 @@ from .budget_labels import (ADAPTIVE_STARTS, ALLOCATION_NAMES, MIN_PREFIX_PATHS,
                             parse_allocation, parse_cpu_budget)
 from .cluster import ClusterConfig
 from .errors import ConfigError
-from .plan import (DEFAULT_ENSEMBLE_SIZE, adaptive_rounds, ensemble_members, planned_cells,
-                   planned_cost_cells, study_models)
 from .model_types import MODEL_NAMES
 from .settings import (TUNING_METHODS, DataGenConfig, ModelConfig,
                        ModelName, ParameterBoxConfig, TrainingConfig, TuningMethod, StrictSection,
                        n_test_thetas)
 from .space import HyperparameterSpace
 
+DEFAULT_ENSEMBLE_SIZE = 5
+"""Members of an ensemble when ``ensemble_size`` is unset in a run that needs one
+(sabr.plan.ensemble_members)."""
 MODEL_TYPES = MODEL_NAMES
 """The allowed model names: the seed's name for the model-type registry's keys
 (sabr.model_types.MODEL_NAMES, where the registry itself is MODEL_TYPES)."""
@@ -46,11 +47,6 @@ __all__ = [
     "PROFILES",
     "load_config",
     "n_test_thetas",
-    "planned_cells",
-    "planned_cost_cells",
-    "study_models",
-    "ensemble_members",
-    "adaptive_rounds",
     "DEFAULT_ENSEMBLE_SIZE",
     "resolve_config",
 ]
@@ -74,11 +70,11 @@ class ExperimentConfig(StrictSection):
     cost_model_types: tuple[ModelName, ...] | None = None
     """The models of the allocation study (``hf_cpu_budgets``): those of ``model_types``
     that are in this list; when none is (a narrower ``--model-types``), the first of
-    ``model_types``; None: all of ``model_types`` (sabr.config.study_models)."""
+    ``model_types``; None: all of ``model_types`` (sabr.plan.study_models)."""
     ensemble_size: int | None = Field(None, ge=1, le=64)
     """Members of every cell's deep ensemble (sabr.learning.training): None means 5 in a run
     with the ``adaptive`` allocation (it needs an ensemble, and its cells are compared with
-    the others' like for like) and 1 otherwise (sabr.config.ensemble_members)."""
+    the others' like for like) and 1 otherwise (sabr.plan.ensemble_members)."""
     adaptive_warm_start: bool = True
     """Whether an ``adaptive`` round's members start from the previous round's weights
     (and normaliser) instead of a fresh initialisation. Measured (README, "Ensembles and

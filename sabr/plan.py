@@ -9,23 +9,18 @@ no policy of its own. No Prefect, no Dask: a plan is plain values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .budget_labels import (adaptive_start, allocation_name, budget_name, is_adaptive,
                             is_cell_label, parse_cell_label, parse_cpu_budget)
 from .cells import Cell, CellLedger
+from .config import DEFAULT_ENSEMBLE_SIZE, ExperimentConfig
 from .model_types import MODEL_TYPES
-
-if TYPE_CHECKING:
-    from .config import ExperimentConfig
 
 __all__ = ["Plan", "PlannedCell", "Tuning", "Acquisition", "make_plan", "planned_cells",
            "planned_cost_cells", "study_models", "ensemble_members", "adaptive_rounds",
            "longest_first", "tuning_of", "DEFAULT_ENSEMBLE_SIZE", "TUNE_PRIORITY",
            "TRAIN_PRIORITY", "SLOWEST_MODELS_FIRST"]
 
-DEFAULT_ENSEMBLE_SIZE = 5
-"""Members of an ensemble when ``ensemble_size`` is unset in a run that needs one."""
 SLOWEST_MODELS_FIRST = tuple(sorted(MODEL_TYPES, key=lambda m: MODEL_TYPES[m].cost_rank))
 """Models by measured cost per cell (the registry's cost_rank, sabr.model_types)."""
 TUNE_PRIORITY, TRAIN_PRIORITY = 2_000_000, 1_000_000

@@ -38,7 +38,7 @@ def publish(agg: ResultsAggregator, written: dict) -> None:
 def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_planned: int,
                       run_name: str, failures: list | None = None,
                       outcomes: dict | None = None, clock: dict | None = None,
-                      cost_planned: list | None = None) -> dict:
+                      cost_planned: list | None = None, folders: list | None = None) -> dict:
     """Compose the report of what finished (sabr.analysis.report.compose_report: every file of
     the results tree, the comparison with the previous run, the archive under runs/<run_name>/)
     and publish the artifacts.
@@ -52,6 +52,7 @@ def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_pl
         clock: ``flow_started`` (epoch seconds) and ``workers`` of the run.
         cost_planned: the CPU-budget cells (label, model, seed): cost_results.csv
             (sabr.analysis.cost), and the report's ``cost`` entry.
+        folders: the run's cell folders (from its plan): the report reads those only.
     """
     from sabr.analysis.report import compose_report
     from sabr.analysis.timings import stage_timings, throughput
@@ -75,7 +76,8 @@ def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_pl
                             failures=[f for f, c in zip(failures, is_cost) if not c],
                             fully_cached=fully_cached, timings=timings,
                             cost_planned=[tuple(p) for p in cost_planned or []],
-                            cost_failures=[f for f, c in zip(failures, is_cost) if c])
+                            cost_failures=[f for f, c in zip(failures, is_cost) if c],
+                            folders=folders)
     agg = report.pop("aggregator")
     publish(agg, report)
     get_run_logger().info("%d of %d cells finished; analysis in %s (archived in %s). %s",

@@ -29,11 +29,15 @@ from .stats import analyse
 __all__ = ["ResultsAggregator", "create_results_aggregator", "collect_cells", "relative_improvements"]
 
 
-def collect_cells(output_dir: str | Path, folders: str = "exp_*") -> list[dict]:
+def collect_cells(output_dir: str | Path, folders: str = "exp_*",
+                  names: list[str] | None = None) -> list[dict]:
     """Metrics of every finished cell folder (``<folders>/metrics.json``: the seed's
-    ``exp_*``, or the CPU-budget cells' ``cost_*``), with its folder name."""
+    ``exp_*``, or the CPU-budget cells' ``cost_*``), with its folder name; ``names``: only
+    those folders (a run's plan: sabr.plan), else every one there."""
     cells = []
     for f in sorted(Path(output_dir).glob(f"{folders}/metrics.json")):
+        if names is not None and f.parent.name not in names:
+            continue
         m = json.loads(f.read_text())
         m["exp_dir"] = f.parent.name
         cells.append(m)
@@ -87,13 +91,17 @@ class ResultsAggregator:
         failures: [(budget, model, seed, why)] of cells whose task failed in this run
             (status ``failed``; default: the failures run_status.json recorded).
         n_boot, seed: bootstrap size and seed of the analysis.
+        folders: the cell folders to read (a run's, from its plan: another run into the same
+            output folder may have left other cells, such as other ensemble sizes of the
+            same (budget, model, seed)); default every one there.
         target_rmse_bp: the target of the efficiency analysis (default 2 x noise floor).
     """
 
     def __init__(self, output_dir: str | Path, *, planned=None, failures=None, n_boot: int = 2000,
-                 seed: int = 0, target_rmse_bp: float | None = None):
+                 seed: int = 0, target_rmse_bp: float | None = None,
+                 folders: list[str] | None = None):
         self.output_dir = Path(output_dir)
-        self.cells = collect_cells(self.output_dir)
+        self.cells = collect_cells(self.output_dir, names=folders)
         fail = {} if failures is None else {(int(b), m, int(s)): why for b, m, s, why in failures}
         if planned is None:
             planned = {(int(c["budget"]), c["model_type"], int(c["seed"])) for c in self.cells}

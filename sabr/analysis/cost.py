@@ -1,7 +1,7 @@
 """The allocation study's table: one row per CPU-budget cell (``cost_*`` folders).
 
 A CPU-budget cell is (allocation @ CPU budget, model, seed), e.g. ('surfaces@120s',
-'mda_cnn', 2) (sabr.config.planned_cost_cells). Its row holds the strategy, the budget
+'mda_cnn', 2) (sabr.plan.planned_cost_cells). Its row holds the strategy, the budget
 as configured, the Monte Carlo CPU-seconds its HF points really cost (never more than
 the budget: sabr.data.allocations), its distinct thetas and points, and its test metrics
 (sabr.learning.metrics). Cells that failed or did not run get status ``failed`` /
@@ -24,9 +24,10 @@ COST_FILE = "cost_results.csv"
 _ID = ["allocation", "hf_cpu_budget", "model_type", "seed"]
 
 
-def collect_cost_cells(output_dir: str | Path) -> list[dict]:
-    """Metrics of every finished CPU-budget cell (cost_*/metrics.json), with its folder."""
-    return collect_cells(output_dir, "cost_*")
+def collect_cost_cells(output_dir: str | Path, names: list[str] | None = None) -> list[dict]:
+    """Metrics of every finished CPU-budget cell (cost_*/metrics.json), with its folder;
+    ``names``: only those folders."""
+    return collect_cells(output_dir, "cost_*", names)
 
 
 def cost_frame(cells: list[dict], planned: list[tuple[str, str, int]],
@@ -53,11 +54,12 @@ def cost_frame(cells: list[dict], planned: list[tuple[str, str, int]],
     return df[first + [c for c in df.columns if c not in first]].sort_values(_ID, ignore_index=True)
 
 
-def write_cost_results(output_dir: str | Path, planned, failures=None) -> dict:
+def write_cost_results(output_dir: str | Path, planned, failures=None,
+                       folders: list[str] | None = None) -> dict:
     """Write cost_results.csv for the planned CPU-budget cells; returns its path and
     counts (n_cells, n_ok, not_ok: the cells that did not finish, as dicts)."""
     out = Path(output_dir)
-    df = cost_frame(collect_cost_cells(out), [tuple(p) for p in planned],
+    df = cost_frame(collect_cost_cells(out, folders), [tuple(p) for p in planned],
                     {(b, m, int(s)): why for b, m, s, why in failures or []})
     atomic_write_text(out / COST_FILE, df.to_csv(index=False))
     bad = df[df.status != "ok"]

@@ -30,7 +30,9 @@ def previous_run(output_dir: Path) -> Path | None:
 
 
 def archive_run(output_dir: Path, run_name: str, *, replace: bool = False) -> Path:
-    """Copy this run's analysis into runs/<run_name>/ and point ``latest`` at it (atomically).
+    """Copy this run's analysis into runs/<run_name>/ and point ``latest`` at it (atomically;
+    a relative link, so the output folder may move; a ``latest`` that a copy made a folder
+    is replaced by the link).
 
     An existing runs/<run_name>/ is kept (the same run archived twice) unless ``replace``
     (the run's analysis composed again, e.g. by ``hf-budget analyze``)."""
@@ -55,7 +57,10 @@ def archive_run(output_dir: Path, run_name: str, *, replace: bool = False) -> Pa
         shutil.rmtree(old, ignore_errors=True)
     else:
         tmp.rename(dest)
-    with atomic_path(out / "latest") as link_tmp:
+    latest = out / "latest"
+    if latest.is_dir() and not latest.is_symlink():    # a copy of the folder that followed
+        shutil.rmtree(latest)                          # the link: runs/ holds the same files
+    with atomic_path(latest) as link_tmp:
         os.symlink(Path("runs") / run_name, link_tmp)
     return dest
 

@@ -34,7 +34,7 @@ TIMINGS_FILE = "analysis/timings.json"
 def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failures=None,
                    fully_cached: bool = False, timings: dict | Callable[[], dict] | None = None,
                    previous: Path | None | str = "latest", cost_planned=None,
-                   cost_failures=None) -> dict:
+                   cost_failures=None, folders: list[str] | None = None) -> dict:
     """Analyse the cells on disk and write the whole report of run ``run_name``.
 
     Args:
@@ -52,6 +52,7 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
             cost_* cells on disk. They give cost_results.csv (sabr.analysis.cost) and the
             section "What accuracy costs" (sabr.analysis.allocation), its answer also
             the second line of the summary.
+        folders: the run's cell folders (its plan); None: every cell folder there.
     Returns:
         dict: the aggregator's status plus files, plots, markdown, comparison, run_dir,
         timings, the ResultsAggregator (``aggregator``) and, with an allocation study,
@@ -63,11 +64,11 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
     planned_list = None if planned is None else [list(p) for p in planned]
     failures_list = None if failures is None else [list(f) for f in failures]
     agg = ResultsAggregator(out, planned=None if planned is None else [tuple(p) for p in planned],
-                            failures=failures_list)
+                            failures=failures_list, folders=folders)
     written = agg.write_all()
     section = comparison_markdown(agg.get_performance_summary(), before, fully_cached=fully_cached)
     markdown = written["markdown"]
-    cost, study = _allocation_study(out, agg, cost_planned, cost_failures)
+    cost, study = _allocation_study(out, agg, cost_planned, cost_failures, folders)
     if study is not None:
         written["files"].update(study["files"], cost_results=cost["file"])
         written["plots"].extend(study["plots"])
@@ -101,7 +102,7 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
             "timings": timings, "aggregator": agg, **extra}
 
 
-def _allocation_study(out: Path, agg, planned, failures):
+def _allocation_study(out: Path, agg, planned, failures, folders=None):
     """cost_results.csv and the allocation analysis, when the folder has a study."""
     from .allocation import write_allocation_analysis
     from .cost import COST_FILE, collect_cost_cells, write_cost_results
@@ -111,7 +112,7 @@ def _allocation_study(out: Path, agg, planned, failures):
     planned = [tuple(p) for p in planned]
     if not planned:
         return None, None
-    cost = write_cost_results(out, planned, failures)
+    cost = write_cost_results(out, planned, failures, folders)
     import pandas as pd
     study = write_allocation_analysis(out, pd.read_csv(out / COST_FILE), agg.df)
     return {**cost, "planned": planned}, study

@@ -39,18 +39,19 @@ def test_entrypoints_import_and_parameters_validate():
         cfg = load_config(REPO / params["config_path"])
         assert cfg.output_dir.startswith("results/")
     assert load_config(REPO / "deployments/prod.yaml").hf_budgets == (50, 100, 200, 500, 1000)
-    from sabr.config import planned_cells, planned_cost_cells
+    from sabr.plan import planned_cells, planned_cost_cells
     cost = load_config(REPO / "deployments/cost.yaml")      # the seed's design plus the study
     assert cost.data_gen_config == load_config(REPO / "deployments/prod.yaml").data_gen_config
     assert set(cost.allocations) == {"spread", "surfaces", "paths/4", "adaptive"}
     assert len(planned_cells(cost)) == 100 and len(planned_cost_cells(cost)) == 320
-    from sabr.config import adaptive_rounds, ensemble_members
+    from sabr.plan import adaptive_rounds, ensemble_members
     assert ensemble_members(cost) == 5 and len(adaptive_rounds(cost)) == 4
 
 
 def test_the_readmes_adaptive_study_config_is_valid():
     """docs/adaptive_study.yaml: the configuration behind README's adaptive figures."""
-    from sabr.config import adaptive_rounds, ensemble_members, load_config, planned_cost_cells
+    from sabr.config import load_config
+    from sabr.plan import adaptive_rounds, ensemble_members, planned_cost_cells
     cfg = load_config(REPO / "docs" / "adaptive_study.yaml")
     assert set(cfg.allocations) == {"surfaces", "adaptive"} and ensemble_members(cfg) == 5
     assert adaptive_rounds(cfg) == ["adaptive@2%", "adaptive@4%", "adaptive@8%", "adaptive@16%"]

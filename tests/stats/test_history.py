@@ -38,3 +38,19 @@ def test_archive_keeps_every_run_and_moves_latest(tmp_path):
     assert "| mda_cnn | 50 | 115.0 | 100.0 [90.0, 110.0] | +15.0 % |" in md
     assert comparison_markdown(cur, second, fully_cached=True).startswith("Fully cached run")
     assert comparison_markdown(cur, None, fully_cached=False).startswith("First run")
+
+
+def test_a_copied_folder_whose_latest_link_became_a_folder_archives_again(tmp_path):
+    import shutil
+    src, copy = tmp_path / "src", tmp_path / "copy"
+    (src / "analysis").mkdir(parents=True)
+    (src / "detailed_results.csv").write_text("a\n1\n")
+    archive_run(src, "20260101T020000Z-aaaa")
+    assert (src / "latest").is_symlink()
+    shutil.copytree(src, copy)                       # follows links: latest is now a folder
+    assert (copy / "latest").is_dir() and not (copy / "latest").is_symlink()
+    second = archive_run(copy, "20260102T020000Z-bbbb")
+    assert (copy / "latest").is_symlink() and previous_run(copy) == second
+    moved = tmp_path / "moved"
+    copy.rename(moved)                               # a relative link survives a move
+    assert previous_run(moved) == moved / "runs" / "20260102T020000Z-bbbb"

@@ -125,7 +125,7 @@ def test_a_profile_the_config_file_would_outrank_is_refused_not_ignored(tmp_path
 
 
 def test_the_allocation_study_runs_on_its_models_or_the_first_one_asked_for():
-    from sabr.config import planned_cost_cells, study_models
+    from sabr.plan import planned_cost_cells, study_models
     quick = ExperimentConfig.profile("quick")
     assert quick.cost_model_types == ("mda_cnn",) and study_models(quick) == ["mda_cnn"]
     assert {m for _, m, _ in planned_cost_cells(quick)} == {"mda_cnn"}
