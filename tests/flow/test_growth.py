@@ -72,7 +72,7 @@ def test_a_grown_experiment_trains_exactly_its_new_cells(quick_local_run, hf_bud
 
     # narrowed to one model: its cells are Cached, nothing else is touched
     narrow = run("--random-seeds", "3", "--model-types", "mda_cnn")
-    assert narrow["train"] == (0, 6 + 12), narrow
+    assert narrow["train"] == (0, 9 + 12), narrow       # 3 budgets x 3 seeds, and the study
     assert _metrics(out) == after
 
     # a cell's folder deleted, of each kind: trained again from scratch, to the same result
