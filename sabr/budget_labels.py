@@ -14,8 +14,9 @@ __all__ = ["ALLOCATION_NAMES", "POINT_BUDGETS", "PATH_DIVISORS", "DEFAULT_PATH_D
            "allocation_name", "parse_allocation", "parse_cpu_budget", "cpu_budget_label",
            "cell_label", "parse_cell_label", "budget_name", "is_cell_label"]
 
-ALLOCATION_NAMES = ("spread", "surfaces", "paths", "adaptive")
-"""The allocation strategies (sabr.data.allocations.ALLOCATIONS)."""
+ALLOCATION_NAMES: list[str] = ["spread", "surfaces", "paths", "adaptive"]
+"""The allocation strategies (sabr.data.allocations.ALLOCATIONS, which adds a strategy
+registered later: sabr.data.allocations.register_allocation)."""
 POINT_BUDGETS = ("spread",)
 """Strategies that also take point budgets (the seed's ``hf_budgets`` axis)."""
 PATH_DIVISORS = (2, 4, 8, 16)

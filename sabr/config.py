@@ -1,10 +1,11 @@
-"""Experiment configuration: pydantic models loaded from YAML, named profiles, one-line errors.
+"""Experiment configuration: loading and validation (docs/DESIGN.md section 3).
 
 The YAML has the seed's sections ``data_gen_config``, ``training_config`` and
-``model_config`` plus the experiment grid at the top level (``hf_budgets``,
-``model_types``, ...). Every model forbids unknown keys, so a misspelt key fails
-loudly. Errors are :class:`ConfigError` (a ``ValueError``) with a single line
-naming the field, the value and what is allowed.
+``model_config`` (their schemas: sabr.settings) plus the experiment grid at the top level
+(``hf_budgets``, ``model_types``, ...), on top of a named profile (sabr.profiles). Every
+model forbids unknown keys, so a misspelt key fails loudly. Errors are
+:class:`ConfigError` (a ``ValueError``) with a single line naming the field, the value and
+what is allowed. What a validated configuration runs is derived in sabr.plan.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from .budget_labels import (ADAPTIVE_STARTS, ALLOCATION_NAMES, MIN_PREFIX_PATHS,
 from .cluster import ClusterConfig
 from .errors import ConfigError
 from .model_types import MODEL_NAMES
+from .plugins import load_plugins
+from .profiles import PROFILES
 from .settings import (TUNING_METHODS, DataGenConfig, ModelConfig,
                        ModelName, ParameterBoxConfig, TrainingConfig, TuningMethod, StrictSection,
                        n_test_thetas)
@@ -66,7 +69,7 @@ class ExperimentConfig(StrictSection):
     hf_cpu_budgets: tuple[str, ...] = ()
     """HF budgets in Monte Carlo CPU-seconds ('120s', or 120) or as a percentage of the
     train pool's whole Monte Carlo cost ('5%'); stored as labels ('120s', '5%')."""
-    model_types: tuple[ModelName, ...] = MODEL_NAMES
+    model_types: tuple[ModelName, ...] = Field(default_factory=lambda: tuple(MODEL_NAMES))
     cost_model_types: tuple[ModelName, ...] | None = None
     """The models of the allocation study (``hf_cpu_budgets``): those of ``model_types``
     that are in this list; when none is (a narrower ``--model-types``), the first of
@@ -93,9 +96,19 @@ class ExperimentConfig(StrictSection):
     """Where the workers run: ``local`` (``parallel_jobs`` processes on this machine, the
     default) or ``slurm`` (Slurm jobs through dask-jobqueue, adapted to the work): see
     sabr.cluster. Decides no result, so no cache key holds it."""
+    plugins: tuple[str, ...] = ()
+    """Modules of your own that register model types or allocation strategies, imported
+    before the rest is validated (sabr.plugins)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
                               populate_by_name=True, protected_namespaces=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_plugins(cls, data):
+        if isinstance(data, dict):
+            load_plugins(data.get("plugins"))
+        return data
 
     @property
     def models(self) -> ModelConfig:
@@ -281,7 +294,8 @@ def _describe(err: ValidationError) -> str:
         return f"{loc}: unknown key (misspelt?); allowed keys: {', '.join(_known_keys(path))}"
     if e["type"] == "missing":
         return f"{loc}: required field missing"
-    if msg.startswith(("hf_budgets:", "model_config.", "allocations:", "cost_model_types:", "ensemble_size:", "hf_cpu_budgets:")):
+    if msg.startswith(("hf_budgets:", "model_config.", "allocations:", "cost_model_types:",
+                       "ensemble_size:", "hf_cpu_budgets:", "plugins:")):
         return msg
     value = e.get("input")
     shown = repr(value) if not isinstance(value, dict) else "{...}"
@@ -367,35 +381,3 @@ def resolve_config(profile: str | None = None, config_path: str | Path | None = 
     if config_path:
         return load_config(config_path, profile=profile, **overrides)
     return ExperimentConfig.profile(profile or "quick", **overrides)
-
-
-PROFILES: dict[str, dict] = {
-    # The seed's numbers.
-    "full": {},
-    # The seed's experiment plus the allocation study on the full pool (issue 19): every
-    # model, whole surfaces and surfaces at a quarter of the paths against spread points,
-    # at 0.5-5 % of the pool's Monte Carlo CPU-seconds (the seed design's b=1000 spends
-    # about 45 % of it, so 5 % is about a ninth of that).
-    "cost": {
-        "name": "hf-budget-cost",
-        "allocations": ["spread", "surfaces", "paths/4"],
-        "hf_cpu_budgets": ["0.5%", "1%", "2%", "5%"],
-        "output_dir": "results-cost",
-    },
-    # The whole flow in a few minutes on 2 cores.
-    "quick": {
-        "name": "hf-budget-quick",
-        "data_gen_config": {"n_parameter_sets": 60, "mc_paths": 20_000, "chunk_size": 10},
-        "training_config": {"epochs": 40, "early_stopping_patience": 8, "tuning_epochs": 8,
-                            "batch_size": 64, "learning_rate": 1e-3},
-        "model_config": {"cnn_filters": [16, 32], "mlp_hidden_dims": [64, 64]},
-        "hf_budgets": [50, 200, 500],
-        # the allocation study, small: two strategies at two CPU budgets, for mda_cnn
-        "allocations": ["surfaces", "paths/4"],
-        "hf_cpu_budgets": ["6%", "10%"],
-        "cost_model_types": ["mda_cnn"],
-        "n_random_seeds": 2,
-        "n_hyperparameter_trials": 2,
-        "output_dir": "results-quick",
-    },
-}

@@ -26,17 +26,22 @@ __all__ = ["imported_modules", "code_fingerprint", "code_digest", "module_file"]
 
 @lru_cache(maxsize=None)
 def _package_dirs(top: str) -> tuple[Path, ...]:
-    """The folders of the top-level package ``top`` (located, not imported)."""
+    """The folders of the top-level package ``top`` (located, not imported); () for a
+    top-level module that is no package (a plugin module of one file)."""
     spec = importlib.util.find_spec(top)
-    if spec is None or not spec.submodule_search_locations:
+    if spec is None:
         raise ModuleNotFoundError(f"no package {top!r}")
-    return tuple(Path(p) for p in spec.submodule_search_locations)
+    return tuple(Path(p) for p in spec.submodule_search_locations or ())
 
 
 def module_file(name: str) -> Path | None:
     """The source file of the module or package ``name`` ('sabr.data.dataset'), found under
-    its top-level package's folder; None if there is none."""
+    its top-level package's folder (or a top-level module's own file); None if there is
+    none."""
     top, *rest = name.split(".")
+    if not rest and not _package_dirs(top):
+        spec = importlib.util.find_spec(top)
+        return Path(spec.origin) if spec.origin and spec.has_location else None
     for base in _package_dirs(top):
         path = base.joinpath(*rest)
         for candidate in (path / "__init__.py", path.with_suffix(".py")):

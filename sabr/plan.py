@@ -19,10 +19,8 @@ from .model_types import MODEL_TYPES
 __all__ = ["Plan", "PlannedCell", "Tuning", "Acquisition", "make_plan", "planned_cells",
            "planned_cost_cells", "study_models", "ensemble_members", "adaptive_rounds",
            "longest_first", "tuning_of", "DEFAULT_ENSEMBLE_SIZE", "TUNE_PRIORITY",
-           "TRAIN_PRIORITY", "SLOWEST_MODELS_FIRST"]
+           "TRAIN_PRIORITY"]
 
-SLOWEST_MODELS_FIRST = tuple(sorted(MODEL_TYPES, key=lambda m: MODEL_TYPES[m].cost_rank))
-"""Models by measured cost per cell (the registry's cost_rank, sabr.model_types)."""
 TUNE_PRIORITY, TRAIN_PRIORITY = 2_000_000, 1_000_000
 """Dask priorities: a worker runs the tunings queued on it before its trainings (a tuning
 gates its cells), each longest first, so a run ends on short cells and no core idles long
@@ -72,7 +70,7 @@ def longest_first(cells):
     """(budget, model[, seed]) tuples ordered by expected cost: largest budget, then the
     slower model, then seed. CPU-budget cells ('surfaces@5%', 'spread@120s') come after
     the point budgets, percentages before seconds, each largest first."""
-    rank = {m: i for i, m in enumerate(SLOWEST_MODELS_FIRST)}
+    rank = {m: t.cost_rank for m, t in MODEL_TYPES.items()}   # measured cost per cell
     return sorted(cells, key=lambda c: (*_budget_rank(c[0]), rank.get(c[1], len(rank)),
                                         *c[2:]))
 

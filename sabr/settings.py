@@ -12,11 +12,12 @@ cache key's configuration part, cannot leave out something the stage reads.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .model_types import MODEL_NAMES
+from .plugins import load_plugins
 from .space import HyperparameterSpace
 
 __all__ = ["TUNING_METHODS", "MIN_MC_PATHS", "n_test_thetas",
@@ -26,7 +27,18 @@ __all__ = ["TUNING_METHODS", "MIN_MC_PATHS", "n_test_thetas",
 TUNING_METHODS = ("random", "grid", "bayesian")
 """The allowed tuning methods; each has its sampler in sabr.learning.tuning's
 TUNING_METHOD_REGISTRY (asserted there)."""
-ModelName = Literal[MODEL_NAMES]            # Literal[("a", "b")] is Literal["a", "b"]
+
+
+def _registered_model(name: str) -> str:
+    """A name of the model-type registry as it is when the value is validated (a plugin's
+    model types included, sabr.plugins)."""
+    if name not in MODEL_NAMES:
+        names = [repr(n) for n in MODEL_NAMES]
+        raise ValueError(f"allowed one of {', '.join(names[:-1])} or {names[-1]}")
+    return name
+
+
+ModelName = Annotated[str, AfterValidator(_registered_model)]
 TuningMethod = Literal[TUNING_METHODS]
 MIN_MC_PATHS = 1_000
 
@@ -143,13 +155,23 @@ class ModelConfig(StrictSection):
 
 class CellSettings(StrictSection):
     """What training one cell reads of the configuration: ``training_config`` and
-    ``model_config`` (the train stage's configuration input and key)."""
+    ``model_config`` (the train stage's configuration input and key), and the ``plugins``
+    that register model types or strategies, imported when this is parsed (in a task's
+    process: sabr.plugins)."""
 
     training_config: TrainingConfig = TrainingConfig()
     model_config_: ModelConfig = Field(ModelConfig(), alias="model_config")
+    plugins: tuple[str, ...] = ()
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
                               populate_by_name=True, protected_namespaces=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_plugins(cls, data):
+        if isinstance(data, dict):
+            load_plugins(data.get("plugins"))
+        return data
 
     @property
     def models(self) -> ModelConfig:

@@ -14,14 +14,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .errors import ConfigError
-from .model_types import MODEL_TYPES
+from .model_types import registry_view
 
 __all__ = ["HyperparameterSpace", "RELEVANT_PARAMETERS", "WIDTH_PARAMETERS", "encode_widths",
            "decode_widths", "default_hyperparameters"]
 
-RELEVANT_PARAMETERS: dict[str, tuple[str, ...]] = {   # a model ignores what it has no use for
-    name: m.tuned_parameters for name, m in MODEL_TYPES.items()}
-"""Per model type, the parameters tuned (from the registry, sabr.model_types)."""
+RELEVANT_PARAMETERS = registry_view(lambda m: m.tuned_parameters)
+"""Per model type, the parameters tuned (a live view of the registry, sabr.model_types): a
+model ignores what it has no use for."""
 WIDTH_PARAMETERS = ("cnn_filters", "mlp_hidden_dims")
 """Parameters whose value is a list of layer widths (an Optuna choice "32-64")."""
 _FIELD = {"learning_rate": "learning_rates", "batch_size": "batch_sizes",

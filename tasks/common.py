@@ -47,10 +47,12 @@ STAGE_ROOTS: dict[str, str] = {
 """The module of each stage's task: the root of the code its key fingerprints."""
 
 
-def stage_modules(stage: str) -> tuple[str, ...]:
+def stage_modules(stage: str, plugins: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The modules whose code decides ``stage``'s results: its task module and every
-    ``sabr`` module that imports, transitively (sabr.fingerprint.imported_modules)."""
-    return imported_modules((STAGE_ROOTS[stage],))
+    ``sabr`` module that imports, transitively (sabr.fingerprint.imported_modules), and
+    the configuration's ``plugins`` with every module of their packages they import."""
+    tops = tuple(dict.fromkeys(("sabr", *(p.split(".")[0] for p in plugins))))
+    return imported_modules((STAGE_ROOTS[stage], *plugins), tops)
 
 
 PATH_INPUTS = ("data_dir", "exp_dir", "study_dir", "out_dir", "warm_from")
@@ -79,7 +81,8 @@ class StageContent(CachePolicy):
     stage: str = "train"
 
     def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str:
-        content = {"code": code_fingerprint(stage_modules(self.stage))}
+        plugins = tuple(json.loads(inputs.get("settings_json") or "{}").get("plugins") or ())
+        content = {"code": code_fingerprint(stage_modules(self.stage, plugins))}
         if "dataset" in inputs:
             content["dataset"] = inputs["dataset"]["content_hash"]
             if spends_cpu_seconds(inputs):

@@ -6,6 +6,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from sabr.budget_labels import budget_name
+from sabr.plugins import call_with_plugins
 from sabr.settings import CellSettings, TuningSettings
 
 from .common import RETRIES, Clock, content_policy, injected_fault, retry_unless_deterministic
@@ -79,9 +80,10 @@ def train_cell(settings_json: str, dataset: dict, model_type: str, budget: int |
         extra.update(order=acquired["order"], score_pool=bool(score_pool))
     if warm_from is not None:
         extra["warm_from"] = warm_from
-    m, child = run_in_child(train_and_evaluate, data_dir, model_type, hp, budget, seed,
-                            exp_dir, training_config=cfg.training_config,
-                            model_config=cfg.models, recycle_mib=recycle_mib, **extra)
+    m, child = run_in_child(call_with_plugins, cfg.plugins, train_and_evaluate, data_dir,
+                            model_type, hp, budget, seed, exp_dir,
+                            training_config=cfg.training_config, model_config=cfg.models,
+                            recycle_mib=recycle_mib, **extra)
     m["exp_dir"] = Path(exp_dir).name
     m["tuning_status"] = tuned.get("status") if isinstance(tuned, dict) else "failed"
     log = get_run_logger()

@@ -10,7 +10,9 @@ the splits of growing budgets are nested, validation lies inside the budget, tra
 validation are disjoint, a CPU budget is never overspent, and the same arguments give
 the same points; the test set is never touched.
 
-To add a strategy: write its function here and add it to ``ALLOCATIONS``.
+To add a strategy: write its function here and add it to ``ALLOCATIONS``, or register it
+from a module of your own (:func:`register_allocation`, and that module in the
+configuration's ``plugins``).
 
 * ``spread``: the seed's point budgets (sabr.data.budgets.budget_points): the first
   points of the seed's order, spread over thetas, maturities and strikes. In CPU-seconds:
@@ -50,7 +52,7 @@ from .budgets import TUNING_REPLICATE, BudgetSplit, _rng, budget_points, make_sp
 from .costs import hf_cost
 
 __all__ = ["Allocation", "ALLOCATIONS", "UNITS", "allocate", "spread", "surfaces", "paths",
-           "adaptive", "surface_points",
+           "adaptive", "surface_points", "register_allocation", "whole_surfaces",
            "theta_order", "parse_cpu_budget", "cpu_budget_label", "cell_label", "parse_cell_label",
            "pool_cpu_seconds", "resolve_cpu_budget", "cell_allocation", "budget_name"]
 
@@ -174,7 +176,7 @@ def surfaces(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
     floor((i + 1) f + u) > floor(i f + u) (f the validation fraction, u a random phase
     that makes the second theta the first validation one): any prefix holds a fraction f
     of validation thetas, up to one."""
-    return _whole_surfaces("surfaces", dataset, budget, seed, unit, validation_fraction, None)
+    return whole_surfaces("surfaces", dataset, budget, seed, unit, validation_fraction, None)
 
 
 def paths(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
@@ -197,7 +199,7 @@ def paths(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
                          f"labels at {np.asarray(dataset.prefix_paths).tolist()} paths, not "
                          f"{want}; allowed data_gen_config.mc_paths >= "
                          f"{MIN_PREFIX_PATHS * divisor}")
-    return _whole_surfaces(name, dataset, budget, seed, unit, validation_fraction,
+    return whole_surfaces(name, dataset, budget, seed, unit, validation_fraction,
                            int(found[0]))
 
 
@@ -220,7 +222,7 @@ def adaptive(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
     if outside.size or np.unique(order).size != order.size:
         raise ValueError(f"allocation 'adaptive' is invalid with order={order.tolist()[:8]}...: "
                          f"allowed distinct train-pool thetas (never a test theta)")
-    return _whole_surfaces("adaptive", dataset, budget, seed, unit, validation_fraction, None,
+    return whole_surfaces("adaptive", dataset, budget, seed, unit, validation_fraction, None,
                            order=order)
 
 
@@ -241,7 +243,12 @@ def _adaptive_points(dataset, budget, seed, unit, validation_fraction, order) ->
     return _allocation(dataset, make_split(dataset, head[~is_val], head[is_val]))
 
 
-def _whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, level, order=None):
+def whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, level=None,
+                   order=None) -> Allocation:
+    """Whole surfaces of the thetas in ``order`` (default: the seed's stratified order,
+    :func:`theta_order`), as many as ``budget`` CPU-seconds pay for, their labels from the
+    prefix ``level`` of the paths (None: every path); validation thetas by position, as
+    :func:`surfaces` says. ``name`` names the strategy in errors."""
     if unit != "cpu_seconds":
         raise ValueError(f"allocation {name!r} is invalid with point budgets (hf_budgets): "
                          "allowed CPU-second budgets (hf_cpu_budgets)")
@@ -279,7 +286,24 @@ def _whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, leve
 
 ALLOCATIONS: dict[str, Callable[..., Allocation]] = {"spread": spread, "surfaces": surfaces,
                                                      "paths": paths, "adaptive": adaptive}
-assert tuple(ALLOCATIONS) == ALLOCATION_NAMES, "sabr.budget_labels names every strategy"
+assert tuple(ALLOCATIONS) == tuple(ALLOCATION_NAMES), "sabr.budget_labels names every strategy"
+
+
+def register_allocation(name: str, strategy: Callable[..., Allocation]) -> None:
+    """Add an allocation strategy spending CPU-second budgets, from a module of your own
+    named in the configuration's ``plugins`` (sabr.plugins, so that every process of a run
+    registers it): ``strategy(dataset, budget, seed, *, unit, validation_fraction)`` returns
+    the :class:`Allocation` of ``budget`` CPU-seconds (:func:`whole_surfaces` buys whole
+    surfaces in an order of your choosing) and must keep the contract in the module doc.
+    Registering the same function again changes nothing; ValueError (one line) for a name
+    taken or not a plain lower-case word."""
+    if ALLOCATIONS.get(name) is strategy:
+        return
+    if name in ALLOCATIONS or not name.replace("_", "").isalpha() or not name.islower():
+        raise ValueError(f"allocation {name!r} cannot be registered: allowed a new lower-case "
+                         f"name of letters and '_', not one of {list(ALLOCATIONS)}")
+    ALLOCATIONS[name] = strategy
+    ALLOCATION_NAMES.append(name)
 
 
 

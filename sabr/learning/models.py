@@ -28,7 +28,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from ..model_types import MODEL_TYPES
+from ..model_types import MODEL_TYPES, registry_view
 from ..space import default_hyperparameters
 
 __all__ = ["MODEL_BUILDERS", "MODEL_INPUTS", "RESIDUAL_MODELS", "get_builder", "build_model",
@@ -112,13 +112,15 @@ def build_cnn_only(patch_size, hp: dict, seed: int | None = None) -> keras.Model
     return keras.Model({"patch": patch}, out, name="cnn_only")
 
 
-MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {
-    name: globals()[m.builder] for name, m in MODEL_TYPES.items()}
-"""Builder per model type, as named in the registry (sabr.model_types)."""
+MODEL_BUILDERS = registry_view(lambda m: m.builder if callable(m.builder) else globals()[m.builder])
+"""Builder per model type: named in the registry (sabr.model_types) and defined here, or
+the function a registered model type brings (a live view)."""
 
-MODEL_INPUTS: dict[str, tuple[str, ...]] = {name: m.inputs for name, m in MODEL_TYPES.items()}
+MODEL_INPUTS = registry_view(lambda m: m.inputs)
+"""The named inputs per model type (a live view)."""
 
 RESIDUAL_MODELS = frozenset(name for name, m in MODEL_TYPES.items() if m.residual)
+"""The built-in model types that predict a residual (``ModelType.residual`` for any)."""
 
 
 def get_builder(model_type: str) -> Callable[..., keras.Model]:

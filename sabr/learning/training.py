@@ -136,13 +136,14 @@ def prepare_cell_data(dataset, model_type: str, budget, seed: int, patch_size,
     cell's rounds bought (sabr.data.allocations.adaptive). ``normaliser``: use this one
     (a warm-started round keeps the scale its weights were trained on) instead of fitting.
     """
-    from .models import MODEL_INPUTS, RESIDUAL_MODELS, get_builder
+    from ..model_types import MODEL_TYPES
+    from .models import MODEL_INPUTS, get_builder
     get_builder(model_type)
     allocation = cell_allocation(dataset, budget, seed, validation_fraction=validation_fraction,
                                  order=order)
     split = allocation.split
     labelled = allocation.labelled(dataset)     # 'paths/D' cells learn prefix labels
-    residual = model_type in RESIDUAL_MODELS
+    residual = MODEL_TYPES[model_type].residual
     pts = {"train": split.train, "val": split.val}
     if include_test:
         pts["test"] = dataset.test_points()

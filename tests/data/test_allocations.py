@@ -146,7 +146,7 @@ def test_the_configuration_knows_every_strategy_by_name():
     from sabr.budget_labels import ALLOCATION_NAMES, MIN_PREFIX_PATHS, PATH_DIVISORS
     from sabr.numerics.mc_result import MIN_PATHS
     from sabr.numerics.montecarlo import PATH_HALVINGS
-    assert tuple(ALLOCATIONS) == ALLOCATION_NAMES and set(POINT_BUDGETS) <= set(ALLOCATIONS)
+    assert tuple(ALLOCATIONS) == tuple(ALLOCATION_NAMES) and set(POINT_BUDGETS) <= set(ALLOCATIONS)
     # the paths/D names are the prefixes the engine records
     assert PATH_DIVISORS == tuple(2 ** j for j in range(1, PATH_HALVINGS + 1))
     assert MIN_PREFIX_PATHS == MIN_PATHS
