@@ -29,7 +29,7 @@ MIN_PREFIX_PATHS = 100
 ADAPTIVE_STARTS = ("surfaces", "spread")
 """What an ``adaptive`` allocation's first round buys and its later rounds add:
 ``adaptive`` (= ``adaptive/surfaces``) whole surfaces, ``adaptive/spread`` the seed's
-spread points, then maturity rows of thetas (sabr.data.acquisition_points)."""
+spread points, then maturity rows of thetas (sabr.data.allocations.acquisition_points)."""
 
 
 def parse_allocation(name) -> tuple[str, int | str | None]:

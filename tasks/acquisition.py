@@ -1,5 +1,5 @@
-"""The task that buys one round of an adaptive cell's thetas or points (sabr.data.acquisition,
-sabr.data.acquisition_points)."""
+"""The task that buys one round of an adaptive cell's thetas or points (sabr.data.allocations.acquisition,
+sabr.data.allocations.acquisition_points)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,7 +25,7 @@ def acquire_round(settings_json: str, dataset: dict, model_type: str, label: str
     budget of ``label`` ('adaptive@10%', 'adaptive/spread@10%'). Round 1 takes the
     ``surfaces`` order's thetas (``spread``'s points); a later round adds what the previous
     round's ensemble (``scored``: that round's training result, its ``scores``) disagrees
-    on most per CPU-second (sabr.data.acquisition, sabr.data.acquisition_points).
+    on most per CPU-second (sabr.data.allocations.acquisition, sabr.data.allocations.acquisition_points).
     ``previous``: the previous round's result; ``settings_json``: sabr.settings.CellSettings
     as JSON (its validation fraction); the data set in ``data_dir``. Writes ``out_dir/round_<r>.json``; returns
     {"order", "round", "label", "n_thetas", "n_bought", "hf_cpu_seconds",
@@ -34,8 +34,8 @@ def acquire_round(settings_json: str, dataset: dict, model_type: str, label: str
     import numpy as np
 
     from sabr.budget_labels import adaptive_start
-    from sabr.data.acquisition import first_round, next_round, theta_costs
-    from sabr.data.acquisition_points import expand_order, first_spread_round, next_spread_round
+    from sabr.data.allocations.acquisition import first_round, next_round, theta_costs
+    from sabr.data.allocations.acquisition_points import expand_order, first_spread_round, next_spread_round
     from sabr.data.allocations import resolve_cpu_budget
     from sabr.data.dataset import load_dataset
     clock = Clock()

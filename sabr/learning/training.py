@@ -15,7 +15,7 @@ Deep ensembles (Lakshminarayanan, Pritzel & Blundell 2017): with ``ensemble_size
 a cell trains M members on the same points, each from its own initialisation and
 shuffling seed (:func:`member_seed`; member 0 keeps the cell's seed, so an ensemble of
 one is the single model). The cell predicts the members' mean; its calibration against
-the MC truth is sabr.learning.calibration's. An ``adaptive`` cell (sabr.data.acquisition)
+the MC truth is sabr.learning.calibration's. An ``adaptive`` cell (sabr.data.allocations.acquisition)
 also has its ensemble score every train-pool theta it did not buy.
 """
 from __future__ import annotations
@@ -256,10 +256,10 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         order: what an adaptive cell's rounds bought (sabr.data.allocations.adaptive): the
             thetas (``adaptive``), or {'spread_points', 'rows'} (``adaptive/spread``).
         score_pool: with M >= 2, also score what the cell did not buy, for the next round:
-            for ``adaptive`` the train-pool thetas (sabr.data.acquisition.
+            for ``adaptive`` the train-pool thetas (sabr.data.allocations.acquisition.
             integrated_disagreement; "scores" {"thetas", "disagreement"}), for
             ``adaptive/spread`` every valid pool point left, summed per maturity row
-            (sabr.data.acquisition_points.row_disagreement; "scores" {"thetas", "rows"});
+            (sabr.data.allocations.acquisition_points.row_disagreement; "scores" {"thetas", "rows"});
             written to acquisition.npz and returned under "scores", not in metrics.json.
         warm_from: the folder of the previous ``adaptive`` round's cell: each member starts
             from that round's member's weights (and keeps its normaliser) instead of a fresh
@@ -326,8 +326,8 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
     pool_x = pool_pts = cand = None
     by_rows = isinstance(order, dict)                 # adaptive/spread: score points
     if score_pool:
-        from ..data.acquisition import candidate_points
-        from ..data.acquisition_points import unbought_points
+        from ..data.allocations.acquisition import candidate_points
+        from ..data.allocations.acquisition_points import unbought_points
         if by_rows:
             pool_pts = unbought_points(dataset, data.allocation.split.all)
         else:
@@ -423,12 +423,12 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
     atomic_save_npz(out / "predictions.npz", saved)
     atomic_write_json(out / "metrics.json", metrics)
     if pool_x is not None and status == "ok" and by_rows:
-        from ..data.acquisition_points import row_disagreement
+        from ..data.allocations.acquisition_points import row_disagreement
         thetas, rows = row_disagreement(dataset, pool_pts, np.asarray(pool_members))
         atomic_save_npz(out / "acquisition.npz", {"thetas": thetas, "rows": rows})
         return {**metrics, "scores": {"thetas": thetas.tolist(), "rows": rows.tolist()}}
     if pool_x is not None and status == "ok":
-        from ..data.acquisition import integrated_disagreement
+        from ..data.allocations.acquisition import integrated_disagreement
         thetas, dis = integrated_disagreement(dataset, pool_pts, np.asarray(pool_members))
         atomic_save_npz(out / "acquisition.npz", {"thetas": thetas, "disagreement": dis})
         return {**metrics, "scores": {"thetas": thetas.tolist(), "disagreement": dis.tolist()}}

@@ -1,10 +1,10 @@
-"""Adaptive allocation's rounds (sabr.data.acquisition): round 1 is ``surfaces``, later
+"""Adaptive allocation's rounds (sabr.data.allocations.acquisition): round 1 is ``surfaces``, later
 rounds are nested, stay inside their CPU budget and the train pool, buy where the ensemble
 disagrees most per CPU-second, and do not spend a batch on near duplicates."""
 import numpy as np
 import pytest
 
-from sabr.data.acquisition import (candidate_points, default_min_distance, first_round,
+from sabr.data.allocations.acquisition import (candidate_points, default_min_distance, first_round,
                                    integrated_disagreement, next_round, select_batch,
                                    theta_costs, unit_box)
 from sabr.data.allocations import adaptive, pool_cpu_seconds, surfaces

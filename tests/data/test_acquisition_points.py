@@ -1,12 +1,12 @@
-"""``adaptive/spread`` (sabr.data.acquisition_points): round 1 is the seed's spread design;
+"""``adaptive/spread`` (sabr.data.allocations.acquisition_points): round 1 is the seed's spread design;
 later rounds first take what the runs already paid for simulated (free), then buy maturity
 rows where the ensemble disagrees most per incremental CPU-second, nested, inside their
 budget and the train pool, and not on near duplicates while others are left."""
 import numpy as np
 import pytest
 
-from sabr.data.acquisition import unit_box
-from sabr.data.acquisition_points import (expand_order, first_spread_round, next_spread_round,
+from sabr.data.allocations.acquisition import unit_box
+from sabr.data.allocations.acquisition_points import (expand_order, first_spread_round, next_spread_round,
                                           row_disagreement, unbought_points)
 from sabr.data.allocations import allocate, pool_cpu_seconds, spread
 from sabr.data.costs import hf_cost

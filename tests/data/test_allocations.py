@@ -5,9 +5,9 @@ import pytest
 
 from sabr.data.allocations import (ALLOCATIONS, POINT_BUDGETS, allocate, cell_allocation,
                                    cell_label, cpu_budget_label, parse_cell_label,
-                                   parse_cpu_budget, point_order, pool_cpu_seconds,
-                                   resolve_cpu_budget, theta_order)
-from sabr.data.budgets import TUNING_REPLICATE, budget_points
+                                   parse_cpu_budget, pool_cpu_seconds, resolve_cpu_budget,
+                                   theta_order)
+from sabr.data.budgets import TUNING_REPLICATE, budget_points, point_order
 from sabr.data.costs import hf_cost
 
 BUDGETS = (10, 20, 40)
@@ -39,11 +39,11 @@ def test_every_strategy_gives_nested_splits_with_validation_inside_the_budget(
     # once put a dear surface first, and 25 % of the measured pool cost bought only it)
     extra = {}
     if name == "adaptive":
-        from sabr.data.acquisition import theta_costs
+        from sabr.data.allocations.acquisition import theta_costs
         pool = np.asarray(ds.train_thetas)
         extra = {"order": pool[np.argsort(theta_costs(ds, pool), kind="stable")]}
     if name == "adaptive/spread":      # the spread points, then every pool theta's last row
-        from sabr.data.acquisition_points import first_spread_round
+        from sabr.data.allocations.acquisition_points import first_spread_round
         first = first_spread_round(ds, seed, 0.2 * _pool_cost(ds))
         extra = {"order": {**first, "rows": [[int(t), ds.shape[1] - 1]
                                              for t in np.asarray(ds.train_thetas)[::-1]]}}

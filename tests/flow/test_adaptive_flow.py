@@ -21,7 +21,7 @@ def test_adaptive_rounds_with_ensembles_are_nested_calibrated_and_cached(
         harness, make_tiny_config, tmp_path):
     from prefect.artifacts import Artifact
 
-    from sabr.data.acquisition import theta_costs
+    from sabr.data.allocations.acquisition import theta_costs
     from sabr.data.allocations import pool_cpu_seconds
     from sabr.data.dataset import load_dataset
     cfg = make_tiny_config(model_types=["mda_cnn"], allocations=["surfaces", "adaptive"],
@@ -116,7 +116,7 @@ def test_adaptive_from_spread_points_starts_from_spread_then_buys_rows_and_is_ca
     big = df.loc[("adaptive/spread", "80%")]
     assert big.n_train + big.n_val == r2["n_points"] > r1["n_points"]
     assert big.hf_cpu_seconds == pytest.approx(r2["hf_cpu_seconds"]) and r2["hf_cpu_seconds"] <= 0.8 * pool
-    from sabr.data.acquisition_points import expand_order
+    from sabr.data.allocations.acquisition_points import expand_order
     pts = expand_order(ds, 0, r2["order"])[0][:r2["n_points"]]
     assert hf_cost(ds, pts)["hf_cpu_seconds"] == pytest.approx(r2["hf_cpu_seconds"])
     assert not set(np.unravel_index(pts, ds.shape)[0].tolist()) & set(ds.test_thetas.tolist())

@@ -70,7 +70,7 @@ def test_edits_recompute_only_what_they_change(make_tiny_config, tmp_path, prefe
     # the code of a module training imports (the adaptive rounds' row orders, which the
     # hand-kept list of modules this replaced had left out): cells are trained and tuned
     # again, on the same data
-    _edit(src / "sabr" / "data" / "row_orders.py", "from __future__ import annotations",
+    _edit(src / "sabr" / "data" / "allocations" / "row_orders.py", "from __future__ import annotations",
           "from __future__ import annotations\n_EDITED = True")
     retrained = _run(src, config, out, home)
     assert retrained == {"generate": (0, 2), "assemble": (0, 1), "tune": (1, 0),

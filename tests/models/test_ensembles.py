@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sabr.config import ExperimentConfig
-from sabr.data.acquisition import first_round
+from sabr.data.allocations.acquisition import first_round
 from sabr.data.allocations import pool_cpu_seconds
 from sabr.learning.calibration import CALIBRATION_COLUMNS
 from sabr.learning.models import default_hyperparameters
@@ -80,7 +80,7 @@ def test_an_adaptive_cell_scores_every_pool_theta_it_did_not_buy(tiny_dataset, t
 
 def test_an_adaptive_spread_cell_scores_every_pool_point_it_did_not_buy_per_row(tiny_dataset,
                                                                                tmp_path):
-    from sabr.data.acquisition_points import expand_order, first_spread_round, unbought_points
+    from sabr.data.allocations.acquisition_points import expand_order, first_spread_round, unbought_points
     ds = tiny_dataset
     order = first_spread_round(ds, 0, 0.4 * pool_cpu_seconds(ds))
     m = train_and_evaluate(ds, "mda_cnn", HP, "adaptive/spread@40%", 0, tmp_path,
@@ -105,7 +105,7 @@ def test_an_adaptive_spread_cell_scores_every_pool_point_it_did_not_buy_per_row(
 def test_a_warm_started_round_continues_from_the_previous_rounds_members(tiny_dataset, tmp_path):
     """With a learning rate of ~0 a warm round's members predict what round 1's members
     predicted (they start from those weights, in that scale); cold members do not."""
-    from sabr.data.acquisition import next_round
+    from sabr.data.allocations.acquisition import next_round
     ds = tiny_dataset
     pool = pool_cpu_seconds(ds)
     first = first_round(ds, 0, 0.3 * pool)

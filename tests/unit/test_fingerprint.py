@@ -132,7 +132,7 @@ def test_every_stage_holds_the_modules_its_task_and_entry_import(tmp_path):
     assert all("sabr.config" not in stage_modules(s) for s in STAGE_ROOTS)
 
 
-@pytest.mark.parametrize("module", ["sabr.data.row_orders", "sabr.data.acquisition_points",
+@pytest.mark.parametrize("module", ["sabr.data.allocations.row_orders", "sabr.data.allocations.acquisition_points",
                                     "sabr.settings", "sabr.numerics.montecarlo"])
 def test_the_modules_the_old_hand_kept_lists_left_out_are_in_the_training_key(module):
     assert module in stage_modules("train") and module in stage_modules("tune")

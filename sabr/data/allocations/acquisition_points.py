@@ -1,5 +1,5 @@
 """Adaptive allocation from the seed's spread points: ``adaptive/spread`` (docs/DESIGN.md,
-"Allocation strategies"; the theta-by-theta variant is sabr.data.acquisition).
+"Allocation strategies"; the theta-by-theta variant is sabr.data.allocations.acquisition).
 
 Round 1 buys what ``spread`` buys at the smallest CPU budget: the longest prefix of the
 seed's point order that it pays for (sabr.data.allocations.spread), so round 1 is the seed's
@@ -13,14 +13,14 @@ round first takes those free points, then fills its budget greedily with the ext
 over the points the extension adds (query by committee, Seung, Opper & Sompolinsky 1992,
 integrated as in Cohn 1996; :func:`row_disagreement`), divided by its incremental price. A
 theta paid for in a batch is skipped while it lies within ``min_distance`` (unit box) of
-another paid for in the same batch (diversity; sabr.data.acquisition.default_min_distance),
+another paid for in the same batch (diversity; sabr.data.allocations.acquisition.default_min_distance),
 then a second pass spends what is left without that rule. A validation theta (all its
-points flagged for validation: sabr.data.row_orders) takes its free points but is never
+points flagged for validation: sabr.data.allocations.row_orders) takes its free points but is never
 extended: the ensemble does not train on it, so it disagrees there most, and a paid row
 there would buy validation labels, not training data.
 
 An order is ``{"spread_points": n, "rows": [[t, j], ...]}``: the spread prefix's length
-and the extensions in buying order; sabr.data.row_orders turns it into points and
+and the extensions in buying order; sabr.data.allocations.row_orders turns it into points and
 validation flags. Test thetas are never candidates and an order naming one is refused.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ def first_spread_round(dataset, seed: int, budget: float, validation_fraction: f
                        ) -> dict:
     """Round 1: the points ``spread`` buys at ``budget`` CPU-seconds (a prefix of the
     seed's point order)."""
-    from .allocations import spread
+    from .spread import spread
     alloc = spread(dataset, budget, seed, unit="cpu_seconds",
                    validation_fraction=validation_fraction)
     return {"spread_points": int(alloc.split.all.size), "rows": []}

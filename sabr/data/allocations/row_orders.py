@@ -1,4 +1,4 @@
-"""An ``adaptive/spread`` order and the points it stands for (sabr.data.acquisition_points
+"""An ``adaptive/spread`` order and the points it stands for (sabr.data.allocations.acquisition_points
 buys it; sabr.data.allocations.adaptive reads it; this module imports neither).
 
 An order is ``{"spread_points": n, "rows": [[t, j], ...]}``: the first n points of the
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .budgets import point_order
+from ..budgets import point_order
 
 __all__ = ["check_order", "expand_order", "nth_new_theta_validates"]
 

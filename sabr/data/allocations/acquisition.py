@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .costs import hf_cost
+from ..costs import hf_cost
 
 __all__ = ["surface_points", "theta_costs", "unit_box", "default_min_distance",
            "integrated_disagreement", "select_batch", "first_round", "next_round",
@@ -117,7 +117,8 @@ def select_batch(candidates, scores, costs, positions, budget: float,
 def first_round(dataset, seed: int, budget: float, validation_fraction: float = 0.2
                 ) -> np.ndarray:
     """Round 1: the thetas ``surfaces`` buys at ``budget`` CPU-seconds, in its order."""
-    from .allocations import surfaces, theta_order
+    from .base import theta_order
+    from .surfaces import surfaces
     alloc = surfaces(dataset, budget, seed, validation_fraction=validation_fraction)
     bought = set(np.unravel_index(alloc.split.all, dataset.shape)[0].tolist())
     return np.array([t for t in theta_order(dataset, seed) if t in bought], np.int64)

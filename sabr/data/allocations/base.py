@@ -1,0 +1,139 @@
+"""What every allocation strategy shares: the :class:`Allocation` it returns, the seed's
+stratified theta order, and whole surfaces bought in an order (sabr.data.allocations)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+from ..budgets import TUNING_REPLICATE, BudgetSplit, _rng, make_split
+from ..costs import hf_cost
+
+__all__ = ["Allocation", "Unit", "UNITS", "theta_order", "whole_surfaces", "need_costs",
+           "make_allocation", "data_paths"]
+
+Unit = Literal["points", "cpu_seconds"]
+UNITS = ("points", "cpu_seconds")
+_THETA_STREAM = 21
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """A budget's points, the Monte Carlo paths behind their labels, and what they cost.
+
+    ``level``: None when the labels are the data set's own (every path), else the index
+    into ``dataset.prefix_paths`` of the prefix they come from (``paths``)."""
+
+    split: BudgetSplit
+    n_hf_thetas: int
+    hf_cpu_seconds: float
+    n_paths: int
+    level: int | None = None
+
+    @property
+    def train(self):
+        return self.split.train
+
+    @property
+    def val(self):
+        return self.split.val
+
+    def labelled(self, dataset):
+        """The data set with this allocation's HF labels (and standard errors) on the train
+        pool: itself for full-path labels; for prefix labels, a copy whose train-pool
+        surfaces come from the prefix. Test thetas keep their full-path labels."""
+        if self.level is None:
+            return dataset
+        pool = np.asarray(dataset.train_thetas)
+        hf, se = dataset.hf.copy(), dataset.hf_se.copy()
+        hf[pool] = dataset.hf_prefix[pool, self.level]
+        se[pool] = dataset.hf_se_prefix[pool, self.level]
+        return replace(dataset, hf=hf, hf_se=se)
+
+
+def data_paths(dataset) -> int:
+    """The Monte Carlo paths of the data set's runs (its configuration)."""
+    return int(dataset.meta.get("config", {}).get("mc_paths", 0))
+
+
+def need_costs(dataset, strategy: str) -> None:
+    if dataset.hf_cpu_seconds is None or not np.all(np.isfinite(dataset.hf_cpu_seconds)):
+        raise ValueError(f"allocation={strategy!r} with a CPU-second budget is invalid for this "
+                         f"data set: it has no recorded Monte Carlo CPU-seconds; allowed a data set "
+                         f"built by this version (build it again)")
+
+
+def make_allocation(dataset, split: BudgetSplit, level: int | None = None) -> Allocation:
+    paths = data_paths(dataset) if level is None else int(dataset.prefix_paths[level])
+    return Allocation(split, **hf_cost(dataset, split.all, level=level), n_paths=paths,
+                      level=level)
+
+
+def theta_order(dataset, seed: int) -> np.ndarray:
+    """The train pool's thetas in the seed's stratified order (see the module doc)."""
+    from scipy.stats import qmc
+    rng = np.random.default_rng(np.random.SeedSequence(
+        [int(dataset.meta.get("config", {}).get("master_seed", 0)), _THETA_STREAM,
+         (2 ** 31 - 1) if int(seed) == TUNING_REPLICATE else int(seed)]))
+    _rng(dataset, seed)                              # the same check of the seed as budgets
+    pool = np.asarray(dataset.train_thetas)
+    x = np.asarray(dataset.thetas, float)[pool]
+    span = x.max(axis=0) - x.min(axis=0)
+    free = span > 0                                  # a fixed parameter (beta) is no dimension
+    if not free.any():
+        return rng.permutation(pool)
+    u = (x[:, free] - x.min(axis=0)[free]) / span[free]
+    sob = qmc.Sobol(d=int(free.sum()), scramble=True, rng=rng).random(
+        2 ** math.ceil(math.log2(max(pool.size, 2))))
+    taken = np.zeros(pool.size, bool)
+    order = np.empty(pool.size, np.int64)
+    for j in range(pool.size):                       # Sobol point j takes the nearest theta left
+        d = ((u - sob[j]) ** 2).sum(axis=1)
+        d[taken] = np.inf
+        order[j] = int(np.argmin(d))
+        taken[order[j]] = True
+    return pool[order]
+
+
+def whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, level=None,
+                   order=None) -> Allocation:
+    """Whole surfaces of the thetas in ``order`` (default: the seed's stratified order,
+    :func:`theta_order`), as many as ``budget`` CPU-seconds pay for, their labels from the
+    prefix ``level`` of the paths (None: every path); validation thetas by position, as
+    :func:`surfaces` says. ``name`` names the strategy in errors."""
+    if unit != "cpu_seconds":
+        raise ValueError(f"allocation {name!r} is invalid with point budgets (hf_budgets): "
+                         "allowed CPU-second budgets (hf_cpu_budgets)")
+    need_costs(dataset, name)
+    order = theta_order(dataset, seed) if order is None else order
+    n, m, k = dataset.shape
+    valid = dataset.valid
+    if level is not None:
+        valid = (valid & np.isfinite(dataset.hf_prefix[:, level])
+                 & np.isfinite(dataset.hf_se_prefix[:, level]))
+    valid = valid.reshape(n, m * k)
+    order = order[valid[order].any(axis=1)]
+    pts = [t * m * k + np.flatnonzero(valid[t]) for t in order]      # each theta's surface
+    spent = np.cumsum([hf_cost(dataset, p, level=level)["hf_cpu_seconds"] for p in pts])
+    count = int(np.searchsorted(spent, budget, side="right"))
+    f = float(validation_fraction)
+    # a random phase that puts the first validation theta second: two surfaces suffice
+    phase = (1 - 2 * f + f * np.random.default_rng(np.random.SeedSequence(
+        [int(dataset.meta.get("config", {}).get("master_seed", 0)), _THETA_STREAM + 1,
+         max(int(seed), -1) + 1])).random()) % 1.0
+    i = np.arange(order.size)
+    all_flags = np.floor((i + 1) * f + phase) > np.floor(i * f + phase)
+    flags = all_flags[:count]
+    if not flags.any() or flags.all():
+        first = max(int(np.argmax(all_flags)), int(np.argmax(~all_flags)))
+        raise ValueError(f"hf_cpu_budget={budget:g} is invalid for allocation {name!r}: it pays "
+                         f"for {count} surfaces, not one train and one validation surface; "
+                         f"allowed at least {spent[first]:.3g} s")
+    pts = pts[:count]
+    train = np.concatenate([p for p, v in zip(pts, flags) if not v])
+    val = np.concatenate([p for p, v in zip(pts, flags) if v])
+    labels = "" if level is None else f"paths={int(dataset.prefix_paths[level])}"
+    return make_allocation(dataset, make_split(dataset, train, val, labels=labels), level)
+
