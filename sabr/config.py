@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from .budget_labels import (ADAPTIVE_STARTS, ALLOCATION_NAMES, MIN_PREFIX_PATHS, PATH_DIVISORS,
                             POINT_BUDGETS, allocation_name, cpu_budget_label, is_adaptive,
@@ -23,10 +23,9 @@ from .budget_labels import (ADAPTIVE_STARTS, ALLOCATION_NAMES, MIN_PREFIX_PATHS,
 from .cluster import ClusterConfig
 from .errors import ConfigError
 from .model_types import MODEL_NAMES
-from .plugins import load_plugins
 from .profiles import PROFILES
-from .settings import (TUNING_METHODS, DataGenConfig, ModelConfig,
-                       ModelName, ParameterBoxConfig, TrainingConfig, TuningMethod, StrictSection,
+from .settings import (TUNING_METHODS, DataGenConfig, ModelConfig, ModelName,
+                       ParameterBoxConfig, TrainingConfig, TuningMethod, WithSections,
                        n_test_thetas)
 from .space import HyperparameterSpace
 
@@ -54,7 +53,7 @@ __all__ = [
     "resolve_config",
 ]
 
-class ExperimentConfig(StrictSection):
+class ExperimentConfig(WithSections):
     """The whole experiment: data, training, models and the grid of (budget, model, seed)."""
 
     name: str = "hf-budget"
@@ -99,21 +98,6 @@ class ExperimentConfig(StrictSection):
     plugins: tuple[str, ...] = ()
     """Modules of your own that register model types or allocation strategies, imported
     before the rest is validated (sabr.plugins)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
-                              populate_by_name=True, protected_namespaces=())
-
-    @model_validator(mode="before")
-    @classmethod
-    def _load_plugins(cls, data):
-        if isinstance(data, dict):
-            load_plugins(data.get("plugins"))
-        return data
-
-    @property
-    def models(self) -> ModelConfig:
-        """The ``model_config`` section (pydantic reserves the attribute name)."""
-        return self.model_config_
 
     @field_validator("hf_budgets")
     @classmethod

@@ -153,15 +153,9 @@ class ModelConfig(StrictSection):
         return v
 
 
-class CellSettings(StrictSection):
-    """What training one cell reads of the configuration: ``training_config`` and
-    ``model_config`` (the train stage's configuration input and key), and the ``plugins``
-    that register model types or strategies, imported when this is parsed (in a task's
-    process: sabr.plugins)."""
-
-    training_config: TrainingConfig = TrainingConfig()
-    model_config_: ModelConfig = Field(ModelConfig(), alias="model_config")
-    plugins: tuple[str, ...] = ()
+class WithSections(StrictSection):
+    """A model holding sections (``model_config`` among them) and ``plugins``: the plugins
+    are imported before the rest is validated (sabr.plugins), so their names are allowed."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
                               populate_by_name=True, protected_namespaces=())
@@ -177,6 +171,17 @@ class CellSettings(StrictSection):
     def models(self) -> ModelConfig:
         """The ``model_config`` section (pydantic reserves the attribute name)."""
         return self.model_config_
+
+
+class CellSettings(WithSections):
+    """What training one cell reads of the configuration: ``training_config`` and
+    ``model_config`` (the train stage's configuration input and key), and the ``plugins``
+    that register model types or strategies, imported when this is parsed (in a task's
+    process: sabr.plugins)."""
+
+    training_config: TrainingConfig = TrainingConfig()
+    model_config_: ModelConfig = Field(ModelConfig(), alias="model_config")
+    plugins: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, cfg) -> "CellSettings":
