@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .budget_labels import ADAPTIVE_STARTS, PATH_DIVISORS
+from .budget_labels import (ADAPTIVE_STARTS, ALLOCATION_NAMES, DEFAULT_PATH_DIVISOR,
+                            PATH_DIVISORS)
 from .model_types import MODEL_NAMES
 from .settings import TUNING_METHODS
 
@@ -36,10 +37,11 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("model_types", "--model-types", str, "MODEL",
               f"of {' '.join(MODEL_NAMES)} (the model-type registry)", many=True),
     RunOption("allocations", "--allocations", str, "STRATEGY",
-              "allocation strategies run at every --hf-cpu-budgets entry, of spread surfaces "
-              f"paths/D (D in {' '.join(map(str, PATH_DIVISORS))}; paths is paths/4) adaptive "
-              f"(from surfaces) {' '.join(f'adaptive/{s}' for s in ADAPTIVE_STARTS if s != 'surfaces')}"
-              " (from the seed's points)", many=True),
+              "allocation strategies run at every --hf-cpu-budgets entry, of "
+              + " ".join(ALLOCATION_NAMES)
+              + f" (paths/D with D in {' '.join(map(str, PATH_DIVISORS))}, paths alone "
+              f"paths/{DEFAULT_PATH_DIVISOR}; adaptive/S with S in {' '.join(ADAPTIVE_STARTS)})",
+              many=True),
     RunOption("hf_cpu_budgets", "--hf-cpu-budgets", str, "BUDGET",
               "HF budgets in Monte Carlo CPU-seconds (120) or as a percentage of the pool's "
               "whole Monte Carlo cost (5%%)", many=True),
