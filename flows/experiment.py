@@ -35,7 +35,7 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.utilities.annotations import allow_failure
 
-from sabr.budget_labels import budget_name
+from sabr.budget_labels import cell_name
 from sabr.cells import CellLedger, folder_holds
 from sabr.config import ExperimentConfig, resolve_config
 from sabr.errors import ConfigError
@@ -154,8 +154,7 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     failures = []
     for (b, m, s), fut in train_futs.items():
         if not fut.state.is_completed():
-            log.warning("cell %s %s s=%d did not finish: %s", m, budget_name(b), s,
-                        fut.state.message)
+            log.warning("cell %s did not finish: %s", cell_name(m, b, s), fut.state.message)
             failures.append([b, m, s, f"{fut.state.name}: {fut.state.message or 'no message'}"])
     outcomes = {"generate": _outcomes(chunk_futs), "assemble": _outcomes([dataset]),
                 "tune": _outcomes(tuned.values()), "train": _outcomes(train_futs.values())}
@@ -207,7 +206,7 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
     not_ok = [*summary["not_ok"], *summary.get("cost", {}).get("not_ok", [])]
     if not_ok:
         n_cells = summary["n_cells"] + summary.get("cost", {}).get("n_cells", 0)
-        names = "; ".join(f"{c['model_type']} {budget_name(c['budget'])} s={c['seed']} "
+        names = "; ".join(f"{cell_name(c['model_type'], c['budget'], c['seed'])} "
                           f"({c['status']})" for c in not_ok)
         err = ExperimentFailed(f"{len(not_ok)} of {n_cells} cells did not "
                                f"finish: {names}; results of the others are in {plan.output_dir}")

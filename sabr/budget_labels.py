@@ -12,7 +12,7 @@ import math
 __all__ = ["ALLOCATION_NAMES", "POINT_BUDGETS", "PATH_DIVISORS", "DEFAULT_PATH_DIVISOR",
            "MIN_PREFIX_PATHS", "ADAPTIVE_STARTS", "is_adaptive", "adaptive_start",
            "allocation_name", "parse_allocation", "parse_cpu_budget", "cpu_budget_label",
-           "cell_label", "parse_cell_label", "budget_name", "is_cell_label"]
+           "cell_label", "parse_cell_label", "budget_name", "cell_name", "is_cell_label"]
 
 ALLOCATION_NAMES: list[str] = ["spread", "surfaces", "paths", "adaptive"]
 """The allocation strategies (sabr.data.allocations.ALLOCATIONS, which adds a strategy
@@ -118,6 +118,12 @@ def budget_name(budget) -> str:
     """How task names, log lines and folders name a cell's budget: 'b=200' for points,
     the label ('surfaces@120s') for a CPU budget."""
     return budget if is_cell_label(budget) else f"b={int(budget)}"
+
+
+def cell_name(model_type: str, budget, seed) -> str:
+    """How a cell is named everywhere (task runs, logs, reports, the ledger of sabr.cells):
+    'mda_cnn b=200 s=1', 'mda_cnn surfaces@120s s=0'."""
+    return f"{model_type} {budget_name(budget)} s={int(seed)}"
 
 
 def parse_cell_label(label: str) -> tuple[str, str]:

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .budget_labels import budget_name, is_cell_label
+from .budget_labels import cell_name, is_cell_label
 from .io import atomic_write_json
 
 __all__ = ["Cell", "CellLedger", "LEDGER_FILE", "folder_holds"]
@@ -47,7 +47,7 @@ class Cell:
     def key(self) -> str:
         """Its name everywhere (ledger, task runs, logs): 'mda_cnn b=200 s=1',
         'mda_cnn surfaces@5% s=0 M=5'."""
-        name = f"{self.model_type} {budget_name(self.budget)} s={self.seed}"
+        name = cell_name(self.model_type, self.budget, self.seed)
         return name if self.members == 1 else f"{name} M={self.members}"
 
     @property

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from sabr.budget_labels import budget_name
+from sabr.budget_labels import budget_name, cell_name
 from sabr.plugins import call_with_plugins
 from sabr.settings import CellSettings, TuningSettings
 
@@ -70,7 +70,7 @@ def train_cell(settings_json: str, dataset: dict, model_type: str, budget: int |
         hp = default_hyperparameters(cfg.models, cfg.training_config)
     fault = injected_fault(model_type, budget, seed)
     if fault == "raise":
-        raise RuntimeError(f"injected fault ({model_type} b={budget} s={seed})")
+        raise RuntimeError(f"injected fault ({cell_name(model_type, budget, seed)})")
     if fault == "nan":
         hp = {**hp, "learning_rate": float("inf")}     # Adam steps to inf: the loss is NaN
     extra = {}
@@ -99,6 +99,6 @@ def train_cell(settings_json: str, dataset: dict, model_type: str, budget: int |
                  model_type, budget_name(budget), seed, m["rmse_bp"], m["hagan_rmse_bp"],
                  m["train_seconds"], m["epochs_run"])
     else:
-        log.warning("%s %s s=%d failed: %s", model_type, budget_name(budget), seed, m["reason"])
+        log.warning("%s failed: %s", cell_name(model_type, budget, seed), m["reason"])
     m["timing"] = clock.read(child)
     return m

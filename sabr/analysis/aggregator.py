@@ -25,6 +25,7 @@ from ..model_types import BASELINE_MODEL
 from .markdown import headline_markdown
 from .results import TASK_FAILED as _TASK_FAILED, results_frame, write_tables
 from .stats import analyse
+from ..budget_labels import cell_name
 
 __all__ = ["ResultsAggregator", "create_results_aggregator", "collect_cells", "relative_improvements"]
 
@@ -153,7 +154,7 @@ class ResultsAggregator:
         for r in ok.itertuples():
             f = self.output_dir / str(r.exp_dir) / "predictions.npz"
             if not f.is_file():
-                missing.append(f"{r.model_type} b={r.budget} s={r.seed}")
+                missing.append(cell_name(r.model_type, r.budget, r.seed))
                 continue
             with np.load(f, allow_pickle=False) as z:
                 pts, sigma = z["points"], z["sigma"]

@@ -22,6 +22,8 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from ..budget_labels import cell_name
+
 __all__ = ["finished_cells", "geometric_mean_interval", "cell_summary", "pair_cells",
            "pair_cells_strict", "paired_test", "hedges_j", "holm", "compare_models"]
 
@@ -37,7 +39,7 @@ def _quiet():
 
 
 def _cell(r) -> str:
-    return f"{r.model_type} b={r.budget} s={r.seed}"
+    return cell_name(r.model_type, r.budget, r.seed)
 
 
 def finished_cells(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .efficiency import RANGE_FACTOR
+from ..budget_labels import cell_name
 
 __all__ = ["headline_markdown", "TUNING_NOTE"]
 
@@ -149,7 +150,7 @@ def headline_markdown(analysis: dict, df: pd.DataFrame, plots: list[Path]) -> st
     bad = df[df.status != "ok"]
     if len(bad):
         lines += ["", "**Not finished:** " + "; ".join(
-            f"{r.model_type} b={r.budget} s={r.seed} ({r.status})" for r in bad.itertuples())]
+            f"{cell_name(r.model_type, r.budget, r.seed)} ({r.status})" for r in bad.itertuples())]
     summary = pd.DataFrame(analysis["summary"])
     if not summary.empty:
         lines += _md_headline(summary)

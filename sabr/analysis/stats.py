@@ -34,6 +34,7 @@ from .fit import (cluster_bootstrap_powerlaw, exponent_differences, power_law_fi
                   saturating_fit, scaling_table)
 from .scaling import exponent_difference, scaling_exponent
 from .testset import per_theta_sse, test_theta_bootstrap
+from ..budget_labels import cell_name
 
 __all__ = ["analyse", "analyse_tables", "pareto_front", "cost_benefit", "default_target_rmse",
            "finished_cells", "geometric_mean_interval", "cell_summary", "pair_cells",
@@ -246,7 +247,8 @@ def analyse_tables(df: pd.DataFrame, *, target_rmse_bp: float | None = None, rng
         bad = df[df["status"] != "ok"]
         if len(bad):
             notes.append(f"{len(bad)} of {len(df)} cells not finished: " + ", ".join(
-                f"{r.model_type} b={r.budget} s={r.seed} ({r.status})" for r in bad.itertuples()))
+                f"{cell_name(r.model_type, r.budget, r.seed)} ({r.status})"
+                for r in bad.itertuples()))
     target = default_target_rmse(df) if target_rmse_bp is None else float(target_rmse_bp)
     if target_rmse_bp is None:
         notes.append(f"target RMSE = 2 x median noise floor = {target:.4g} bp" if np.isfinite(target)

@@ -14,7 +14,7 @@ import math
 import statistics
 from collections import Counter
 
-from ..budget_labels import budget_name
+from ..budget_labels import budget_name, cell_name
 
 __all__ = ["stage_timings", "timings_markdown", "throughput", "progress_line", "data_line",
            "tuning_line", "CellEta", "STAGES"]
@@ -89,7 +89,7 @@ def progress_line(k: int, n: int, cell: tuple, state: str, result: dict | None,
         what = f"{result['rmse_bp']:.1f} bp (Hagan {result['hagan_rmse_bp']:.1f}) [{state}]"
     elif result:
         what = f"{result.get('status')}: {result.get('reason')} [{state}]"
-    return (f"cell {k}/{n} {m} {budget_name(b)} s={s}: {what} {_clock(elapsed_s)} elapsed, "
+    return (f"cell {k}/{n} {cell_name(m, b, s)}: {what} {_clock(elapsed_s)} elapsed, "
             f"ETA {_clock(eta_s) if n > k else 'done'}")
 
 
