@@ -43,7 +43,7 @@ from sabr.lock import output_lock
 from sabr.plan import adaptive_rounds, ensemble_members, make_plan, planned_cells, study_models
 from sabr.settings import CellSettings, TuningSettings
 from tasks.acquisition import acquire_round
-from tasks.data import assemble_dataset, dataset_identity, generate_chunk, generation_plan
+from tasks.data import assemble_dataset, generate_chunk, generation_plan
 from tasks.modeling import train_cell, tune_cell
 from tasks.reporting import aggregate_results
 
@@ -77,17 +77,16 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     recycle = {"recycle_mib": cfg.worker_recycle_mib}
 
     # A data set that is absent, corrupt, edited or of another configuration is built again.
-    problem, chunks = generation_plan(cfg.data_gen_config, data_dir)
+    problem, chunks, on_disk = generation_plan(cfg.data_gen_config, data_dir)
     if problem not in (None, "absent"):
         log.warning("data set not usable (%s): building it again", problem)
     chunk_futs = [generate_chunk.with_options(refresh_cache=rebuild).submit(
         data_json, first, last, data_dir) for first, last, rebuild in chunks]
     dataset = assemble_dataset.with_options(refresh_cache=problem is not None).submit(
         data_json, chunk_futs, data_dir)
-    if problem is None:
+    if on_disk is not None:
         # The disk and the cache agree: a cached assembly must describe the data set on disk
         # (the same content and the same measured timings), or it is assembled again.
-        on_disk = dataset_identity(data_dir)
         if {k: dataset.result().get(k) for k in on_disk} != on_disk:
             log.warning("the cached data set record differs from %s: assembling it again",
                         data_dir)
@@ -99,11 +98,11 @@ def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> 
     ledger = CellLedger(out)
     plan = make_plan(cfg, ledger)
     ledger.save()
-    stale = {p.cell for p in plan.all_cells() if not folder_holds(out / p.folder, p.cell)}
-    redo = [c for c in stale if (out / ledger.folder(c)).exists()]
+    stale = [p for p in plan.all_cells() if not folder_holds(out / p.folder, p.cell)]
+    redo = sum((out / p.folder).exists() for p in stale)
     if redo:
-        log.info("%d cells whose folder does not hold their result are computed again",
-                 len(redo))
+        log.info("%d cells whose folder does not hold their result are computed again", redo)
+    stale = {p.cell for p in stale}
 
     tuned = {}
     for t in plan.tunings:

@@ -52,7 +52,7 @@ class Cell:
 
     @property
     def spends_cpu_seconds(self) -> bool:
-        return isinstance(self.budget, str)
+        return is_cell_label(self.budget)
 
     @property
     def prefix(self) -> str:
@@ -92,6 +92,11 @@ class CellLedger:
         else:
             self.folders = self._adopt()
         self._dirty = not path.is_file() and bool(self.folders)
+        self._last = {}                 # per prefix, the highest number in use (read once)
+        for name in [*self.folders.values(),
+                     *(p.name for p in self.root.glob("*_*") if p.is_dir())]:
+            if m := _FOLDER.match(name):
+                self._last[m[1]] = max(self._last.get(m[1], 0), int(m[2]))
 
     def _adopt(self) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -104,10 +109,8 @@ class CellLedger:
         return found
 
     def _next(self, prefix: str) -> str:
-        used = [int(m[2]) for name in [*self.folders.values(),
-                                       *(p.name for p in self.root.glob(f"{prefix}_*") if p.is_dir())]
-                if (m := _FOLDER.match(name)) and m[1] == prefix]
-        return f"{prefix}_{max(used, default=0) + 1:04d}"
+        self._last[prefix] = self._last.get(prefix, 0) + 1
+        return f"{prefix}_{self._last[prefix]:04d}"
 
     def folder(self, cell: Cell) -> str:
         """The folder name of ``cell`` (assigned now if it is new)."""

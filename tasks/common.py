@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from prefect.utilities.hashing import hash_objects
 
+from sabr.budget_labels import is_cell_label
 from sabr.errors import ConfigError
 from sabr.fingerprint import code_fingerprint, imported_modules
 
@@ -101,8 +102,7 @@ class StageContent(CachePolicy):
 def spends_cpu_seconds(inputs: dict) -> bool:
     """Whether a task's budget is Monte Carlo CPU-seconds (a label 'surfaces@5%'), whose
     split is cut from the data set's measured timings."""
-    budget = inputs.get("budget", inputs.get("label"))
-    return isinstance(budget, str) and "@" in budget
+    return is_cell_label(inputs.get("budget", inputs.get("label")))
 
 
 def content_policy(stage: str) -> CachePolicy:

@@ -8,13 +8,13 @@ import numpy as np
 from prefect import get_run_logger, task
 
 from sabr.data.dataset import (DATA_FILE, META_FILE, GridSpec, MCSettings, assemble, chunk_indices,
-                               compute_chunk, dataset_problem, load_dataset, sample_thetas)
+                               compute_chunk, sample_thetas, usable_dataset)
 from sabr.io import atomic_save_npz, hash_arrays
 from sabr.settings import DataGenConfig
 
 from .common import RETRIES, Clock, content_policy, retry_unless_deterministic
 
-__all__ = ["generate_chunk", "assemble_dataset", "chunk_file", "generation_plan", "dataset_identity"]
+__all__ = ["generate_chunk", "assemble_dataset", "chunk_file", "generation_plan"]
 
 _CHUNK_KEYS = ("indices", "strikes", "lf", "hf", "hf_se", "seconds", "path_steps", "hf_cpu_seconds",
                "prefix_paths", "hf_prefix", "hf_se_prefix", "hf_cpu_seconds_prefix")
@@ -45,21 +45,26 @@ def chunk_file(data_dir: str | Path, first: int, last: int) -> Path:
     return Path(data_dir) / "chunks" / f"chunk_{first:05d}_{last:05d}.npz"
 
 
-def generation_plan(cfg, data_dir: str | Path) -> tuple[str | None, list[tuple[int, int, bool]]]:
+def generation_plan(cfg, data_dir: str | Path) -> tuple[str | None, list[tuple[int, int, bool]],
+                                                       dict | None]:
     """What building the data set of ``cfg`` (a DataGenConfig) in ``data_dir`` takes.
 
-    Returns ``(problem, chunks)``: ``problem`` is None for a usable data set, else why it is
-    not ("absent", corrupt, edited, another configuration: sabr.data.dataset.dataset_problem);
-    ``chunks`` is ``(first, last, rebuild)`` per chunk of parameter sets, where ``rebuild``
-    means its cache record must be ignored (the data set is not usable and the chunk's file
-    is gone). An unusable data set is assembled again whatever its cache record says.
+    Returns ``(problem, chunks, on_disk)``: ``problem`` is None for a usable data set, else
+    why it is not ("absent", corrupt, edited, another configuration:
+    sabr.data.dataset.dataset_problem); ``chunks`` is ``(first, last, rebuild)`` per chunk
+    of parameter sets, where ``rebuild`` means its cache record must be ignored (the data
+    set is not usable and the chunk's file is gone); ``on_disk`` the usable data set's
+    ``{"content_hash", "cost_hash"}``, what a cached assembly's result must agree with
+    (None when not usable). An unusable data set is assembled again whatever its cache
+    record says. The data set is loaded and verified once.
     """
-    problem = dataset_problem(data_dir, cfg)
+    problem, ds = usable_dataset(data_dir, cfg)
     chunks = []
     for c in chunk_indices(cfg.n_parameter_sets, cfg.chunk_size):
         first, last = int(c[0]), int(c[-1])
         chunks.append((first, last, problem is not None and not chunk_file(data_dir, first, last).is_file()))
-    return problem, chunks
+    on_disk = None if ds is None else {"content_hash": ds.content_hash, "cost_hash": ds.cost_hash}
+    return problem, chunks, on_disk
 
 
 def _compute(cfg, first: int, last: int) -> dict:
@@ -106,9 +111,3 @@ def assemble_dataset(data_json: str, chunks: list[dict], data_dir: str) -> dict:
     return {"content_hash": meta["content_hash"], "cost_hash": meta["cost_hash"],
             "timing": clock.read()}
 
-
-def dataset_identity(data_dir: str | Path) -> dict:
-    """``{"content_hash", "cost_hash"}`` of the data set on disk (loaded and verified): what
-    a cached assembly's result must agree with (flows.experiment)."""
-    ds = load_dataset(data_dir)
-    return {"content_hash": ds.content_hash, "cost_hash": ds.cost_hash}

@@ -53,6 +53,7 @@ __all__ = [
     "DATA_FILE",
     "META_FILE",
     "cost_hash",
+    "usable_dataset",
 ]
 
 DATA_FILE = "surfaces.npz"
@@ -385,16 +386,22 @@ def dataset_problem(path: str | Path, cfg: DataGenConfig) -> str | None:
     Absent, incomplete, corrupt, truncated, not matching its content hash, or
     generated with another data configuration: each gives a one-line reason.
     """
+    return usable_dataset(path, cfg)[0]
+
+
+def usable_dataset(path: str | Path, cfg: DataGenConfig) -> tuple[str | None, Dataset | None]:
+    """``(problem, data set)``: the data set in ``path`` loaded and verified once, with
+    None for the problem (:func:`dataset_problem`), or the problem and None."""
     path = Path(path)
     if not (path / META_FILE).exists() and not (path / DATA_FILE).exists():
-        return "absent"
+        return "absent", None
     try:
         data = load_dataset(path)
     except DatasetError as err:
-        return str(err)
+        return str(err), None
     if data.meta.get("config") != cfg.model_dump(mode="json"):
-        return f"data set {str(path)!r} was generated with another data_gen_config"
-    return None
+        return f"data set {str(path)!r} was generated with another data_gen_config", None
+    return None, data
 
 
 def build_dataset(cfg: DataGenConfig, out_dir: str | Path, *,
