@@ -7,7 +7,7 @@ runs; ours (:func:`content_policy`) is composed from Prefect's ``INPUTS`` and
 * configuration: each task receives only the sections its stage reads (the data
   section; sabr.settings' CellSettings or TuningSettings), as an input, so the key holds
   exactly them, and a stage that read another section would fail, not go stale;
-* code: the task's module and every ``sabr`` module it imports, transitively, found in
+* code: the task's module and every ``tasks`` or ``sabr`` module it imports, transitively, found in
   the source (sabr.fingerprint.imported_modules), fingerprinted without comments or
   docstrings; no hand-kept list;
 * data: the data set's content hash (returned by the assembly); a cell, tuning or
@@ -50,9 +50,10 @@ STAGE_ROOTS: dict[str, str] = {
 
 def stage_modules(stage: str, plugins: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The modules whose code decides ``stage``'s results: its task module and every
-    ``sabr`` module that imports, transitively (sabr.fingerprint.imported_modules), and
-    the configuration's ``plugins`` with every module of their packages they import."""
-    tops = tuple(dict.fromkeys(("sabr", *(p.split(".")[0] for p in plugins))))
+    ``tasks`` or ``sabr`` module that imports, transitively (sabr.fingerprint.imported_modules:
+    what the task's process loads, this module's own imports included), and the
+    configuration's ``plugins`` with every module of their packages they import."""
+    tops = tuple(dict.fromkeys(("sabr", "tasks", *(p.split(".")[0] for p in plugins))))
     return imported_modules((STAGE_ROOTS[stage], *plugins), tops)
 
 
