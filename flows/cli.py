@@ -115,7 +115,8 @@ def _run(params: dict, plan) -> int:
     from flows.experiment import ExperimentFailed, hf_budget
     flows.runner.GUARDED_MAIN = True     # this entry point never starts a run on import
     try:
-        summary = hf_budget(**params)
+        # the configuration preflight validated: the flow does not resolve it again
+        summary = hf_budget(config=plan.config, dask_address=plan.dask_address)
     except ExperimentFailed as err:
         print(f"hf-budget: {err}", file=sys.stderr)
         return 1

@@ -1,7 +1,8 @@
 """The ``hf-budget`` Prefect flow: data -> tuning -> training -> aggregation, on Dask.
 
 ``hf_budget`` (flow ``hf-budget``) takes flat parameters (so a deployment's
-``--param`` override of one field works), passes the checks every run passes
+``--param`` override of one field works) or a whole ``config`` (what the command line
+and the Python API validated), passes the checks every run passes
 (flows.preflight: configuration, scheduler, output folder), holds the output
 folder's lock (sabr.lock) and runs the experiment as a subflow
 ``hf-budget-experiment`` on a ``DaskTaskRunner``: a ``LocalCluster`` of
@@ -62,11 +63,11 @@ class ExperimentFailed(RuntimeError):
 
 
 @flow(name="hf-budget-experiment", log_prints=True)
-def run_experiment(config_json: str, output_dir: str, run_name: str = "run") -> dict:
-    """The experiment proper (see the module doc); returns the aggregation summary."""
+def run_experiment(cfg: ExperimentConfig, output_dir: str, run_name: str = "run") -> dict:
+    """The experiment proper (see the module doc) on the configuration its parent flow
+    validated (an instance is not validated again); returns the aggregation summary."""
     started = time.time()
     log = get_run_logger()
-    cfg = ExperimentConfig.model_validate_json(config_json)
     out = Path(output_dir)
     data_dir = str(out / "data")
     stop_tensorflow_processes_on_close()
@@ -177,11 +178,15 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
               parallel_jobs: int | None = None, output_dir: str | None = None,
               tuning_method: str | None = None, allocations: list[str] | None = None,
               hf_cpu_budgets: list[str] | None = None, ensemble_size: int | None = None,
-              dask_address: str | None = None, skip_experiments: bool = False) -> dict:
+              dask_address: str | None = None, skip_experiments: bool = False,
+              config: ExperimentConfig | dict | None = None) -> dict:
     """Run the whole experiment (or, with skip_experiments, only aggregate existing cells).
 
     ``profile`` (default ``quick``) names the base configuration, or ``config_path`` a YAML
-    file (a ``profile`` given with it must be the file's). Explicit parameters override it. Returns the aggregation
+    file (a ``profile`` given with it must be the file's). Explicit parameters override it.
+    Or ``config``, a whole configuration (the command line and the Python API pass the one
+    they validated, used as it is; a mapping is validated here), with none of those. Returns
+    the aggregation
     summary. Ends Failed, and raises when called from Python: ConfigError (bad input, a
     busy output folder) before anything runs; ExperimentFailed if some cell did not finish.
     """
@@ -194,7 +199,7 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
                              n_random_seeds=n_random_seeds, parallel_jobs=parallel_jobs,
                              output_dir=output_dir, tuning_method=tuning_method,
                              allocations=allocations, hf_cpu_budgets=hf_cpu_budgets,
-                             ensemble_size=ensemble_size)
+                             ensemble_size=ensemble_size, config=config)
             if plan.skip_experiments:
                 from flows.analysis import aggregate_existing   # the analysis stack, when needed
                 return aggregate_existing(plan.output_dir)
@@ -241,7 +246,7 @@ def _run(cfg: ExperimentConfig, out: Path, address: str | None) -> dict:
     run_id = str(flow_run.id or "local")
     run_name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + f"-{run_id[:8]}"
     experiment = run_experiment.with_options(task_runner=runner, result_storage=results_dir)
-    summary = experiment(cfg.model_dump_json(by_alias=True), str(out), run_name)
+    summary = experiment(cfg, str(out), run_name)
     from sabr.analysis.history import write_run_log
     write_run_log(out, run_id, cfg.model_dump(mode="json", by_alias=True), summary, started)
     return summary

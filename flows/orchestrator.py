@@ -1,9 +1,10 @@
 """The seed's Python API: ``ExperimentOrchestrator`` runs the ``hf-budget`` flow from Python.
 
 A notebook or script drives the same flow as ``hf-budget run``: the orchestrator
-writes its configuration, with the analysis' overrides, to
-``<output_dir>/orchestrator_config.yaml`` and calls the flow on that file, so a
-run is cached and resumable exactly as from the command line.
+passes the flow its configuration with the analysis' overrides (validated once, here), so
+a run is cached and resumable exactly as from the command line; it also records that
+configuration in ``<output_dir>/orchestrator_config.yaml``, which ``hf-budget run
+--config`` runs again.
 """
 from __future__ import annotations
 
@@ -98,12 +99,12 @@ class ExperimentOrchestrator:
         """
         cfg = self.analysis_config(hf_budgets, model_types, hyperparameter_space,
                                    n_hyperparameter_trials, n_random_seeds, **options)
-        path = self.write_config(cfg)
+        self.write_config(cfg)
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")   # as the CLI does
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         from flows.experiment import ExperimentFailed, hf_budget   # Prefect only when a run starts
         try:
-            hf_budget(config_path=str(path), output_dir=str(self.output_dir))
+            hf_budget(config=cfg)
         except ExperimentFailed as err:
             warnings.warn(str(err), RuntimeWarning, stacklevel=2)
         return pd.read_csv(self.output_dir / "detailed_results.csv")

@@ -2,7 +2,8 @@
 flow (deployment runs) and the Python API.
 
 ``preflight`` resolves the configuration (profile or YAML file, then explicit
-parameters), checks the Dask scheduler address (format, and that a scheduler answers)
+parameters; or a whole configuration already resolved, which is not validated again: a
+run validates its configuration once, docs/DESIGN.md), checks the Dask scheduler address (format, and that a scheduler answers)
 or, with ``cluster.kind: slurm``, that Slurm answers and would take the worker jobs
 (flows/slurm.py),
 that ``--skip-experiments`` has finished cells to aggregate, that the output folder can
@@ -16,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sabr.config import ExperimentConfig, resolve_config
+from sabr.config import ExperimentConfig, config_from_dict, resolve_config
 from sabr.errors import ConfigError
 from sabr.lock import check_free
 from sabr.options import OVERRIDES
@@ -39,10 +40,12 @@ class RunPlan:
 
 
 def preflight(profile: str | None = None, config_path: str | None = None, *,
-              dask_address: str | None = None, skip_experiments: bool = False,
-              **overrides) -> RunPlan:
+              config: ExperimentConfig | dict | None = None, dask_address: str | None = None,
+              skip_experiments: bool = False, **overrides) -> RunPlan:
     """Resolve and check a run (see the module doc). ``overrides``: the names in OVERRIDES,
-    None meaning "as configured". ``dask_address`` defaults to $DASK_SCHEDULER_ADDRESS.
+    None meaning "as configured". ``config``: a whole configuration instead (an
+    ExperimentConfig, used as it is, or a mapping, validated here), with none of profile,
+    config_path and the overrides. ``dask_address`` defaults to $DASK_SCHEDULER_ADDRESS.
 
     Raises:
         ConfigError: bad input, an unreachable scheduler, nothing to aggregate, an output
@@ -52,7 +55,16 @@ def preflight(profile: str | None = None, config_path: str | None = None, *,
     if unknown:
         raise ConfigError(f"{unknown[0]} is not a parameter of a run: allowed "
                           f"{', '.join(OVERRIDES)}")
-    cfg = resolve_config(profile, config_path, **overrides)
+    if config is None:
+        cfg = resolve_config(profile, config_path, **overrides)
+    else:
+        given = {"profile": profile, "config_path": config_path, **overrides}
+        name = next((k for k, v in given.items() if v is not None), None)
+        if name is not None:
+            raise ConfigError(f"{name}={given[name]!r} is not applied with config (a whole "
+                              f"configuration): allowed config alone, or profile / config_path "
+                              f"with the options")
+        cfg = config if isinstance(config, ExperimentConfig) else config_from_dict(config)
     address = validate_dask_address(dask_address or os.environ.get("DASK_SCHEDULER_ADDRESS"))
     if address and cfg.cluster.kind != "local":
         raise ConfigError(f"dask_address={address!r} is not applied with cluster.kind="

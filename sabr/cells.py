@@ -18,10 +18,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .budget_labels import cell_name, is_cell_label
+from .budget_labels import cell_name, is_cell_label, parse_cell_label
 from .io import atomic_write_json
 
-__all__ = ["Cell", "CellLedger", "LEDGER_FILE", "folder_holds"]
+__all__ = ["Cell", "CellLedger", "LEDGER_FILE", "folder_holds", "cell_folders", "IDENTITY"]
 
 LEDGER_FILE = "cells.json"
 _FOLDER = re.compile(r"^(exp|cost)_(\d{4,})$")
@@ -55,6 +55,25 @@ class Cell:
         return is_cell_label(self.budget)
 
     @property
+    def allocation(self) -> str:
+        """Its allocation strategy: ``spread`` for the seed's point budgets."""
+        return parse_cell_label(self.budget)[0] if self.spends_cpu_seconds else "spread"
+
+    @property
+    def unit(self) -> str:
+        """What its budget counts: ``points`` or ``cpu_seconds``."""
+        return "cpu_seconds" if self.spends_cpu_seconds else "points"
+
+    def columns(self) -> dict:
+        """Its identity as a row of the results (sabr.analysis.results): the seed's
+        ``budget`` (HF points; None for a CPU-second budget), ``allocation``, ``unit``,
+        ``hf_cpu_budget`` (as configured, '5%' or '120'; None for points), model and seed."""
+        cpu = self.spends_cpu_seconds
+        return {"budget": None if cpu else self.budget, "model_type": self.model_type,
+                "seed": self.seed, "allocation": self.allocation, "unit": self.unit,
+                "hf_cpu_budget": parse_cell_label(self.budget)[1] if cpu else None}
+
+    @property
     def prefix(self) -> str:
         """The seed's folder prefix: ``cost`` for a CPU-second budget, ``exp`` otherwise."""
         return "cost" if self.spends_cpu_seconds else "exp"
@@ -67,6 +86,16 @@ class Cell:
             return cls(c["model_type"], c["budget"], c["seed"], c.get("ensemble_size", 1))
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+
+IDENTITY = ("budget", "model_type", "seed", "allocation", "unit", "hf_cpu_budget")
+"""The columns of :meth:`Cell.columns`."""
+
+
+def cell_folders(output_dir: str | Path) -> list[Path]:
+    """Every cell folder of an output folder (``exp_XXXX``, ``cost_XXXX``), sorted."""
+    return sorted(p for p in Path(output_dir).iterdir() if _FOLDER.match(p.name) and p.is_dir()) \
+        if Path(output_dir).is_dir() else []
 
 
 def folder_holds(folder: str | Path, cell: Cell) -> bool:

@@ -339,6 +339,15 @@ def load_config(path: str | Path, *, profile: str | None = None, **overrides: An
     return _applied(_validate(_merge(_merge(base, data), overrides)), {**data, **_given(overrides)})
 
 
+def config_from_dict(data: dict) -> ExperimentConfig:
+    """A whole configuration given as a mapping (a deployment's ``config`` parameter, a run's
+    config.json): validated as it is, no profile beneath it. ConfigError if invalid."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config={type(data).__name__} is invalid: allowed a mapping of "
+                          f"sections, as a run's config.json holds")
+    return _applied(_validate(data), data)
+
+
 def _given(overrides: dict) -> dict:
     """The overrides that set something (None means "as configured")."""
     return {k: v for k, v in overrides.items() if v is not None}

@@ -219,20 +219,22 @@ class ResultsAggregator:
         except DatasetError:
             return None
 
-    def write_all(self, *, plots: bool = True) -> dict:
+    def write_all(self, *, plots: bool = True, summary: bool = True) -> dict:
         """Write every table, the JSON files and (optionally) the plots; returns paths and markdown.
 
         The smile and heatmap plots need the data set; they are skipped if it is missing.
+        ``summary``: also write the headline as analysis/summary.md (the seed's API); the
+        report (sabr.analysis.report) composes the whole summary and writes it itself, once.
         """
         out, a = self.output_dir, self.analysis()
         files = {k: str(v) for k, v in write_tables(self.df, out).items()}
         ana = out / "analysis"
         atomic_write_json(out / "statistical_analysis.json", a)
-        summary = pd.DataFrame(a["summary"])
+        perf = pd.DataFrame(a["summary"])
         writes = {
-            "performance_summary": (ana / "performance_summary.csv", summary),
-            "relative_improvements": (ana / "relative_improvements.csv", relative_improvements(summary)
-                                      if not summary.empty else pd.DataFrame()),
+            "performance_summary": (ana / "performance_summary.csv", perf),
+            "relative_improvements": (ana / "relative_improvements.csv", relative_improvements(perf)
+                                      if not perf.empty else pd.DataFrame()),
             "model_comparisons": (ana / "model_comparisons.csv", pd.DataFrame(a["comparisons"])),
             "scaling": (ana / "scaling.csv", pd.DataFrame(a["scaling"])),
         }
@@ -253,7 +255,8 @@ class ResultsAggregator:
             from .plots import make_all_plots
             plot_paths = make_all_plots(a, self.df, out, dataset=self.dataset())
         markdown = headline_markdown(a, self.df, plot_paths)
-        atomic_write_text(ana / "summary.md", markdown)
+        if summary:
+            atomic_write_text(ana / "summary.md", markdown)
         files["summary_markdown"] = str(ana / "summary.md")
         return {"files": files, "plots": [str(p) for p in plot_paths], "markdown": markdown}
 

@@ -56,13 +56,14 @@ def cost_frame(cells: list[dict], planned: list[tuple[str, str, int]],
 
 def write_cost_results(output_dir: str | Path, planned, failures=None,
                        folders: list[str] | None = None) -> dict:
-    """Write cost_results.csv for the planned CPU-budget cells; returns its path and
+    """Write cost_results.csv for the planned CPU-budget cells; returns its path, its
+    frame (``frame``: the studies take it from here, the file is not read back) and
     counts (n_cells, n_ok, not_ok: the cells that did not finish, as dicts)."""
     out = Path(output_dir)
     df = cost_frame(collect_cost_cells(out, folders), [tuple(p) for p in planned],
                     {(b, m, int(s)): why for b, m, s, why in failures or []})
     atomic_write_text(out / COST_FILE, df.to_csv(index=False))
     bad = df[df.status != "ok"]
-    return {"file": str(out / COST_FILE), "n_cells": int(len(df)), "n_ok": int((df.status == "ok").sum()),
+    return {"file": str(out / COST_FILE), "frame": df, "n_cells": int(len(df)), "n_ok": int((df.status == "ok").sum()),
             "not_ok": [{"model_type": r.model_type, "budget": f"{r.allocation}@{r.hf_cpu_budget}",
                         "seed": int(r.seed), "status": r.status} for r in bad.itertuples()]}

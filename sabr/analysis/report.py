@@ -65,7 +65,7 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
     failures_list = None if failures is None else [list(f) for f in failures]
     agg = ResultsAggregator(out, planned=None if planned is None else [tuple(p) for p in planned],
                             failures=failures_list, folders=folders)
-    written = agg.write_all()
+    written = agg.write_all(summary=False)      # summary.md is written once, below
     section = comparison_markdown(agg.get_performance_summary(), before, fully_cached=fully_cached)
     markdown = written["markdown"]
     cost, study = _allocation_study(out, agg, cost_planned, cost_failures, folders)
@@ -95,7 +95,8 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
         "cost_planned": None if cost is None else [list(p) for p in cost["planned"]],
         "cost_failures": None if cost_failures is None else [list(f) for f in cost_failures]})
     archived = archive_run(out, run_name, replace=True)
-    extra = {} if cost is None else {"cost": {k: v for k, v in cost.items() if k != "planned"},
+    extra = {} if cost is None else {"cost": {k: v for k, v in cost.items()
+                                              if k not in ("planned", "frame")},
                                      "answer": study["tables"]["answer"]}
     return {**agg.status(), "files": written["files"], "plots": written["plots"],
             "markdown": markdown, "comparison": section, "run_dir": str(archived),
@@ -105,7 +106,7 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
 def _allocation_study(out: Path, agg, planned, failures, folders=None):
     """cost_results.csv and the allocation analysis, when the folder has a study."""
     from .allocation import write_allocation_analysis
-    from .cost import COST_FILE, collect_cost_cells, write_cost_results
+    from .cost import collect_cost_cells, write_cost_results
     if planned is None:
         planned = sorted({(c["budget"], c["model_type"], int(c["seed"]))
                           for c in collect_cost_cells(out)})
@@ -113,8 +114,7 @@ def _allocation_study(out: Path, agg, planned, failures, folders=None):
     if not planned:
         return None, None
     cost = write_cost_results(out, planned, failures, folders)
-    import pandas as pd
-    study = write_allocation_analysis(out, pd.read_csv(out / COST_FILE), agg.df)
+    study = write_allocation_analysis(out, cost["frame"], agg.df)
     return {**cost, "planned": planned}, study
 
 
@@ -124,10 +124,9 @@ def _calibration(out: Path, agg, cost) -> dict:
     import pandas as pd
 
     from .calibration import calibration_markdown, calibration_table, write_calibration
-    from .cost import COST_FILE
     frames = [agg.df]
-    if cost is not None and (out / COST_FILE).is_file():
-        study = pd.read_csv(out / COST_FILE)
+    if cost is not None:
+        study = cost["frame"].copy()
         study["budget"] = study["allocation"] + "@" + study["hf_cpu_budget"].astype(str)
         frames.append(study)
     df = pd.concat(frames, ignore_index=True)

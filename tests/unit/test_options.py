@@ -17,7 +17,8 @@ def test_every_option_is_a_configuration_field_a_flow_parameter_and_a_flag():
     fields = {f.alias or n for n, f in ExperimentConfig.model_fields.items()}
     assert set(OVERRIDES) <= fields
     params = set(inspect.signature(hf_budget.fn).parameters)
-    assert params == set(OVERRIDES) | {"profile", "config_path", "dask_address", "skip_experiments"}
+    assert params == set(OVERRIDES) | {"profile", "config_path", "dask_address", "skip_experiments",
+                                       "config"}
     run = _parser()._subparsers._group_actions[0].choices["run"]
     flags = {a.dest: a for a in run._actions}
     for o in RUN_OPTIONS:
@@ -45,3 +46,22 @@ def test_the_python_api_defaults_to_the_configuration_and_takes_every_option(tmp
         orch.analysis_config(output_dir="elsewhere")
     with pytest.raises(ConfigError, match=r"^ensemble_size=0 is invalid: allowed >= 1$"):
         orch.analysis_config(ensemble_size=0)
+
+
+def test_a_whole_configuration_is_used_as_given_and_refuses_what_it_would_not_apply(tmp_path):
+    """The command line and the Python API validate once and hand the flow that configuration
+    (preflight's ``config``); a deployment may pass one as a mapping, validated there."""
+    from flows.preflight import preflight
+    from sabr.errors import ConfigError
+    cfg = ExperimentConfig.profile("quick", output_dir=str(tmp_path / "a"), n_random_seeds=3)
+    assert preflight(config=cfg).config is cfg                    # not validated again
+    as_dict = cfg.model_dump(mode="json", by_alias=True)
+    assert preflight(config=as_dict).config == cfg
+    for given in ({"profile": "quick"}, {"n_random_seeds": 2}, {"config_path": "x.yaml"}):
+        with pytest.raises(ConfigError, match=rf"^{next(iter(given))}=.* is not applied with "
+                                              r"config \(a whole configuration\)"):
+            preflight(config=cfg, **given)
+    with pytest.raises(ConfigError, match=r"^n_random_seeds=0 is invalid: .*"):
+        preflight(config={**as_dict, "n_random_seeds": 0})
+    with pytest.raises(ConfigError, match=r"^config=list is invalid: allowed a mapping"):
+        preflight(config=[1])

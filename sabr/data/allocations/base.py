@@ -102,7 +102,10 @@ def whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, level
     """Whole surfaces of the thetas in ``order`` (default: the seed's stratified order,
     :func:`theta_order`), as many as ``budget`` CPU-seconds pay for, their labels from the
     prefix ``level`` of the paths (None: every path); validation thetas by position, as
-    :func:`surfaces` says. ``name`` names the strategy in errors."""
+    :func:`surfaces` says. When the budget pays for the first surface of the order only,
+    the first later surface the rest pays for completes the cell as its validation surface;
+    the least budget that gives a cell is thus the first surface's cost plus the cheapest
+    other's, the figure the error names. ``name`` names the strategy in errors."""
     if unit != "cpu_seconds":
         raise ValueError(f"allocation {name!r} is invalid with point budgets (hf_budgets): "
                          "allowed CPU-second budgets (hf_cpu_budgets)")
@@ -116,7 +119,8 @@ def whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, level
     valid = valid.reshape(n, m * k)
     order = order[valid[order].any(axis=1)]
     pts = [t * m * k + np.flatnonzero(valid[t]) for t in order]      # each theta's surface
-    spent = np.cumsum([hf_cost(dataset, p, level=level)["hf_cpu_seconds"] for p in pts])
+    cost = np.array([hf_cost(dataset, p, level=level)["hf_cpu_seconds"] for p in pts])
+    spent = np.cumsum(cost)
     count = int(np.searchsorted(spent, budget, side="right"))
     f = float(validation_fraction)
     # a random phase that puts the first validation theta second: two surfaces suffice
@@ -124,16 +128,24 @@ def whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, level
         [int(dataset.meta.get("config", {}).get("master_seed", 0)), _THETA_STREAM + 1,
          max(int(seed), -1) + 1])).random()) % 1.0
     i = np.arange(order.size)
-    all_flags = np.floor((i + 1) * f + phase) > np.floor(i * f + phase)
-    flags = all_flags[:count]
-    if not flags.any() or flags.all():
-        first = max(int(np.argmax(all_flags)), int(np.argmax(~all_flags)))
+    flags = np.floor((i + 1) * f + phase) > np.floor(i * f + phase)
+    take = np.arange(count)
+    if count == 1 and order.size > 1:
+        # the first surface (a train one) alone: the first later surface that the rest of
+        # the budget pays for is the validation surface, so a seed whose order starts dear
+        # still gets a cell at a budget other seeds fill with two surfaces
+        fits = np.flatnonzero(cost[1:] <= budget - spent[0]) + 1
+        if fits.size:
+            take = np.array([0, fits[0]])
+            flags = flags.copy()
+            flags[fits[0]] = True
+    if count < 1 or not flags[take].any() or flags[take].all():
+        least = spent[0] + cost[1:].min() if order.size > 1 else np.inf
         raise ValueError(f"hf_cpu_budget={budget:g} is invalid for allocation {name!r}: it pays "
-                         f"for {count} surfaces, not one train and one validation surface; "
-                         f"allowed at least {spent[first]:.3g} s")
-    pts = pts[:count]
-    train = np.concatenate([p for p, v in zip(pts, flags) if not v])
-    val = np.concatenate([p for p, v in zip(pts, flags) if v])
+                         f"for {take.size} surfaces, not one train and one validation surface; "
+                         f"allowed at least {least:.3g} s")
+    train = np.concatenate([pts[j] for j in take if not flags[j]])
+    val = np.concatenate([pts[j] for j in take if flags[j]])
     labels = "" if level is None else f"paths={int(dataset.prefix_paths[level])}"
     return make_allocation(dataset, make_split(dataset, train, val, labels=labels), level)
 

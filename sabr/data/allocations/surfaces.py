@@ -12,6 +12,7 @@ def surfaces(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
     CPU-seconds pay for; a theta is for validation when its position i in the order has
     floor((i + 1) f + u) > floor(i f + u) (f the validation fraction, u a random phase
     that makes the second theta the first validation one): any prefix holds a fraction f
-    of validation thetas, up to one."""
+    of validation thetas, up to one. A budget that pays for the first surface only takes
+    the first later one the rest pays for as its validation surface (docs/METHODS.md)."""
     return whole_surfaces("surfaces", dataset, budget, seed, unit, validation_fraction, None)
 
