@@ -120,9 +120,7 @@ def _run(params: dict, plan) -> int:
     except ExperimentFailed as err:
         print(f"hf-budget: {err}", file=sys.stderr)
         return 1
-    cost = summary.get("cost", {})
-    print(f"hf-budget: {summary['n_ok'] + cost.get('n_ok', 0)} of "
-          f"{summary['n_cells'] + cost.get('n_cells', 0)} cells finished; "
+    print(f"hf-budget: {summary['n_ok']} of {summary['n_cells']} cells finished; "
           f"tables: {', '.join(summary['files'].values())}")
     if summary.get("answer"):
         print(f"hf-budget: {summary['answer']}")

@@ -159,8 +159,8 @@ def run_experiment(cfg: ExperimentConfig, output_dir: str, run_name: str = "run"
     outcomes = {"generate": _outcomes(chunk_futs), "assemble": _outcomes([dataset]),
                 "tune": _outcomes(tuned.values()), "train": _outcomes(train_futs.values())}
     clock = {"flow_started": started, "workers": worker_count(planned_workers(cfg))}
-    summary = aggregate_results.submit(plan.point_cells, str(out), len(plan.point_cells),
-                                       run_name, failures, outcomes, clock, plan.cost_cells,
+    summary = aggregate_results.submit(plan.report_cells, str(out), len(plan.report_cells),
+                                       run_name, failures, outcomes, clock,
                                        [p.folder for p in plan.all_cells()]).result()
     summary["dataset"] = data_dir
     return summary
@@ -207,9 +207,9 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
         except ConfigError as err:       # one line in the UI and the terminal, no traceback
             return Failed(message=str(err), data=err)
         summary = _run(plan.config, plan.output_dir, plan.dask_address)
-    not_ok = [*summary["not_ok"], *summary.get("cost", {}).get("not_ok", [])]
+    not_ok = summary["not_ok"]
     if not_ok:
-        n_cells = summary["n_cells"] + summary.get("cost", {}).get("n_cells", 0)
+        n_cells = summary["n_cells"]
         names = "; ".join(f"{cell_name(c['model_type'], c['budget'], c['seed'])} "
                           f"({c['status']})" for c in not_ok)
         err = ExperimentFailed(f"{len(not_ok)} of {n_cells} cells did not "

@@ -92,8 +92,11 @@ class ExperimentOrchestrator:
             options: any other option of a run (sabr.options.RUN_OPTIONS: tuning_method,
                 allocations, hf_cpu_budgets, ensemble_size), None meaning the base config's.
         Returns:
-            detailed_results.csv as a DataFrame: one row per (budget, model_type, seed) with
-            status ("ok", "failed", "missing"), reason and the test metrics (bp).
+            detailed_results.csv as a DataFrame: one row per cell (budget, model_type, seed)
+            with status ("ok", "failed", "missing"), reason and the test metrics (bp);
+            ``allocation`` and ``unit`` say how its HF data were bought (``spread`` in
+            ``points`` for the seed's budgets; a CPU-budget cell has an empty ``budget``
+            and its ``hf_cpu_budget``).
         Warns:
             RuntimeWarning when some cells did not finish (their rows say why).
         """
@@ -107,7 +110,8 @@ class ExperimentOrchestrator:
             hf_budget(config=cfg)
         except ExperimentFailed as err:
             warnings.warn(str(err), RuntimeWarning, stacklevel=2)
-        return pd.read_csv(self.output_dir / "detailed_results.csv")
+        from sabr.analysis.results import read_results
+        return read_results(self.output_dir)
 
 
 def create_experiment_orchestrator(base_config: ExperimentConfig | None = None,

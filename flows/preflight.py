@@ -84,8 +84,9 @@ def preflight(profile: str | None = None, config_path: str | None = None, *,
 
 
 def require_finished_cells(output_dir: Path) -> None:
-    """ConfigError unless ``output_dir`` holds finished cells (exp_*/metrics.json)."""
-    if not any(Path(output_dir).glob("exp_*/metrics.json")):
+    """ConfigError unless ``output_dir`` holds finished cells (<cell folder>/metrics.json)."""
+    from sabr.cells import cell_folders
+    if not any((f / "metrics.json").is_file() for f in cell_folders(output_dir)):
         raise ConfigError(f"output_dir={str(output_dir)!r} is invalid for --skip-experiments / "
                           f"analyze: allowed a folder holding finished cells (exp_*/metrics.json)")
 

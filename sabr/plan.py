@@ -145,14 +145,13 @@ class PlannedCell:
 class Plan:
     """What a run does, in the order it is submitted: ``tunings``, the ``cells`` that need
     nothing but their tuning, then ``rounds`` (adaptive cells, each after its acquisition).
-    ``point_cells`` and ``cost_cells``: the (budget, model, seed) of the seed's grid and of
-    the allocation study, as the report tables list them."""
+    ``report_cells``: the (budget, model, seed) of every cell, the seed's grid and the
+    allocation study's, as the report's one table lists them."""
 
     tunings: tuple[Tuning, ...]
     cells: tuple[PlannedCell, ...]
     rounds: tuple[PlannedCell, ...]
-    point_cells: list = field(default_factory=list)
-    cost_cells: list = field(default_factory=list)
+    report_cells: list = field(default_factory=list)
     members: int = 1
     round_labels: tuple[str, ...] = ()
     rounds_per_seed: int = 0
@@ -202,5 +201,5 @@ def make_plan(cfg: ExperimentConfig, ledger: CellLedger) -> Plan:
                         (tuning_of(label), m), acquisition=acq, previous=before,
                         warm_from=before if cfg.adaptive_warm_start else None,
                         score_pool=r < len(chain)))
-    return Plan(tunings, planned, tuple(rounds), point, cost, members, tuple(labels),
+    return Plan(tunings, planned, tuple(rounds), [*point, *cost], members, tuple(labels),
                 len(labels) * len(study_models(cfg)))

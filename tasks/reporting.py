@@ -25,7 +25,7 @@ def publish(agg: ResultsAggregator, written: dict) -> None:
     """Markdown summary (key hf-budget-summary) and table artifacts of cells and comparisons."""
     create_markdown_artifact(markdown=written["markdown"], key="hf-budget-summary",
                              description="hf-budget: best models, scaling, efficiency, comparisons")
-    create_table_artifact(table=_records(agg.df.round(3)), key="hf-budget-cells",
+    create_table_artifact(table=_records(agg.frame.round(3)), key="hf-budget-cells",
                           description="detailed_results.csv: one row per cell")
     import pandas as pd
     comp = pd.DataFrame(agg.analysis()["comparisons"])
@@ -35,23 +35,22 @@ def publish(agg: ResultsAggregator, written: dict) -> None:
 
 
 @task(name="aggregate", task_run_name="aggregate {n_planned} cells")
-def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_planned: int,
+def aggregate_results(planned: list[tuple[int | str, str, int]], output_dir: str, n_planned: int,
                       run_name: str, failures: list | None = None,
                       outcomes: dict | None = None, clock: dict | None = None,
-                      cost_planned: list | None = None, folders: list | None = None) -> dict:
+                      folders: list | None = None) -> dict:
     """Compose the report of what finished (sabr.analysis.report.compose_report: every file of
     the results tree, the comparison with the previous run, the archive under runs/<run_name>/)
     and publish the artifacts.
 
     Args:
-        failures: [budget, model, seed, why] of cells whose task failed in this run (a
-            CPU-budget cell's budget is its label, 'surfaces@120s').
+        planned: every cell of the run (budget, model, seed), point and CPU-second budgets
+            alike (a CPU-budget cell's budget is its label, 'surfaces@120s').
+        failures: [budget, model, seed, why] of cells whose task failed in this run.
         outcomes: per stage ("generate", "assemble", "tune", "train"), the (state name,
             result) of each task run; gives analysis/timings.json (sabr.analysis.timings)
             and whether the run was served from the cache entirely.
         clock: ``flow_started`` (epoch seconds) and ``workers`` of the run.
-        cost_planned: the CPU-budget cells (label, model, seed): cost_results.csv
-            (sabr.analysis.cost), and the report's ``cost`` entry.
         folders: the run's cell folders (from its plan): the report reads those only.
     """
     from sabr.analysis.report import compose_report
@@ -70,13 +69,8 @@ def aggregate_results(planned: list[tuple[int, str, int]], output_dir: str, n_pl
                                  workers=clock["workers"],
                                  extra=throughput(outcomes.get("generate", []),
                                                   outcomes.get("train", [])))
-    failures = failures or []
-    is_cost = [isinstance(f[0], str) for f in failures]
     report = compose_report(output_dir, run_name, planned=[tuple(p) for p in planned],
-                            failures=[f for f, c in zip(failures, is_cost) if not c],
-                            fully_cached=fully_cached, timings=timings,
-                            cost_planned=[tuple(p) for p in cost_planned or []],
-                            cost_failures=[f for f, c in zip(failures, is_cost) if c],
+                            failures=failures or [], fully_cached=fully_cached, timings=timings,
                             folders=folders)
     agg = report.pop("aggregator")
     publish(agg, report)

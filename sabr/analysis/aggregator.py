@@ -1,7 +1,9 @@
 """``ResultsAggregator``: the seed's API over an output folder, and every analysis file.
 
-Reads the finished cells (``exp_*/metrics.json``), runs sabr.analysis.stats.analyse and
-writes the tree of docs/DESIGN.md section 6:
+Reads the finished cells (``<cell folder>/metrics.json``) into the one results frame
+(sabr.analysis.results: every cell, point and CPU-second budgets), runs
+sabr.analysis.stats.analyse on the rows in points and writes the tree of docs/DESIGN.md
+section 6:
 
     detailed_results.csv  summary_statistics.csv  statistical_analysis.json
     performance_vs_budget.csv  run_status.json  plots/*.png
@@ -23,24 +25,25 @@ import pandas as pd
 from ..io import atomic_write_json, atomic_write_text
 from ..model_types import BASELINE_MODEL
 from .markdown import headline_markdown
-from .results import TASK_FAILED as _TASK_FAILED, results_frame, write_tables
+from ..cells import cell_folders
+from .results import TASK_FAILED as _TASK_FAILED, not_ok, point_rows, results_frame, write_tables
 from .stats import analyse
 from ..budget_labels import cell_name
 
 __all__ = ["ResultsAggregator", "create_results_aggregator", "collect_cells", "relative_improvements"]
 
 
-def collect_cells(output_dir: str | Path, folders: str = "exp_*",
-                  names: list[str] | None = None) -> list[dict]:
-    """Metrics of every finished cell folder (``<folders>/metrics.json``: the seed's
-    ``exp_*``, or the CPU-budget cells' ``cost_*``), with its folder name; ``names``: only
-    those folders (a run's plan: sabr.plan), else every one there."""
+def collect_cells(output_dir: str | Path, names: list[str] | None = None) -> list[dict]:
+    """Metrics of every finished cell folder (``<folder>/metrics.json``, sabr.cells:
+    ``exp_XXXX`` and ``cost_XXXX`` alike), with its folder name; ``names``: only those
+    folders (a run's plan: sabr.plan), else every one there."""
     cells = []
-    for f in sorted(Path(output_dir).glob(f"{folders}/metrics.json")):
-        if names is not None and f.parent.name not in names:
+    for folder in cell_folders(output_dir):
+        f = folder / "metrics.json"
+        if (names is not None and folder.name not in names) or not f.is_file():
             continue
         m = json.loads(f.read_text())
-        m["exp_dir"] = f.parent.name
+        m["exp_dir"] = folder.name
         cells.append(m)
     return cells
 
@@ -87,8 +90,9 @@ class ResultsAggregator:
 
     Args:
         output_dir: a folder written by the hf-budget flow.
-        planned: every (budget, model, seed) meant to run (default: the cells found plus
-            those run_status.json lists as not finished).
+        planned: every (budget, model, seed) meant to run, a budget a point count or a
+            CPU-budget label (default: the cells found plus those run_status.json lists as
+            not finished).
         failures: [(budget, model, seed, why)] of cells whose task failed in this run
             (status ``failed``; default: the failures run_status.json recorded).
         n_boot, seed: bootstrap size and seed of the analysis.
@@ -96,6 +100,10 @@ class ResultsAggregator:
             output folder may have left other cells, such as other ensemble sizes of the
             same (budget, model, seed)); default every one there.
         target_rmse_bp: the target of the efficiency analysis (default 2 x noise floor).
+
+    Attributes:
+        frame: one row per planned cell (detailed_results.csv).
+        df: its rows in points, ``budget`` an int (the seed's budget axis: the statistics).
     """
 
     def __init__(self, output_dir: str | Path, *, planned=None, failures=None, n_boot: int = 2000,
@@ -103,20 +111,20 @@ class ResultsAggregator:
                  folders: list[str] | None = None):
         self.output_dir = Path(output_dir)
         self.cells = collect_cells(self.output_dir, names=folders)
-        fail = {} if failures is None else {(int(b), m, int(s)): why for b, m, s, why in failures}
+        fail = {} if failures is None else {(b, m, int(s)): why for b, m, s, why in failures}
         if planned is None:
-            planned = {(int(c["budget"]), c["model_type"], int(c["seed"])) for c in self.cells}
+            planned = {(c["budget"], c["model_type"], int(c["seed"])) for c in self.cells}
             status = self.output_dir / "run_status.json"
             if status.is_file():
                 for c in json.loads(status.read_text()).get("not_ok", []):
-                    key = (int(c["budget"]), c["model_type"], int(c["seed"]))
+                    key = (c["budget"], c["model_type"], int(c["seed"]))
                     planned.add(key)
                     why = str(c.get("reason") or "")
                     if failures is None and why.startswith(_TASK_FAILED):
                         fail[key] = why[len(_TASK_FAILED):]
-        self.planned = sorted(tuple(p) for p in planned)
-        self.df = results_frame(self.cells, self.planned, fail) if self.planned else pd.DataFrame(
-            columns=["budget", "model_type", "seed", "status", "reason"])
+        self.planned = [tuple(p) for p in planned]
+        self.frame = results_frame(self.cells, self.planned, fail)
+        self.df = point_rows(self.frame)
         self.n_boot, self.seed, self.target = n_boot, seed, target_rmse_bp
         self._analysis = None
 
@@ -205,11 +213,10 @@ class ResultsAggregator:
         return _flip(comp[(comp.model_a == model_b) & (comp.model_b == model_a)]).reset_index(drop=True)
 
     def status(self) -> dict:
-        """Cells finished, cells planned, and the ones not finished (budget, model, seed, why)."""
-        df = self.df
-        return {"n_ok": int((df.status == "ok").sum()), "n_cells": len(df),
-                "not_ok": df[df.status != "ok"][["budget", "model_type", "seed", "status", "reason"]]
-                .to_dict(orient="records")}
+        """Cells finished, cells planned, and the ones not finished (budget, model, seed, why),
+        point and CPU-second budgets alike."""
+        df = self.frame
+        return {"n_ok": int((df.status == "ok").sum()), "n_cells": len(df), "not_ok": not_ok(df)}
 
     def dataset(self):
         """The run's data set (data/ under the output folder), or None if it is not there."""
@@ -227,7 +234,7 @@ class ResultsAggregator:
         report (sabr.analysis.report) composes the whole summary and writes it itself, once.
         """
         out, a = self.output_dir, self.analysis()
-        files = {k: str(v) for k, v in write_tables(self.df, out).items()}
+        files = {k: str(v) for k, v in write_tables(self.frame, out).items()}
         ana = out / "analysis"
         atomic_write_json(out / "statistical_analysis.json", a)
         perf = pd.DataFrame(a["summary"])
@@ -254,7 +261,7 @@ class ResultsAggregator:
         if plots and (self.df.status == "ok").any():
             from .plots import make_all_plots
             plot_paths = make_all_plots(a, self.df, out, dataset=self.dataset())
-        markdown = headline_markdown(a, self.df, plot_paths)
+        markdown = headline_markdown(a, self.frame, plot_paths)
         if summary:
             atomic_write_text(ana / "summary.md", markdown)
         files["summary_markdown"] = str(ana / "summary.md")

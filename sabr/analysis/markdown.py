@@ -12,6 +12,7 @@ import pandas as pd
 
 from .efficiency import RANGE_FACTOR
 from ..budget_labels import cell_name
+from .results import cell_budgets
 
 __all__ = ["headline_markdown", "TUNING_NOTE"]
 
@@ -141,7 +142,8 @@ def _md_comparisons(comp: pd.DataFrame, alpha: float) -> list[str]:
 
 
 def headline_markdown(analysis: dict, df: pd.DataFrame, plots: list[Path]) -> str:
-    """The run's markdown summary: the headline RMSE table with seed and test-theta intervals,
+    """The run's markdown summary (``df``: the results frame, every cell: the counts and the
+    cells not finished): the headline RMSE table with seed and test-theta intervals,
     best model per budget, exponents with their honest intervals, budget for target,
     significant comparisons after Holm, notes and plot paths."""
     lines = ["# hf-budget results", ""]
@@ -150,7 +152,8 @@ def headline_markdown(analysis: dict, df: pd.DataFrame, plots: list[Path]) -> st
     bad = df[df.status != "ok"]
     if len(bad):
         lines += ["", "**Not finished:** " + "; ".join(
-            f"{cell_name(r.model_type, r.budget, r.seed)} ({r.status})" for r in bad.itertuples())]
+            f"{cell_name(m, b, s)} ({st})" for b, m, s, st in
+            zip(cell_budgets(bad), bad.model_type, bad.seed, bad.status))]
     summary = pd.DataFrame(analysis["summary"])
     if not summary.empty:
         lines += _md_headline(summary)

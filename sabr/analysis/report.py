@@ -33,34 +33,37 @@ TIMINGS_FILE = "analysis/timings.json"
 
 def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failures=None,
                    fully_cached: bool = False, timings: dict | Callable[[], dict] | None = None,
-                   previous: Path | None | str = "latest", cost_planned=None,
-                   cost_failures=None, folders: list[str] | None = None) -> dict:
+                   previous: Path | None | str = "latest", folders: list[str] | None = None,
+                   cost_planned=None, cost_failures=None) -> dict:
     """Analyse the cells on disk and write the whole report of run ``run_name``.
 
     Args:
         output_dir: the output folder.
         run_name: the run's archive name under runs/.
-        planned, failures: as in ResultsAggregator (None: from the cells and run_status.json).
+        planned, failures: every cell of the run (budget, model, seed), a budget a point
+            count or a CPU-budget label, and [budget, model, seed, why] of those whose task
+            failed, as in ResultsAggregator (None: from the cells and run_status.json).
         fully_cached: nothing was recomputed in this run (the comparison says so).
         timings: the run's sabr.analysis.timings.stage_timings (written to timings.json and
             summarised), or a function returning them, called once the analysis is done (so
             the run's clock includes it), or None when unknown.
         previous: the archived run to compare with; "latest" (default): the one ``latest``
             points at before this run is archived.
-        cost_planned, cost_failures: the allocation study's CPU-budget cells (label, model,
-            seed) and those that failed in this run (label, model, seed, why); None: the
-            cost_* cells on disk. They give cost_results.csv (sabr.analysis.cost) and the
-            section "What accuracy costs" (sabr.analysis.allocation), its answer also
-            the second line of the summary.
         folders: the run's cell folders (its plan); None: every cell folder there.
+        cost_planned, cost_failures: CPU-budget cells listed apart, as report.json recorded
+            them before the results were one frame: added to ``planned`` / ``failures``.
     Returns:
-        dict: the aggregator's status plus files, plots, markdown, comparison, run_dir,
-        timings, the ResultsAggregator (``aggregator``) and, with an allocation study,
-        ``cost`` (cost_results.csv's counts, sabr.analysis.cost.write_cost_results) and
-        ``answer`` (its one sentence).
+        dict: the aggregator's status (every cell) plus files, plots, markdown, comparison,
+        run_dir, timings, the ResultsAggregator (``aggregator``) and, with CPU-budget cells,
+        ``cost`` (cost_results.csv and its counts, sabr.analysis.cost.write_cost_results)
+        and ``answer`` (the allocation study's one sentence, also the summary's second line).
     """
     out = Path(output_dir)
     before = previous_run(out) if previous == "latest" else (Path(previous) if previous else None)
+    if cost_planned is not None:
+        planned = [*(planned or []), *cost_planned]
+    if cost_failures is not None:
+        failures = [*(failures or []), *cost_failures]
     planned_list = None if planned is None else [list(p) for p in planned]
     failures_list = None if failures is None else [list(f) for f in failures]
     agg = ResultsAggregator(out, planned=None if planned is None else [tuple(p) for p in planned],
@@ -68,7 +71,7 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
     written = agg.write_all(summary=False)      # summary.md is written once, below
     section = comparison_markdown(agg.get_performance_summary(), before, fully_cached=fully_cached)
     markdown = written["markdown"]
-    cost, study = _allocation_study(out, agg, cost_planned, cost_failures, folders)
+    cost, study = _allocation_study(out, agg)
     if study is not None:
         written["files"].update(study["files"], cost_results=cost["file"])
         written["plots"].extend(study["plots"])
@@ -76,7 +79,7 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
         answer = study["tables"]["answer"]
         markdown = (title + ("\n\n**What accuracy costs:** " + answer + "\n" if answer else "\n")
                     + rest + "\n" + study["markdown"])
-    calibration = _calibration(out, agg, cost)
+    calibration = _calibration(out, agg)
     if calibration:
         written["files"]["calibration"] = calibration["calibration"]
         written["plots"].append(calibration["reliability"])
@@ -91,45 +94,31 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
     atomic_write_json(out / REPORT_FILE, {
         "run_name": run_name, "previous": before.name if before else None,
         "planned": planned_list, "failures": failures_list, "fully_cached": bool(fully_cached),
-        "timings": timings is not None,
-        "cost_planned": None if cost is None else [list(p) for p in cost["planned"]],
-        "cost_failures": None if cost_failures is None else [list(f) for f in cost_failures]})
+        "timings": timings is not None})
     archived = archive_run(out, run_name, replace=True)
-    extra = {} if cost is None else {"cost": {k: v for k, v in cost.items()
-                                              if k not in ("planned", "frame")},
+    extra = {} if cost is None else {"cost": {k: v for k, v in cost.items() if k != "frame"},
                                      "answer": study["tables"]["answer"]}
     return {**agg.status(), "files": written["files"], "plots": written["plots"],
             "markdown": markdown, "comparison": section, "run_dir": str(archived),
             "timings": timings, "aggregator": agg, **extra}
 
 
-def _allocation_study(out: Path, agg, planned, failures, folders=None):
-    """cost_results.csv and the allocation analysis, when the folder has a study."""
-    from .allocation import write_allocation_analysis
-    from .cost import collect_cost_cells, write_cost_results
-    if planned is None:
-        planned = sorted({(c["budget"], c["model_type"], int(c["seed"]))
-                          for c in collect_cost_cells(out)})
-    planned = [tuple(p) for p in planned]
-    if not planned:
+def _allocation_study(out: Path, agg):
+    """cost_results.csv and the allocation analysis, when the run has CPU-budget cells."""
+    if not (agg.frame.unit == "cpu_seconds").any():
         return None, None
-    cost = write_cost_results(out, planned, failures, folders)
-    study = write_allocation_analysis(out, cost["frame"], agg.df)
-    return {**cost, "planned": planned}, study
+    from .allocation import write_allocation_analysis
+    from .cost import write_cost_results
+    cost = write_cost_results(out, agg.frame)
+    return cost, write_allocation_analysis(out, cost["frame"], agg.df)
 
 
-def _calibration(out: Path, agg, cost) -> dict:
+def _calibration(out: Path, agg) -> dict:
     """The ensemble cells' calibration (sabr.analysis.calibration): analysis/calibration.csv,
     plots/reliability.png and its summary section; {} without ensemble cells."""
-    import pandas as pd
-
     from .calibration import calibration_markdown, calibration_table, write_calibration
-    frames = [agg.df]
-    if cost is not None:
-        study = cost["frame"].copy()
-        study["budget"] = study["allocation"] + "@" + study["hf_cpu_budget"].astype(str)
-        frames.append(study)
-    df = pd.concat(frames, ignore_index=True)
+    from .results import cell_budgets
+    df = agg.frame.assign(budget=cell_budgets(agg.frame))
     written = write_calibration(df, out)
     if not written:
         return {}

@@ -28,7 +28,7 @@ def test_adaptive_rounds_with_ensembles_are_nested_calibrated_and_cached(
                            hf_cpu_budgets=BUDGETS, ensemble_size=2)
     out = tmp_path / "out"
     summary = hf_budget(config_path=str(cfg), output_dir=str(out))
-    assert summary["n_ok"] == summary["n_cells"] == 2
+    assert summary["n_ok"] == summary["n_cells"] == 2 + 12
     assert summary["cost"]["n_ok"] == summary["cost"]["n_cells"] == 12
 
     # every cell, the seed's point cells included, is a 2-member ensemble with calibration

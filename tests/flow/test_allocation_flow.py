@@ -20,10 +20,12 @@ def test_cpu_budget_cells_per_allocation_spend_at_most_their_budget_and_rerun_ca
                            hf_cpu_budgets=["50%", "80%"])
     out = tmp_path / "out"
     summary = hf_budget(config_path=str(cfg), output_dir=str(out))
-    # the seed's point cells are untouched: b=20, one model, two seeds
-    assert summary["n_ok"] == summary["n_cells"] == 2
+    # the seed's point cells are untouched: b=20, one model, two seeds; every cell is reported
+    assert summary["n_ok"] == summary["n_cells"] == 2 + 12 and not summary["not_ok"]
     assert summary["cost"]["n_ok"] == summary["cost"]["n_cells"] == 12 and not summary["cost"]["not_ok"]
-    assert pd.read_csv(out / "detailed_results.csv").budget.tolist() == [20, 20]
+    every = pd.read_csv(out / "detailed_results.csv")
+    assert every[every.unit == "points"].budget.tolist() == [20, 20]
+    assert every.budget.isna().sum() == 12
 
     df = pd.read_csv(out / "cost_results.csv")
     assert sorted(set(zip(df.allocation, df.hf_cpu_budget))) == [

@@ -95,7 +95,8 @@ def test_a_grown_experiment_trains_exactly_its_new_cells(quick_local_run, hf_bud
     assert {k: ledger_final[k] for k in ledger} == ledger and len(ledger_final) == 60
     df = pd.read_csv(out / "detailed_results.csv")
     cost = pd.read_csv(out / "cost_results.csv")
-    assert len(df) == 48 and set(df.status) == {"ok"}, df[["model_type", "budget", "seed", "status"]]
+    assert len(df) == 60 and set(df.status) == {"ok"}, df[["model_type", "budget", "seed", "status"]]
+    assert (df.unit == "points").sum() == 48
     assert len(cost) == 12 and set(cost.status) == {"ok"}
     # every folder holds the cell the ledger says
     for key, folder in ledger_final.items():

@@ -35,13 +35,14 @@ def test_each_report_file_is_written_once_and_never_read_back(tmp_path):
     global _events
     out = tmp_path / "out"
     shutil.copytree(OLD, out)
-    planned = [(20, m, s) for m in ("residual_mlp", "mda_cnn") for s in (0, 1)]
+    planned = [(20, m, s) for m in ("residual_mlp", "mda_cnn") for s in (0, 1)] + [
+        ("surfaces@40%", "mda_cnn", s) for s in (0, 1)]
     _events = []
     try:
         report = compose_report(out, "run1", planned=planned, previous=None)
     finally:
         events, _events = _events, None
-    assert report["n_ok"] == 4 and report["cost"]["n_ok"] == 2      # both kinds of cell reported
+    assert report["n_ok"] == 6 and report["cost"]["n_ok"] == 2      # both kinds of cell reported
     runs = str((out / "runs").resolve())
     # an atomic write is a temporary file renamed onto its name: the rename is the write
     written = [p for kind, p in events if kind == "rename" and not p.startswith(runs)]

@@ -11,7 +11,7 @@ def test_the_quick_plan_holds_every_cell_once_each_with_its_tuning_and_own_folde
     plan = make_plan(cfg, CellLedger(tmp_path))
     ids = [p.id for p in plan.all_cells()]
     assert len(ids) == len(set(ids)) == 24 + 8
-    assert sorted(ids, key=str) == sorted(plan.point_cells + plan.cost_cells, key=str)
+    assert sorted(ids, key=str) == sorted(plan.report_cells, key=str)
     assert len({p.folder for p in plan.all_cells()}) == 32
     assert len({p.run_name for p in plan.all_cells()} | {t.run_name for t in plan.tunings}) == 32 + 16
     tunings = {(t.budget, t.model_type) for t in plan.tunings}
