@@ -247,6 +247,6 @@ def _run(cfg: ExperimentConfig, out: Path, address: str | None) -> dict:
     run_name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + f"-{run_id[:8]}"
     experiment = run_experiment.with_options(task_runner=runner, result_storage=results_dir)
     summary = experiment(cfg, str(out), run_name)
-    from sabr.analysis.history import write_run_log
+    from sabr.analysis.studies.history import write_run_log
     write_run_log(out, run_id, cfg.model_dump(mode="json", by_alias=True), summary, started)
     return summary

@@ -29,7 +29,7 @@ def tune_cell(settings_json: str, dataset: dict, model_type: str, budget: int | 
     ``dataset``: the assembly's result (its hashes), the data set in ``data_dir``. The
     trials run in the worker's TensorFlow process (tasks/isolation.py), replaced after a
     task that leaves it above ``recycle_mib`` MiB."""
-    from sabr.learning.tuning import tune_cell as tune
+    from sabr.learning.tuning import run_tuning as tune
     clock = Clock()
     cfg = TuningSettings.model_validate_json(settings_json)
     result, child = run_in_child(tune, settings_json, data_dir, model_type, budget,

@@ -2,7 +2,7 @@
 
 Reads the finished cells (``<cell folder>/metrics.json``) into the one results frame
 (sabr.analysis.results: every cell, point and CPU-second budgets), runs
-sabr.analysis.stats.analyse on the rows in points and writes the tree of docs/DESIGN.md
+sabr.analysis.studies.budget.analyse on the rows in points and writes the tree of docs/DESIGN.md
 section 6:
 
     detailed_results.csv  summary_statistics.csv  statistical_analysis.json
@@ -27,7 +27,7 @@ from ..model_types import BASELINE_MODEL
 from .markdown import headline_markdown
 from ..cells import cell_folders
 from .results import TASK_FAILED as _TASK_FAILED, not_ok, point_rows, results_frame, write_tables
-from .stats import analyse
+from .studies.budget import analyse
 from ..budget_labels import cell_name
 
 __all__ = ["ResultsAggregator", "create_results_aggregator", "collect_cells", "relative_improvements"]
@@ -129,7 +129,7 @@ class ResultsAggregator:
         self._analysis = None
 
     def analysis(self) -> dict:
-        """sabr.analysis.stats.analyse of the finished cells (computed once)."""
+        """sabr.analysis.studies.budget.analyse of the finished cells (computed once)."""
         if self._analysis is None:
             # cost-benefit reads each cell's own HF CPU-seconds (hf_cpu_seconds column)
             self._analysis = analyse(self.df, target_rmse_bp=self.target, n_boot=self.n_boot,
@@ -141,14 +141,14 @@ class ResultsAggregator:
         """Per (model, budget): RMSE interval (bp) from a bootstrap over test thetas, paired across models.
 
         Each finished cell's predictions.npz (points, sigma) against the data set's HF vols
-        gives per-theta squared errors (sabr.analysis.testset.per_theta_sse); one set of theta
+        gives per-theta squared errors (sabr.analysis.statistics.testset.per_theta_sse); one set of theta
         draws serves every cell (test_theta_bootstrap, n_boot draws, seeded by ``seed``).
 
         Returns:
             (frame (model_type, budget, rmse_bp_test, rmse_bp_test_lo, rmse_bp_test_hi,
             n_cells_test, n_test_thetas), note: why cells or everything got no interval).
         """
-        from .testset import per_theta_sse, test_theta_bootstrap
+        from .statistics.testset import per_theta_sse, test_theta_bootstrap
         cols = ["model_type", "budget", "rmse_bp_test", "rmse_bp_test_lo", "rmse_bp_test_hi",
                 "n_cells_test", "n_test_thetas"]
         ok = self.df[self.df.status == "ok"] if "exp_dir" in self.df else self.df.iloc[:0]

@@ -1,6 +1,6 @@
 """The headline of analysis/summary.md: best model, scaling, efficiency and comparisons as Markdown.
 
-Formats the tables of sabr.analysis.stats.analyse (lists of row dicts); errors in vol bp.
+Formats the tables of sabr.analysis.studies.budget.analyse (lists of row dicts); errors in vol bp.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .efficiency import RANGE_FACTOR
+from .statistics.efficiency import RANGE_FACTOR
 from ..budget_labels import cell_name
 from .results import cell_budgets
 

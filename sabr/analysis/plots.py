@@ -1,7 +1,7 @@
 """Figures of the budget analysis (matplotlib, Agg backend; PNG files).
 
 Every figure that shows an error also shows the Hagan baseline and the Monte
-Carlo noise floor. Inputs are the tables of sabr.analysis.stats.analyse (lists of row
+Carlo noise floor. Inputs are the tables of sabr.analysis.studies.budget.analyse (lists of row
 dicts) and, for the smile and heatmap, the data set and cells' predictions.
 """
 from __future__ import annotations
@@ -95,7 +95,7 @@ def plot_cost_benefit(cost: pd.DataFrame, path: Path) -> Path:
     """Test RMSE against cost, the Pareto front marked.
 
     Args:
-        cost: sabr.analysis.stats.cost_benefit output; x is cost_seconds = the cell's HF Monte Carlo
+        cost: sabr.analysis.statistics.ranking.cost_benefit output; x is cost_seconds = the cell's HF Monte Carlo
             CPU-seconds (distinct thetas' runs, sabr.data.costs) + training seconds; y in bp.
         path: the PNG to write.
     """
@@ -122,7 +122,7 @@ def plot_cost_curves(curves: pd.DataFrame, path: Path, point_design: str = "spre
     labelled markers on the same axes; the Hagan baseline and the noise floor as lines.
 
     Args:
-        curves: sabr.analysis.allocation.cost_curves output. path: the PNG to write.
+        curves: sabr.analysis.studies.allocation.cost_curves output. path: the PNG to write.
     """
     from matplotlib.ticker import NullFormatter
     studied = curves[curves.allocation != point_design].model_type.unique()

@@ -1,10 +1,10 @@
 """The report of an output folder: one function writes it, for the flow and for ``hf-budget analyze``.
 
 :func:`compose_report` writes every table, JSON file and plot (ResultsAggregator),
-``analysis/summary.md`` (with the ensemble cells' calibration, sabr.analysis.calibration,
+``analysis/summary.md`` (with the ensemble cells' calibration, sabr.analysis.studies.calibration,
 when a run has ensembles) with the comparison against the previous run and, when
 known, where the time went (``analysis/timings.json``), then archives the analysis
-under ``runs/<run_name>/`` and points ``latest`` at it (sabr.analysis.history).
+under ``runs/<run_name>/`` and points ``latest`` at it (sabr.analysis.studies.history).
 
 What the summary depends on beyond the cells on disk (the run's name, the run it
 is compared with, the planned cells, the failures, whether the run was fully
@@ -22,7 +22,7 @@ from typing import Callable
 
 from ..io import atomic_write_json, atomic_write_text
 from .aggregator import ResultsAggregator
-from .history import archive_run, comparison_markdown, previous_run
+from .studies.history import archive_run, comparison_markdown, previous_run
 from .timings import timings_markdown
 
 __all__ = ["compose_report", "recompose_report", "REPORT_FILE", "TIMINGS_FILE"]
@@ -107,16 +107,16 @@ def _allocation_study(out: Path, agg):
     """cost_results.csv and the allocation analysis, when the run has CPU-budget cells."""
     if not (agg.frame.unit == "cpu_seconds").any():
         return None, None
-    from .allocation import write_allocation_analysis
+    from .studies.allocation import write_allocation_analysis
     from .cost import write_cost_results
     cost = write_cost_results(out, agg.frame)
     return cost, write_allocation_analysis(out, cost["frame"], agg.df)
 
 
 def _calibration(out: Path, agg) -> dict:
-    """The ensemble cells' calibration (sabr.analysis.calibration): analysis/calibration.csv,
+    """The ensemble cells' calibration (sabr.analysis.studies.calibration): analysis/calibration.csv,
     plots/reliability.png and its summary section; {} without ensemble cells."""
-    from .calibration import calibration_markdown, calibration_table, write_calibration
+    from .studies.calibration import calibration_markdown, calibration_table, write_calibration
     from .results import cell_budgets
     df = agg.frame.assign(budget=cell_budgets(agg.frame))
     written = write_calibration(df, out)

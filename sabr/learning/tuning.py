@@ -41,7 +41,7 @@ from ..space import (RELEVANT_PARAMETERS, WIDTH_PARAMETERS, HyperparameterSpace,
 from .training import (cell_seed, configure_tensorflow, fit_model, fresh_keras_state,
                        prepare_cell_data)
 
-__all__ = ["HyperparameterSpace", "HyperparameterTuner", "TuningResult", "tune_cell",
+__all__ = ["HyperparameterSpace", "HyperparameterTuner", "TuningResult", "run_tuning",
            "JOURNAL_FILE", "RELEVANT_PARAMETERS", "encode_widths", "decode_widths", "TuningMethod",
            "TUNING_METHOD_REGISTRY"]
 
@@ -307,7 +307,7 @@ class HyperparameterTuner:
                                                   f"pruned): trial {best.number}"), **base)
 
 
-def tune_cell(settings_json: str, data, model_type: str, budget: int, study_dir: str | Path
+def run_tuning(settings_json: str, data, model_type: str, budget: int, study_dir: str | Path
               ) -> TuningResult:
     """Tune one (budget, model) on the tuning replicate with the configuration's method and
     trials: what the flow's tune task runs (in its worker's TensorFlow process).

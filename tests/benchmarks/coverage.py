@@ -24,7 +24,7 @@ reps) and the mean width of the bounded intervals (in b for exponents, in log(hi
 for the multiplicative ones), and the share of unbounded intervals (counted as covering).
 
 The ensemble calibration table's interval (mean coverage over seeds, t interval,
-sabr.analysis.calibration.mean_interval) gets its own simulation: a fixed test set of 500
+sabr.analysis.studies.calibration.mean_interval) gets its own simulation: a fixed test set of 500
 points, each with a fixed error b_i ~ N(0, 1) of the model's expected prediction against
 its label and a fixed spread shape h_i (lognormal, sd 0.3); seed s adds N(0, 0.5^2) to
 every point's error and predicts sd r0 w_s h_i, w_s lognormal (sd 0.1 or 0.3: some seeds'
@@ -54,8 +54,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sabr.analysis.calibration import mean_interval  # noqa: E402
-from sabr.analysis.stats import (budget_for_target_fit, cluster_bootstrap_powerlaw,  # noqa: E402
+from sabr.analysis.studies.calibration import mean_interval  # noqa: E402
+from sabr.stats import (budget_for_target_fit, cluster_bootstrap_powerlaw,  # noqa: E402
                                  data_efficiency_ratio, exponent_difference, geometric_mean_interval,
                                  paired_test, power_law_fit, scaling_exponent, test_theta_bootstrap)
 

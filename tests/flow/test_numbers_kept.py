@@ -62,7 +62,7 @@ _REPLAY = textwrap.dedent("""
     from sabr.config import ExperimentConfig
     from sabr.data.dataset import load_dataset
     from sabr.learning.training import train_and_evaluate
-    from sabr.learning.tuning import tune_cell
+    from sabr.learning.tuning import run_tuning
     from sabr.settings import CellSettings, TuningSettings
     data_dir, baseline, work = sys.argv[1:4]
     cfg = ExperimentConfig.profile("quick")
@@ -73,7 +73,7 @@ _REPLAY = textwrap.dedent("""
     used = json.loads(open(f"{baseline}/cost_hyperparameters.json").read())
     cells, tuned = {}, {}
     for label in [f"{a}@{c}" for c in cfg.hf_cpu_budgets for a in cfg.allocations]:
-        r = tune_cell(tuning, ds, "mda_cnn", label, f"{work}/tuning/{label.replace('/', '-')}")
+        r = run_tuning(tuning, ds, "mda_cnn", label, f"{work}/tuning/{label.replace('/', '-')}")
         tuned[label] = r.best_value
         for seed in range(cfg.n_random_seeds):
             m = train_and_evaluate(ds, "mda_cnn", used[f"mda_cnn {label} s={seed}"], label, seed,

@@ -1,4 +1,4 @@
-"""The allocation study's analysis (sabr.analysis.allocation) on synthetic cells with a
+"""The allocation study's analysis (sabr.analysis.studies.allocation) on synthetic cells with a
 known answer: the CPU-seconds an allocation needs for the seed design's accuracy, the
 paired comparisons at equal cost, the one-sentence answer."""
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sabr.analysis.allocation import (POINT_DESIGN, allocation_tables, compare_allocations,
+from sabr.analysis.studies.allocation import (POINT_DESIGN, allocation_tables, compare_allocations,
                                       cost_ratios, study_cells)
 
 FLOOR = 5.0                                          # bp: the test labels' noise floor
@@ -126,7 +126,7 @@ def test_adaptive_against_surfaces_recovers_a_known_share_of_surfaces_cpu_second
     assert a.reference == "surfaces@10%" and a.method == "fit"
     assert a.ratio == pytest.approx(0.25, rel=0.12) and a.ratio_lo < 0.25 < a.ratio_hi
     assert "adaptive" in set(t["ratios"].allocation)       # also against the seed design
-    from sabr.analysis.allocation import adaptive_sentence, allocation_markdown
+    from sabr.analysis.studies.allocation import adaptive_sentence, allocation_markdown
     text = adaptive_sentence(t["adaptive"])
     assert text.startswith("mda_cnn: adaptive reaches surfaces@10%'s accuracy")
     assert text in allocation_markdown(t)
@@ -151,7 +151,7 @@ def test_adaptive_spread_is_compared_with_spread_and_an_early_target_is_a_bound(
     assert a.flag.startswith("below smallest budget")
     spent = cost[(cost.allocation == "spread")].groupby("hf_cpu_budget").hf_cpu_seconds.mean()
     assert a.ratio_hi == pytest.approx(spent["5%"] / spent["10%"])
-    from sabr.analysis.allocation import adaptive_sentence
+    from sabr.analysis.studies.allocation import adaptive_sentence
     text = adaptive_sentence(t["adaptive"])
     assert text.startswith("mda_cnn: adaptive/spread reaches spread@10%'s accuracy")
     assert "already at its smallest tested budget, at most 50 % of its" in text

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sabr.io import atomic_write_json
-from sabr.analysis.stats import analyse, cost_benefit, friedman_test, pareto_front, rank_models
+from sabr.stats import analyse, cost_benefit, friedman_test, pareto_front, rank_models
 
 from stats_frames import cell, frame_from_logs, power_law_frame
 
@@ -207,14 +207,14 @@ def test_friedman_uses_only_complete_blocks():
 
 
 def test_sabr_stats_imports_no_prefect_or_tensorflow():
-    code = ("import sys, sabr.analysis.stats; bad = [m for m in ('prefect', 'tensorflow', 'keras') "
+    code = ("import sys, sabr.analysis.statistics, sabr.analysis.studies.budget; bad = [m for m in ('prefect', 'tensorflow', 'keras') "
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_a_failing_table_becomes_a_note(monkeypatch):
-    import sabr.analysis.stats as st
+    import sabr.analysis.studies.budget as st
 
     def boom(*a, **k):
         raise RuntimeError("boom")

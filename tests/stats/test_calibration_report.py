@@ -1,4 +1,4 @@
-"""The ensemble calibration report (sabr.analysis.calibration) on a synthetic results frame:
+"""The ensemble calibration report (sabr.analysis.studies.calibration) on a synthetic results frame:
 table rows and means, the seed interval, the 85-95 % verdict, the files written."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sabr.analysis.calibration import (TABLE_COLUMNS, calibration_markdown, calibration_table,
+from sabr.analysis.studies.calibration import (TABLE_COLUMNS, calibration_markdown, calibration_table,
                                        plot_reliability, write_calibration)
 from sabr.learning.calibration import CALIBRATION_COLUMNS, RELIABILITY_LEVELS, reliability_key
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from sabr.analysis.stats import (cell_summary, compare_models, geometric_mean_interval, hedges_j, holm,
+from sabr.stats import (cell_summary, compare_models, geometric_mean_interval, hedges_j, holm,
                                  pair_cells, pair_cells_strict, paired_test)
 
 from stats_frames import frame_from_logs

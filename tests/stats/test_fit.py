@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sabr.analysis.stats import (budget_for_target, cluster_bootstrap_powerlaw, data_efficiency,
+from sabr.stats import (budget_for_target, cluster_bootstrap_powerlaw, data_efficiency,
                                  exponent_differences, finished_cells, invert_power_law, power_law_fit,
                                  saturating_fit, scaling_table)
 

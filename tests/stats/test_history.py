@@ -1,7 +1,7 @@
 """Run history: archives are kept, latest moves, regressions beyond the previous CI are flagged."""
 import pandas as pd
 
-from sabr.analysis.history import archive_run, comparison_markdown, previous_run, regressions
+from sabr.analysis.studies.history import archive_run, comparison_markdown, previous_run, regressions
 
 
 def _summary(gm, lo, hi):

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sabr.analysis.stats import (budget_for_target_fit, data_efficiency, data_efficiency_ratio,
+from sabr.stats import (budget_for_target_fit, data_efficiency, data_efficiency_ratio,
                                  efficiency_table, cell_summary, exponent_difference, power_law_fit,
                                  scaling_exponent)
-from sabr.analysis.efficiency import BEYOND
+from sabr.analysis.statistics.efficiency import BEYOND
 
 from stats_frames import cell
 

@@ -15,8 +15,8 @@ from sabr.analysis.aggregator import ResultsAggregator
 from sabr.analysis.markdown import headline_markdown
 from sabr.io import atomic_write_json
 from sabr.learning.metrics import BP
-from sabr.analysis.stats import analyse, rank_models
-from sabr.analysis.stats import test_theta_bootstrap as theta_bootstrap
+from sabr.stats import analyse, rank_models
+from sabr.stats import test_theta_bootstrap as theta_bootstrap
 
 from stats_frames import cell, frame_from_logs
 

@@ -110,11 +110,11 @@ def test_every_stage_holds_the_modules_its_task_and_entry_import(tmp_path):
                                    "surfaces@50%", 0, data_dir + "/cell", training_config=tc,
                                    model_config=mc, ensemble_size=2, score_pool=True)
             else:
-                from sabr.learning.tuning import tune_cell
+                from sabr.learning.tuning import run_tuning
                 from sabr.settings import TuningSettings
                 s = TuningSettings(training_config=tc, model_config=mc, n_hyperparameter_trials=1)
-                tune_cell(s.model_dump_json(by_alias=True), data_dir, "mda_cnn", 20,
-                          data_dir + "/tuning")
+                run_tuning(s.model_dump_json(by_alias=True), data_dir, "mda_cnn", 20,
+                           data_dir + "/tuning")
         print(json.dumps(sorted(m for m in sys.modules if m == "sabr" or m.startswith("sabr."))))
     """)
     data_dir = tmp_path / "data"

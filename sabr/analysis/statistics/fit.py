@@ -1,6 +1,6 @@
 """Scaling of test error with the HF budget: scaling table, exponent differences, sensitivity fits.
 
-Primary fit (sabr.analysis.scaling.scaling_exponent): least squares of the per-budget MEAN log
+Primary fit (sabr.analysis.statistics.scaling.scaling_exponent): least squares of the per-budget MEAN log
 MSE on log n with a t interval on k - 2 df (k budgets), beside a lack-of-fit F test
 (docs/DESIGN.md, "Scaling"). Exponent differences: the same fit on the paired
 per-budget mean differences of log MSE. Sensitivity model: MSE = a n^-b + c, bounded

@@ -15,7 +15,7 @@ observation), so a budget with fewer seeds is not down-weighted; the lack-of-fit
 approximately follows its F distribution.
 
 References: lack-of-fit F test with pure error, Draper & Smith (1998) sec. 2.1; Fieller (1954)
-JRSS B 16(2) for ratio / inverse-prediction intervals (used in sabr.analysis.efficiency);
+JRSS B 16(2) for ratio / inverse-prediction intervals (used in sabr.analysis.statistics.efficiency);
 Satterthwaite (1946) Biometrics Bull. 2(6) for the degrees of freedom of a variance sum.
 """
 from __future__ import annotations

@@ -9,12 +9,12 @@ what a model is, not what the Monte Carlo noise of the test labels adds.
 
 * :func:`cost_curves`: per (allocation, CPU budget, model) and per point budget of the
   seed's design: mean HF CPU-seconds spent, the geometric-mean RMSE over seeds with its
-  t interval (sabr.analysis.compare.geometric_mean_interval).
+  t interval (sabr.analysis.statistics.compare.geometric_mean_interval).
 * :func:`compare_allocations`: every pair of allocations at the same CPU budget, paired
-  on seed (sabr.analysis.compare.paired_test), Holm over the whole family.
+  on seed (sabr.analysis.statistics.compare.paired_test), Holm over the whole family.
 * :func:`cost_for_target`: per (model, allocation), the CPU-seconds at which its
   power-law fit of log MSE on log CPU-seconds reaches a target, with a Fieller interval
-  (sabr.analysis.efficiency.budget_for_target_fit); the target may be an estimate with
+  (sabr.analysis.statistics.efficiency.budget_for_target_fit); the target may be an estimate with
   its own variance.
 * :func:`cost_ratios`: the headline. Per model, the target is the seed design's accuracy
   at its largest point budget (geometric mean over seeds of the corrected MSE); each
@@ -32,10 +32,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .compare import geometric_mean_interval, holm, paired_test
-from .efficiency import budget_for_target, budget_for_target_fit
-from ..budget_labels import adaptive_start, is_adaptive
-from ..model_types import MODEL_NAMES
+from ..statistics.compare import geometric_mean_interval, holm, paired_test
+from ..statistics.efficiency import budget_for_target, budget_for_target_fit
+from ...budget_labels import adaptive_start, is_adaptive
+from ...model_types import MODEL_NAMES
 
 __all__ = ["POINT_DESIGN", "BELOW", "study_cells", "cost_curves", "compare_allocations",
            "cost_for_target", "cost_ratios", "answer", "allocation_tables",
@@ -383,7 +383,7 @@ def write_allocation_analysis(output_dir, cost: pd.DataFrame, points: pd.DataFra
     """Write analysis/allocation_{curves,comparisons,ratios}.csv and plots/cost_curves.png;
     returns the tables, the markdown section and the files written."""
     from pathlib import Path
-    from ..io import atomic_write_text
+    from ...io import atomic_write_text
     out = Path(output_dir)
     tables = allocation_tables(cost, points)
     files = {}
@@ -395,7 +395,7 @@ def write_allocation_analysis(output_dir, cost: pd.DataFrame, points: pd.DataFra
         files[f"allocation_{name}"] = str(path)
     plots = []
     if plot and not tables["curves"].empty:
-        from .plots import plot_cost_curves
+        from ..plots import plot_cost_curves
         plots.append(str(plot_cost_curves(tables["curves"], out / "plots" / "cost_curves.png",
                                           POINT_DESIGN)))
     return {"tables": tables, "markdown": allocation_markdown(tables), "files": files,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..io import atomic_path, atomic_write_json
+from ...io import atomic_path, atomic_write_json
 
 __all__ = ["ARCHIVED", "previous_run", "archive_run", "regressions", "comparison_markdown",
            "write_run_log"]

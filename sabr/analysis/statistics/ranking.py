@@ -1,19 +1,9 @@
-"""Statistics of the budget experiment: what a report may claim from 3-5 seeds per cell.
+"""Rankings and cost-benefit of a results frame (the statistics layer: frames in, plain
+results out, no files; docs/DESIGN.md section 7).
 
-Follows docs/DESIGN.md section 7. One trained cell (model, budget, seed) is one
-observation; tests run over seeds on log(MSE), so effects are MSE ratios (RMSE
-ratios are their square roots). Errors are in vol basis points (bp), MSE in bp^2,
-budgets in HF points, costs in seconds. Pure numpy / scipy / pandas / statsmodels.
-
-Modules: ``sabr.analysis.compare`` (cell summaries, paired tests with Holm),
-``sabr.analysis.scaling`` (the primary exponent fit on per-budget mean log MSE,
-``scaling_exponent``), ``sabr.analysis.fit`` (scaling table, exponent differences, a + floor
-fit, descriptive cluster bootstrap), ``sabr.analysis.efficiency`` (budget for a target error,
-data efficiency, Fieller intervals), ``sabr.analysis.testset`` (bootstrap over test thetas),
-this one (rankings with P(rank 1) and the Friedman test over budget blocks, Friedman (1937)
-JASA 32(200); cost-benefit with the Pareto front; ``analyse``, which runs everything on a
-results frame). Everything is re-exported here. Every interval the report shows has its
-coverage simulated in tests/benchmarks/coverage.py.
+Rankings with P(rank 1) from a paired seed bootstrap and the Friedman test over budget
+blocks (Friedman (1937) JASA 32(200)); the cost-benefit table with its Pareto front; the
+default target RMSE.
 """
 from __future__ import annotations
 
@@ -21,29 +11,12 @@ import math
 
 import numpy as np
 import pandas as pd
-
 from scipy import stats
 
-from ..io import to_json
-from .compare import (_per_budget_reference, _quiet, cell_summary, compare_models,
-                      finished_cells, geometric_mean_interval, hedges_j, holm, pair_cells,
-                      pair_cells_strict, paired_test)
-from .efficiency import (budget_for_target, budget_for_target_fit, data_efficiency,
-                         data_efficiency_ratio, efficiency_table, invert_power_law)
-from .fit import (cluster_bootstrap_powerlaw, exponent_differences, power_law_fit,
-                  saturating_fit, scaling_table)
-from .scaling import exponent_difference, scaling_exponent
-from .testset import per_theta_sse, test_theta_bootstrap
-from ..budget_labels import cell_name
+from .compare import _per_budget_reference, _quiet, finished_cells
 
-__all__ = ["analyse", "analyse_tables", "pareto_front", "cost_benefit", "default_target_rmse",
-           "finished_cells", "geometric_mean_interval", "cell_summary", "pair_cells",
-           "pair_cells_strict", "paired_test", "hedges_j", "holm", "compare_models", "rank_models",
-           "friedman_test", "power_law_fit", "saturating_fit", "cluster_bootstrap_powerlaw",
-           "scaling_table", "exponent_differences", "budget_for_target", "invert_power_law",
-           "efficiency_table", "data_efficiency", "scaling_exponent", "exponent_difference",
-           "budget_for_target_fit", "data_efficiency_ratio", "test_theta_bootstrap",
-           "per_theta_sse", "MIN_SEEDS_P_RANK1"]
+__all__ = ["rank_models", "friedman_test", "pareto_front", "cost_benefit", "default_target_rmse",
+           "MIN_SEEDS_P_RANK1"]
 
 MIN_SEEDS_P_RANK1 = 5       # fewer complete seeds: P(rank 1) is NaN (a bootstrap over too few)
 
@@ -221,113 +194,3 @@ def default_target_rmse(df: pd.DataFrame) -> float:
         return math.nan
     v = pd.to_numeric(cells["noise_floor_bp"], errors="coerce").dropna()
     return float(2 * v.median()) if len(v) else math.nan
-
-
-def analyse_tables(df: pd.DataFrame, *, target_rmse_bp: float | None = None, rng=None,
-                   n_boot: int = 2000, alpha: float = 0.05,
-                   confidence: float = 0.95) -> tuple[dict, dict]:
-    """Run every analysis on a results frame; the tables as DataFrames (see ``analyse``).
-
-    Returns:
-        (tables, extra): tables maps name -> DataFrame; extra holds the Friedman dict, the
-        notes list and the settings dict. A table whose computation raises is left empty and
-        the error is added to the notes ("<table> failed: ..."), so a run never stops here.
-    """
-    rng = np.random.default_rng(0 if rng is None else rng)
-    notes: list[str] = []
-    if df is None or len(df) == 0 or not {"model_type", "budget", "seed", "status"} <= set(df.columns):
-        notes.append("empty results frame or missing columns (model_type, budget, seed, status)")
-        df = pd.DataFrame(columns=["model_type", "budget", "seed", "status"])
-    if len(df) and (df["model_type"].astype(str) == "hagan").any():
-        notes.append("rows with model_type 'hagan' ignored: the baseline comes from hagan_rmse_bp")
-        df = df[df["model_type"].astype(str) != "hagan"]
-    cells, n0 = finished_cells(df)
-    notes += n0
-    if len(df):
-        bad = df[df["status"] != "ok"]
-        if len(bad):
-            notes.append(f"{len(bad)} of {len(df)} cells not finished: " + ", ".join(
-                f"{cell_name(r.model_type, r.budget, r.seed)} ({r.status})"
-                for r in bad.itertuples()))
-    target = default_target_rmse(df) if target_rmse_bp is None else float(target_rmse_bp)
-    if target_rmse_bp is None:
-        notes.append(f"target RMSE = 2 x median noise floor = {target:.4g} bp" if np.isfinite(target)
-                     else "no noise floor recorded: no default target RMSE, efficiency skipped")
-    def safe(name, fn, empty):
-        try:
-            return fn()
-        except Exception as exc:     # an analysis must not take the run down: keep a note
-            notes.append(f"{name} failed: {type(exc).__name__}: {exc}")
-            return empty
-
-    no_draws = dict(models=[], seeds=np.array([]), b=np.empty((0, 0)), log_a=np.empty((0, 0)))
-    empty = pd.DataFrame()
-    summary = safe("summary", lambda: cell_summary(df, confidence=confidence), empty)
-    comparisons = safe("comparisons", lambda: compare_models(df, alpha=alpha, confidence=confidence)
-                       if len(df) else empty, empty)
-    draws = safe("cluster bootstrap", lambda: cluster_bootstrap_powerlaw(cells, n_boot=n_boot, rng=rng),
-                 no_draws)
-    scaling = safe("scaling", lambda: scaling_table(df, draws=draws, confidence=confidence), empty)
-    per_rank, overall_rank = safe("rankings", lambda: rank_models(df, n_boot=n_boot, rng=rng),
-                                  (empty, empty))
-    tables = {
-        "summary": summary,
-        "comparisons": comparisons,
-        "scaling": scaling,
-        "exponent_differences": safe("exponent differences", lambda: exponent_differences(
-            df, confidence=confidence), empty),
-        "efficiency": safe("efficiency", lambda: efficiency_table(
-            summary, df, target, scaling=scaling, confidence=confidence), empty),
-        "data_efficiency": safe("data efficiency", lambda: data_efficiency(
-            summary, df, confidence=confidence), empty),
-        "cost_benefit": safe("cost-benefit", lambda: cost_benefit(summary), empty),
-        "rankings": per_rank,
-        "rank_summary": overall_rank,
-    }
-    friedman = safe("Friedman test", lambda: friedman_test(df), {"note": "failed"})
-    settings = {"alpha": alpha, "confidence": confidence, "n_boot": n_boot,
-                "target_rmse_bp": target,
-                "cost": "HF Monte Carlo CPU-seconds of each cell's distinct thetas + training s",
-                "holm_family": "every (model pair, budget) test with a finite p",
-                "n_seeds": int(len(draws["seeds"]))}
-    return tables, {"friedman": friedman, "notes": notes, "settings": settings}
-
-
-def analyse(df: pd.DataFrame, *, target_rmse_bp: float | None = None, rng=None, n_boot: int = 2000,
-            alpha: float = 0.05, confidence: float = 0.95) -> dict:
-    """All statistics of a results frame as JSON-ready lists of records (NaN/inf kept as floats).
-
-    Uses status == 'ok' rows with a finite MSE (sabr.analysis.compare.finished_cells); a
-    'hagan' model row, if any, is ignored: the Hagan baseline enters through the
-    ``hagan_rmse_bp`` column (a reference row per budget in ``summary`` and a column in
-    the other error tables). Never raises on missing / failed cells, single seeds,
-    identical models or unequal hashes: those give NaN and a note.
-
-    Args:
-        df: results frame (sabr.analysis.results.results_frame).
-        target_rmse_bp: target test RMSE (bp) for the efficiency table; None: 2 x the median
-            MC noise floor of the finished cells.
-        rng: numpy Generator or seed for the bootstraps; None: seed 0.
-        n_boot: bootstrap resamples. alpha: level after Holm. confidence: interval level.
-    Returns:
-        dict with keys
-        'summary' (per model x budget, plus 'hagan' reference rows; cell_summary),
-        'comparisons' (paired tests per (pair, budget), Holm; compare_models),
-        'scaling' (per model: exponent from the per-budget means with t interval and
-        lack-of-fit test, a + floor sensitivity fit, descriptive seed bootstrap; scaling_table),
-        'exponent_differences' (b_A - b_B from paired per-budget mean differences),
-        'efficiency' (budget for the target RMSE on the noise-corrected MSE, Fieller
-        interval; efficiency_table), 'data_efficiency' (HF points B needs / n with an
-        interval; data_efficiency),
-        'cost_benefit' (RMSE vs HF CPU-seconds + training seconds, Pareto front; cost_benefit),
-        'rankings' (per budget: rank, P(rank 1)), 'rank_summary' (mean rank per model),
-        each a list of row dicts; 'friedman' (dict; friedman_test), 'notes' (list of str),
-        'settings' (dict: alpha, confidence, n_boot, target_rmse_bp, cost,
-        holm_family, n_seeds). Values are Python scalars; NaN and inf may occur (write with
-        sabr.io.atomic_write_json: NaN -> null, +-inf -> "inf" / "-inf").
-    """
-    tables, extra = analyse_tables(df, target_rmse_bp=target_rmse_bp, rng=rng, n_boot=n_boot,
-                                   alpha=alpha, confidence=confidence)
-    out = {k: to_json(t.to_dict(orient="records"), finite=False) for k, t in tables.items()}
-    out.update(to_json(extra, finite=False))
-    return out

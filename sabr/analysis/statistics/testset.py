@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from ..learning.metrics import BP
+from ...learning.metrics import BP
 
 __all__ = ["test_theta_bootstrap", "per_theta_sse"]
 

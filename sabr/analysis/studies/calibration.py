@@ -30,9 +30,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..io import atomic_path, atomic_write_text  # noqa: E402
-from ..learning.calibration import RELIABILITY_LEVELS, reliability_key  # noqa: E402
-from .compare import geometric_mean_interval  # noqa: E402
+from ...io import atomic_path, atomic_write_text  # noqa: E402
+from ...learning.calibration import RELIABILITY_LEVELS, reliability_key  # noqa: E402
+from ..statistics.compare import geometric_mean_interval  # noqa: E402
 
 __all__ = ["TARGET_COVERAGE_90", "TABLE_COLUMNS", "ensemble_cells", "mean_interval",
            "calibration_table", "plot_reliability", "calibration_markdown", "write_calibration"]

@@ -1,6 +1,6 @@
 """Efficiency: the HF budget a model needs for a target error, and data-efficiency ratios.
 
-Both invert the primary scaling fit (sabr.analysis.scaling: least squares on the k per-budget
+Both invert the primary scaling fit (sabr.analysis.statistics.scaling: least squares on the k per-budget
 mean log MSE), and both intervals are Fieller intervals (Fieller 1954, JRSS B 16(2); inverse
 prediction, Draper & Smith 1998 sec. 3.2): the set of values z for which the fitted line's
 distance from the target is not significant at the t quantile. Such a set may be unbounded
@@ -125,7 +125,7 @@ def budget_for_target_fit(budget, seed, mse, target_mse: float, *, confidence: f
                           target_log_var: float = 0.0, target_df: float = math.inf) -> dict:
     """HF budget at which the primary power-law fit reaches ``target_mse``, with a Fieller interval.
 
-    Fit: log ybar_j = alpha + beta (log n_j - xm) on the k budget means (sabr.analysis.scaling);
+    Fit: log ybar_j = alpha + beta (log n_j - xm) on the k budget means (sabr.analysis.statistics.scaling);
     n* = exp(xm + (log target - alpha) / beta). Interval: every n with
     (alpha + beta u - log target)^2 <= t^2 [s^2 (1/k + u^2 / Sxx) + c_seed], u = log n - xm
     (Fieller / inverse prediction; Draper & Smith 1998 sec. 3.2), t on the Satterthwaite

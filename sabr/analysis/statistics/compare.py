@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from ..budget_labels import cell_name
+from ...budget_labels import cell_name
 
 __all__ = ["finished_cells", "geometric_mean_interval", "cell_summary", "pair_cells",
            "pair_cells_strict", "paired_test", "hedges_j", "holm", "compare_models"]
