@@ -14,6 +14,9 @@ from .statistics.efficiency import RANGE_FACTOR
 from ..budget_labels import cell_name
 from .results import cell_budgets
 
+MAX_NOTES = 10
+"""Notes the summary lists; it says how many more statistical_analysis.json holds."""
+
 __all__ = ["headline_markdown", "TUNING_NOTE"]
 
 
@@ -77,13 +80,24 @@ def _md_headline(summary: pd.DataFrame) -> list[str]:
 
 
 def _md_best(ranks: pd.DataFrame) -> list[str]:
-    lines = ["", "## Best model per budget", "", "| budget | best | P(rank 1) | RMSE (bp) | Hagan (bp) |",
-             "|---|---|---|---|---|"]
+    lines = ["", "## Best model per budget", "",
+             "Best by mean log MSE; against the runner-up: the seeds it wins and the exact "
+             "two-sided sign test (with n seeds no p is below 2^(1-n): 0.0625 for 5). The "
+             "seed bootstrap's P(rank 1) (analysis/model_rankings.json) is descriptive, not "
+             "the probability of being best: tied models reach 0.95 far more often than 5 % "
+             "(tests/benchmarks/coverage.py prints the rate).", "",
+             "| budget | best | runner-up | wins | sign test p | RMSE (bp) | Hagan (bp) |",
+             "|---|---|---|---|---|---|---|"]
     for b, g in ranks.groupby("budget"):
         top = g.sort_values("rank").iloc[0]
-        p1 = _fmt(top.p_rank1, ".2f") or f"n/a ({int(top.n_complete_seeds)} seeds)"
-        lines.append(f"| {b} | {top.model_type} | {p1} | {_fmt(top.rmse_bp_gmean)} | "
-                     f"{_fmt(top.hagan_rmse_bp)} |")
+        nxt = getattr(top, "next_model", None)
+        if isinstance(nxt, str) and getattr(top, "n_vs_next", 0):
+            wins = f"{int(top.wins_vs_next)}/{int(top.n_vs_next)}"
+            p = _fmt(top.sign_p_vs_next, ".3g")
+        else:
+            nxt, wins, p = (nxt if isinstance(nxt, str) else "n/a"), "n/a", "n/a"
+        lines.append(f"| {b} | {top.model_type} | {nxt} | {wins} | {p} | "
+                     f"{_fmt(top.rmse_bp_gmean)} | {_fmt(top.hagan_rmse_bp)} |")
     return lines
 
 
@@ -101,10 +115,13 @@ def _md_scaling(scaling: pd.DataFrame, diffs: pd.DataFrame) -> list[str]:
                      f"{r.n_budgets} | {_fmt_ci(r.b_boot_lo_descriptive, r.b_boot_hi_descriptive, '.3f')} |")
     if not diffs.empty:
         lines += ["", "Exponent differences (paired per-budget means, t on k - 2 df; > 0: A's MSE "
-                  "falls faster):", "", "| A | B | b_A - b_B | 95 % CI | p |", "|---|---|---|---|---|"]
+                  "falls faster; Holm p over the pairs as one family, as the comparisons):", "",
+                  "| A | B | b_A - b_B | 95 % CI | p | Holm p |", "|---|---|---|---|---|---|"]
         for r in diffs.itertuples():
+            holm_p = getattr(r, "p_holm", math.nan)
             lines.append(f"| {r.model_a} | {r.model_b} | {_fmt(r.b_diff, '.3f')} | "
-                         f"{_fmt_ci(r.b_diff_lo, r.b_diff_hi, '.3f')} | {_fmt(r.p, '.3g')} |")
+                         f"{_fmt_ci(r.b_diff_lo, r.b_diff_hi, '.3f')} | {_fmt(r.p, '.3g')} | "
+                         f"{_fmt(holm_p, '.3g')} |")
     return lines
 
 
@@ -169,8 +186,12 @@ def headline_markdown(analysis: dict, df: pd.DataFrame, plots: list[Path]) -> st
     comp = pd.DataFrame(analysis["comparisons"])
     if not comp.empty:
         lines += _md_comparisons(comp, analysis["settings"]["alpha"])
-    if analysis.get("notes"):
-        lines += ["", "Notes: " + "; ".join(analysis["notes"][:10])]
+    notes = analysis.get("notes") or []
+    if notes:
+        shown = notes[:MAX_NOTES]
+        more = (f"; and {len(notes) - MAX_NOTES} more notes in statistical_analysis.json"
+                if len(notes) > MAX_NOTES else "")
+        lines += ["", f"Notes ({len(notes)}): " + "; ".join(shown) + more]
     if plots:
         lines += ["", "Plots: " + ", ".join(str(p) for p in plots)]
     return "\n".join(lines) + "\n"

@@ -69,7 +69,7 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
     agg = ResultsAggregator(out, planned=None if planned is None else [tuple(p) for p in planned],
                             failures=failures_list, folders=folders)
     written = agg.write_all(summary=False)      # summary.md is written once, below
-    section = comparison_markdown(agg.get_performance_summary(), before, fully_cached=fully_cached)
+    section = comparison_markdown(agg.df, before, fully_cached=fully_cached)
     markdown = written["markdown"]
     cost, study = _allocation_study(out, agg)
     if study is not None:

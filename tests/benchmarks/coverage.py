@@ -56,8 +56,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from sabr.analysis.studies.calibration import mean_interval  # noqa: E402
 from sabr.stats import (budget_for_target_fit, cluster_bootstrap_powerlaw,  # noqa: E402
-                                 data_efficiency_ratio, exponent_difference, geometric_mean_interval,
-                                 paired_test, power_law_fit, scaling_exponent, test_theta_bootstrap)
+                        data_efficiency_ratio, exponent_difference, geometric_mean_interval,
+                        paired_test, power_law_fit, scaling_exponent, test_theta_bootstrap)
 
 BUDGETS = np.array([50.0, 100.0, 200.0, 500.0, 1000.0])
 LOG_A = {"A": math.log(5000.0), "B": math.log(6000.0)}
@@ -211,13 +211,91 @@ def simulate_coverage_means(reps: int, rng, n_seeds: int, tally: _Tally,
                           float(weights @ p.mean(axis=1)))
 
 
+class _Rates:
+    """Rejection rates of tests (a false alarm under the null, or power), one row each."""
+
+    def __init__(self):
+        self.rows = {}
+
+    def add(self, key, nominal: float, rejected: bool):
+        self.rows.setdefault((*key, nominal), []).append(bool(rejected))
+
+
+def simulate_exponent_family(reps: int, rng, n_seeds: int, rates: _Rates,
+                             sd_u: float = 0.0) -> None:
+    """Four models with one exponent (b = 0.6), six pairwise exponent differences per
+    experiment: the chance that at least one pair is called significant, by its raw p and
+    after Holm over the six (the report's Holm p, sabr.analysis.statistics.fit)."""
+    import itertools
+    from sabr.stats import holm
+    seeds = np.arange(n_seeds)
+    bud, sd = np.repeat(BUDGETS, n_seeds), np.tile(seeds, BUDGETS.size)
+    setting = "4 models, equal exponents" + ("" if sd_u == 0 else f", budget effects sd {sd_u:g}")
+    for _ in range(reps):
+        logs = {}
+        for m, a in zip("ABCD", (5000.0, 6000.0, 4000.0, 7000.0)):
+            mu = math.log(a) - 0.6 * np.log(BUDGETS) + rng.normal(0.0, sd_u, BUDGETS.size)
+            logs[m] = ((mu[:, None] + rng.normal(0.0, SD_SEED, n_seeds)[None, :]
+                        + rng.normal(0.0, SD_NOISE, (BUDGETS.size, n_seeds))).ravel())
+        p = np.array([exponent_difference(bud, sd, np.exp(logs[a]), np.exp(logs[b]))["p"]
+                      for a, b in itertools.combinations("ABCD", 2)])
+        rates.add(("exponent differences: any false 'significant', raw p", setting, n_seeds),
+                  0.05, (p < 0.05).any())
+        rates.add(("exponent differences: any false 'significant', Holm p", setting, n_seeds),
+                  0.05, (holm(p) < 0.05).any())
+
+
+def simulate_best_model(reps: int, rng, n_seeds: int, rates: _Rates) -> None:
+    """Two tied models at one budget (log MSE N(4, 0.2) per seed): how often the report
+    would call one of them better. The descriptive seed bootstrap's P(rank 1) >= 0.95, and the
+    exact sign test of the best against the runner-up (what the summary prints)."""
+    from sabr.stats import rank_models
+    setting = "2 tied models, one budget"
+    for _ in range(reps):
+        z = rng.normal(4.0, 0.2, (2, n_seeds))
+        df = pd.DataFrame([{"budget": 100, "model_type": m, "seed": s, "status": "ok",
+                            "mse_bp2": math.exp(z[i, s]), "rmse_bp": math.exp(z[i, s] / 2),
+                            "hagan_rmse_bp": 30.0, "noise_floor_bp": 2.0, "train_hash": f"t{s}",
+                            "test_hash": "te", "dataset_hash": "ds"}
+                           for i, m in enumerate("ab") for s in range(n_seeds)])
+        per, _ = rank_models(df, n_boot=400, rng=rng)
+        top = per.sort_values("rank").iloc[0]
+        rates.add(("best model: P(rank 1) >= 0.95 (descriptive, not printed as a test)", setting,
+                   n_seeds), 0.05, per.p_rank1.max() >= 0.95)
+        rates.add(("best model: exact sign test against the runner-up, p < 0.05", setting,
+                   n_seeds), 0.05, top.sign_p_vs_next < 0.05)
+
+
+def simulate_nightly(reps: int, rng, n_seeds: int, rates: _Rates, sd: float) -> None:
+    """Two runs of 20 cells (4 models x 5 budgets), each cell's seeds re-drawn, log MSE
+    N(8, sd) per seed: the nightly comparison (sabr.analysis.studies.history.regressions).
+    Under the null: the share of runs with any alarm. Power: the chance that one cell whose
+    RMSE grew 20 % is flagged (the other 19 unchanged)."""
+    from sabr.analysis.studies.history import regressions
+    cells = [(m, b) for m in "abcd" for b in (50, 100, 200, 500, 1000)]
+
+    def run(shift):
+        return pd.DataFrame([{"budget": b, "model_type": m, "seed": s, "status": "ok",
+                              "unit": "points", "mse_bp2": math.exp(v + (shift if (m, b) == cells[0]
+                                                                         else 0.0))}
+                             for m, b in cells for s, v in enumerate(rng.normal(8.0, sd, n_seeds))])
+    setting = f"20 cells, seed sd {sd:g} of log MSE"
+    for _ in range(reps):
+        r = regressions(run(0.0), run(0.0))
+        rates.add(("nightly comparison: runs with any false alarm", setting, n_seeds), 0.05,
+                  (r.regression | r.improvement).any())
+        r = regressions(run(2 * math.log(1.2)), run(0.0)).set_index(["model_type", "budget"])
+        rates.add(("nightly comparison: power for one cell's RMSE +20 % (nominal: none)",
+                   setting, n_seeds), math.nan, r.loc[cells[0], "regression"])
+
+
 def main(argv=None) -> pd.DataFrame:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=1000, help="simulated experiments per setting")
     ap.add_argument("--seed", type=int, default=20240616)
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    tally = _Tally()
+    tally, rates = _Tally(), _Rates()
     t0 = time.perf_counter()
     for n_seeds in (3, 5):
         for sd_u, setting in ((0.0, "no budget effects"), (0.2, "budget effects sd 0.2")):
@@ -225,6 +303,12 @@ def main(argv=None) -> pd.DataFrame:
         for sd_v in (0.5, 1.0):
             simulate_test_thetas(max(args.reps // 2, 1), rng, n_seeds, tally, sd_v=sd_v)   # 2 groups
         simulate_coverage_means(args.reps, rng, n_seeds, tally)
+        for sd_u in (0.0, 0.2):
+            simulate_exponent_family(args.reps, rng, n_seeds, rates, sd_u=sd_u)
+    for n_seeds in (5, 10):
+        simulate_best_model(args.reps, rng, n_seeds, rates)
+        for sd in (0.3, 0.5):
+            simulate_nightly(max(args.reps // 4, 1), rng, n_seeds, rates, sd)
     rows = []
     for (name, setting, n_seeds), (hit, width, unb) in tally.rows.items():
         rows.append({"interval": name, "setting": setting, "seeds": n_seeds, "reps": len(hit),
@@ -241,6 +325,12 @@ def main(argv=None) -> pd.DataFrame:
     for r in table.itertuples(index=False):
         print(f"| {r.interval} | {r.setting} | {r.seeds} | {r.reps} | {r.coverage:.3f} | "
               f"{r._5:.3f} | {r.unbounded:.3f} |")
+    print("\nRates of the report's tests (nominal: the level a false alarm may reach):\n")
+    print("| rate | setting | seeds | reps | nominal | measured |")
+    print("|---|---|---|---|---|---|")
+    for (name, setting, n_seeds, nominal), hits in sorted(rates.rows.items(), key=str):
+        print(f"| {name} | {setting} | {n_seeds} | {len(hits)} | {nominal:.3f} | "
+              f"{np.mean(hits):.3f} |")
     return table
 
 

@@ -63,3 +63,10 @@ def test_coverage_prints_every_interval(capsys):
         assert ((table.interval == name) & table.coverage.between(0, 1)).any()
     assert {"no budget effects", "budget effects sd 0.2"} <= set(table.setting)
     assert set(table.seeds) == {3, 5}
+    assert "| rate | setting | seeds | reps | nominal | measured |" in out
+    assert "| exponent differences: any false 'significant', Holm p | 4 models, equal exponents " \
+           "| 3 | 6 | 0.050 |" in out
+    assert "| best model: exact sign test against the runner-up, p < 0.05 | 2 tied models, one " \
+           "budget | 10 | 6 | 0.050 |" in out
+    assert "| nightly comparison: runs with any false alarm | 20 cells, seed sd 0.3 of log MSE " \
+           "| 5 | 1 | 0.050 |" in out

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sabr.analysis.studies.allocation import (POINT_DESIGN, allocation_tables, compare_allocations,
-                                      cost_ratios, study_cells)
+from sabr.analysis.studies.allocation import (POINT_DESIGN, allocation_markdown,
+                                              allocation_tables, compare_allocations,
+                                              cost_ratios, study_cells)
 
 FLOOR = 5.0                                          # bp: the test labels' noise floor
 
@@ -49,7 +50,11 @@ def test_the_ratio_recovers_a_known_answer_with_an_interval_that_covers_it():
     # truth: surfaces reaches 4e5 / 80 at 80 CPU-s (cells spend up to 4 % under the budget)
     assert r.loc["surfaces", "ratio"] == pytest.approx(0.1 * 0.98, rel=0.1)
     assert r.loc["surfaces", "ratio_lo"] < 0.1 * 0.98 < r.loc["surfaces", "ratio_hi"]
-    assert r.loc["spread", "ratio"] == pytest.approx(1.0 * 0.98, rel=0.1)     # ten times dearer
+    # ten times dearer: spread meets the target at about 800 CPU-s, far above the 160 it was
+    # tested at: an extrapolation, kept in its labelled column and never stated or cheapest
+    assert r.loc["spread", "standing"] == "extrapolated" and np.isnan(r.loc["spread", "ratio"])
+    assert r.loc["spread", "ratio_extrapolated"] == pytest.approx(1.0 * 0.98, rel=0.1)
+    assert r.loc["surfaces", "standing"] == "measured"
     assert r.loc["surfaces", "cheapest"] and not r.loc["spread", "cheapest"]
     assert t["answer"].startswith("For mda_cnn, surfaces reaches the seed design's b=1000 "
                                   "accuracy (71 bp, noise-corrected) at 9.")
@@ -167,3 +172,49 @@ def test_adaptive_spread_is_compared_with_spread_and_an_early_target_is_a_bound(
     answer = allocation_tables(better, points)["answer"]
     assert answer.startswith("For mda_cnn, surfaces reaches the seed design's b=1000 accuracy")
     assert "already at its smallest tested CPU budget: at most 9.8 % of the 800" in answer  # 78.4 s
+
+
+def test_cells_scored_on_another_test_set_are_never_paired_or_compared():
+    """Issue 38, item 10: pairs and ratios did not check that the cells were scored on the
+    same data set and test labels."""
+    cost, points = _cells(np.random.default_rng(3))
+    for frame in (cost, points):
+        frame["dataset_hash"], frame["test_hash"] = "ds", "te"
+    same = allocation_tables(cost, points)
+    row = same["comparisons"].iloc[0]
+    assert row.n_pairs == 5 and "another data set" not in row.note
+    assert set(same["ratios"].standing) == {"measured", "extrapolated"}
+    # seeds 3 and 4 of spread re-scored on another test set (a new Monte Carlo stream)
+    cost.loc[(cost.allocation == "spread") & (cost.seed >= 3), "test_hash"] = "te2"
+    t = allocation_tables(cost, points)
+    row = t["comparisons"].iloc[0]
+    assert row.n_pairs == 3 and "2 seed(s) scored on another data set or test set" in row.note
+    r = t["ratios"].set_index("allocation")
+    assert r.loc["spread", "flag"].startswith("not comparable") and r.loc["spread", "standing"] == ""
+    assert np.isnan(r.loc["spread", "ratio_extrapolated"])
+    assert r.loc["surfaces", "ratio"] == pytest.approx(same["ratios"].set_index("allocation")
+                                                       .loc["surfaces", "ratio"])
+    assert "spread" not in t["answer"].split(" reaches")[0]
+
+
+def test_only_measured_ratios_or_upper_bounds_name_the_cheapest_allocation():
+    """Issue 38, item 2: an allocation that meets the target below its smallest budget had a
+    NaN or an extrapolated ratio; the headline could state the extrapolation as measured or
+    name a dearer allocation. Now such an allocation competes with its upper bound."""
+    cost, points = _cells(np.random.default_rng(4))
+    cheap = cost[cost.allocation == "surfaces"].copy()
+    cheap["allocation"] = "paths/4"                  # ten times cheaper: meets it at ~8 CPU-s
+    for col in ("mse_corrected_bp2",):
+        cheap[col] = cheap[col] / 10
+    cheap["mse_bp2"] = cheap.mse_corrected_bp2 + FLOOR ** 2
+    t = allocation_tables(pd.concat([cost, cheap], ignore_index=True), points)
+    r = t["ratios"].set_index("allocation")
+    assert r.loc["paths/4", "standing"] == "upper bound" and np.isnan(r.loc["paths/4", "ratio"])
+    smallest = cheap[cheap.hf_cpu_budget == "1%"].hf_cpu_seconds.mean()
+    assert r.loc["paths/4", "ratio_hi"] == pytest.approx(smallest / 800.0)
+    assert r.loc["paths/4", "ratio_extrapolated"] < r.loc["paths/4", "ratio_hi"]   # the fit's guess
+    assert r.loc["paths/4", "cheapest"] and not r.loc["surfaces", "cheapest"]
+    assert t["answer"].startswith("For mda_cnn, paths/4 reaches the seed design's b=1000 accuracy")
+    assert "already at its smallest tested CPU budget: at most 2 %" in t["answer"]
+    md = allocation_markdown(t)
+    assert "| upper bound |" in md and "| <= 2 % |" in md

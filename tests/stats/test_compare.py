@@ -12,7 +12,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from sabr.stats import (cell_summary, compare_models, geometric_mean_interval, hedges_j, holm,
-                                 pair_cells, pair_cells_strict, paired_test)
+                        pair_cells, pair_cells_strict, paired_test)
 
 from stats_frames import frame_from_logs
 

@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 from sabr.stats import (budget_for_target, cluster_bootstrap_powerlaw, data_efficiency,
-                                 exponent_differences, finished_cells, invert_power_law, power_law_fit,
-                                 saturating_fit, scaling_table)
+                        exponent_differences, finished_cells, invert_power_law, power_law_fit,
+                        saturating_fit, scaling_table)
 
 from stats_frames import power_law_frame
 
@@ -145,3 +145,22 @@ def test_data_efficiency_ratio_on_hand_built_curves():
     assert np.isnan(r.ratio_interp) and r.bound == "<= 0.25"
     # B at 100 (100 bp) is worse than A's curve covers: below A's smallest budget
     assert e.loc[("B", "A", 100), "bound"] == "<= 1"
+
+
+def test_exponent_differences_hold_the_family_wise_level_under_the_null():
+    """Four models with the same exponent: six pairwise differences per experiment. Each raw
+    p alone is a 5 % test, so the chance of at least one false "significant" pair is several
+    times 5 %; Holm over the pairs keeps it at or below 5 % (issue 38, item 9)."""
+    rng = np.random.default_rng(9)
+    models = {m: (a, 0.6, 0.25) for m, a in zip("ABCD", (5000.0, 6000.0, 4000.0, 7000.0))}
+    raw = holm_hits = 0
+    reps = 80                       # the benchmark (coverage.py) runs 1000
+    for _ in range(reps):
+        d = exponent_differences(power_law_frame(models, [50, 100, 200, 500, 1000], 5, rng))
+        assert len(d) == 6 and d.p_holm.ge(d.p).all()
+        raw += bool((d.p < 0.05).any())
+        holm_hits += bool(d.significant.any())
+    print(f"family-wise false positives, 6 pairs, 5 seeds, {reps} experiments: "
+          f"raw p {raw / reps:.3f}, Holm {holm_hits / reps:.3f}")
+    assert holm_hits / reps <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / reps)
+    assert raw / reps > 0.10                 # the correction was needed

@@ -10,8 +10,8 @@ import pytest
 from scipy import stats
 
 from sabr.stats import (budget_for_target_fit, data_efficiency, data_efficiency_ratio,
-                                 efficiency_table, cell_summary, exponent_difference, power_law_fit,
-                                 scaling_exponent)
+                        efficiency_table, cell_summary, exponent_difference, power_law_fit,
+                        scaling_exponent)
 from sabr.analysis.statistics.efficiency import BEYOND
 
 from stats_frames import cell

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import least_squares
 
-from .compare import _quiet, finished_cells, pair_cells
+from .compare import _quiet, finished_cells, holm, pair_cells
 from .scaling import exponent_difference, scaling_exponent
 
 __all__ = ["power_law_fit", "saturating_fit", "cluster_bootstrap_powerlaw", "scaling_table",
@@ -272,18 +272,21 @@ def scaling_table(df: pd.DataFrame, *, draws: dict | None = None, confidence: fl
 
 
 def exponent_differences(df: pd.DataFrame, *, pairs: list[tuple[str, str]] | None = None,
-                         confidence: float = 0.95) -> pd.DataFrame:
+                         confidence: float = 0.95, alpha: float = 0.05) -> pd.DataFrame:
     """b_A - b_B for every model pair from the paired per-budget mean differences of log MSE.
 
     Cells paired on (budget, seed) with equal hashes (paired_arrays), then exponent_difference:
     the slope of the budget means of log MSE_A - log MSE_B on log n, t interval on k - 2 df.
-    Positive b_diff: A's MSE falls faster with n.
+    Positive b_diff: A's MSE falls faster with n. The pairs are one family: ``p_holm`` is
+    Holm's step-down adjustment over the rows with a finite p (Holm (1979) Scand. J.
+    Statist. 6(2)), ``significant`` is p_holm < alpha, as in the model comparisons.
 
     Args:
         df: results frame. pairs: (model_a, model_b); default every pair in sorted order.
+        alpha: the family-wise level of ``significant``.
     Returns:
-        frame (model_a, model_b, b_diff, b_diff_se, b_diff_lo, b_diff_hi, t, p, df, n_budgets,
-        n_points, lof_p, note).
+        frame (model_a, model_b, b_diff, b_diff_se, b_diff_lo, b_diff_hi, t, p, p_holm,
+        significant, df, n_budgets, n_points, lof_p, note).
     """
     cols = ["model_a", "model_b", "b_diff", "b_diff_se", "b_diff_lo", "b_diff_hi", "t", "p", "df",
             "n_budgets", "n_points", "lof_p", "note"]
@@ -296,4 +299,7 @@ def exponent_differences(df: pd.DataFrame, *, pairs: list[tuple[str, str]] | Non
                                 confidence=confidence)
         note = "; ".join(x for x in [r["note"]] + notes if x)
         rows.append({"model_a": a, "model_b": b, **{k: r[k] for k in cols[2:-1]}, "note": note})
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    out.insert(8, "p_holm", holm(out["p"].to_numpy(float)) if len(out) else [])
+    out.insert(9, "significant", out["p_holm"] < alpha)
+    return out

@@ -49,6 +49,9 @@ hi the smallest budget's CPU-seconds: an upper bound)."""
 POINT_DESIGN = "spread (points)"
 """The allocation name of the seed's point-budget cells in these tables."""
 _NAN = math.nan
+SCORED_ON = ("dataset_hash", "test_hash")
+"""What two cells must share to be compared: the data set and the test labels."""
+OTHER_TEST_SET = "not comparable: scored on another data set or test set than the reference"
 
 
 def _mse_corr(df: pd.DataFrame) -> pd.Series:
@@ -131,10 +134,18 @@ def compare_allocations(cells: pd.DataFrame, *, alpha: float = 0.05,
     rows = []
     for (m, b), g in c.groupby(["model_type", "budget"], sort=False):
         wide = g.pivot_table(index="seed", columns="allocation", values="mse_bp2")
+        hashes = [g.pivot_table(index="seed", columns="allocation", values=k, aggfunc="first")
+                  for k in SCORED_ON if k in g]
         for a1, a2 in combinations(sorted(wide.columns), 2):
             pair = wide[[a1, a2]].dropna()
+            # a pair is only a pair on the same data set and test labels
+            other = [s for s in pair.index if any(h.at[s, a1] != h.at[s, a2] for h in hashes)]
+            pair = pair.drop(index=other)
             t = paired_test(np.log(pair[a1].to_numpy()), np.log(pair[a2].to_numpy()),
                             confidence=confidence)
+            if other:
+                t["note"] = "; ".join(filter(None, [t["note"], (
+                    f"{len(other)} seed(s) scored on another data set or test set: not paired")]))
             rows.append({"model_type": m, "budget": b, "allocation_a": a1, "allocation_b": a2,
                          "cpu_seconds_a": float(g[g.allocation == a1].hf_cpu_seconds.mean()),
                          "cpu_seconds_b": float(g[g.allocation == a2].hf_cpu_seconds.mean()),
@@ -162,7 +173,7 @@ def cost_for_target(cells: pd.DataFrame, model: str, allocation: str, target_mse
     Returns dict: cpu_seconds, lo, hi, method ('fit' or 'interpolation'), flag, n_budgets."""
     g = cells[(cells.model_type == model) & (cells.allocation == allocation) & (cells.mse_corr > 0)]
     out = {"cpu_seconds": _NAN, "lo": _NAN, "hi": _NAN, "method": "", "flag": "", "n_budgets":
-           int(g.budget.nunique())}
+           int(g.budget.nunique()), "smallest": float(g.order.min()) if len(g) else _NAN}
     if g.empty or not (np.isfinite(target_mse) and target_mse > 0):
         out["flag"] = "no finished cells" if g.empty else "no target"
         return out
@@ -211,6 +222,9 @@ def cost_ratios(cells: pd.DataFrame, *, confidence: float = 0.95,
         for a in sorted(scored if against is None else scored & set(against)):
             c = cost_for_target(cells, m, a, target, target_log_var=var,
                                 target_df=max(y.size - 1, 1), confidence=confidence)
+            mine = cells[(cells.model_type == m) & (cells.allocation == a)]
+            if any(pd.concat([top[k], mine[k]]).nunique() > 1 for k in SCORED_ON if k in cells):
+                c.update(cpu_seconds=_NAN, lo=_NAN, hi=_NAN, flag=OTHER_TEST_SET)
             name = top.budget.iloc[0] if reference == POINT_DESIGN else (
                 f"{reference}@{top.budget.iloc[0]}")
             rows.append({"model_type": m, "allocation": a, "reference": name,
@@ -218,14 +232,43 @@ def cost_ratios(cells: pd.DataFrame, *, confidence: float = 0.95,
                          "cpu_seconds": c["cpu_seconds"], "cpu_seconds_lo": c["lo"],
                          "cpu_seconds_hi": c["hi"], "ratio": c["cpu_seconds"] / ref_cpu,
                          "ratio_lo": c["lo"] / ref_cpu, "ratio_hi": c["hi"] / ref_cpu,
-                         "method": c["method"], "flag": c["flag"] if known else NO_TARGET,
+                         "method": c["method"], "smallest": c["smallest"],
+                         "flag": c["flag"] if known or c["flag"] == OTHER_TEST_SET else NO_TARGET,
                          "n_budgets": c["n_budgets"]})
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    best = out[np.isfinite(out.ratio)].groupby("model_type").ratio.idxmin()
+    return _measured_only(out)
+
+
+EXTRAPOLATED_BELOW = "extrapolated below the smallest budget"
+
+
+def _measured_only(out: pd.DataFrame) -> pd.DataFrame:
+    """What a ratio may claim. ``standing``: ``measured`` (interpolated inside the
+    allocation's tested CPU budgets), ``upper bound`` (the target is reached at its smallest
+    budget: at most that spend, ``ratio_hi``), ``extrapolated`` (the fit's value outside the
+    tested budgets, kept in ``ratio_extrapolated`` only) or "" (not reached, no target).
+    ``cheapest``: per model, the smallest measured ratio or upper bound; an extrapolation
+    never competes (issue 38, item 2)."""
+    out = out.copy()
+    below = out.flag.str.startswith(BELOW) | (out.flag == EXTRAPOLATED_BELOW)
+    inside = np.isfinite(out.ratio) & ~below & (
+        (out.method == "interpolation") | (out.flag == "ok"))
+    outside = np.isfinite(out.ratio) & ~below & ~inside
+    out["ratio_extrapolated"] = out.ratio.where(outside | below)
+    bound = out.smallest / out.reference_cpu_seconds
+    out.loc[below, "ratio_hi"] = bound[below]
+    out.loc[below | outside, ["ratio", "ratio_lo"]] = _NAN
+    out.loc[outside, ["ratio_hi", "cpu_seconds", "cpu_seconds_lo", "cpu_seconds_hi"]] = _NAN
+    out.loc[below, ["cpu_seconds", "cpu_seconds_lo"]] = _NAN
+    out.loc[below, "cpu_seconds_hi"] = out.smallest[below]
+    out["standing"] = np.select([inside, below, outside], ["measured", "upper bound",
+                                                          "extrapolated"], "")
+    key = out.ratio.where(inside, out.ratio_hi.where(below))
+    best = key[np.isfinite(key)].groupby(out.model_type).idxmin()
     out["cheapest"] = out.index.isin(best.to_numpy())
-    return out
+    return out.drop(columns="smallest")
 
 
 def _pct(v: float) -> str:
@@ -254,9 +297,8 @@ def answer(ratios: pd.DataFrame, curves: pd.DataFrame | None = None,
         if len(mine) and mine.rmse_bp.notna().any():
             closest = mine.loc[mine.rmse_bp.idxmin()]
     r = ratios[(ratios.model_type == model) & ratios.cheapest]
-    early = ratios[(ratios.model_type == model) & ratios.flag.str.startswith(BELOW)]
-    if r.empty and len(early):
-        e = early.loc[early.ratio_hi.idxmin()]
+    if len(r) and r.iloc[0].standing == "upper bound":
+        e = r.iloc[0]
         return (f"For {model}, {e.allocation} reaches the seed design's {e.reference} accuracy "
                 f"({e.target_rmse_bp:.0f} bp, noise-corrected) already at its smallest tested "
                 f"CPU budget: at most {_pct(e.ratio_hi)} of the {e.reference_cpu_seconds:.3g} "
@@ -306,12 +348,12 @@ def adaptive_sentence(adaptive: pd.DataFrame) -> str:
     for x in adaptive.itertuples():
         if x.flag == NO_TARGET:
             parts.append(f"{x.model_type}: {x.reference} is within the noise floor, no target")
-        elif str(x.flag).startswith(BELOW):
+        elif x.standing == "upper bound":
             parts.append(f"{x.model_type}: {x.allocation} reaches {x.reference}'s accuracy "
                          f"({x.target_rmse_bp:.0f} bp) already at its smallest tested budget, at "
                          f"most {_pct(x.ratio_hi)} of its {x.reference_cpu_seconds:.3g} "
                          f"CPU-seconds")
-        elif np.isfinite(x.ratio):
+        elif x.standing == "measured":
             ci = (f" [{_pct(x.ratio_lo)}, {_pct(x.ratio_hi)}]" if x.method == "fit"
                   else " (interpolated: no interval)")
             parts.append(f"{x.model_type}: {x.allocation} reaches {x.reference}'s accuracy "
@@ -341,15 +383,27 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
                   "share of what the seed design spent there. Interval: the inverted power-law "
                   "fit of log MSE on log CPU-seconds (Fieller), the target's seed variance "
                   "included (coverage: tests/benchmarks/coverage.py, 'cost ratio').", "",
-                  "| model | allocation | target | CPU-s needed [CI] | share of spread's [CI] | how |",
-                  "|---|---|---|---|---|---|"]
+                  "Only a share measured inside the allocation's tested CPU budgets, or an upper "
+                  "bound where the target is met at its smallest budget, is stated or can be "
+                  "cheapest; a fit's value outside them is in the last column only.", "",
+                  "| model | allocation | target | CPU-s needed [CI] | share of spread's [CI] | "
+                  "standing | how | extrapolated share (not measured) |",
+                  "|---|---|---|---|---|---|---|---|"]
         for x in r.itertuples():
             mark = " (cheapest)" if x.cheapest else ""
+            if x.standing == "upper bound":
+                need, share = (f"<= {_f(x.cpu_seconds_hi, '.3g')}",
+                               f"<= {_pct(x.ratio_hi)}")
+            elif x.standing == "measured":
+                need = (f"{_f(x.cpu_seconds, '.3g')} [{_f(x.cpu_seconds_lo, '.3g')}, "
+                        f"{_f(x.cpu_seconds_hi, '.3g')}]")
+                share = f"{_pct(x.ratio)} [{_pct(x.ratio_lo)}, {_pct(x.ratio_hi)}]"
+            else:
+                need = share = "not measured"
             lines.append(f"| {x.model_type} | {x.allocation}{mark} | {x.reference}: "
                          f"{_f(x.target_rmse_bp)} bp at {_f(x.reference_cpu_seconds, '.3g')} s | "
-                         f"{_f(x.cpu_seconds, '.3g')} [{_f(x.cpu_seconds_lo, '.3g')}, "
-                         f"{_f(x.cpu_seconds_hi, '.3g')}] | {_pct(x.ratio)} [{_pct(x.ratio_lo)}, "
-                         f"{_pct(x.ratio_hi)}] | {x.method}; {x.flag} |")
+                         f"{need} | {share} | {x.standing or 'not reached'} | {x.method}; "
+                         f"{x.flag} | {_pct(x.ratio_extrapolated)} |")
         lines.append("")
     c = tables["curves"]
     if not c.empty:

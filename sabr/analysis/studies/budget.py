@@ -75,7 +75,7 @@ def analyse_tables(df: pd.DataFrame, *, target_rmse_bp: float | None = None, rng
         "comparisons": comparisons,
         "scaling": scaling,
         "exponent_differences": safe("exponent differences", lambda: exponent_differences(
-            df, confidence=confidence), empty),
+            df, confidence=confidence, alpha=alpha), empty),
         "efficiency": safe("efficiency", lambda: efficiency_table(
             summary, df, target, scaling=scaling, confidence=confidence), empty),
         "data_efficiency": safe("data efficiency", lambda: data_efficiency(

@@ -1,5 +1,6 @@
 """Run history of an output folder: one archived copy of the analysis per run, a ``latest``
-pointer, and the comparison of a run with the previous one (regressions beyond the CI).
+pointer, and the comparison of a run with the previous one: like with like only, a
+two-sample test per cell with Holm over the cells, and the change the run could detect.
 
 Cells (exp_XXXX), the data set and tuning journals are shared by all runs (they are
 cached); what a run concludes is archived under ``runs/<UTC time>-<run id>/`` and
@@ -12,11 +13,17 @@ import shutil
 import time
 from pathlib import Path
 
+import math
+
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ...io import atomic_path, atomic_write_json
+from ..statistics.compare import holm
 
-__all__ = ["ARCHIVED", "previous_run", "archive_run", "regressions", "comparison_markdown",
+__all__ = ["ARCHIVED", "previous_run", "archive_run", "regressions", "not_comparable",
+           "comparison_markdown",
            "write_run_log"]
 
 ARCHIVED = ("detailed_results.csv", "summary_statistics.csv", "statistical_analysis.json",
@@ -65,48 +72,125 @@ def archive_run(output_dir: Path, run_name: str, *, replace: bool = False) -> Pa
     return dest
 
 
-def regressions(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
-    """Cells of (model, budget) whose error got worse beyond the previous run's interval.
+SCORED_ON = ("dataset_hash", "test_hash")
+"""What two runs' cells must share to be compared: the data set and the test labels."""
+
+
+def _log_mse(cells: pd.DataFrame) -> pd.DataFrame:
+    """Finished cells in points with log MSE: model_type, budget, seed, log_mse, hashes."""
+    if cells is None or cells.empty or "mse_bp2" not in cells:
+        return pd.DataFrame(columns=["model_type", "budget", "seed", "log_mse", *SCORED_ON])
+    c = cells[(cells.status == "ok") & (cells.get("unit", "points") == "points")].copy()
+    c = c[np.isfinite(c.mse_bp2) & (c.mse_bp2 > 0)]
+    c["log_mse"] = np.log(c.mse_bp2.astype(float))
+    c["budget"] = c.budget.astype(int)
+    return c
+
+
+def not_comparable(current: pd.DataFrame, previous: pd.DataFrame) -> str:
+    """Why two runs' cells cannot be compared ("" when they can): another data set or
+    other test labels (a new Monte Carlo stream scores the same models differently)."""
+    cur, prev = _log_mse(current), _log_mse(previous)
+    for key, what in zip(SCORED_ON, ("data set", "test labels")):
+        if key not in cur or key not in prev:
+            return f"the previous run's cells do not record their {what} ({key})"
+        a, b = set(cur[key].dropna()), set(prev[key].dropna())
+        if a and b and a != b:
+            return (f"the {what} changed ({key} {', '.join(sorted(x[:8] for x in b))} -> "
+                    f"{', '.join(sorted(x[:8] for x in a))}): the runs score other numbers")
+    return ""
+
+
+def regressions(current: pd.DataFrame, previous: pd.DataFrame, *, alpha: float = 0.05,
+                power: float = 0.8) -> pd.DataFrame:
+    """Per (model, budget) in both runs: did the test error change beyond seed noise?
+
+    Welch's two-sample t test of log MSE over the cell's seeds, now against before (seeds
+    may be re-drawn, so not paired), Holm over every cell compared (Holm (1979) Scand. J.
+    Statist. 6(2)): a ``regression`` (or ``improvement``) is a cell whose Holm p < alpha.
+    Cells whose seeds hold the same numbers (cached) are equal, p = 1. A cell needs two
+    seeds in each run to be tested. ``detectable_pct``: the RMSE change the cell's test
+    detects with probability ``power`` at its Holm level alpha / m (m cells), from the
+    seeds' pooled spread (normal approximation). A change of what the tuning picked moves
+    every seed of a cell together: it is a change of the cell, and the test sees it.
 
     Args:
-        current, previous: analysis/performance_summary.csv frames (rmse_bp_gmean with its
-            t-interval rmse_bp_lo / rmse_bp_hi per model and budget).
+        current, previous: results frames (detailed_results.csv): the rows in points.
     Returns:
-        one row per (model, budget) present in both: previous and current geometric-mean
-        RMSE, the previous interval, the change, and ``regression`` (current above the
-        previous upper bound) / ``improvement`` (below the previous lower bound).
+        one row per (model, budget): n_now, n_before, rmse_bp_gmean (now), rmse_bp_gmean_prev,
+        change_pct (of the geometric-mean RMSE), t, p, p_holm, regression, improvement,
+        detectable_pct.
     """
-    keys = ["model_type", "budget"]
-    cols = keys + ["rmse_bp_gmean", "rmse_bp_lo", "rmse_bp_hi"]
-    cur = current[current.get("is_reference", False) == False][cols]  # noqa: E712
-    prev = previous[previous.get("is_reference", False) == False][cols]  # noqa: E712
-    m = cur.merge(prev, on=keys, suffixes=("", "_prev"))
-    m["change_pct"] = 100.0 * (m.rmse_bp_gmean / m.rmse_bp_gmean_prev - 1.0)
-    m["regression"] = m.rmse_bp_gmean > m.rmse_bp_hi_prev
-    m["improvement"] = m.rmse_bp_gmean < m.rmse_bp_lo_prev
-    return m
+    cur, prev = _log_mse(current), _log_mse(previous)
+    rows = []
+    for (m, b), g in cur.groupby(["model_type", "budget"]):
+        h = prev[(prev.model_type == m) & (prev.budget == b)]
+        if h.empty:
+            continue
+        x, y = g.log_mse.to_numpy(), h.log_mse.to_numpy()
+        p = t = math.nan
+        if x.size >= 2 and y.size >= 2:
+            if np.array_equal(np.sort(x), np.sort(y)):
+                p, t = 1.0, 0.0
+            else:
+                r = stats.ttest_ind(x, y, equal_var=False)
+                t, p = float(r.statistic), float(r.pvalue)
+        rows.append({"model_type": m, "budget": int(b), "n_now": x.size, "n_before": y.size,
+                     "rmse_bp_gmean": math.exp(x.mean() / 2),
+                     "rmse_bp_gmean_prev": math.exp(y.mean() / 2),
+                     "change_pct": 100.0 * (math.exp((x.mean() - y.mean()) / 2) - 1.0),
+                     "t": t, "p": p, "sd": float(np.sqrt((np.var(x, ddof=1) * (x.size - 1)
+                                                          + np.var(y, ddof=1) * (y.size - 1))
+                                                         / (x.size + y.size - 2)))
+                     if x.size >= 2 and y.size >= 2 else math.nan})
+    cols = ["model_type", "budget", "n_now", "n_before", "rmse_bp_gmean", "rmse_bp_gmean_prev",
+            "change_pct", "t", "p", "p_holm", "regression", "improvement", "detectable_pct"]
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return pd.DataFrame(columns=cols)
+    out["p_holm"] = holm(out.p.to_numpy(float))
+    sig = out.p_holm < alpha
+    out["regression"] = sig & (out.change_pct > 0)
+    out["improvement"] = sig & (out.change_pct < 0)
+    m = int(np.isfinite(out.p).sum())
+    z = stats.norm.ppf(1 - alpha / (2 * max(m, 1))) + stats.norm.ppf(power)
+    se = out.sd * np.sqrt(1.0 / out.n_now + 1.0 / out.n_before)
+    out["detectable_pct"] = 100.0 * (np.exp(z * se / 2) - 1.0)
+    return out[cols]
 
 
 def comparison_markdown(current: pd.DataFrame, previous_dir: Path | None, *,
-                        fully_cached: bool) -> str:
-    """The "against the previous run" section of the summary."""
+                        fully_cached: bool, alpha: float = 0.05) -> str:
+    """The "against the previous run" section of the summary. ``current``: this run's
+    results frame (its rows in points are compared with the previous run's
+    detailed_results.csv)."""
     if fully_cached:
         head = "Fully cached run: no surface, tuning or cell was recomputed"
         return head + (f"; results as in {previous_dir.name}." if previous_dir else ".")
-    if previous_dir is None or not (previous_dir / "analysis" / "performance_summary.csv").is_file():
+    if previous_dir is None or not (previous_dir / "detailed_results.csv").is_file():
         return "First run in this output folder: nothing to compare with."
-    prev = pd.read_csv(previous_dir / "analysis" / "performance_summary.csv")
-    reg = regressions(current, prev)
-    bad = reg[reg.regression]
-    lines = [f"Against the previous run ({previous_dir.name}): {len(bad)} regression(s), "
-             f"{int(reg.improvement.sum())} improvement(s) beyond the previous 95 % interval, "
-             f"{len(reg)} cells compared."]
-    if len(bad):
-        lines += ["", "| model | budget | RMSE now (bp) | before [CI] | change |", "|---|---|---|---|---|"]
-        for r in bad.itertuples():
+    prev = pd.read_csv(previous_dir / "detailed_results.csv")
+    why = not_comparable(current, prev)
+    if why:
+        return f"Not compared with the previous run ({previous_dir.name}): {why}."
+    reg = regressions(current, prev, alpha=alpha)
+    tested = reg[np.isfinite(reg.p.astype(float))] if len(reg) else reg
+    lines = [f"Against the previous run ({previous_dir.name}): {int(reg.regression.sum())} "
+             f"regression(s), {int(reg.improvement.sum())} improvement(s) among {len(tested)} "
+             f"cells tested (Welch t on log MSE over seeds, Holm over the cells; "
+             f"{len(reg) - len(tested)} cells with fewer than 2 seeds in a run not tested)."]
+    if len(tested):
+        d = tested.detectable_pct.median()
+        lines.append(f"With these seeds, a cell's RMSE change is detected 80 % of the time "
+                     f"from about {d:.0f} % (median over cells); smaller changes mostly pass "
+                     f"unseen.")
+    flagged = reg[reg.regression | reg.improvement]
+    if len(flagged):
+        lines += ["", "| model | budget | RMSE now (bp) | before (bp) | change | Holm p |",
+                  "|---|---|---|---|---|---|"]
+        for r in flagged.itertuples():
             lines.append(f"| {r.model_type} | {r.budget} | {r.rmse_bp_gmean:.1f} | "
-                         f"{r.rmse_bp_gmean_prev:.1f} [{r.rmse_bp_lo_prev:.1f}, "
-                         f"{r.rmse_bp_hi_prev:.1f}] | {r.change_pct:+.1f} % |")
+                         f"{r.rmse_bp_gmean_prev:.1f} | {r.change_pct:+.1f} % | {r.p_holm:.3g} |")
     return "\n".join(lines)
 
 
