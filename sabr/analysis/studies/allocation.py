@@ -382,7 +382,11 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
                   "largest point budget (noise-corrected geometric-mean MSE over seeds), as a "
                   "share of what the seed design spent there. Interval: the inverted power-law "
                   "fit of log MSE on log CPU-seconds (Fieller), the target's seed variance "
-                  "included (coverage: tests/benchmarks/coverage.py, 'cost ratio').", "",
+                  "included (coverage: tests/benchmarks/coverage.py, 'cost ratio'). It is "
+                  "conditional on the reference cell's one tuning: its seeds share that draw, "
+                  "so as an interval for the design's accuracy averaged over tunings it covers "
+                  "less (about 0.85-0.9 when the tuning moves log MSE by sd 0.2; the benchmark's "
+                  "'cost ratio, of the unconditional target').", "",
                   "Only a share measured inside the allocation's tested CPU budgets, or an upper "
                   "bound where the target is met at its smallest budget, is stated or can be "
                   "cheapest; a fit's value outside them is in the last column only.", "",
