@@ -296,3 +296,23 @@ def test_a_prefix_costs_its_share_of_the_run():
     ratio = np.median(ratios, axis=0)
     print("paths share", share, "cost share", np.round(ratio, 3))
     assert np.all(ratio >= 0.7 * share) and np.all(ratio <= share + 0.12)
+
+
+def test_a_garbage_collection_is_not_charged_to_a_surface():
+    """The collector is off while a run is timed (as timeit does), and on again after."""
+    import gc
+    from sabr.numerics import montecarlo
+    seen = []
+    gc.callbacks.append(lambda phase, info: seen.append(phase))
+    try:
+        junk = [[i] for i in range(300_000)]      # enough new objects to trigger collections
+        gc.collect()
+        seen.clear()
+        with montecarlo._collector_off():
+            junk += [[i] for i in range(300_000)]
+            inside = len(seen)                    # counted before anything runs after the block
+        assert inside == 0 and gc.isenabled()
+        junk += [[i] for i in range(300_000)]
+        assert seen, "the collector did not run again after the timed run"
+    finally:
+        gc.callbacks.pop()
