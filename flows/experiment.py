@@ -34,7 +34,6 @@ from prefect import flow, get_run_logger
 from prefect.futures import as_completed, wait
 from prefect.runtime import flow_run
 from prefect.states import Failed
-from prefect.utilities.annotations import allow_failure
 
 from sabr.budget_labels import cell_name
 from sabr.cells import CellLedger, folder_holds
@@ -126,12 +125,17 @@ def run_experiment(cfg: ExperimentConfig, output_dir: str, run_name: str = "run"
                     str(out / a.folder))
             extra = {"acquired": acquire_futs[p.id], "score_pool": p.score_pool,
                      "warm_from": p.warm_from and str(out / ledger.folder(p.warm_from))}
+        # A cell trains with its tuning's result: the best trial's hyperparameters, or the
+        # defaults when every trial failed (status "failed"). A tuning task that fails after
+        # its retries leaves its cells NotReady, reported failed with that reason. Prefect's
+        # allow_failure is not used: on the DaskTaskRunner the value arrived as a one-element
+        # tuple, so every cell trained with the defaults, and a failed upstream still blocked
+        # (prefect-dask issue 43; tests/flow/test_flow.py checks the hyperparameters).
         with dask.annotate(priority=p.priority):
             train_futs[p.id] = train_cell.with_options(
                 task_run_name=p.run_name, refresh_cache=c in stale).submit(
                 cell_json, dataset, c.model_type, c.budget, c.seed,
-                allow_failure(tuned[p.tuning]), data_dir, str(out / p.folder), c.members,
-                **extra, **recycle)
+                tuned[p.tuning], data_dir, str(out / p.folder), c.members, **extra, **recycle)
     log.info("submitted %d chunks, %d tunings, %d trainings%s", len(chunk_futs), len(tuned),
              len(train_futs), f", {len(acquire_futs)} acquisitions "
              f"({len(plan.round_labels)} rounds)" if acquire_futs else "")

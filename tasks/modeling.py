@@ -64,10 +64,7 @@ def train_cell(settings_json: str, dataset: dict, model_type: str, budget: int |
     from sabr.learning.training import train_and_evaluate
     clock = Clock()
     cfg = CellSettings.model_validate_json(settings_json)
-    hp = tuned.get("hyperparameters") if isinstance(tuned, dict) else None
-    if hp is None:                     # tuning failed for good: train with the defaults
-        from sabr.space import default_hyperparameters
-        hp = default_hyperparameters(cfg.models, cfg.training_config)
+    hp = tuned["hyperparameters"]       # the best trial's, or the defaults (sabr.learning.tuning)
     fault = injected_fault(model_type, budget, seed)
     if fault == "raise":
         raise RuntimeError(f"injected fault ({cell_name(model_type, budget, seed)})")
@@ -85,7 +82,7 @@ def train_cell(settings_json: str, dataset: dict, model_type: str, budget: int |
                             training_config=cfg.training_config, model_config=cfg.models,
                             recycle_mib=recycle_mib, **extra)
     m["exp_dir"] = Path(exp_dir).name
-    m["tuning_status"] = tuned.get("status") if isinstance(tuned, dict) else "failed"
+    m["tuning_status"] = tuned["status"]
     log = get_run_logger()
     if child.get("note"):
         log.warning(child["note"])

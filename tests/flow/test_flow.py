@@ -44,6 +44,31 @@ def assert_analyze_reproduces_the_report(out) -> str:
     return again
 
 
+def assert_every_cell_trained_with_its_tuning(out, config_path) -> None:
+    """Each cell's config.json holds its tuning's best trial (the Optuna journal), not the
+    configuration's defaults: until 2026-12-07 every cell of a Dask run trained with the
+    defaults (the tuning's result reached the task wrapped in a tuple)."""
+    import optuna
+
+    from sabr.config import ExperimentConfig
+    from sabr.space import default_hyperparameters
+    cfg = ExperimentConfig.from_yaml(config_path)
+    defaults = default_hyperparameters(cfg.models, cfg.training_config)
+    differ = 0
+    for f in sorted(out.glob("exp_*/config.json")):
+        cell = json.loads(f.read_text())
+        journal = out / "tuning" / f"{cell['model_type']}_b{cell['budget']}" / "optuna_journal.log"
+        storage = optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(journal)))
+        (name,) = optuna.get_all_study_names(storage)
+        best = optuna.load_study(study_name=name, storage=storage).best_trial.params
+        hp = cell["hyperparameters"]
+        for key in ("learning_rate", "batch_size", "dropout_rate"):
+            assert hp[key] == best[key], (f.parent.name, key, hp[key], best[key])
+        differ += any(hp[k] != defaults[k] for k in ("learning_rate", "batch_size", "dropout_rate"))
+    assert differ, "the tuned values equal the defaults here: the test shows nothing"
+
+
 def test_flow_completes_then_reruns_fully_cached(harness, tiny_config, tmp_path):
     out = tmp_path / "out"
     summary = hf_budget(config_path=str(tiny_config), output_dir=str(out))
@@ -58,6 +83,7 @@ def test_flow_completes_then_reruns_fully_cached(harness, tiny_config, tmp_path)
     df = pd.read_csv(out / "detailed_results.csv")
     assert len(df) == 4 and set(df.status) == {"ok"}
     assert (df.rmse_bp > 0).all() and (df.hagan_rmse_bp > 0).all()
+    assert_every_cell_trained_with_its_tuning(out, tiny_config)
     from prefect.artifacts import Artifact
     md = Artifact.get("hf-budget-summary").data
     assert "## Best model per budget" in md and "4 of 4 cells" in md

@@ -1,14 +1,11 @@
-"""Numbers that must not move: the quick profile's per-cell results against those of the code
-before the cell redesign (tests/data/quick_baseline, its README says how they were made).
+"""Numbers that must not move: the quick profile's per-cell results against a stored run
+(tests/data/quick_baseline, its README says how it was made and when it was stored again).
 
 Point-budget cells are compared with the session's quick run as they are. A CPU-budget
 cell's split is cut from the data set's measured Monte Carlo timings, which differ from run
 to run, so those cells are replayed, each tuned and trained as the flow does it, on the same
-surfaces with the stored run's timings. Each is trained with the hyperparameters the stored
-run's cell was trained with (its config.json): the flow's cells receive their tuning's
-result through ``allow_failure`` on Dask, which arrives as a tuple (prefect-dask issue 43),
-so every cell of the stored run trained with the default hyperparameters; the tunings are
-compared by their best validation loss.
+surfaces with the stored run's timings and the hyperparameters the stored run's cell trained
+with (its config.json); the tunings are compared by their best validation loss.
 """
 from __future__ import annotations
 

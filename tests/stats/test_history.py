@@ -37,7 +37,7 @@ def test_the_nightly_comparison_holds_its_false_alarm_rate_per_run():
     interval: about 6 % per cell, 0.71 per run of 20 cells after new randomness. Now: Welch
     per cell, Holm over the cells, at most 5 % of runs raise any alarm under the null."""
     rng = np.random.default_rng(7)
-    reps, alarms = 200, 0
+    reps, alarms = 120, 0
     cells = [(m, b) for m in ("a", "b", "c", "d") for b in (50, 100, 200, 500, 1000)]
     for _ in range(reps):
         now = _cells({c: list(rng.normal(8.0, 0.3, 5)) for c in cells})
