@@ -201,7 +201,7 @@ def test_the_best_model_is_reported_by_its_wins_with_an_exact_sign_test():
     assert np.isnan(per.set_index("model_type").loc["b", "sign_p_vs_next"])   # nothing after b
     rng = np.random.default_rng(6)
     alarms = boot95 = 0
-    reps = 250
+    reps = 150
     for _ in range(reps):          # two tied models, 10 seeds
         z = rng.normal(4.0, 0.2, (2, 10))
         df = frame_from_logs({("a", 100): list(z[0]), ("b", 100): list(z[1])})

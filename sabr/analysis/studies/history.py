@@ -122,27 +122,35 @@ def regressions(current: pd.DataFrame, previous: pd.DataFrame, *, alpha: float =
         detectable_pct.
     """
     cur, prev = _log_mse(current), _log_mse(previous)
-    rows = []
-    for (m, b), g in cur.groupby(["model_type", "budget"]):
-        h = prev[(prev.model_type == m) & (prev.budget == b)]
-        if h.empty:
-            continue
-        x, y = g.log_mse.to_numpy(), h.log_mse.to_numpy()
-        p = t = math.nan
+    before = {k: g.log_mse.to_numpy() for k, g in prev.groupby(["model_type", "budget"])}
+    pairs = [(m, int(b), g.log_mse.to_numpy(), before[(m, b)])
+             for (m, b), g in cur.groupby(["model_type", "budget"]) if (m, b) in before]
+    t, p = np.full(len(pairs), math.nan), np.full(len(pairs), math.nan)
+    test = []
+    for i, (_, _, x, y) in enumerate(pairs):
         if x.size >= 2 and y.size >= 2:
             if np.array_equal(np.sort(x), np.sort(y)):
-                p, t = 1.0, 0.0
+                t[i], p[i] = 0.0, 1.0                    # the same seeds' numbers (cached)
             else:
-                r = stats.ttest_ind(x, y, equal_var=False)
-                t, p = float(r.statistic), float(r.pvalue)
-        rows.append({"model_type": m, "budget": int(b), "n_now": x.size, "n_before": y.size,
+                test.append(i)
+    if test:                 # one call for every cell: seeds padded with NaN where fewer
+        width = max(max(pairs[i][2].size, pairs[i][3].size) for i in test)
+        xs, ys = np.full((len(test), width), math.nan), np.full((len(test), width), math.nan)
+        for row, i in enumerate(test):
+            xs[row, :pairs[i][2].size], ys[row, :pairs[i][3].size] = pairs[i][2], pairs[i][3]
+        ragged = bool(np.isnan(xs).any() or np.isnan(ys).any())
+        r = stats.ttest_ind(xs, ys, axis=1, equal_var=False,
+                            nan_policy="omit" if ragged else "propagate")
+        t[test], p[test] = np.asarray(r.statistic, float), np.asarray(r.pvalue, float)
+    rows = []
+    for i, (m, b, x, y) in enumerate(pairs):
+        pooled = (np.sqrt((np.var(x, ddof=1) * (x.size - 1) + np.var(y, ddof=1) * (y.size - 1))
+                          / (x.size + y.size - 2)) if x.size >= 2 and y.size >= 2 else math.nan)
+        rows.append({"model_type": m, "budget": b, "n_now": x.size, "n_before": y.size,
                      "rmse_bp_gmean": math.exp(x.mean() / 2),
                      "rmse_bp_gmean_prev": math.exp(y.mean() / 2),
                      "change_pct": 100.0 * (math.exp((x.mean() - y.mean()) / 2) - 1.0),
-                     "t": t, "p": p, "sd": float(np.sqrt((np.var(x, ddof=1) * (x.size - 1)
-                                                          + np.var(y, ddof=1) * (y.size - 1))
-                                                         / (x.size + y.size - 2)))
-                     if x.size >= 2 and y.size >= 2 else math.nan})
+                     "t": t[i], "p": p[i], "sd": float(pooled)})
     cols = ["model_type", "budget", "n_now", "n_before", "rmse_bp_gmean", "rmse_bp_gmean_prev",
             "change_pct", "t", "p", "p_holm", "regression", "improvement", "detectable_pct"]
     out = pd.DataFrame(rows)
