@@ -38,6 +38,10 @@ def _quiet():
         yield
 
 
+SCORED_ON = ("dataset_hash", "test_hash")
+"""What two cells, or two runs' cells, must share to be compared: the data set and the test
+labels (sabr.analysis.studies.allocation, sabr.analysis.studies.history)."""
+
 def _cell(r) -> str:
     return cell_name(r.model_type, r.budget, r.seed)
 

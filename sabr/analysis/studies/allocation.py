@@ -32,7 +32,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from ..statistics.compare import geometric_mean_interval, holm, paired_test
+from ..statistics.compare import SCORED_ON, geometric_mean_interval, holm, paired_test
 from ..statistics.efficiency import budget_for_target, budget_for_target_fit
 from ...budget_labels import adaptive_start, is_adaptive
 from ...model_types import MODEL_NAMES
@@ -49,8 +49,6 @@ hi the smallest budget's CPU-seconds: an upper bound)."""
 POINT_DESIGN = "spread (points)"
 """The allocation name of the seed's point-budget cells in these tables."""
 _NAN = math.nan
-SCORED_ON = ("dataset_hash", "test_hash")
-"""What two cells must share to be compared: the data set and the test labels."""
 OTHER_TEST_SET = "not comparable: scored on another data set or test set than the reference"
 
 

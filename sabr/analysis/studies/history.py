@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from ...io import atomic_path, atomic_write_json
-from ..statistics.compare import holm
+from ..statistics.compare import SCORED_ON, holm
 
 __all__ = ["ARCHIVED", "previous_run", "archive_run", "regressions", "not_comparable",
            "comparison_markdown",
@@ -70,10 +70,6 @@ def archive_run(output_dir: Path, run_name: str, *, replace: bool = False) -> Pa
     with atomic_path(latest) as link_tmp:
         os.symlink(Path("runs") / run_name, link_tmp)
     return dest
-
-
-SCORED_ON = ("dataset_hash", "test_hash")
-"""What two runs' cells must share to be compared: the data set and the test labels."""
 
 
 def _log_mse(cells: pd.DataFrame) -> pd.DataFrame:
