@@ -92,13 +92,20 @@ class HyperparameterSpace(BaseModel):
     @classmethod
     def from_yaml(cls, path: str | Path, section: str = "hyperparameter_space"
                   ) -> "HyperparameterSpace":
-        """Load from a YAML file: its ``section`` mapping if present, else the whole mapping."""
+        """Load from a YAML file: its ``section`` mapping if present, else the whole mapping.
+
+        A file whose ``profile:`` names a profile with its own space (``quick``) starts from
+        that space, as the experiment read from the same file does (sabr.config)."""
+        from .profiles import PROFILES
         try:
             data = yaml.safe_load(Path(path).read_text())
         except (OSError, yaml.YAMLError) as err:
             raise ConfigError(f"config={str(path)!r} is invalid: {type(err).__name__}") from None
         if isinstance(data, dict) and section in data:
+            base = PROFILES.get(data.get("profile", "full"), {}).get(section, {})
             data = data[section]
+            if isinstance(data, dict):
+                data = {**base, **data}
         return cls.from_dict(data)
 
     def choices(self, model_type: str) -> dict[str, list]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .statistics.compare import FLOOR_WORDS
 from .statistics.efficiency import RANGE_FACTOR
 from ..budget_labels import cell_name
 from .results import cell_budgets
@@ -45,11 +46,12 @@ def _fmt_budget(v, beyond: bool = False, tested=(math.nan, math.nan), inf_text="
 
 
 def _corrected_rmse(r) -> float:
-    """Noise-corrected RMSE of a summary row (bp): sqrt(max(gmean MSE - floor^2, 0)).
-
-    The test set, and so the floor, is the same for every cell, so this is the geometric
-    mean of the column beside it with the label noise taken out (never above it).
-    """
+    """Noise-corrected RMSE of a summary row (bp): its ``rmse_corrected_bp``, the one
+    definition (sabr.analysis.statistics.compare.corrected_mse: sqrt(max(gmean MSE -
+    floor^2, 0))); from the row's geometric mean and floor for a summary without it."""
+    v = getattr(r, "rmse_corrected_bp", math.nan)
+    if np.isfinite(v):
+        return v
     gm, floor = getattr(r, "mse_bp2_gmean", math.nan), getattr(r, "noise_floor_bp", math.nan)
     return math.sqrt(max(gm - floor ** 2, 0.0)) if np.isfinite(gm) and np.isfinite(floor) else math.nan
 
@@ -75,7 +77,7 @@ def _md_headline(summary: pd.DataFrame) -> list[str]:
                      f"{_fmt(_corrected_rmse(r))} | {cost} | {_fmt(r.hagan_rmse_bp)} |")
     floor = summary.noise_floor_bp.dropna()
     if len(floor):
-        lines += ["", f"MC noise floor (RMS HF s.e. on the test set): {floor.mean():.1f} bp."]
+        lines += ["", f"MC noise floor ({FLOOR_WORDS}): {floor.mean():.1f} bp."]
     return lines + ["", TUNING_NOTE]
 
 

@@ -24,7 +24,7 @@ __all__ = ["results_frame", "point_rows", "cpu_rows", "cell_budgets", "read_resu
 METRIC_COLUMNS = ("rmse_bp", "mae_bp", "max_abs_bp", "mse_bp2", "mean_rel_err",
                   "mse_corrected_bp2", "rmse_corrected_bp",
                   "rmse_bp_ATM", "rmse_bp_ITM", "rmse_bp_OTM", "hagan_rmse_bp", "hagan_mae_bp",
-                  "hagan_mse_corrected_bp2", "noise_floor_bp", "noise_floor_bp_ITM",
+                  "hagan_mse_corrected_bp2", "noise_floor_bp", "noise_floor_se_bp", "noise_floor_bp_ITM",
                   "noise_floor_bp_ATM", "noise_floor_bp_OTM", "n_points_ITM", "n_points_ATM",
                   "n_points_OTM", "n_hf_thetas", "hf_cpu_seconds", "train_seconds", "epochs_run",
                   "n_params")

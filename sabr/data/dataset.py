@@ -183,6 +183,26 @@ class Dataset:
         strikes = self.strikes.ravel()[np.asarray(points)][:, None]
         return moneyness(strikes, self.fwd, self.maturities[m], *self.thetas[th].T)[:, 0]
 
+    def label_noise_sq(self) -> np.ndarray | None:
+        """(N, M, K) each HF label's squared error, estimated from its run's own replicate
+        (decimals^2); None for a data set without prefixes or its path count.
+
+        A run's estimate from its first p paths is an independent estimate with p paths of
+        its own (sabr.numerics.montecarlo.prefix_paths), and the full estimate pools it with
+        the other n - p paths, so E[(hf - hf_p)^2] = var_p - var_n = var_n (n/p - 1) (to
+        first order: each run fits its own control-variate coefficient). With p = n/2 this
+        is the full label's error variance, one degree of freedom per point: noisy point by
+        point, unbiased on average (docs/METHODS.md, "Noise floor"). Unlike a sample standard
+        error it does not understate the error where the forward's heavy right tail leaves
+        few paths to show it (near beta = 1: Andersen and Piterbarg 2007, "Moment
+        explosions in stochastic volatility models", Finance Stoch. 11)."""
+        n = self.meta.get("mc", {}).get("n_paths") if isinstance(self.meta, dict) else None
+        if self.hf_prefix is None or self.prefix_paths is None or not len(self.prefix_paths) \
+                or not n:
+            return None
+        p = float(self.prefix_paths[-1])
+        return (self.hf - self.hf_prefix[:, -1]) ** 2 / (float(n) / p - 1.0)
+
     def regions(self, points: np.ndarray) -> np.ndarray:
         """'ITM' / 'ATM' / 'OTM' per point (cut-offs in sabr.numerics.grid), shape (n,)."""
         return region_labels(self.moneyness(points))
@@ -339,13 +359,18 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
         "hf_cpu_seconds_total": float(cat["hf_cpu_seconds"][:, -1].sum()),
         "hf_cpu_seconds": cat["hf_cpu_seconds"].tolist(),
         "path_steps_per_surface": cat["path_steps"].tolist(),
-        "noise_floor_bp": float(np.sqrt(np.nanmean(cat["hf_se"][test] ** 2)) * 1e4),
+        "noise_floor_se_bp": float(np.sqrt(np.nanmean(cat["hf_se"][test] ** 2)) * 1e4),
     }
     out_dir = Path(out_dir)
     if "hf_prefix" in arrays:
         meta["prefix_paths"] = arrays["prefix_paths"].tolist()
         arrays = arrays | {_PREFIX_CPU: np.concatenate([c[_PREFIX_CPU] for c in chunks])[order]}
     meta["cost_hash"] = cost_hash(cat["hf_cpu_seconds"], arrays.get(_PREFIX_CPU))
+    meta["noise_floor_bp"] = meta["noise_floor_se_bp"]
+    if "hf_prefix" in arrays:                        # Dataset.label_noise_sq, on the test set
+        p = float(arrays["prefix_paths"][-1])
+        noise = (cat["hf"][test] - arrays["hf_prefix"][test, -1]) ** 2 / (mc.n_paths / p - 1.0)
+        meta["noise_floor_bp"] = float(np.sqrt(np.nanmean(noise)) * 1e4)
     atomic_save_npz(out_dir / DATA_FILE, arrays)
     atomic_write_json(out_dir / META_FILE, meta)    # written last: its presence marks completion
     return out_dir

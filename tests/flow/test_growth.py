@@ -1,9 +1,9 @@
 """An experiment that grows in one output folder trains only its new cells (issue 37).
 
 Real runs of the quick profile, each ``hf-budget run`` in a fresh process, all into one
-folder: the session's quick run (2 seeds), copied elsewhere; then 3 seeds; then a run
-narrowed to one model; then one more budget with the model list reordered, after two
-cells' folders were deleted. What each run computed or took from the cache is read from
+folder: the session's quick run (2 seeds), copied elsewhere; then a third seed for one
+model; then one more budget with the model list reordered, after two cells' folders were
+deleted. What each run computed or took from the cache is read from
 its own ``analysis/timings.json``; what earlier cells hold, from their folders' bytes.
 """
 from __future__ import annotations
@@ -60,44 +60,41 @@ def test_a_grown_experiment_trains_exactly_its_new_cells(quick_local_run, hf_bud
     folders = json.loads((out / "cells.json").read_text())["cells"]
     assert len(before) == len(folders) == 32
 
-    # 3 seeds: 12 new point cells and 4 new CPU-budget cells train; the 32 are Cached
-    grown = run("--random-seeds", "3")
-    assert grown["train"] == (16, 32), grown
-    assert grown["tune"] == (0, 16) and grown["generate"] == (0, 6), grown
+    # a third seed, for one model: its 3 point cells and 4 CPU-budget cells train, and
+    # nothing else is touched
+    grown = run("--random-seeds", "3", "--model-types", "mda_cnn")
+    assert grown["train"] == (7, 9 + 12 - 7), grown     # 3 budgets x 3 seeds, and the study
+    assert grown["tune"][0] == 0 and grown["generate"] == (0, 6), grown
     after = _metrics(out)
     assert {k: after[k] for k in before} == before        # not one byte of them changed
     ledger = json.loads((out / "cells.json").read_text())["cells"]
     assert {k: ledger[k] for k in folders} == folders      # no cell changed folder
-    assert len(ledger) == 48
-
-    # narrowed to one model: its cells are Cached, nothing else is touched
-    narrow = run("--random-seeds", "3", "--model-types", "mda_cnn")
-    assert narrow["train"] == (0, 9 + 12), narrow       # 3 budgets x 3 seeds, and the study
-    assert _metrics(out) == after
+    assert len(ledger) == 39
 
     # a cell's folder deleted, of each kind: trained again from scratch, to the same result
-    gone = [ledger["residual_mlp b=200 s=1"], ledger["mda_cnn paths/4@10% s=2"]]
+    gone = [ledger["residual_mlp b=200 s=1"], ledger["mda_cnn paths/4@10% s=1"]]
     kept = {g: _results(out, g) for g in gone}
     for g in gone:
         shutil.rmtree(out / g)
 
-    # one more budget and the model list reordered: its 12 cells and the 2 deleted ones train
-    last = run("--random-seeds", "3", "--hf-budgets", "50", "100", "200", "500",
+    # one more budget and the model list reordered, back to 2 seeds: the new budget's 8
+    # cells and the 2 deleted ones train; the third seed's cells stay where they are
+    last = run("--hf-budgets", "50", "100", "200", "500",
                "--model-types", "cnn_only", "direct_mlp", "residual_mlp", "mda_cnn")
-    assert last["train"] == (12 + 2, 48 - 2), last
-    assert last["tune"] == (4, 16), last
+    assert last["train"] == (8 + 2, 40 - 8 - 2), last
+    assert last["tune"][0] == 4, last
     final = _metrics(out)
     assert {k: final[k] for k in after if k not in gone} == {k: after[k] for k in after
                                                             if k not in gone}
     for g in gone:
         assert _results(out, g) == kept[g], g              # to the last digit
     ledger_final = json.loads((out / "cells.json").read_text())["cells"]
-    assert {k: ledger_final[k] for k in ledger} == ledger and len(ledger_final) == 60
+    assert {k: ledger_final[k] for k in ledger} == ledger and len(ledger_final) == 47
     df = pd.read_csv(out / "detailed_results.csv")
     cost = pd.read_csv(out / "cost_results.csv")
-    assert len(df) == 60 and set(df.status) == {"ok"}, df[["model_type", "budget", "seed", "status"]]
-    assert (df.unit == "points").sum() == 48
-    assert len(cost) == 12 and set(cost.status) == {"ok"}
+    assert len(df) == 40 and set(df.status) == {"ok"}, df[["model_type", "budget", "seed", "status"]]
+    assert (df.unit == "points").sum() == 32
+    assert len(cost) == 8 and set(cost.status) == {"ok"}
     # every folder holds the cell the ledger says
     for key, folder in ledger_final.items():
         c = json.loads((out / folder / "config.json").read_text())

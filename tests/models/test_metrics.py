@@ -44,3 +44,27 @@ def test_noise_corrected_mse_and_floors_by_hand():
 def test_noise_corrected_keeps_nan():
     out = noise_corrected(float("nan"), 2.0)
     assert np.isnan(out["mse_corrected_bp2"]) and np.isnan(out["rmse_corrected_bp"])
+
+
+def test_the_floor_comes_from_the_half_path_replicate_where_the_data_set_has_one():
+    """Full minus half is the full label's error (E = var_n (n/p - 1), p = n/2); the
+    standard errors' floor is kept beside it. With p = n/4 the same difference is scaled."""
+    import dataclasses
+    d = _one_smile()
+    half = d.hf + np.array([6.0, 0.0, 2.0, 0.0, 0.0])[None, None, :] * 1e-4   # bp apart
+    prefix = np.stack([d.hf, half], axis=1)                                   # (1, L=2, 1, 5)
+    rep = dataclasses.replace(d, prefix_paths=np.array([2_500, 5_000]), hf_prefix=prefix,
+                              meta={"mc": {"n_paths": 10_000}})
+    pts = np.arange(5)
+    pred = 0.2 + np.array([2.0, 1.0, -1.0, 1.0, 5.0]) * 1e-4
+    m = cell_metrics(rep, pts, pred)
+    assert m["noise_floor_bp"] == pytest.approx(np.sqrt((36 + 4) / 5))        # 2.83, not 2.37
+    assert m["noise_floor_se_bp"] == pytest.approx(np.sqrt(28 / 5))
+    assert m["mse_corrected_bp2"] == pytest.approx(32 / 5 - 40 / 5)
+    assert m["noise_floor_bp_ITM"] == pytest.approx(6.0) and m["noise_floor_bp_OTM"] == 0.0
+    assert m["noise_floor_bp_ATM"] == pytest.approx(np.sqrt(4 / 3))
+    # the largest prefix a quarter of the paths: (hf - hf_p)^2 / (n/p - 1) = / 3
+    quarter = dataclasses.replace(rep, meta={"mc": {"n_paths": 20_000}})
+    assert cell_metrics(quarter, pts, pred)["noise_floor_bp"] == pytest.approx(np.sqrt(40 / 15))
+    # no prefixes (an old data set): the standard errors' floor
+    assert cell_metrics(d, pts, pred)["noise_floor_bp"] == pytest.approx(np.sqrt(28 / 5))

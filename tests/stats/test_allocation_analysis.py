@@ -67,7 +67,7 @@ def test_the_target_uncertainty_widens_the_interval():
     narrow = cost_ratios(study_cells(cost, points)).set_index("allocation").loc["surfaces"]
     noisy = points.copy()
     top = noisy.budget == 1000
-    noisy.loc[top, "mse_corrected_bp2"] *= np.exp(np.array([-0.4, 0.4, -0.2, 0.2, 0.0]))
+    noisy.loc[top, "mse_bp2"] *= np.exp(np.array([-0.4, 0.4, -0.2, 0.2, 0.0]))
     wide = cost_ratios(study_cells(cost, noisy)).set_index("allocation").loc["surfaces"]
     assert math.log(wide.ratio_hi / wide.ratio_lo) > 2 * math.log(narrow.ratio_hi / narrow.ratio_lo)
 

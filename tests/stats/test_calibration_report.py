@@ -11,6 +11,7 @@ from scipy import stats
 
 from sabr.analysis.studies.calibration import (TABLE_COLUMNS, calibration_markdown, calibration_table,
                                        plot_reliability, write_calibration)
+from sabr.analysis.statistics.compare import FLOOR_WORDS
 from sabr.learning.calibration import CALIBRATION_COLUMNS, RELIABILITY_LEVELS, reliability_key
 
 SCALE = {"mda_cnn": 1.0, "direct_mlp": 2.0}     # true error / predictive sd (2: overconfident)
@@ -117,7 +118,7 @@ def test_markdown_table_and_verdict(frame):
     assert "direct_mlp: no" in verdict and verdict.count("too narrow") == 2
     assert "too wide" not in verdict and "residual_mlp" not in md
     assert "| 301.0 |" in md                                 # Hagan beside the errors (mean of 300-302)
-    assert "MC noise floor (RMS HF s.e. on the test set): 5.1 bp." in md
+    assert f"MC noise floor ({FLOOR_WORDS}): 5.1 bp." in md
 
 
 def test_verdict_names_only_the_budget_outside(frame):

@@ -195,10 +195,15 @@ def test_cell_summary_means_cost_and_noise_corrected_mse():
     df["hf_cpu_seconds"] = [80.0, 90.0, 100.0]
     df["n_hf_thetas"] = [100, 100, 100]
     r = cell_summary(df).set_index(["model_type", "budget"]).loc[("A", 100)]
-    mse_c = np.exp(np.array([4.0, 4.2, 4.1])).mean() - 4.0
-    assert r.mse_corrected_bp2_mean == pytest.approx(mse_c)
-    assert r.rmse_corrected_bp_of_mean == pytest.approx(math.sqrt(mse_c))
+    mse_c = math.exp(4.1) - 4.0              # the geometric-mean MSE minus the floor^2
+    assert r.mse_corrected_bp2 == pytest.approx(mse_c)
+    assert r.rmse_corrected_bp == pytest.approx(math.sqrt(mse_c))
     assert r.hf_cpu_seconds_mean == pytest.approx(90.0) and r.n_hf_thetas_mean == 100.0
     # cells from before the cost was recorded: NaN, not an error
     old = cell_summary(frame_from_logs(LOGS)).set_index(["model_type", "budget"]).loc[("A", 100)]
-    assert np.isnan(old.hf_cpu_seconds_mean) and np.isnan(old.mse_corrected_bp2_mean)
+    assert np.isnan(old.hf_cpu_seconds_mean)
+    # a seed inside the noise (its own corrected MSE negative) is not left out: the cell's
+    # corrected MSE comes from all its seeds' measured MSE
+    inside = df.assign(mse_bp2=[3.0, math.exp(4.2), math.exp(4.1)])
+    r = cell_summary(inside).set_index(["model_type", "budget"]).loc[("A", 100)]
+    assert r.mse_corrected_bp2 == pytest.approx(math.exp((math.log(3.0) + 8.3) / 3) - 4.0)

@@ -163,29 +163,38 @@ def test_data_efficiency_ratio_exact_and_with_noise():
 
 
 def test_efficiency_table_uses_the_noise_corrected_mse():
+    """The target is on the corrected RMSE (gmean MSE - floor^2): reached where the measured
+    curve meets target^2 + floor^2, here where the error against the exact surface meets
+    the target (n = 300)."""
     floor = 3.0
     rows = [cell("A", n, s, 5000.0 * n ** -0.6 * math.exp(0.01 * (s - 1)) + floor ** 2, noise_floor_bp=floor)
             for n in (50, 100, 200, 500, 1000) for s in range(3)]
     df = pd.DataFrame(rows)
     target = math.sqrt(5000.0 * 300.0 ** -0.6)            # the corrected curve meets it at n = 300
     e = efficiency_table(cell_summary(df), df, target).iloc[0]
-    assert e.budget_fit == pytest.approx(300.0, rel=1e-6) and e.fit_flag == "ok"
+    assert e.budget_fit == pytest.approx(300.0, rel=0.05) and e.fit_flag == "ok"
     assert e.budget_fit_lo < 300 < e.budget_fit_hi and not e.beyond_range
     assert e.budget_interp == pytest.approx(300.0, rel=0.02)
     # against the raw MSE (floor included) the target would be reached later
     raw = budget_for_target_fit(df.budget.to_numpy(), df.seed.to_numpy(), df.mse_bp2.to_numpy(), target ** 2)
-    assert raw["budget"] > 310
+    assert raw["budget"] > 330
     low = efficiency_table(cell_summary(df), df, 2.0).iloc[0]
     assert "target below the MC noise floor" in low.fit_flag
 
 
-def test_efficiency_table_leaves_out_budgets_within_the_noise():
+def test_efficiency_table_keeps_every_seed_also_within_the_noise():
+    """At 1000 every seed's measured MSE is below floor^2 (its own corrected MSE < 0): the
+    budget still counts, so the target is found between 500 and 1000, where the measured
+    geometric mean crosses target^2 + floor^2 = 125, not beyond the tested budgets."""
     floor = 10.0
     rows = [cell("A", n, s, 5000.0 * n ** -0.6 * math.exp(0.05 * (s - 1)) + floor ** 2 if n < 1000
                  else 95.0 + s, noise_floor_bp=floor) for n in (50, 100, 200, 500, 1000) for s in range(3)]
     df = pd.DataFrame(rows)                               # at 1000 the raw MSE is below floor^2
     e = efficiency_table(cell_summary(df), df, 5.0).iloc[0]
-    assert "[1000] left out" in e.note and e.n_budgets_fit == 4
+    assert e.n_budgets_fit == 5 and "left out" not in e.note
+    assert 500 < e.budget_interp < 1000 and e.interp_flag == "ok", e
+    s = cell_summary(df).set_index(["model_type", "budget"]).loc[("A", 1000)]
+    assert s.mse_corrected_bp2 < 0 and s.rmse_corrected_bp == 0.0
 
 
 def test_data_efficiency_frame_has_fit_and_interval():

@@ -5,7 +5,7 @@ import sys
 import pytest
 from hypothesis import given, strategies as st
 
-from sabr.config import ConfigError
+from sabr.config import ConfigError, load_config
 from sabr.learning.tuning import HyperparameterSpace, decode_widths, encode_widths
 
 
@@ -67,7 +67,12 @@ def test_from_yaml_section_or_whole_file(tmp_path):
                        "  mlp_hidden_dims: [[16, 16], [32]]\n")
     s = HyperparameterSpace.from_yaml(section)
     assert s.learning_rates == (1e-3, 1e-2) and s.mlp_hidden_dims == ((16, 16), (32,))
-    assert s.batch_sizes == HyperparameterSpace().batch_sizes       # unspecified: the default
+    # unspecified: the profile's, as the experiment read from the same file has it
+    assert s.batch_sizes == (64, 128) != HyperparameterSpace().batch_sizes
+    assert s == load_config(section).hyperparameter_space
+    full = tmp_path / "full.yaml"
+    full.write_text("hyperparameter_space:\n  learning_rates: [0.001]\n")
+    assert HyperparameterSpace.from_yaml(full).batch_sizes == HyperparameterSpace().batch_sizes
     whole = tmp_path / "space.yaml"
     whole.write_text("batch_sizes: [8]\n")
     assert HyperparameterSpace.from_yaml(whole).batch_sizes == (8,)

@@ -53,7 +53,8 @@ def test_every_registered_method_runs_a_two_trial_study(tiny_config, tiny_datase
 @pytest.mark.parametrize("method", list(TUNING_METHOD_REGISTRY))
 def test_every_method_returns_parameters_from_the_space(tiny_config, tiny_dataset, tmp_path,
                                                         method, model):
-    space = HyperparameterSpace()
+    space = tiny_config.hyperparameter_space         # the quick profile's, not the seed's
+    assert space != HyperparameterSpace()
     r = tuner(tiny_config, tiny_dataset, tmp_path, model).tune_hyperparameters(method, n_trials=6)
     assert r.status == "ok" and r.n_complete == 6 and len(r.trials) == 6
     hp, defaults = r.best_params, default_hyperparameters(tiny_config.models,

@@ -101,7 +101,9 @@ def test_hyperparameter_space_section(tmp_path):
     c = load_config(p)
     assert c.hyperparameter_space.learning_rates == (0.001, 0.01)
     assert c.hyperparameter_space.cnn_filters == ((8, 16),)
-    assert c.hyperparameter_space.batch_sizes == (32, 64, 128)          # seed default kept
+    assert c.hyperparameter_space.batch_sizes == (64, 128)          # the quick profile's kept
+    p.write_text("hyperparameter_space:\n  learning_rates: [0.001]\n")
+    assert load_config(p).hyperparameter_space.batch_sizes == (32, 64, 128)   # seed default
     p.write_text("hyperparameter_space:\n  lerning_rates: [0.001]\n")
     with pytest.raises(ConfigError, match=r"^hyperparameter_space\.lerning_rates: unknown key"):
         load_config(p)

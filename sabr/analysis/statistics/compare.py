@@ -24,7 +24,8 @@ from statsmodels.stats.multitest import multipletests
 
 from ...budget_labels import cell_name
 
-__all__ = ["finished_cells", "geometric_mean_interval", "cell_summary", "pair_cells",
+__all__ = ["finished_cells", "geometric_mean_interval", "corrected_mse", "corrected_rmse", "FLOOR_WORDS",
+           "cell_summary", "pair_cells",
            "pair_cells_strict", "paired_test", "hedges_j", "holm", "compare_models"]
 
 _ID = ["model_type", "budget", "seed"]
@@ -105,6 +106,31 @@ def geometric_mean_interval(mse: np.ndarray, *, confidence: float = 0.95) -> tup
     return gm, float(np.exp(ci.low)), float(np.exp(ci.high))
 
 
+FLOOR_WORDS = "the test labels' root-mean-square error, from each run's independent half of the paths"
+"""What the reports call the MC noise floor (sabr.learning.metrics)."""
+
+
+def corrected_mse(mse_bp2, floor_bp) -> float:
+    """The noise-corrected MSE of a set of cells (bp^2): the geometric mean of their
+    measured MSE minus the mean of their noise floors squared (docs/METHODS.md, "Noise
+    floor"); may be negative when the cells are within the noise. The one definition
+    every table and sentence uses (issue 38): no cell is left out for being inside the
+    noise, and on one test set the floor is one number, so it orders cells as their
+    geometric-mean MSE does. NaN without a finite MSE or floor."""
+    y = np.asarray(mse_bp2, float)
+    f = np.asarray(floor_bp, float)
+    y, f = y[np.isfinite(y) & (y > 0)], f[np.isfinite(f)]
+    if not y.size or not f.size:
+        return math.nan
+    return float(np.exp(np.log(y).mean()) - np.mean(f ** 2))
+
+
+def corrected_rmse(mse_bp2, floor_bp) -> float:
+    """sqrt of the positive part of :func:`corrected_mse` (bp), NaN when it is NaN."""
+    c = corrected_mse(mse_bp2, floor_bp)
+    return math.sqrt(max(c, 0.0)) if np.isfinite(c) else math.nan
+
+
 def _per_budget_reference(df: pd.DataFrame) -> pd.DataFrame:
     """Per budget: mean Hagan RMSE and MC noise floor (bp) over every row that has them."""
     cols = {c: pd.to_numeric(df[c], errors="coerce") if c in df else np.nan
@@ -116,11 +142,10 @@ def _per_budget_reference(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cost_and_noise_means(col) -> dict:
-    """Per-cell means over seeds of the noise-corrected MSE and of the HF data's cost."""
-    mse_c = col("mse_corrected_bp2").mean()
-    return {"mse_corrected_bp2_mean": mse_c,
-            "rmse_corrected_bp_of_mean": math.sqrt(max(mse_c, 0.0)) if np.isfinite(mse_c)
-            else math.nan,
+    """Per cell over seeds: the noise-corrected MSE and RMSE (:func:`corrected_mse`), the
+    means of the HF data's cost."""
+    return {"mse_corrected_bp2": corrected_mse(col("mse_bp2"), col("noise_floor_bp")),
+            "rmse_corrected_bp": corrected_rmse(col("mse_bp2"), col("noise_floor_bp")),
             "n_hf_thetas_mean": col("n_hf_thetas").mean(),
             "hf_cpu_seconds_mean": col("hf_cpu_seconds").mean()}
 
@@ -140,10 +165,9 @@ def cell_summary(df: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
         rmse_bp_mean, rmse_bp_sd, mae_bp_mean, mae_bp_sd (bp), mse_bp2_gmean, mse_bp2_lo,
         mse_bp2_hi (bp^2), rmse_bp_gmean, rmse_bp_lo, rmse_bp_hi (bp, square roots),
         log_mse_mean, log_mse_sd, train_seconds_mean, hagan_rmse_bp, noise_floor_bp (bp),
-        is_reference, note; and the means over finished seeds of mse_corrected_bp2 (bp^2,
-        MSE minus the MC noise, sabr.learning.metrics: an arithmetic mean, since single values may
-        be negative and have no geometric mean; rmse_corrected_bp_of_mean is the root of
-        its positive part), n_hf_thetas and hf_cpu_seconds (the HF data's distinct thetas
+        is_reference, note; mse_corrected_bp2 and rmse_corrected_bp (:func:`corrected_mse`:
+        the geometric-mean MSE minus the floor^2, bp^2 and its root in bp); and the means over
+        finished seeds of n_hf_thetas and hf_cpu_seconds (the HF data's distinct thetas
         and Monte Carlo CPU-seconds, sabr.data.costs), NaN where the cells do not record them.
     """
     if len(df) == 0:

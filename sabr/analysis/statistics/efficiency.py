@@ -8,9 +8,9 @@ when the slope is not clearly negative; then the interval reaches 0 or infinity 
 so. The variance of the fitted level also carries the per-seed effect (``line_fit.c_seed``);
 its degrees of freedom follow Satterthwaite (1946).
 
-Budget for a target uses the noise-corrected MSE (MSE - noise_floor_bp^2, sabr.learning.metrics: the
-error against the exact surface), so a target is a statement about the model, not the MC
-labels. A budget more than ``RANGE_FACTOR`` x beyond the largest tested budget (or below
+Budget for a target uses the noise-corrected MSE (the geometric-mean MSE - noise_floor_bp^2,
+sabr.analysis.statistics.compare.corrected_mse: the error against the exact surface), so a
+target is a statement about the model, not the MC labels. A budget more than ``RANGE_FACTOR`` x beyond the largest tested budget (or below
 1/RANGE_FACTOR of the smallest) is flagged "beyond the tested range" and should not be
 printed as a number. MSE in bp^2, RMSE in bp, budgets in HF points.
 """
@@ -232,26 +232,25 @@ def data_efficiency_ratio(budget, seed, mse_a, mse_b, at_budget: float, *,
     return out
 
 
-def _corrected_cells(df: pd.DataFrame) -> pd.DataFrame:
-    """finished_cells plus mse_corr (bp^2): the cell's mse_corrected_bp2, else mse_bp2 - floor^2."""
+def _cells_with_floor(df: pd.DataFrame) -> pd.DataFrame:
+    """finished_cells plus floor (bp, NaN where the cell does not record it)."""
     cells, _ = finished_cells(df)
     floor = pd.to_numeric(cells["noise_floor_bp"], errors="coerce") if "noise_floor_bp" in cells \
         else pd.Series(np.nan, index=cells.index)
-    corr = cells["mse_bp2"] - floor.fillna(0.0) ** 2
-    if "mse_corrected_bp2" in cells:
-        corr = pd.to_numeric(cells["mse_corrected_bp2"], errors="coerce").fillna(corr)
-    return cells.assign(mse_corr=corr.astype(float), floor=floor)
+    return cells.assign(floor=floor.astype(float))
 
 
 def efficiency_table(summary: pd.DataFrame, df: pd.DataFrame, target_rmse: float, *,
                      scaling: pd.DataFrame | None = None, confidence: float = 0.95) -> pd.DataFrame:
     """Per model: the HF budget for a test RMSE of ``target_rmse`` (bp) on the noise-corrected MSE.
 
-    budget_interp: budget_for_target on the per-budget geometric mean of the noise-corrected
-    MSE (no interval). budget_fit [lo, hi]: budget_for_target_fit (primary fit, Fieller
-    interval) on the cells' noise-corrected MSE. A budget where some seed's corrected MSE is
-    <= 0 (the model is within the MC noise there) cannot enter a log fit: it is left out and
-    noted. Flags: range_flag (beyond_range = more than 10x outside the tested budgets), a
+    The corrected RMSE is the one definition (sabr.analysis.statistics.compare.corrected_mse):
+    the geometric-mean MSE minus the floor^2. A target t is therefore reached where the
+    geometric-mean measured MSE is t^2 + floor^2 (one floor per test set), so every seed
+    of every budget counts, also one within the MC noise. budget_interp: budget_for_target
+    on the per-budget geometric-mean RMSE at sqrt(t^2 + floor^2) (no interval).
+    budget_fit [lo, hi]: budget_for_target_fit (primary fit, Fieller interval) on the cells'
+    measured MSE at t^2 + floor^2. Flags: range_flag (beyond_range = more than 10x outside the tested budgets), a
     target below the MC noise floor (not verifiable on this test set) and a target below the
     sensitivity fit's floor (sat_c - floor^2, from ``scaling``).
 
@@ -265,20 +264,17 @@ def efficiency_table(summary: pd.DataFrame, df: pd.DataFrame, target_rmse: float
     """
     rows = []
     models = summary.loc[~summary.is_reference, "model_type"].unique().tolist() if len(summary) else []
-    cells = _corrected_cells(df) if df is not None and len(df) else pd.DataFrame(
-        columns=["model_type", "budget", "seed", "mse_corr", "floor"])
+    cells = _cells_with_floor(df) if df is not None and len(df) else pd.DataFrame(
+        columns=["model_type", "budget", "seed", "mse_bp2", "floor"])
     sc = scaling.set_index("model_type") if scaling is not None and len(scaling) else pd.DataFrame()
     hagan = float(summary.loc[summary.is_reference, "rmse_bp_mean"].mean()) if len(summary) else _NAN
     for m in sorted(models):
-        c = cells[cells.model_type == m]
-        floor = float(c["floor"].mean()) if len(c) else _NAN
-        pos = c.groupby("budget")["mse_corr"].min() > 0
-        keep = c[c.budget.isin(pos[pos].index)]
-        at_floor = sorted(pos[~pos].index.tolist())
-        g = keep.groupby("budget")["mse_corr"].apply(lambda v: math.exp(np.log(v).mean() / 2))
-        ip = budget_for_target(g.index.to_numpy(), g.to_numpy(), target_rmse)
-        if at_floor and ip["flag"] == "not reached":
-            ip = dict(budget=_NAN, flag="reached within the MC noise", bound=f"<= {at_floor[0]:g}")
+        c = cells[(cells.model_type == m) & np.isfinite(cells.mse_bp2) & (cells.mse_bp2 > 0)]
+        f2 = c["floor"] ** 2
+        floor = math.sqrt(float(f2.mean())) if f2.notna().any() else _NAN
+        measured = target_rmse ** 2 + (floor ** 2 if np.isfinite(floor) else 0.0)
+        g = c.groupby("budget")["mse_bp2"].apply(lambda v: math.exp(np.log(v).mean() / 2))
+        ip = budget_for_target(g.index.to_numpy(), g.to_numpy(), math.sqrt(measured))
         row = {"model_type": m, "target_rmse_bp": target_rmse, "budget_interp": ip["budget"],
                "interp_flag": ip["flag"], "interp_bound": ip["bound"], "budget_fit": _NAN,
                "budget_fit_lo": _NAN, "budget_fit_hi": _NAN, "fit_flag": "no fit",
@@ -286,12 +282,11 @@ def efficiency_table(summary: pd.DataFrame, df: pd.DataFrame, target_rmse: float
                "tested_min": float(c.budget.min()) if len(c) else _NAN,
                "tested_max": float(c.budget.max()) if len(c) else _NAN, "hagan_rmse_bp": hagan,
                "noise_floor_bp": floor, "note": ""}
-        notes = [f"budgets {at_floor} left out: corrected MSE <= 0 in some seed (within the MC noise)"] \
-            if at_floor else []
+        notes = []
         fit = None
-        if len(keep) and np.isfinite(target_rmse) and target_rmse > 0:
-            fit = budget_for_target_fit(keep["budget"].to_numpy(), keep["seed"].to_numpy(),
-                                        keep["mse_corr"].to_numpy(), target_rmse ** 2,
+        if len(c) and np.isfinite(target_rmse) and target_rmse > 0:
+            fit = budget_for_target_fit(c["budget"].to_numpy(), c["seed"].to_numpy(),
+                                        c["mse_bp2"].to_numpy(), measured,
                                         confidence=confidence)
             flags = [fit["flag"]] if fit["flag"] else []
             if np.isfinite(floor) and target_rmse < floor:

@@ -4,8 +4,11 @@ docs/DESIGN.md ("What HF data costs", "Allocation strategies", and section 7,
 "Efficiency and rankings"). Inputs: the CPU-budget cells (cost_results.csv, sabr.analysis.cost) and
 the seed's point cells (detailed_results.csv: the ``spread`` design at ``hf_budgets``).
 Errors are compared on log MSE, like everything else; "accuracy" for a target is the
-noise-corrected MSE (MSE minus the test labels' mean squared standard error), which is
-what a model is, not what the Monte Carlo noise of the test labels adds.
+noise-corrected MSE (the geometric-mean MSE minus the test labels' noise floor^2,
+sabr.analysis.statistics.compare.corrected_mse), which is what a model is, not what the
+Monte Carlo noise of the test labels adds. On one test set the floor is one number, so
+an allocation reaches a corrected target where its geometric-mean measured MSE reaches
+target + floor^2: every seed counts, also one within the noise.
 
 * :func:`cost_curves`: per (allocation, CPU budget, model) and per point budget of the
   seed's design: mean HF CPU-seconds spent, the geometric-mean RMSE over seeds with its
@@ -17,7 +20,7 @@ what a model is, not what the Monte Carlo noise of the test labels adds.
   (sabr.analysis.statistics.efficiency.budget_for_target_fit); the target may be an estimate with
   its own variance.
 * :func:`cost_ratios`: the headline. Per model, the target is the seed design's accuracy
-  at its largest point budget (geometric mean over seeds of the corrected MSE); each
+  at its largest point budget (its corrected MSE over the seeds); each
   allocation's CPU-seconds for it, over the seed design's own CPU-seconds there, with
   the interval (the target's seed variance included; simulated coverage:
   tests/benchmarks/coverage.py, "cost ratio"). :func:`answer` says it in one sentence.
@@ -32,7 +35,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from ..statistics.compare import SCORED_ON, geometric_mean_interval, holm, paired_test
+from ..statistics.compare import (SCORED_ON, corrected_mse, corrected_rmse,
+                                  geometric_mean_interval, holm, paired_test)
 from ..statistics.efficiency import budget_for_target, budget_for_target_fit
 from ...budget_labels import adaptive_start, is_adaptive
 from ...model_types import MODEL_NAMES
@@ -41,8 +45,8 @@ __all__ = ["POINT_DESIGN", "BELOW", "study_cells", "cost_curves", "compare_alloc
            "cost_for_target", "cost_ratios", "answer", "allocation_tables",
            "allocation_markdown", "write_allocation_analysis", "adaptive_sentence"]
 
-NO_TARGET = ("the reference's error is within the test labels' noise floor on some seed "
-             "(noise-corrected MSE <= 0): no target")
+NO_TARGET = ("the reference's error is within the test labels' noise floor (noise-corrected "
+             "MSE <= 0): no target")
 BELOW = "below smallest budget"
 """The flag of a target reached already at the smallest tested budget (cpu_seconds NaN,
 hi the smallest budget's CPU-seconds: an upper bound)."""
@@ -52,19 +56,12 @@ _NAN = math.nan
 OTHER_TEST_SET = "not comparable: scored on another data set or test set than the reference"
 
 
-def _mse_corr(df: pd.DataFrame) -> pd.Series:
-    """Noise-corrected MSE (bp^2) of each row: its own column, else MSE - floor^2."""
-    corr = df["mse_corrected_bp2"] if "mse_corrected_bp2" in df else pd.Series(_NAN, df.index)
-    fallback = df["mse_bp2"] - df["noise_floor_bp"] ** 2
-    return corr.where(np.isfinite(corr), fallback)
-
-
 def study_cells(cost: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
     """Finished cells of both designs in one frame.
 
     Columns: allocation ('surfaces', 'paths/4', ..., or POINT_DESIGN), budget (the CPU
     budget's label, '120s' / '5%', or 'b=1000'), model_type, seed, hf_cpu_seconds,
-    mse_bp2, mse_corr (noise-corrected, bp^2), rmse_bp, n_hf_thetas, hf_paths, order
+    mse_bp2, noise_floor_bp, rmse_bp, n_hf_thetas, hf_paths, order
     (the budget's position: CPU-seconds for CPU budgets, points for the seed's)."""
     frames = []
     if cost is not None and len(cost):
@@ -79,10 +76,11 @@ def study_cells(cost: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.Da
         frames.append(p)
     if not frames:
         return pd.DataFrame(columns=["allocation", "budget", "model_type", "seed",
-                                     "hf_cpu_seconds", "mse_bp2", "mse_corr", "rmse_bp"])
+                                     "hf_cpu_seconds", "mse_bp2", "noise_floor_bp", "rmse_bp"])
     df = pd.concat(frames, ignore_index=True)
     df = df[np.isfinite(df.mse_bp2) & (df.mse_bp2 > 0) & np.isfinite(df.hf_cpu_seconds)].copy()
-    df["mse_corr"] = _mse_corr(df)
+    if "noise_floor_bp" not in df:
+        df["noise_floor_bp"] = _NAN
     if "order" not in df:
         df["order"] = _NAN
     cpu = df.allocation != POINT_DESIGN
@@ -100,20 +98,18 @@ def _mean(g: pd.DataFrame, col: str) -> float:
 def cost_curves(cells: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
     """Per (model, allocation, budget): n seeds, mean HF CPU-seconds, mean distinct
     thetas, the labels' paths, geometric-mean RMSE with its seed t interval (bp), and the
-    noise-corrected RMSE of the geometric-mean corrected MSE (bp; NaN when not > 0), the
-    Hagan baseline's RMSE and the test labels' noise floor (bp)."""
+    noise-corrected RMSE (corrected_rmse: sqrt(max(gmean MSE - floor^2, 0)), bp), the Hagan
+    baseline's RMSE and the test labels' noise floor (bp)."""
     rows = []
     for (m, a, b), g in cells.groupby(["model_type", "allocation", "budget"], sort=False):
         gm, lo, hi = geometric_mean_interval(g.mse_bp2.to_numpy(), confidence=confidence)
-        corr = g.mse_corr.to_numpy()
         rows.append({"model_type": m, "allocation": a, "budget": b, "n": len(g),
                      "hf_cpu_seconds": float(g.hf_cpu_seconds.mean()),
                      "n_hf_thetas": float(g.n_hf_thetas.mean()),
                      "hf_paths": float(g.hf_paths.mean()),
                      "rmse_bp": math.sqrt(gm), "rmse_bp_lo": math.sqrt(lo) if lo == lo else _NAN,
                      "rmse_bp_hi": math.sqrt(hi) if hi == hi else _NAN,
-                     "rmse_corrected_bp": math.sqrt(float(np.exp(np.log(corr).mean())))
-                     if np.all(corr > 0) else _NAN,
+                     "rmse_corrected_bp": corrected_rmse(g.mse_bp2, g.noise_floor_bp),
                      "hagan_rmse_bp": _mean(g, "hagan_rmse_bp"),
                      "noise_floor_bp": _mean(g, "noise_floor_bp"),
                      "order": float(g.order.mean())})
@@ -164,26 +160,31 @@ def cost_for_target(cells: pd.DataFrame, model: str, allocation: str, target_mse
                     target_log_var: float = 0.0, target_df: float = math.inf,
                     confidence: float = 0.95) -> dict:
     """HF CPU-seconds at which (model, allocation) reaches ``target_mse`` (bp^2,
-    noise-corrected): the power-law fit over its CPU budgets (each budget at its mean
+    noise-corrected): where its geometric-mean measured MSE reaches target_mse + floor^2
+    (its cells' floor), by the power-law fit over its CPU budgets (each budget at its mean
     CPU-seconds spent) inverted, with a Fieller interval; with fewer than three budgets,
-    log-log interpolation between the tested ones, without an interval.
+    log-log interpolation between the tested ones, without an interval. Every finished
+    seed counts, also one whose own corrected MSE is <= 0. ``target_log_var``: the
+    variance of log(target_mse + floor^2), the measured target's estimate.
 
     Returns dict: cpu_seconds, lo, hi, method ('fit' or 'interpolation'), flag, n_budgets."""
-    g = cells[(cells.model_type == model) & (cells.allocation == allocation) & (cells.mse_corr > 0)]
+    g = cells[(cells.model_type == model) & (cells.allocation == allocation) & (cells.mse_bp2 > 0)]
     out = {"cpu_seconds": _NAN, "lo": _NAN, "hi": _NAN, "method": "", "flag": "", "n_budgets":
            int(g.budget.nunique()), "smallest": float(g.order.min()) if len(g) else _NAN}
     if g.empty or not (np.isfinite(target_mse) and target_mse > 0):
         out["flag"] = "no finished cells" if g.empty else "no target"
         return out
+    f2 = pd.to_numeric(g.noise_floor_bp, errors="coerce") ** 2
+    measured = target_mse + (float(f2.mean()) if f2.notna().any() else 0.0)
     if out["n_budgets"] >= 3:
-        f = budget_for_target_fit(g.order.to_numpy(), g.seed.to_numpy(), g.mse_corr.to_numpy(),
-                                  target_mse, confidence=confidence,
+        f = budget_for_target_fit(g.order.to_numpy(), g.seed.to_numpy(), g.mse_bp2.to_numpy(),
+                                  measured, confidence=confidence,
                                   target_log_var=target_log_var, target_df=target_df)
         out.update(cpu_seconds=f["budget"], lo=f["lo"], hi=f["hi"], method="fit", flag=f["flag"])
         return out
-    means = g.groupby("order").mse_corr.apply(lambda v: float(np.exp(np.log(v).mean())))
+    means = g.groupby("order").mse_bp2.apply(lambda v: float(np.exp(np.log(v).mean())))
     r = budget_for_target(means.index.to_numpy(float), np.sqrt(means.to_numpy()),
-                          math.sqrt(target_mse))
+                          math.sqrt(measured))
     out.update(cpu_seconds=r.get("budget", _NAN), method="interpolation",
                flag=r.get("flag", "") + f"; {out['n_budgets']} budget(s) (< 3): no interval")
     if r.get("flag") == BELOW:       # reached at the smallest tested budget: a bound only
@@ -211,9 +212,12 @@ def cost_ratios(cells: pd.DataFrame, *, confidence: float = 0.95,
         if r.empty:
             continue
         top = r[r.order == r.order.max()]
-        y = np.log(top.mse_corr[top.mse_corr > 0].to_numpy())
-        known = y.size == len(top)        # else a seed at or below the noise floor: no target
-        target = float(np.exp(y.mean())) if known else _NAN
+        y = np.log(top.mse_bp2.to_numpy())
+        corrected = corrected_mse(top.mse_bp2, top.noise_floor_bp)
+        if not np.isfinite(corrected):                 # cells without a floor: uncorrected
+            corrected = float(np.exp(y.mean()))
+        known = corrected > 0             # else the reference is within the noise: no target
+        target = corrected if known else _NAN
         var = float(y.var(ddof=1) / y.size) if known and y.size > 1 else 0.0
         ref_cpu = float(top.hf_cpu_seconds.mean())
         scored = set(cells[(cells.model_type == m)].allocation) - {POINT_DESIGN, reference}

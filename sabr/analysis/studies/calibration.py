@@ -32,7 +32,7 @@ import pandas as pd  # noqa: E402
 
 from ...io import atomic_path, atomic_write_text  # noqa: E402
 from ...learning.calibration import RELIABILITY_LEVELS, reliability_key  # noqa: E402
-from ..statistics.compare import geometric_mean_interval  # noqa: E402
+from ..statistics.compare import FLOOR_WORDS, geometric_mean_interval  # noqa: E402
 
 __all__ = ["TARGET_COVERAGE_90", "TABLE_COLUMNS", "ensemble_cells", "mean_interval",
            "calibration_table", "plot_reliability", "calibration_markdown", "write_calibration"]
@@ -246,7 +246,7 @@ def calibration_markdown(table: pd.DataFrame) -> str:
                      f"{_num(r.width_90_bp)} | {_num(r.nll, '.2f')} | {_num(r.hagan_rmse_bp)} |")
     floor = pd.to_numeric(table.noise_floor_bp, errors="coerce").dropna()
     if len(floor):
-        lines += ["", f"MC noise floor (RMS HF s.e. on the test set): {floor.mean():.1f} bp."]
+        lines += ["", f"MC noise floor ({FLOOR_WORDS}): {floor.mean():.1f} bp."]
     verdict = _verdict(table)
     if verdict:
         lines += ["", verdict]
