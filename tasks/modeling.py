@@ -88,9 +88,10 @@ def train_cell(settings_json: str, dataset: dict, model_type: str, budget: int |
         log.warning(child["note"])
     if m["status"] == "ok" and ensemble_size > 1:
         log.info("%s %s s=%d: test RMSE %.1f bp (Hagan %.1f bp) from %d members (one alone "
-                 "%.1f bp), 90%% interval covers %.0f%%, in %.1f s", model_type,
-                 budget_name(budget), seed, m["rmse_bp"], m["hagan_rmse_bp"], ensemble_size,
-                 m["member_rmse_bp"], 100 * m["coverage_90"], m["train_seconds"])
+                 "%.1f bp), 90%% interval covers %.0f%% (spread calibrated on %d thetas), "
+                 "in %.1f s", model_type, budget_name(budget), seed, m["rmse_bp"],
+                 m["hagan_rmse_bp"], ensemble_size, m["member_rmse_bp"],
+                 100 * m["coverage_90"], m.get("n_calibration_thetas", 0), m["train_seconds"])
     elif m["status"] == "ok":
         log.info("%s %s s=%d: test RMSE %.1f bp (Hagan %.1f bp) in %.1f s, %d epochs",
                  model_type, budget_name(budget), seed, m["rmse_bp"], m["hagan_rmse_bp"],

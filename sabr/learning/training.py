@@ -15,7 +15,8 @@ Deep ensembles (Lakshminarayanan, Pritzel & Blundell 2017): with ``ensemble_size
 a cell trains M members on the same points, each from its own initialisation and
 shuffling seed (:func:`member_seed`; member 0 keeps the cell's seed, so an ensemble of
 one is the single model). The cell predicts the members' mean; its calibration against
-the MC truth is sabr.learning.calibration's. An ``adaptive`` cell (sabr.data.allocations.acquisition)
+the MC truth is sabr.learning.calibration's: an ensemble's members stop early on half of
+the validation thetas and the spread is scaled on the other half. An ``adaptive`` cell (sabr.data.allocations.acquisition)
 also has its ensemble score every train-pool theta it did not buy.
 """
 from __future__ import annotations
@@ -158,6 +159,20 @@ def prepare_cell_data(dataset, model_type: str, budget, seed: int, patch_size,
     return CellData(x, y, pts, norm, residual, split.hash, allocation)
 
 
+def _calibration_held_out(data: CellData, mask: np.ndarray) -> tuple[CellData, dict]:
+    """The cell's data with only the early-stopping part of its validation points, and the
+    calibration part (``mask`` True): {'points', 'x'} (issue 38, item 4)."""
+    import dataclasses
+    keep = ~mask
+    cal = {"points": data.points["val"][mask],
+           "x": {k: v[mask] for k, v in data.x["val"].items()}}
+    data = dataclasses.replace(
+        data, x={**data.x, "val": {k: v[keep] for k, v in data.x["val"].items()}},
+        y={**data.y, "val": data.y["val"][keep]},
+        points={**data.points, "val": data.points["val"][keep]})
+    return data, cal
+
+
 def batches(x: dict, y=None, batch_size: int = 4096, shuffle_seed: int | None = None,
             autotune: bool = False):
     """A ``tf.data.Dataset`` of (inputs, targets) batches, reshuffled each epoch when
@@ -272,9 +287,11 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         CPU-seconds; docs/DESIGN.md "What HF data costs") and hf_paths (the Monte Carlo
         paths behind each label); with M >= 2 the calibration columns
         (sabr.learning.calibration.ensemble_calibration) of the ensemble with its spread
-        scaled by spread_scale (fitted on the cell's validation points,
-        sabr.learning.calibration.fit_spread_scale), the raw ensemble's coverage_50_raw,
-        coverage_90_raw and nll_raw, and member_rmse_bp (the members' mean test RMSE).
+        scaled by spread_scale (fitted on the validation thetas that early stopping does
+        not use, sabr.learning.calibration.calibration_split and fit_spread_scale; 1 with a
+        single validation theta), n_calibration_thetas and n_calibration_points, the raw
+        ensemble's coverage_50_raw, coverage_90_raw and nll_raw, and member_rmse_bp (the
+        members' mean test RMSE). n_val counts both parts of the validation points.
     """
     from ..settings import ModelConfig, TrainingConfig
     if isinstance(dataset, (str, Path)):
@@ -307,6 +324,12 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
                              tc.validation_fraction, order=order,
                              normaliser=None if warm is None
                              else Normaliser.from_dict(warm["normaliser"]))
+    cal = None
+    if n_members > 1:         # the spread is calibrated on thetas early stopping never saw
+        from .calibration import calibration_split
+        data, cal = _calibration_held_out(data, calibration_split(
+            dataset.unravel(data.points["val"])[0], cell_seed(master, budget, seed, model_type)))
+        cal["n_thetas"] = int(np.unique(dataset.unravel(cal["points"])[0]).size)
     budget = budget if isinstance(budget, str) else int(budget)
     seeds = [member_seed(int_seed, k) for k in range(n_members)]
     cell = {"model_type": model_type, "budget": budget, "seed": int(seed),
@@ -360,8 +383,8 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         losses = np.asarray(history.get("loss", []), float)
         sigma_k = to_sigma(data.points["test"], predict(model, data.x["test"]))
         members.append(sigma_k)
-        if n_members > 1:
-            val_members.append(to_sigma(data.points["val"], predict(model, data.x["val"])))
+        if cal is not None and cal["points"].size:
+            val_members.append(to_sigma(cal["points"], predict(model, cal["x"])))
         if pool_x is not None:
             pool_members.append(to_sigma(pool_pts, predict(model, pool_x)))
         n_params = int(model.count_params())
@@ -388,11 +411,13 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         truth = dataset.hf.ravel()[data.points["test"]]
         se = dataset.hf_se.ravel()[data.points["test"]]
         labels = data.allocation.labelled(dataset)       # the validation labels as trained
-        scale = fit_spread_scale(np.asarray(val_members), labels.hf.ravel()[data.points["val"]],
-                                 labels.hf_se.ravel()[data.points["val"]])
+        scale = fit_spread_scale(np.asarray(val_members), labels.hf.ravel()[cal["points"]],
+                                 labels.hf_se.ravel()[cal["points"]]) if val_members else 1.0
         raw = ensemble_calibration(np.asarray(members), truth, se)
         metrics.update(ensemble_calibration(np.asarray(members), truth, se, spread_scale=scale))
-        metrics.update({"spread_scale": scale, "coverage_50_raw": raw["coverage_50"],
+        metrics.update({"spread_scale": scale, "n_calibration_thetas": cal["n_thetas"],
+                        "n_calibration_points": int(cal["points"].size),
+                        "coverage_50_raw": raw["coverage_50"],
                         "coverage_90_raw": raw["coverage_90"], "nll_raw": raw["nll"]})
         metrics["member_rmse_bp"] = float(np.mean([np.sqrt(np.mean((mk - truth) ** 2))
                                                    for mk in members]) * 1e4)
@@ -408,7 +433,8 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         "status": status, "reason": reason, "model_type": model_type,
         "budget": budget,
         "seed": int(seed), "n_train": int(data.points["train"].size),
-        "n_val": int(data.points["val"].size), "n_test": int(data.points["test"].size),
+        "n_val": int(data.points["val"].size) + (0 if cal is None else int(cal["points"].size)),
+        "n_test": int(data.points["test"].size),
         "n_hf_thetas": data.allocation.n_hf_thetas,
         "hf_cpu_seconds": data.allocation.hf_cpu_seconds, "hf_paths": data.allocation.n_paths,
         "train_hash": data.train_hash, "dataset_hash": dataset.content_hash,

@@ -70,3 +70,6 @@ def test_coverage_prints_every_interval(capsys):
            "budget | 10 | 6 | 0.050 |" in out
     assert "| nightly comparison: runs with any false alarm | 20 cells, seed sd 0.3 of log MSE " \
            "| 5 | 1 | 0.050 |" in out
+    for k in (1, 2, 5, 10):
+        assert (f"| calibrated 90 % interval: share of test points covered | {k} calibration "
+                f"theta(s), theta-level sd 0.6 of log(error / spread) | 1 | 3 | 0.900 |") in out

@@ -4,12 +4,13 @@ scores the pool thetas it did not buy, and never a test theta."""
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sabr.config import ExperimentConfig
 from sabr.data.allocations.acquisition import first_round
-from sabr.data.allocations import pool_cpu_seconds
-from sabr.learning.calibration import CALIBRATION_COLUMNS
+from sabr.data.allocations import cell_allocation, pool_cpu_seconds
+from sabr.learning.calibration import CALIBRATION_COLUMNS, calibration_split
 from sabr.learning.models import default_hyperparameters
 from sabr.learning.training import cell_seed, member_seed, train_and_evaluate
 
@@ -26,6 +27,17 @@ def test_member_zero_keeps_the_cell_seed_and_the_others_differ():
     assert seeds == [member_seed(s, k) for k in range(8)]          # reproducible
 
 
+def test_the_spread_is_calibrated_on_thetas_early_stopping_never_sees():
+    thetas = np.repeat([7, 3, 9, 1, 5], [4, 2, 3, 1, 2])       # validation points' thetas
+    cal = calibration_split(thetas, seed=11)
+    assert set(thetas[cal]).isdisjoint(thetas[~cal])           # split by theta
+    assert len(set(thetas[cal])) == 2 and len(set(thetas[~cal])) == 3
+    assert np.array_equal(cal, calibration_split(thetas, seed=11))          # reproducible
+    picks = {tuple(sorted(set(thetas[calibration_split(thetas, seed=s)]))) for s in range(20)}
+    assert len(picks) > 3                                      # the seed draws which half
+    assert not calibration_split(np.array([4, 4, 4]), seed=1).any()   # one theta: none
+
+
 def test_an_ensemble_cell_reports_the_mean_of_members_that_differ(tiny_dataset, tmp_path):
     single = train_and_evaluate(tiny_dataset, "residual_mlp", HP, 40, 0, tmp_path / "one",
                                 training_config=SHORT, model_config=MODELS)
@@ -37,10 +49,18 @@ def test_an_ensemble_cell_reports_the_mean_of_members_that_differ(tiny_dataset, 
     members = saved["sigma_members"]
     assert members.shape == (3, saved["points"].size)
     assert np.array_equal(saved["sigma"], members.mean(axis=0))
-    # member 0 is the single model of the same cell, bit for bit; the others differ
+    # member 0 starts as the single model of the same cell (its seed: the same weights and
+    # batches, so the same first epoch, bit for bit), but stops early on half of the
+    # validation thetas only: the other half calibrates the spread; the others differ
     one = np.load(tmp_path / "one" / "predictions.npz")["sigma"]
-    assert np.array_equal(members[0], one)
+    first = [pd.read_csv(tmp_path / d / "logs" / "history.csv").loss[0] for d in ("one", "three")]
+    assert first[0] == first[1]
     assert not np.allclose(members[1], members[0]) and not np.allclose(members[2], members[0])
+    val_thetas = np.unique(tiny_dataset.unravel(cell_allocation(
+        tiny_dataset, 40, 0, validation_fraction=SHORT.validation_fraction).split.val)[0])
+    assert ens["n_val"] == single["n_val"] and val_thetas.size >= 2
+    assert ens["n_calibration_thetas"] == val_thetas.size // 2 and 0 < ens[
+        "n_calibration_points"] < ens["n_val"]
     # the mean's error is at most the members' mean error (convexity of the RMSE)
     assert ens["rmse_bp"] <= ens["member_rmse_bp"] + 1e-9
     assert single["rmse_bp"] == pytest.approx(

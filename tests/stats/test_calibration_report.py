@@ -126,7 +126,23 @@ def test_verdict_names_only_the_budget_outside(frame):
     hit = (df.model_type == "mda_cnn") & (df.budget == 1000) & (df.status == "ok")
     df.loc[hit, "coverage_90"] = [0.97, 0.98, 0.99]
     verdict = calibration_markdown(calibration_table(df)).strip().splitlines()[-1]
-    assert "mda_cnn: no (1000: 98 % too wide)" in verdict
+    assert "mda_cnn: no (1000: 98 % [96 %, 100 %] too wide)" in verdict
+
+
+def test_the_verdict_judges_the_seed_interval_not_the_mean(frame):
+    """A mean inside 85-95 % whose interval reaches outside is not 'yes' (issue 38): nor is
+    a budget with one seed; the same mean with a tight interval is."""
+    df = frame[frame.model_type == "mda_cnn"].copy()
+    top = (df.budget == 1000) & (df.status == "ok")
+    df.loc[top, "coverage_90"] = [0.80, 0.90, 0.99]            # mean 0.90, interval wide
+    verdict = calibration_markdown(calibration_table(df)).strip().splitlines()[-1]
+    assert "mda_cnn: undetermined (1000: 90 % [" in verdict and "yes" not in verdict
+    df.loc[top, "coverage_90"] = [0.89, 0.90, 0.91]
+    verdict = calibration_markdown(calibration_table(df)).strip().splitlines()[-1]
+    assert "mda_cnn: yes (" in verdict and "every seed interval inside" in verdict
+    one = df[(df.seed == 0) | (df.budget == 200)]
+    verdict = calibration_markdown(calibration_table(one)).strip().splitlines()[-1]
+    assert "mda_cnn: undetermined (1000: " in verdict and "one seed: no interval" in verdict
 
 
 def test_write_calibration_writes_the_table_and_a_png(frame, tmp_path):

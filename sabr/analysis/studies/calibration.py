@@ -40,7 +40,8 @@ __all__ = ["TARGET_COVERAGE_90", "TABLE_COLUMNS", "ensemble_cells", "mean_interv
 TARGET_COVERAGE_90 = (0.85, 0.95)
 """The range of observed coverage that counts as calibrated for the nominal 90 % intervals."""
 TABLE_COLUMNS = ["model_type", "budget", "n_seeds", "ensemble_size", "rmse_bp", "coverage_50",
-                 "coverage_90", "coverage_90_lo", "coverage_90_hi", "width_90_bp", "nll",
+                 "coverage_90", "coverage_90_lo", "coverage_90_hi", "n_calibration_thetas",
+                 "width_90_bp", "nll",
                  "hagan_rmse_bp", "noise_floor_bp", "coverage_90_raw", "spread_scale"]
 _NAN = math.nan
 
@@ -113,8 +114,10 @@ def calibration_table(df: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataF
         with one seed), width_90_bp (mean, bp), nll (mean), hagan_rmse_bp and
         noise_floor_bp (means, bp; NaN when the frame lacks them: every table that shows
         an error shows both, docs/DESIGN.md section 7), coverage_90_raw (the unscaled
-        ensemble's) and spread_scale (the factor fitted on validation points; means, NaN
-        when absent); sorted by model, then point budgets
+        ensemble's) and spread_scale (the factor fitted on the calibration thetas; means, NaN
+        when absent), n_calibration_thetas (mean over seeds of the thetas the factor was
+        fitted on, sabr.learning.calibration.calibration_split; NaN for cells from before
+        it was recorded); sorted by model, then point budgets
         ascending, then labels. Empty (same columns) without ensemble cells.
     """
     cells = ensemble_cells(df)
@@ -126,6 +129,7 @@ def calibration_table(df: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataF
                      "ensemble_size": _mean(g, "ensemble_size"), "rmse_bp": _mean(g, "rmse_bp"),
                      "coverage_50": _mean(g, "coverage_50"), "coverage_90": cov,
                      "coverage_90_lo": lo, "coverage_90_hi": hi,
+                     "n_calibration_thetas": _mean(g, "n_calibration_thetas"),
                      "width_90_bp": _mean(g, "width_90_bp"), "nll": _mean(g, "nll"),
                      "hagan_rmse_bp": _mean(g, "hagan_rmse_bp"),
                      "noise_floor_bp": _mean(g, "noise_floor_bp"),
@@ -194,28 +198,44 @@ def _num(v: float, spec: str = ".1f") -> str:
 
 
 def _verdict(table: pd.DataFrame) -> str:
-    """One sentence: per model, whether the mean 90 % coverage lies in TARGET_COVERAGE_90 at
-    every budget (else the budgets outside, too narrow or too wide)."""
+    """One sentence: per model, whether its 90 % intervals cover TARGET_COVERAGE_90, judged on
+    each budget's seed interval, not its mean (issue 38): "yes" when every budget's interval
+    lies inside the range, "no" naming the budgets whose interval lies wholly outside (too
+    narrow or too wide), else "undetermined" naming the budgets whose interval reaches
+    outside or that have one seed (no interval)."""
     lo_t, hi_t = TARGET_COVERAGE_90
     parts = []
     for m, g in table.groupby("model_type", sort=False):
         g = g[np.isfinite(g.coverage_90.astype(float))]
         if g.empty:
             continue
-        out = g[(g.coverage_90 < lo_t) | (g.coverage_90 > hi_t)]
-        if out.empty:
+        lo, hi = g.coverage_90_lo.astype(float), g.coverage_90_hi.astype(float)
+        bounded = np.isfinite(lo) & np.isfinite(hi)
+        narrow, wide = bounded & (hi < lo_t), bounded & (lo > hi_t)
+        inside = bounded & (lo >= lo_t) & (hi <= hi_t)
+        if (narrow | wide).any():
+            bad = ", ".join(f"{r.budget}: {_pct(r.coverage_90, '.0f')} "
+                            f"[{_pct(r.coverage_90_lo, '.0f')}, {_pct(r.coverage_90_hi, '.0f')}] "
+                            f"{'too narrow' if r.coverage_90_hi < lo_t else 'too wide'}"
+                            for r in g[narrow | wide].itertuples())
+            parts.append(f"{m}: no ({bad})")
+        elif inside.all():
             span = (_pct(g.coverage_90.min(), ".0f") if len(g) == 1 else
                     f"{100 * g.coverage_90.min():.0f}-{_pct(g.coverage_90.max(), '.0f')}")
-            parts.append(f"{m}: yes ({span} at {'its budget' if len(g) == 1 else 'every budget'})")
+            parts.append(f"{m}: yes ({span} at {'its budget' if len(g) == 1 else 'every budget'}, "
+                         f"every seed interval inside)")
         else:
-            bad = ", ".join(f"{r.budget}: {_pct(r.coverage_90, '.0f')} "
-                            f"{'too narrow' if r.coverage_90 < lo_t else 'too wide'}"
-                            for r in out.itertuples())
-            parts.append(f"{m}: no ({bad})")
+            open_ = ", ".join(
+                f"{r.budget}: {_pct(r.coverage_90, '.0f')} " + (
+                    f"[{_pct(r.coverage_90_lo, '.0f')}, {_pct(r.coverage_90_hi, '.0f')}]"
+                    if np.isfinite(r.coverage_90_lo) and np.isfinite(r.coverage_90_hi)
+                    else "(one seed: no interval)")
+                for r in g[~inside].itertuples())
+            parts.append(f"{m}: undetermined ({open_})")
     if not parts:
         return ""
     return (f"Do the 90 % intervals cover {100 * lo_t:.0f}-{100 * hi_t:.0f} % of test points "
-            f"(mean over seeds)? " + "; ".join(parts) + ".")
+            f"(judged on the seed interval of the mean over seeds)? " + "; ".join(parts) + ".")
 
 
 def calibration_markdown(table: pd.DataFrame) -> str:
@@ -226,23 +246,27 @@ def calibration_markdown(table: pd.DataFrame) -> str:
     lines = ["## Ensemble calibration", "",
              "Deep ensembles (Lakshminarayanan et al. 2017): RMSE of the members' mean; Gaussian "
              "intervals mean +- z sd with sd^2 = (c x the members' sd)^2 + the MC label's "
-             "s.e.^2, c fitted on each cell's validation points (sigma scaling, Laves et al. "
-             "2020; 'raw': c = 1), scored against the MC test labels. Coverage: share of test points inside, mean "
+             "s.e.^2, c fitted on each cell's calibration thetas: the validation thetas its "
+             "members' early stopping did not use (sigma scaling, Laves et al. 2020; 'raw': "
+             "c = 1; c = 1 with 0 calibration thetas), scored against the MC test labels. Cal. "
+             "thetas: the thetas c was fitted on (mean over seeds); with 1-2 the calibrated "
+             "90 % interval covers about 0.8-0.87 of the time (tests/benchmarks/coverage.py, "
+             "'calibrated 90 % interval'). Coverage: share of test points inside, mean "
              "over seeds; seed CI: 95 % t interval over seeds, approximate (simulated "
              "coverage 0.89-0.96 for cells covering 85-95 %, down to 0.78 near 100 %: "
              "tests/benchmarks/coverage.py, 'mean coverage over seeds'). Width: mean full width "
              "of the 90 % interval. NLL: mean Gaussian negative log-likelihood per point "
              "(errors in bp; lower is better). Reliability diagram: plots/reliability.png.", "",
              "| model | budget | seeds | members | RMSE of mean (bp) | 50 % coverage | "
-             "90 % coverage [seed 95 % CI, approx.] | raw 90 % | c | 90 % width (bp) | NLL | "
-             "Hagan (bp) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "90 % coverage [seed 95 % CI, approx.] | cal. thetas | raw 90 % | c | "
+             "90 % width (bp) | NLL | Hagan (bp) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         ci = (f" [{_pct(r.coverage_90_lo)}, {_pct(r.coverage_90_hi)}]"
               if np.isfinite(r.coverage_90_lo) and np.isfinite(r.coverage_90_hi) else "")
         lines.append(f"| {r.model_type} | {r.budget} | {r.n_seeds} | {_num(r.ensemble_size, '.0f')} "
                      f"| {_num(r.rmse_bp)} | {_pct(r.coverage_50)} | {_pct(r.coverage_90)}{ci} | "
-                     f"{_pct(r.coverage_90_raw)} | {_num(r.spread_scale, '.2f')} | "
+                     f"{_num(r.n_calibration_thetas, '.3g')} | {_pct(r.coverage_90_raw)} | {_num(r.spread_scale, '.2f')} | "
                      f"{_num(r.width_90_bp)} | {_num(r.nll, '.2f')} | {_num(r.hagan_rmse_bp)} |")
     floor = pd.to_numeric(table.noise_floor_bp, errors="coerce").dropna()
     if len(floor):
