@@ -25,8 +25,9 @@ QUICK_ON_SLURM = {
         "cores": 1, "memory": "2GiB", "walltime": "00:30:00", "interface": "lo",
         "adapt": {"min_jobs": 1, "max_jobs": 2}}},     # the local run's two workers
 }
-MEASURED = {"train_seconds", "hf_cpu_seconds"}
-"""Columns that are clock readings of the run, not results: they differ run to run."""
+MEASURED = {"train_seconds", "hf_cpu_seconds", "exp_dir"}
+"""Columns that are clock readings of the run, not results: they differ run to run; and the
+cell's folder, numbered in the order a run first met its cells (the Slurm run has fewer)."""
 KEY = ["budget", "model_type", "seed"]
 
 
