@@ -180,16 +180,24 @@ class ResultsAggregator:
                              "n_cells_test": res["n_cells"], "n_test_thetas": res["n_thetas"]}), note
 
     def _add_test_set_intervals(self, a: dict) -> None:
-        """Add rmse_bp_test_lo / _hi (bp; NaN where none) to the analysis' summary rows, notes."""
+        """Add rmse_bp_test_lo / _hi and the combined rmse_bp_all_lo / _hi (bp; NaN where none)
+        to the analysis' summary rows, notes."""
         try:
             tab, note = self.test_set_intervals()
         except Exception as exc:     # the report must not fail on this: keep a note
             tab, note = pd.DataFrame(), f"test-theta intervals failed: {type(exc).__name__}: {exc}"
+        from .statistics.testset import combined_interval
         got = {} if tab.empty else {(m, int(b)): (lo, hi) for m, b, lo, hi in zip(
             tab.model_type, tab.budget, tab.rmse_bp_test_lo, tab.rmse_bp_test_hi)}
         for rec in a["summary"]:
             lo, hi = got.get((rec["model_type"], int(rec["budget"])), (math.nan, math.nan))
             rec["rmse_bp_test_lo"], rec["rmse_bp_test_hi"] = float(lo), float(hi)
+            # the seed part is the seed interval's own: every finished seed (log RMSE =
+            # log MSE / 2), also one whose predictions are gone
+            both = combined_interval(rec.get("log_mse_mean", math.nan) / 2,
+                                     rec.get("log_mse_sd", math.nan) / 2, int(rec.get("n", 0)),
+                                     lo, hi) if not rec.get("is_reference") else (math.nan,) * 2
+            rec["rmse_bp_all_lo"], rec["rmse_bp_all_hi"] = (float(v) for v in both)
         if note:
             a["notes"].append(note)
 

@@ -176,7 +176,36 @@ def test_aggregator_adds_test_theta_intervals(tmp_path, monkeypatch):
     md = agg.write_all(plots=False)["markdown"]
     assert f"[{a.rmse_bp_test_lo:.1f}, {a.rmse_bp_test_hi:.1f}]" in md
     csv = pd.read_csv(tmp_path / "analysis" / "performance_summary.csv")
-    assert {"rmse_bp_test_lo", "rmse_bp_test_hi"} <= set(csv.columns)
+    assert {"rmse_bp_test_lo", "rmse_bp_test_hi", "rmse_bp_all_lo", "rmse_bp_all_hi"} <= set(csv.columns)
+    # the combined interval carries both draws: it holds the seed interval, and is as wide
+    # on the log scale as the test-theta interval at least
+    for r in (a, b):
+        assert r.rmse_bp_all_lo <= r.rmse_bp_lo < r.rmse_bp_hi <= r.rmse_bp_all_hi, r
+        assert math.log(r.rmse_bp_all_hi / r.rmse_bp_all_lo) >= 0.999 * math.log(
+            r.rmse_bp_test_hi / r.rmse_bp_test_lo)
+    assert f"[{a.rmse_bp_all_lo:.1f}, {a.rmse_bp_all_hi:.1f}]" in md
+
+
+def test_the_combined_interval_adds_the_two_variances():
+    from scipy import stats
+    from sabr.analysis.statistics.testset import combined_interval
+    y = np.log([40.0, 44.0, 50.0, 46.0, 42.0])                  # five seeds' RMSE
+    centre, sd = y.mean(), y.std(ddof=1)
+    v_seed, t4 = sd ** 2 / 5, stats.t.ppf(0.975, 4)
+    # a test interval of no width: the seed interval itself
+    lo, hi = combined_interval(centre, sd, 5, 45.0, 45.0 * (1 + 1e-12))
+    assert (lo, hi) == pytest.approx((math.exp(centre - t4 * math.sqrt(v_seed)),
+                                      math.exp(centre + t4 * math.sqrt(v_seed))), rel=1e-6)
+    # a test half-width of 0.2 on log RMSE: the variances add, Satterthwaite's df
+    z = stats.norm.ppf(0.975)
+    lo, hi = combined_interval(centre, sd, 5, 30.0, 30.0 * math.exp(0.4))
+    v = v_seed + (0.2 / z) ** 2
+    df = v ** 2 / (v_seed ** 2 / 4)
+    assert math.log(hi / lo) / 2 == pytest.approx(max(stats.t.ppf(0.975, df) * math.sqrt(v),
+                                                      t4 * math.sqrt(v_seed), 0.2))
+    assert math.sqrt(lo * hi) == pytest.approx(math.exp(centre))
+    assert all(map(math.isnan, combined_interval(centre, sd, 1, 30.0, 40.0)))   # one seed
+    assert all(map(math.isnan, combined_interval(centre, sd, 5, math.nan, 40.0)))
 
 
 def test_aggregator_without_data_set_gives_nan_and_a_note(tmp_path, monkeypatch):
