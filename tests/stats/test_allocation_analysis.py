@@ -218,3 +218,30 @@ def test_only_measured_ratios_or_upper_bounds_name_the_cheapest_allocation():
     assert "already at its smallest tested CPU budget: at most 2 %" in t["answer"]
     md = allocation_markdown(t)
     assert "| upper bound |" in md and "| <= 2 % |" in md
+
+
+def test_allocations_are_compared_at_equal_actual_spend():
+    """Two allocations on one cost curve (MSE = 4e5 / cpu), one of which spends 20 % less
+    than the label at every budget (whole surfaces do not divide it): at equal label it
+    looks worse; at equal actual spend, which is what the table compares, it is not."""
+    rng = np.random.default_rng(5)
+    cpu = {"1%": 16.0, "2%": 32.0, "5%": 80.0, "10%": 160.0}
+    rows = []
+    for b, x in cpu.items():
+        for s in range(8):
+            for alloc, spent in (("surfaces", x), ("paths/4", 0.8 * x)):
+                mse = 4e5 / spent * math.exp(rng.normal(0, 0.03)) + FLOOR ** 2
+                rows.append({"allocation": alloc, "hf_cpu_budget": b, "model_type": "mda_cnn",
+                             "seed": s, "status": "ok", "hf_cpu_seconds": spent, "mse_bp2": mse,
+                             "noise_floor_bp": FLOOR, "hagan_rmse_bp": 300.0})
+    cells = study_cells(pd.DataFrame(rows))
+    comp = compare_allocations(cells).set_index("budget")
+    assert (comp.verdict == "no significant difference").all(), comp[["rmse_ratio", "p_holm"]]
+    assert comp.rmse_ratio.between(0.97, 1.03).all()
+    assert (comp.cpu_seconds_b == pd.Series(cpu)).all() and (comp.cpu_seconds_a == 0.8 * pd.Series(cpu)).all()
+    assert (comp.cpu_seconds_min < comp.cpu_seconds_matched).all()
+    assert (comp.cpu_seconds_matched < comp.cpu_seconds_max).all()
+    # paired by label alone (the old table), paths/4 looked 12 % worse at every budget
+    naive = np.log(cells.pivot_table(index=["hf_cpu_budget", "seed"], columns="allocation",
+                                     values="mse_bp2"))
+    assert (naive["paths/4"] - naive["surfaces"]).mean() == pytest.approx(math.log(1.25), abs=0.03)

@@ -14,7 +14,8 @@ target + floor^2: every seed counts, also one within the noise.
   seed's design: mean HF CPU-seconds spent, the geometric-mean RMSE over seeds with its
   t interval (sabr.analysis.statistics.compare.geometric_mean_interval).
 * :func:`compare_allocations`: every pair of allocations at the same CPU budget, paired
-  on seed (sabr.analysis.statistics.compare.paired_test), Holm over the whole family.
+  on seed (sabr.analysis.statistics.compare.paired_test) at equal actual spend (each cell
+  moved along its allocation's cost curve to a common spend), Holm over the whole family.
 * :func:`cost_for_target`: per (model, allocation), the CPU-seconds at which its
   power-law fit of log MSE on log CPU-seconds reaches a target, with a Fieller interval
   (sabr.analysis.statistics.efficiency.budget_for_target_fit); the target may be an estimate with
@@ -41,7 +42,7 @@ from ..statistics.efficiency import budget_for_target, budget_for_target_fit
 from ...budget_labels import adaptive_start, is_adaptive
 from ...model_types import MODEL_NAMES
 
-__all__ = ["POINT_DESIGN", "BELOW", "study_cells", "cost_curves", "compare_allocations",
+__all__ = ["POINT_DESIGN", "BELOW", "study_cells", "cost_curves", "cost_slopes", "compare_allocations",
            "cost_for_target", "cost_ratios", "answer", "allocation_tables",
            "allocation_markdown", "write_allocation_analysis", "adaptive_sentence"]
 
@@ -96,7 +97,8 @@ def _mean(g: pd.DataFrame, col: str) -> float:
 
 
 def cost_curves(cells: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
-    """Per (model, allocation, budget): n seeds, mean HF CPU-seconds, mean distinct
+    """Per (model, allocation, budget): n seeds, HF CPU-seconds spent (mean, least and most
+    of its cells: a budget is not spent exactly), mean distinct
     thetas, the labels' paths, geometric-mean RMSE with its seed t interval (bp), and the
     noise-corrected RMSE (corrected_rmse: sqrt(max(gmean MSE - floor^2, 0)), bp), the Hagan
     baseline's RMSE and the test labels' noise floor (bp)."""
@@ -105,6 +107,8 @@ def cost_curves(cells: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFram
         gm, lo, hi = geometric_mean_interval(g.mse_bp2.to_numpy(), confidence=confidence)
         rows.append({"model_type": m, "allocation": a, "budget": b, "n": len(g),
                      "hf_cpu_seconds": float(g.hf_cpu_seconds.mean()),
+                     "hf_cpu_seconds_min": float(g.hf_cpu_seconds.min()),
+                     "hf_cpu_seconds_max": float(g.hf_cpu_seconds.max()),
                      "n_hf_thetas": float(g.n_hf_thetas.mean()),
                      "hf_paths": float(g.hf_paths.mean()),
                      "rmse_bp": math.sqrt(gm), "rmse_bp_lo": math.sqrt(lo) if lo == lo else _NAN,
@@ -119,32 +123,68 @@ def cost_curves(cells: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFram
     return out.sort_values(["model_type", "allocation", "order"], ignore_index=True).drop(columns="order")
 
 
+def cost_slopes(cells: pd.DataFrame) -> dict:
+    """Per (model, allocation) of the CPU budgets: the slope of log MSE on log CPU-seconds
+    spent (least squares over its cells), the local exchange rate between spend and error
+    that :func:`compare_allocations` moves cells along; absent with fewer than two
+    distinct budgets."""
+    out = {}
+    c = cells[(cells.allocation != POINT_DESIGN) & (cells.mse_bp2 > 0) & (cells.hf_cpu_seconds > 0)]
+    for key, g in c.groupby(["model_type", "allocation"]):
+        if g.budget.nunique() >= 2:
+            x, y = np.log(g.hf_cpu_seconds.to_numpy(float)), np.log(g.mse_bp2.to_numpy(float))
+            out[key] = float(np.polyfit(x, y, 1)[0])
+    return out
+
+
 def compare_allocations(cells: pd.DataFrame, *, alpha: float = 0.05,
                         confidence: float = 0.95) -> pd.DataFrame:
-    """Every pair of allocations at the same CPU budget and model, paired on seed
-    (log MSE; ratio < 1: A has the lower error for the same CPU-seconds), Holm-adjusted
-    over the whole family (all models, budgets and pairs)."""
-    c = cells[cells.allocation != POINT_DESIGN]
+    """Every pair of allocations at the same CPU budget and model, paired on seed, at equal
+    actual spend (issue 38): whole surfaces or points do not divide a budget exactly, so a
+    cell spends less than its label says, and two allocations at one label spend different
+    amounts. Each cell's log MSE is moved along its allocation's cost curve
+    (:func:`cost_slopes`) to the spend X both are compared at, the geometric mean of every
+    spend of the pair at that budget: log MSE + slope (log X - log x_cell). An allocation
+    with one budget has no slope: its cells stay where they are, and the row says so.
+    Log MSE, ratio < 1: A has the lower error for the same CPU-seconds; Holm-adjusted over
+    the whole family (all models, budgets and pairs). Columns beside the test: the mean
+    actual spend of each side (cpu_seconds_a / _b), the least and most any of their cells
+    spent (cpu_seconds_min / _max) and the matched spend (cpu_seconds_matched)."""
+    c = cells[cells.allocation != POINT_DESIGN].copy()
+    slopes = cost_slopes(c)
     rows = []
     for (m, b), g in c.groupby(["model_type", "budget"], sort=False):
-        wide = g.pivot_table(index="seed", columns="allocation", values="mse_bp2")
         hashes = [g.pivot_table(index="seed", columns="allocation", values=k, aggfunc="first")
                   for k in SCORED_ON if k in g]
-        for a1, a2 in combinations(sorted(wide.columns), 2):
+        for a1, a2 in combinations(sorted(g.allocation.unique()), 2):
+            both = g[g.allocation.isin([a1, a2])]
+            spend = both.hf_cpu_seconds.to_numpy(float)
+            matched = float(np.exp(np.log(spend).mean()))
+            moved = both.assign(log_mse=np.log(both.mse_bp2) + both.allocation.map(
+                lambda a: slopes.get((m, a), 0.0)) * (math.log(matched) - np.log(both.hf_cpu_seconds)))
+            wide = moved.pivot_table(index="seed", columns="allocation", values="log_mse")
             pair = wide[[a1, a2]].dropna()
             # a pair is only a pair on the same data set and test labels
             other = [s for s in pair.index if any(h.at[s, a1] != h.at[s, a2] for h in hashes)]
             pair = pair.drop(index=other)
-            t = paired_test(np.log(pair[a1].to_numpy()), np.log(pair[a2].to_numpy()),
-                            confidence=confidence)
+            t = paired_test(pair[a1].to_numpy(), pair[a2].to_numpy(), confidence=confidence)
+            notes = [t["note"]]
             if other:
-                t["note"] = "; ".join(filter(None, [t["note"], (
-                    f"{len(other)} seed(s) scored on another data set or test set: not paired")]))
+                notes.append(f"{len(other)} seed(s) scored on another data set or test set: "
+                             "not paired")
+            unmatched = [a for a in (a1, a2) if (m, a) not in slopes]
+            if unmatched:
+                notes.append(f"{', '.join(unmatched)}: one CPU budget, no cost slope: compared "
+                             "at its actual spend")
             rows.append({"model_type": m, "budget": b, "allocation_a": a1, "allocation_b": a2,
                          "cpu_seconds_a": float(g[g.allocation == a1].hf_cpu_seconds.mean()),
                          "cpu_seconds_b": float(g[g.allocation == a2].hf_cpu_seconds.mean()),
+                         "cpu_seconds_min": float(spend.min()),
+                         "cpu_seconds_max": float(spend.max()),
+                         "cpu_seconds_matched": matched,
                          **{k: t[k] for k in ("n_pairs", "rmse_ratio", "rmse_ratio_lo",
-                                              "rmse_ratio_hi", "wins_a", "t", "p", "d_z", "note")}})
+                                              "rmse_ratio_hi", "wins_a", "t", "p", "d_z")},
+                         "note": "; ".join(filter(None, notes))})
     out = pd.DataFrame(rows)
     if out.empty:
         return out
@@ -413,11 +453,12 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
         lines.append("")
     c = tables["curves"]
     if not c.empty:
-        lines += ["| model | allocation | budget | seeds | CPU-s spent | thetas | paths | "
-                  "RMSE bp [seed CI] |", "|---|---|---|---|---|---|---|---|"]
+        lines += ["| model | allocation | budget | seeds | CPU-s spent, mean (least-most) | "
+                  "thetas | paths | RMSE bp [seed CI] |", "|---|---|---|---|---|---|---|---|"]
         for x in c.itertuples():
             lines.append(f"| {x.model_type} | {x.allocation} | {x.budget} | {x.n} | "
-                         f"{_f(x.hf_cpu_seconds, '.3g')} | {_f(x.n_hf_thetas, '.0f')} | "
+                         f"{_f(x.hf_cpu_seconds, '.3g')} ({_f(x.hf_cpu_seconds_min, '.3g')}-"
+                         f"{_f(x.hf_cpu_seconds_max, '.3g')}) | {_f(x.n_hf_thetas, '.0f')} | "
                          f"{_f(x.hf_paths, '.0f')} | {_f(x.rmse_bp)} [{_f(x.rmse_bp_lo)}, "
                          f"{_f(x.rmse_bp_hi)}] |")
         lines.append("")
@@ -428,8 +469,11 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
     comp = tables["comparisons"]
     if not comp.empty:
         sig = comp[comp.p_holm < alpha]
-        lines.append(f"Paired comparisons at equal CPU budget (Holm over {len(comp)}): "
-                     + ("; ".join(f"{x.model_type} @{x.budget}: {x.allocation_a} / "
+        lines.append(f"Paired comparisons at equal actual spend (each cell moved along its "
+                     f"allocation's cost curve to the pair's common spend; Holm over "
+                     f"{len(comp)}): "
+                     + ("; ".join(f"{x.model_type} @{x.budget} ({x.cpu_seconds_matched:.3g} "
+                                  f"CPU-s): {x.allocation_a} / "
                                   f"{x.allocation_b} RMSE ratio {x.rmse_ratio:.2f} "
                                   f"[{x.rmse_ratio_lo:.2f}, {x.rmse_ratio_hi:.2f}], Holm p "
                                   f"{x.p_holm:.3g}" for x in sig.itertuples())
