@@ -25,7 +25,9 @@ PROFILES: dict[str, dict] = {
         "name": "hf-budget-quick",
         "data_gen_config": {"n_parameter_sets": 60, "mc_paths": 20_000, "chunk_size": 10},
         "training_config": {"epochs": 40, "early_stopping_patience": 8, "tuning_epochs": 8,
-                            "batch_size": 64, "learning_rate": 1e-3},
+                            "batch_size": 64, "learning_rate": 1e-3,
+                            # b=50 is one step an epoch here: 40 epochs were 40 steps
+                            "min_steps": 300, "min_patience_steps": 60, "min_tuning_steps": 60},
         "model_config": {"cnn_filters": [16, 32], "mlp_hidden_dims": [64, 64]},
         # the tuning searches small networks only: the full space's widest choices (a
         # 64-128-256 CNN, batches of 32) made a quick run 1.7x slower for no quick answer

@@ -125,6 +125,13 @@ class TrainingConfig(StrictSection):
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     early_stopping_patience: int = Field(20, ge=1)
     tuning_epochs: int = Field(30, ge=1, le=100_000)
+    # Floors in optimizer steps (batches), so a small budget is not cut short (issue 38):
+    # at b=50 an epoch is one or two steps, and 200 epochs with a patience of 20 gave it
+    # 200-400 steps against b=1000's 1400-5000. The epoch cap and the patience rise to
+    # reach them (sabr.learning.training.step_floors); large budgets are unchanged.
+    min_steps: int = Field(2000, ge=0, le=10_000_000)
+    min_patience_steps: int = Field(200, ge=0, le=10_000_000)
+    min_tuning_steps: int = Field(300, ge=0, le=10_000_000)
     tf_intra_op_threads: int = Field(1, ge=0, le=256)
     tf_inter_op_threads: int = Field(1, ge=0, le=256)
 

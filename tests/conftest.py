@@ -39,7 +39,9 @@ TINY_EXPERIMENT = {
     "profile": "quick",
     "data_gen_config": {"n_parameter_sets": 12, "mc_paths": 2000, "chunk_size": 6,
                         "n_maturities": 4, "n_strikes": 7, "maturity_range": [0.5, 2.0]},
-    "training_config": {"epochs": 3, "tuning_epochs": 2, "early_stopping_patience": 2},
+    # no step floors (sabr.settings.TrainingConfig.min_steps): these runs test the plumbing
+    "training_config": {"epochs": 3, "tuning_epochs": 2, "early_stopping_patience": 2,
+                        "min_steps": 0, "min_patience_steps": 0, "min_tuning_steps": 0},
     "model_config": {"patch_size": [3, 3], "cnn_filters": [4], "mlp_hidden_dims": [8]},
     "hyperparameter_space": {"learning_rates": [0.001], "batch_sizes": [32], "dropout_rates": [0.1],
                              "cnn_filters": [[4]], "mlp_hidden_dims": [[8]]},

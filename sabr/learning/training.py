@@ -200,6 +200,21 @@ def batches(x: dict, y=None, batch_size: int = 4096, shuffle_seed: int | None = 
     return ds.batch(int(batch_size)).with_options(options)
 
 
+def step_floors(n_train: int, batch_size: int, epochs: int, patience: int, *,
+                min_steps: int = 0, min_patience_steps: int = 0) -> tuple[int, int, int]:
+    """The epoch cap and the early-stopping patience of a fit, raised so that it may take at
+    least ``min_steps`` optimizer steps and waits at least ``min_patience_steps`` steps for
+    an improvement (issue 38: at b=50 an epoch is one or two steps, so 200 epochs with a
+    patience of 20 stopped small budgets after a few dozen steps of plateau).
+
+    Returns:
+        (epochs, patience, steps per epoch), steps per epoch = ceil(n_train / batch_size).
+    """
+    spe = max(1, -(-int(n_train) // max(1, int(batch_size))))
+    return (max(int(epochs), -(-int(min_steps) // spe)),
+            max(int(patience), -(-int(min_patience_steps) // spe)), spe)
+
+
 def fit_model(model, data: CellData, hp: dict, *, epochs: int, patience: int,
               extra_callbacks=(), seed: int = 0, steps_per_execution: int | None = None,
               autotune: bool = False):
@@ -332,9 +347,12 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         cal["n_thetas"] = int(np.unique(dataset.unravel(cal["points"])[0]).size)
     budget = budget if isinstance(budget, str) else int(budget)
     seeds = [member_seed(int_seed, k) for k in range(n_members)]
+    epochs, patience, spe = step_floors(len(data.y["train"]), hp["batch_size"], tc.epochs,
+                                        tc.early_stopping_patience, min_steps=tc.min_steps,
+                                        min_patience_steps=tc.min_patience_steps)
     cell = {"model_type": model_type, "budget": budget, "seed": int(seed),
-            "cell_seed": int_seed, "hyperparameters": hp, "epochs": tc.epochs,
-            "early_stopping_patience": tc.early_stopping_patience,
+            "cell_seed": int_seed, "hyperparameters": hp, "epochs": epochs,
+            "early_stopping_patience": patience, "steps_per_epoch": spe,
             "patch_size": list(mc.patch_size), "dataset_hash": dataset.content_hash,
             "normaliser": data.normaliser.to_dict(), "tf_threads": threads}
     if n_members > 1:
@@ -375,8 +393,7 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
             model = keras.models.load_model(Path(warm_from) / "models" / f"{name}.keras",
                                             compile=False)
         t0 = time.perf_counter()
-        hist = fit_model(model, data, hp, epochs=tc.epochs, patience=tc.early_stopping_patience,
-                         seed=member)
+        hist = fit_model(model, data, hp, epochs=epochs, patience=patience, seed=member)
         train_seconds += time.perf_counter() - t0
         history = hist.history
         histories.append(history)
@@ -439,6 +456,7 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         "hf_cpu_seconds": data.allocation.hf_cpu_seconds, "hf_paths": data.allocation.n_paths,
         "train_hash": data.train_hash, "dataset_hash": dataset.content_hash,
         "train_seconds": train_seconds, "epochs_run": int(losses.size),
+        "steps_per_epoch": spe, "steps_run": int(losses.size) * spe,
         "best_epoch": int(np.nanargmin(val_losses)) + 1 if np.any(np.isfinite(val_losses)) else None,
         "best_val_loss": float(np.nanmin(val_losses)) if np.any(np.isfinite(val_losses)) else None,
         "n_params": n_params, "hyperparameters": hp,

@@ -39,7 +39,7 @@ from ..data.dataset import load_dataset
 from ..space import (RELEVANT_PARAMETERS, WIDTH_PARAMETERS, HyperparameterSpace, decode_widths,
                      encode_widths)
 from .training import (cell_seed, configure_tensorflow, fit_model, fresh_keras_state,
-                       prepare_cell_data)
+                       prepare_cell_data, step_floors)
 
 __all__ = ["HyperparameterSpace", "HyperparameterTuner", "TuningResult", "run_tuning",
            "JOURNAL_FILE", "RELEVANT_PARAMETERS", "encode_widths", "decode_widths", "TuningMethod",
@@ -201,9 +201,12 @@ class HyperparameterTuner:
         keras.utils.set_random_seed(self.cell_seed)
         model = build_model(self.model_type, self.config.models.patch_size, hp, seed=self.cell_seed)
         callbacks = [] if trial is None else [_pruning_callback(trial, scale)]
-        hist = fit_model(model, cell, hp, epochs=tc.tuning_epochs,
-                         patience=tc.early_stopping_patience, extra_callbacks=callbacks,
-                         seed=self.cell_seed)
+        epochs, patience, _ = step_floors(len(cell.y["train"]), hp["batch_size"],
+                                          tc.tuning_epochs, tc.early_stopping_patience,
+                                          min_steps=tc.min_tuning_steps,
+                                          min_patience_steps=tc.min_patience_steps)
+        hist = fit_model(model, cell, hp, epochs=epochs, patience=patience,
+                         extra_callbacks=callbacks, seed=self.cell_seed)
         loss = np.asarray(hist.history.get("loss", []), float)
         val = np.asarray(hist.history.get("val_loss", []), float)
         if loss.size == 0 or not np.all(np.isfinite(loss)) or not np.any(np.isfinite(val)):

@@ -16,7 +16,8 @@ from sabr.learning.training import cell_seed, member_seed, train_and_evaluate
 
 QUICK = ExperimentConfig.profile("quick")
 HP = default_hyperparameters(QUICK.models, QUICK.training_config)
-SHORT = QUICK.training_config.model_copy(update={"epochs": 4})
+SHORT = QUICK.training_config.model_copy(update={"epochs": 4, "min_steps": 0,
+                                                  "min_patience_steps": 0})
 MODELS = QUICK.models.model_copy(update={"patch_size": (3, 3)})
 
 

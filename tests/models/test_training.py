@@ -15,7 +15,8 @@ HP = default_hyperparameters(QUICK.models, QUICK.training_config)
 
 
 def _short(epochs=4):
-    return QUICK.training_config.model_copy(update={"epochs": epochs})
+    return QUICK.training_config.model_copy(update={"epochs": epochs, "min_steps": 0,
+                                                    "min_patience_steps": 0})
 
 
 def test_error_metrics_by_hand():
@@ -77,6 +78,36 @@ def test_cell_writes_its_files_and_is_deterministic(tiny_dataset, tmp_path):
     with np.load(tmp_path / "a" / "predictions.npz") as z:
         sigma = z["sigma"]
     np.testing.assert_allclose(tiny_dataset.lf.ravel()[data.points["test"]] + pred, sigma, rtol=1e-6)
+
+
+def test_step_floors_by_hand():
+    from sabr.learning.training import step_floors
+    # b=50: 40 training points in batches of 32 are 2 steps an epoch
+    assert step_floors(40, 32, 200, 20, min_steps=2000, min_patience_steps=200) == (1000, 100, 2)
+    # b=1000: 800 points are 25 steps an epoch, 200 epochs are 5000 steps: unchanged
+    assert step_floors(800, 32, 200, 20, min_steps=2000, min_patience_steps=200) == (200, 20, 25)
+    assert step_floors(40, 128, 200, 20) == (200, 20, 1)                # no floors
+    assert step_floors(41, 8, 1, 1, min_steps=13, min_patience_steps=7) == (3, 2, 6)
+
+
+def test_a_small_budget_gets_its_floor_of_optimizer_steps(tiny_dataset, tmp_path):
+    """Issue 38, item 1: the epoch cap and patience are floors in optimizer steps. A b=40
+    cell (32 training points, one batch of 64: one step an epoch) with a cap of 2 epochs
+    and a floor of 9 steps trains 9 epochs, and its patience waits 5 steps, not 1."""
+    tc = QUICK.training_config.model_copy(update={
+        "epochs": 2, "early_stopping_patience": 1, "min_steps": 9, "min_patience_steps": 5})
+    hp = {**HP, "batch_size": 64, "learning_rate": 1e-9}       # no improvement to stop on
+    m = train_and_evaluate(tiny_dataset, "residual_mlp", hp, 40, 0, tmp_path / "c",
+                           training_config=tc, model_config=QUICK.models)
+    cfg = json.loads((tmp_path / "c" / "config.json").read_text())
+    assert (cfg["epochs"], cfg["early_stopping_patience"], cfg["steps_per_epoch"]) == (9, 5, 1)
+    assert m["status"] == "ok" and m["steps_per_epoch"] == 1
+    assert m["steps_run"] == m["epochs_run"] >= 5 + 1          # waited 5 steps for a new best
+    free = QUICK.training_config.model_copy(update={
+        "epochs": 2, "early_stopping_patience": 1, "min_steps": 0, "min_patience_steps": 0})
+    m0 = train_and_evaluate(tiny_dataset, "residual_mlp", hp, 40, 0, tmp_path / "d",
+                            training_config=free, model_config=QUICK.models)
+    assert m0["epochs_run"] <= 2
 
 
 def test_tf_data_autotuning_is_off_and_changes_no_number(tiny_dataset):

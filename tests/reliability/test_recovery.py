@@ -26,7 +26,8 @@ pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 METRICS = ["rmse_bp", "mae_bp", "max_abs_bp", "hagan_rmse_bp", "epochs_run"]
 # long enough per cell that a kill lands while cells are training
-SLOW_TINY = {"training_config": {"epochs": 40, "tuning_epochs": 2, "early_stopping_patience": 40},
+SLOW_TINY = {"training_config": {"epochs": 40, "tuning_epochs": 2, "early_stopping_patience": 40,
+                                 "min_steps": 0, "min_patience_steps": 0, "min_tuning_steps": 0},
              "n_random_seeds": 3}
 
 

@@ -13,7 +13,8 @@ def tiny_config() -> ExperimentConfig:
     """The quick profile on the tiny grid, 2 tuning epochs (for the few tests that train)."""
     return ExperimentConfig.profile(
         "quick", hf_budgets=[40], data_gen_config=TINY_DATA,
-        training_config={"tuning_epochs": 2, "early_stopping_patience": 5},
+        training_config={"tuning_epochs": 2, "early_stopping_patience": 5, "min_steps": 0,
+                         "min_patience_steps": 0, "min_tuning_steps": 0},
         model_config={"patch_size": [3, 3]})
 
 

@@ -101,7 +101,8 @@ def test_every_stage_holds_the_modules_its_task_and_entry_import(tmp_path):
         else:
             import tasks.modeling
             from sabr.settings import ModelConfig, TrainingConfig
-            tc = TrainingConfig(epochs=1, tuning_epochs=1)
+            tc = TrainingConfig(epochs=1, tuning_epochs=1, min_steps=0, min_patience_steps=0,
+                                min_tuning_steps=0)
             mc = ModelConfig(patch_size=(3, 3), cnn_filters=(4,), mlp_hidden_dims=(8,))
             if stage == "train":
                 from sabr.learning.training import train_and_evaluate
