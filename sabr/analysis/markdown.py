@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .statistics.compare import FLOOR_WORDS
+from .statistics.compare import FAILURE_FACTOR, FLOOR_WORDS
 from .statistics.efficiency import RANGE_FACTOR
 from ..budget_labels import cell_name
 from .results import cell_budgets
@@ -62,7 +62,9 @@ def _md_headline(summary: pd.DataFrame) -> list[str]:
     if s.empty:
         return []
     lines = ["", "## Test RMSE per model and budget", "",
-             "RMSE: geometric mean over seeds (bp). Seed CI: t interval over seeds (training "
+             "RMSE: geometric mean over seeds (bp), every seed in it; median beside it. Failed: "
+             f"seeds whose RMSE is above {FAILURE_FACTOR:g}x the cell's median (training "
+             "failures, kept in every statistic). Seed CI: t interval over seeds (training "
              "randomness). Test CI: BCa bootstrap over test thetas, paired across models (test-set "
              "draw; approximate: simulated coverage 0.91-0.96 at nominal 0.95, the low end when a "
              "few thetas dominate). Combined CI: both draws at once, for the RMSE over the "
@@ -70,12 +72,17 @@ def _md_headline(summary: pd.DataFrame) -> list[str]:
              "combined_interval; the one to quote for the RMSE itself). Corrected: the "
              "geometric-mean MSE minus the MC noise floor^2. HF CPU-s: Monte Carlo CPU-seconds "
              "of the HF data a cell uses.", "",
-             "| model | budget | seeds | RMSE | seed 95 % CI | test-theta 95 % CI (approx.) "
-             "| combined 95 % CI | corrected RMSE | HF CPU-s | Hagan |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | budget | seeds | RMSE | median | failed | seed 95 % CI "
+             "| test-theta 95 % CI (approx.) | combined 95 % CI | corrected RMSE | HF CPU-s "
+             "| Hagan |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in s.itertuples():
         cost = _fmt(getattr(r, "hf_cpu_seconds_mean", None), ".3g")
+        failed = pd.to_numeric(pd.Series([getattr(r, "n_training_failures", None)]),
+                               errors="coerce").iloc[0]
         lines.append(f"| {r.model_type} | {r.budget} | {r.n} | {_fmt(r.rmse_bp_gmean)} | "
+                     f"{_fmt(getattr(r, 'rmse_bp_median', None))} | "
+                     f"{'' if not np.isfinite(failed) else f'{int(failed)} of {r.n}'} | "
                      f"{_fmt_ci(r.rmse_bp_lo, r.rmse_bp_hi)} | "
                      f"{_fmt_ci(getattr(r, 'rmse_bp_test_lo', None), getattr(r, 'rmse_bp_test_hi', None))} | "
                      f"{_fmt_ci(getattr(r, 'rmse_bp_all_lo', None), getattr(r, 'rmse_bp_all_hi', None))} | "

@@ -308,6 +308,22 @@ def simulate_nightly(reps: int, rng, n_seeds: int, rates: _Rates, sd: float) -> 
                    setting, n_seeds), math.nan, r.loc[cells[0], "regression"])
 
 
+def simulate_failure_mixture(reps: int, rng, n_seeds: int, tally: _Tally, p_fail: float,
+                             shift: float = 2.0) -> None:
+    """Seeds that fail to train (issue 38, item 1): a cell's seeds have log MSE N(8, 0.3^2),
+    and with probability p_fail a seed fails, its log MSE raised by ``shift`` (2: RMSE 2.7x,
+    as the seed-scale run's failed mda_cnn seeds). The per-cell interval (t over seeds,
+    failures kept) names the expected log MSE over seeds, failures included:
+    8 + p_fail x shift."""
+    truth = 8.0 + p_fail * shift
+    setting = f"failure mixture: {p_fail:.0%} of seeds +{shift:g} log MSE"
+    for _ in range(reps):
+        y = rng.normal(8.0, 0.3, n_seeds) + shift * (rng.random(n_seeds) < p_fail)
+        _, lo, hi = geometric_mean_interval(np.exp(y))
+        tally.add(("per-cell geometric mean", setting, n_seeds), math.log(lo), math.log(hi),
+                  truth)
+
+
 def simulate_calibration(reps: int, rng, rates: _Rates, sd_theta: float) -> None:
     """An ensemble's spread scale fitted on k calibration thetas (sabr.learning.calibration.
     fit_spread_scale), then its 90 % intervals scored on 150 fresh test thetas. Per theta t
@@ -355,6 +371,9 @@ def main(argv=None) -> pd.DataFrame:
             simulate_exponent_family(args.reps, rng, n_seeds, rates, sd_u=sd_u)
     for sd_theta in (0.3, 0.6):
         simulate_calibration(max(args.reps // 2, 1), rng, rates, sd_theta)
+    for n_seeds in (5, 20):
+        for p_fail in (0.05, 0.1):
+            simulate_failure_mixture(args.reps, rng, n_seeds, tally, p_fail)
     for n_seeds in (5, 10):
         simulate_best_model(args.reps, rng, n_seeds, rates)
         for sd in (0.3, 0.5):

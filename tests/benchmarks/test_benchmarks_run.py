@@ -63,7 +63,9 @@ def test_coverage_prints_every_interval(capsys):
         assert f"| {name} |" in out, name
         assert ((table.interval == name) & table.coverage.between(0, 1)).any()
     assert {"no budget effects", "budget effects sd 0.2"} <= set(table.setting)
-    assert set(table.seeds) == {3, 5}
+    assert {"failure mixture: 5% of seeds +2 log MSE",
+            "failure mixture: 10% of seeds +2 log MSE"} <= set(table.setting)
+    assert set(table.seeds) == {3, 5, 20}
     assert "| rate | setting | seeds | reps | nominal | measured |" in out
     assert "| exponent differences: any false 'significant', Holm p | 4 models, equal exponents " \
            "| 3 | 6 | 0.050 |" in out

@@ -207,3 +207,19 @@ def test_cell_summary_means_cost_and_noise_corrected_mse():
     inside = df.assign(mse_bp2=[3.0, math.exp(4.2), math.exp(4.1)])
     r = cell_summary(inside).set_index(["model_type", "budget"]).loc[("A", 100)]
     assert r.mse_corrected_bp2 == pytest.approx(math.exp((math.log(3.0) + 8.3) / 3) - 4.0)
+
+
+def test_failed_seeds_are_counted_and_kept_beside_the_median():
+    """Issue 38, item 1: a seed more than FAILURE_FACTOR x the cell's median RMSE is a
+    training failure: counted, its cell's median shown, and kept in the geometric mean."""
+    from sabr.analysis.statistics.compare import FAILURE_FACTOR, training_failures
+    rmse = [168.0, 200.0, 244.0, 250.0, 322.0, 650.0, 624.0]
+    assert FAILURE_FACTOR == 2.0 and training_failures(rmse) == 2
+    assert training_failures([100.0, 150.0, 199.0]) == 0 and training_failures([100.0, 500.0]) == 0
+    df = frame_from_logs({("A", 100): [2 * math.log(r) for r in rmse]})
+    r = cell_summary(df).set_index(["model_type", "budget"]).loc[("A", 100)]
+    assert r.n_training_failures == 2 and r.rmse_bp_median == pytest.approx(250.0)
+    assert r.rmse_bp_gmean == pytest.approx(math.exp(np.log(rmse).mean()))   # failures kept
+    from sabr.analysis.markdown import _md_headline
+    md = "\n".join(_md_headline(cell_summary(df)))
+    assert f"| A | 100 | 7 | {r.rmse_bp_gmean:.1f} | 250.0 | 2 of 7 |" in md

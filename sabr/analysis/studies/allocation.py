@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..statistics.compare import (SCORED_ON, corrected_mse, corrected_rmse,
-                                  geometric_mean_interval, holm, paired_test)
+                                  geometric_mean_interval, holm, paired_test, training_failures)
 from ..statistics.efficiency import budget_for_target, budget_for_target_fit
 from ...budget_labels import adaptive_start, is_adaptive
 from ...model_types import MODEL_NAMES
@@ -113,6 +113,8 @@ def cost_curves(cells: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFram
                      "hf_paths": float(g.hf_paths.mean()),
                      "rmse_bp": math.sqrt(gm), "rmse_bp_lo": math.sqrt(lo) if lo == lo else _NAN,
                      "rmse_bp_hi": math.sqrt(hi) if hi == hi else _NAN,
+                     "rmse_bp_median": float(np.sqrt(g.mse_bp2).median()),
+                     "n_training_failures": training_failures(np.sqrt(g.mse_bp2)),
                      "rmse_corrected_bp": corrected_rmse(g.mse_bp2, g.noise_floor_bp),
                      "hagan_rmse_bp": _mean(g, "hagan_rmse_bp"),
                      "noise_floor_bp": _mean(g, "noise_floor_bp"),
@@ -454,13 +456,15 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
     c = tables["curves"]
     if not c.empty:
         lines += ["| model | allocation | budget | seeds | CPU-s spent, mean (least-most) | "
-                  "thetas | paths | RMSE bp [seed CI] |", "|---|---|---|---|---|---|---|---|"]
+                  "thetas | paths | RMSE bp [seed CI] | median | failed |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for x in c.itertuples():
             lines.append(f"| {x.model_type} | {x.allocation} | {x.budget} | {x.n} | "
                          f"{_f(x.hf_cpu_seconds, '.3g')} ({_f(x.hf_cpu_seconds_min, '.3g')}-"
                          f"{_f(x.hf_cpu_seconds_max, '.3g')}) | {_f(x.n_hf_thetas, '.0f')} | "
                          f"{_f(x.hf_paths, '.0f')} | {_f(x.rmse_bp)} [{_f(x.rmse_bp_lo)}, "
-                         f"{_f(x.rmse_bp_hi)}] |")
+                         f"{_f(x.rmse_bp_hi)}] | {_f(x.rmse_bp_median)} | "
+                         f"{x.n_training_failures} of {x.n} |")
         lines.append("")
     if not tables.get("adaptive", pd.DataFrame()).empty:
         lines += ["Adaptive against what it starts from (the same interval; the target is "
