@@ -76,23 +76,6 @@ def run_experiment(cfg: ExperimentConfig, output_dir: str, run_name: str = "run"
     cell_json = CellSettings.of(cfg).model_dump_json(by_alias=True)
     recycle = {"recycle_mib": cfg.worker_recycle_mib}
 
-    # A data set that is absent, corrupt, edited or of another configuration is built again.
-    problem, chunks, on_disk = generation_plan(cfg.data_gen_config, data_dir)
-    if problem not in (None, "absent"):
-        log.warning("data set not usable (%s): building it again", problem)
-    chunk_futs = [generate_chunk.with_options(refresh_cache=rebuild).submit(
-        data_json, first, last, data_dir) for first, last, rebuild in chunks]
-    dataset = assemble_dataset.with_options(refresh_cache=problem is not None).submit(
-        data_json, chunk_futs, data_dir)
-    if on_disk is not None:
-        # The disk and the cache agree: a cached assembly must describe the data set on disk
-        # (the same content and the same measured timings), or it is assembled again.
-        if {k: dataset.result().get(k) for k in on_disk} != on_disk:
-            log.warning("the cached data set record differs from %s: assembling it again",
-                        data_dir)
-            dataset = assemble_dataset.with_options(refresh_cache=True).submit(
-                data_json, chunk_futs, data_dir)
-
     # The plan: every cell, tuning and round, each cell's folder from the output folder's
     # ledger (a folder depends on the cell alone, sabr.cells), names and priorities.
     ledger = CellLedger(out)
@@ -104,55 +87,89 @@ def run_experiment(cfg: ExperimentConfig, output_dir: str, run_name: str = "run"
         log.info("%d cells whose folder does not hold their result are computed again", redo)
     stale = {p.cell for p in stale}
 
-    tuned = {}
-    for t in plan.tunings:
-        with dask.annotate(priority=t.priority):
-            tuned[(t.budget, t.model_type)] = tune_cell.with_options(
-                task_run_name=t.run_name).submit(
-                tuning_json, dataset, t.model_type, t.budget, data_dir, str(out / t.folder),
-                **recycle)
-    train_futs, acquire_futs = {}, {}
-    for p in plan.all_cells():
-        c = p.cell
-        extra = {}
-        if p.acquisition is not None:           # an adaptive round: buy, then train
-            a = p.acquisition
-            before = p.previous and (p.previous.budget, c.model_type, c.seed)
-            with dask.annotate(priority=p.priority):
-                acquire_futs[p.id] = acquire_round.with_options(task_run_name=a.run_name).submit(
-                    cell_json, dataset, c.model_type, a.label, c.seed, a.round,
-                    acquire_futs.get(before), train_futs.get(before), data_dir,
-                    str(out / a.folder))
-            extra = {"acquired": acquire_futs[p.id], "score_pool": p.score_pool,
-                     "warm_from": p.warm_from and str(out / ledger.folder(p.warm_from))}
-        # A cell trains with its tuning's result: the best trial's hyperparameters, or the
-        # defaults when every trial failed (status "failed"). A tuning task that fails after
-        # its retries leaves its cells NotReady, reported failed with that reason. Prefect's
-        # allow_failure is not used: on the DaskTaskRunner the value arrived as a one-element
-        # tuple, so every cell trained with the defaults, and a failed upstream still blocked
-        # (prefect-dask issue 43; tests/flow/test_flow.py checks the hyperparameters).
-        with dask.annotate(priority=p.priority):
-            train_futs[p.id] = train_cell.with_options(
-                task_run_name=p.run_name, refresh_cache=c in stale).submit(
-                cell_json, dataset, c.model_type, c.budget, c.seed,
-                tuned[p.tuning], data_dir, str(out / p.folder), c.members, **extra, **recycle)
-    log.info("submitted %d chunks, %d tunings, %d trainings%s", len(chunk_futs), len(tuned),
-             len(train_futs), f", {len(acquire_futs)} acquisitions "
-             f"({len(plan.round_labels)} rounds)" if acquire_futs else "")
-
+    # A data set that is absent, corrupt, edited or of another configuration is built again.
+    problem, chunks, on_disk = generation_plan(cfg.data_gen_config, data_dir)
+    if problem not in (None, "absent"):
+        log.warning("data set not usable (%s): building it again", problem)
+    chunk_futs = [generate_chunk.with_options(refresh_cache=rebuild).submit(
+        data_json, first, last, data_dir) for first, last, rebuild in chunks]
+    dataset = assemble_dataset.with_options(refresh_cache=problem is not None).submit(
+        data_json, chunk_futs, data_dir)
     kind_of = {id(f): ("data", (first, last)) for f, (first, last, _) in zip(chunk_futs, chunks)}
-    kind_of.update({id(f): ("tuning", cell) for cell, f in tuned.items()})
-    kind_of.update({id(f): ("cell", cell) for cell, f in train_futs.items()})
-    kind_of.update({id(f): ("acquire", cell) for cell, f in acquire_futs.items()})
-    with RunProgress(len(chunk_futs), len(tuned), len(train_futs), log,
-                     n_acquisitions=len(acquire_futs), rounds=list(plan.round_labels),
-                     rounds_per_seed=plan.rounds_per_seed) as progress:
-        for fut in as_completed([*chunk_futs, *tuned.values(), *train_futs.values(),
-                                 *acquire_futs.values()]):
+    stack = ExitStack()         # the progress (log lines, artifact, bar) until the last task
+    try:
+        cells = plan.all_cells()
+        progress = stack.enter_context(RunProgress(
+            len(chunk_futs), len({(t.budget, t.model_type) for t in plan.tunings}), len(cells), log,
+            n_acquisitions=sum(p.acquisition is not None for p in cells),
+            rounds=list(plan.round_labels), rounds_per_seed=plan.rounds_per_seed))
+        reported = set()
+
+        def report(fut) -> None:
             fut.wait()                  # first: the state is final after it, not lagging
             result = fut.result() if fut.state.is_completed() else None
             progress.done(*kind_of[id(fut)], fut.state.name,
                           result if isinstance(result, dict) else None)
+            reported.add(id(fut))
+
+        if on_disk is not None:
+            # The disk and the cache agree: a cached assembly must describe the data set on disk
+            # (the same content and the same measured timings), or it is assembled again. The
+            # check waits for the data set, so its chunks are reported as they finish: after a
+            # change to the code the data depends on, they are built again, for minutes.
+            for fut in as_completed(chunk_futs):
+                report(fut)
+            if {k: dataset.result().get(k) for k in on_disk} != on_disk:
+                log.warning("the cached data set record differs from %s: assembling it again",
+                            data_dir)
+                dataset = assemble_dataset.with_options(refresh_cache=True).submit(
+                    data_json, chunk_futs, data_dir)
+
+        tuned = {}
+        for t in plan.tunings:
+            with dask.annotate(priority=t.priority):
+                tuned[(t.budget, t.model_type)] = tune_cell.with_options(
+                    task_run_name=t.run_name).submit(
+                    tuning_json, dataset, t.model_type, t.budget, data_dir, str(out / t.folder),
+                    **recycle)
+        train_futs, acquire_futs = {}, {}
+        for p in plan.all_cells():
+            c = p.cell
+            extra = {}
+            if p.acquisition is not None:           # an adaptive round: buy, then train
+                a = p.acquisition
+                before = p.previous and (p.previous.budget, c.model_type, c.seed)
+                with dask.annotate(priority=p.priority):
+                    acquire_futs[p.id] = acquire_round.with_options(
+                        task_run_name=a.run_name).submit(
+                        cell_json, dataset, c.model_type, a.label, c.seed, a.round,
+                        acquire_futs.get(before), train_futs.get(before), data_dir,
+                        str(out / a.folder))
+                extra = {"acquired": acquire_futs[p.id], "score_pool": p.score_pool,
+                         "warm_from": p.warm_from and str(out / ledger.folder(p.warm_from))}
+            # A cell trains with its tuning's result: the best trial's hyperparameters, or the
+            # defaults when every trial failed (status "failed"). A tuning task that fails after
+            # its retries leaves its cells NotReady, reported failed with that reason. Prefect's
+            # allow_failure is not used: on the DaskTaskRunner the value arrived as a one-element
+            # tuple, so every cell trained with the defaults, and a failed upstream still blocked
+            # (prefect-dask issue 43; tests/flow/test_flow.py checks the hyperparameters).
+            with dask.annotate(priority=p.priority):
+                train_futs[p.id] = train_cell.with_options(
+                    task_run_name=p.run_name, refresh_cache=c in stale).submit(
+                    cell_json, dataset, c.model_type, c.budget, c.seed,
+                    tuned[p.tuning], data_dir, str(out / p.folder), c.members, **extra, **recycle)
+        log.info("submitted %d chunks, %d tunings, %d trainings%s", len(chunk_futs), len(tuned),
+                 len(train_futs), f", {len(acquire_futs)} acquisitions "
+                 f"({len(plan.round_labels)} rounds)" if acquire_futs else "")
+
+        kind_of.update({id(f): ("tuning", cell) for cell, f in tuned.items()})
+        kind_of.update({id(f): ("cell", cell) for cell, f in train_futs.items()})
+        kind_of.update({id(f): ("acquire", cell) for cell, f in acquire_futs.items()})
+        for fut in as_completed([f for f in (*chunk_futs, *tuned.values(), *train_futs.values(),
+                                             *acquire_futs.values()) if id(f) not in reported]):
+            report(fut)
+    finally:
+        stack.close()
     wait(list(train_futs.values()))
 
     failures = []
