@@ -367,7 +367,7 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
         arrays = arrays | {_PREFIX_CPU: np.concatenate([c[_PREFIX_CPU] for c in chunks])[order]}
     meta["cost_hash"] = cost_hash(cat["hf_cpu_seconds"], arrays.get(_PREFIX_CPU))
     meta["noise_floor_bp"] = meta["noise_floor_se_bp"]
-    if "hf_prefix" in arrays:                        # Dataset.label_noise_sq, on the test set
+    if "hf_prefix" in arrays and len(arrays["prefix_paths"]):   # Dataset.label_noise_sq
         p = float(arrays["prefix_paths"][-1])
         noise = (cat["hf"][test] - arrays["hf_prefix"][test, -1]) ** 2 / (mc.n_paths / p - 1.0)
         meta["noise_floor_bp"] = float(np.sqrt(np.nanmean(noise)) * 1e4)

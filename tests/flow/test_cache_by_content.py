@@ -79,18 +79,16 @@ def test_edits_recompute_only_what_they_change(make_tiny_config, tmp_path, prefe
                          "train": (1, 0)}, retrained
     assert _content_hash(out) == data_hash
 
-    # the output folder moved, then copied: its cache goes with it (no key holds a path)
+    # the output folder moved: its cache goes with it (no key holds a path)
     moved = tmp_path / "elsewhere" / "out"
     shutil.move(out, moved)
     assert _run(src, config, moved, home) == everything_cached
+    # copied, and the code the data set is built with edited: its chunks are built again
+    # beside the data set on disk, which the run checks them against before it submits
+    # the rest; it reports each chunk as it finishes meanwhile (on the seed-scale data set
+    # that wait is 12 minutes, and it was silent), and the same data come out
     copied = tmp_path / "copy"
     shutil.copytree(moved, copied)
-    assert _run(src, config, copied, home) == everything_cached
-
-    # the code the data set is built with: its chunks are built again beside the data set
-    # on disk, which the run checks them against before it submits the rest; it reports
-    # each chunk as it finishes meanwhile (on the seed-scale data set that wait is 12
-    # minutes, and it was silent), and the same data come out
     _edit(src / "sabr" / "numerics" / "montecarlo.py", "from __future__ import annotations",
           "from __future__ import annotations\n_EDITED = True")
     lines = []
