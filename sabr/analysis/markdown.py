@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .statistics.compare import FAILURE_FACTOR, FLOOR_WORDS
+from .statistics.compare import FAILURE_FACTOR, FLOOR_WORDS, corrected_rmse
 from .statistics.efficiency import RANGE_FACTOR
 from ..budget_labels import cell_name
 from .results import cell_budgets
@@ -52,8 +52,8 @@ def _corrected_rmse(r) -> float:
     v = getattr(r, "rmse_corrected_bp", math.nan)
     if np.isfinite(v):
         return v
-    gm, floor = getattr(r, "mse_bp2_gmean", math.nan), getattr(r, "noise_floor_bp", math.nan)
-    return math.sqrt(max(gm - floor ** 2, 0.0)) if np.isfinite(gm) and np.isfinite(floor) else math.nan
+    return corrected_rmse([getattr(r, "mse_bp2_gmean", math.nan)],
+                          [getattr(r, "noise_floor_bp", math.nan)])
 
 
 def _md_headline(summary: pd.DataFrame) -> list[str]:

@@ -40,6 +40,7 @@ __all__ = [
     "DatasetError",
     "dataset_problem",
     "Dataset",
+    "label_noise_sq",
     "MCSettings",
     "GridSpec",
     "sample_thetas",
@@ -185,7 +186,8 @@ class Dataset:
 
     def label_noise_sq(self) -> np.ndarray | None:
         """(N, M, K) each HF label's squared error, estimated from its run's own replicate
-        (decimals^2); None for a data set without prefixes or its path count.
+        (decimals^2; :func:`label_noise_sq`); None for a data set without prefixes or its
+        path count.
 
         A run's estimate from its first p paths is an independent estimate with p paths of
         its own (sabr.numerics.montecarlo.prefix_paths), and the full estimate pools it with
@@ -197,11 +199,9 @@ class Dataset:
         few paths to show it (near beta = 1: Andersen and Piterbarg 2007, "Moment
         explosions in stochastic volatility models", Finance Stoch. 11)."""
         n = self.meta.get("mc", {}).get("n_paths") if isinstance(self.meta, dict) else None
-        if self.hf_prefix is None or self.prefix_paths is None or not len(self.prefix_paths) \
-                or not n:
+        if self.hf_prefix is None or self.prefix_paths is None or not n:
             return None
-        p = float(self.prefix_paths[-1])
-        return (self.hf - self.hf_prefix[:, -1]) ** 2 / (float(n) / p - 1.0)
+        return label_noise_sq(self.hf, self.hf_prefix, self.prefix_paths, n)
 
     def regions(self, points: np.ndarray) -> np.ndarray:
         """'ITM' / 'ATM' / 'OTM' per point (cut-offs in sabr.numerics.grid), shape (n,)."""
@@ -366,14 +366,28 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
         meta["prefix_paths"] = arrays["prefix_paths"].tolist()
         arrays = arrays | {_PREFIX_CPU: np.concatenate([c[_PREFIX_CPU] for c in chunks])[order]}
     meta["cost_hash"] = cost_hash(cat["hf_cpu_seconds"], arrays.get(_PREFIX_CPU))
-    meta["noise_floor_bp"] = meta["noise_floor_se_bp"]
-    if "hf_prefix" in arrays and len(arrays["prefix_paths"]):   # Dataset.label_noise_sq
-        p = float(arrays["prefix_paths"][-1])
-        noise = (cat["hf"][test] - arrays["hf_prefix"][test, -1]) ** 2 / (mc.n_paths / p - 1.0)
-        meta["noise_floor_bp"] = float(np.sqrt(np.nanmean(noise)) * 1e4)
+    noise = label_noise_sq(cat["hf"][test], arrays["hf_prefix"][test], arrays["prefix_paths"],
+                           mc.n_paths) if "hf_prefix" in arrays else None
+    meta["noise_floor_bp"] = (float(np.sqrt(np.nanmean(noise)) * 1e4) if noise is not None
+                              else meta["noise_floor_se_bp"])
     atomic_save_npz(out_dir / DATA_FILE, arrays)
     atomic_write_json(out_dir / META_FILE, meta)    # written last: its presence marks completion
     return out_dir
+
+
+def label_noise_sq(hf: np.ndarray, hf_prefix: np.ndarray, prefix_paths, n_paths: int
+                   ) -> np.ndarray | None:
+    """Each HF label's squared error from its run's largest prefix p (``Dataset.
+    label_noise_sq``): (hf - hf_p)^2 / (n/p - 1), shape of ``hf``; None without prefixes.
+
+    Args:
+        hf: (N, M, K) full estimates; hf_prefix: (N, L, M, K) the prefixes' estimates;
+        prefix_paths: (L,) their ascending path counts; n_paths: the full run's paths.
+    """
+    if not len(prefix_paths):
+        return None
+    p = float(prefix_paths[-1])
+    return (hf - hf_prefix[:, -1]) ** 2 / (float(n_paths) / p - 1.0)
 
 
 def cost_hash(hf_cpu_seconds, hf_cpu_seconds_prefix=None) -> str:
