@@ -8,8 +8,9 @@ or, with ``cluster.kind: slurm``, that Slurm answers and would take the worker j
 (flows/slurm.py),
 that ``--skip-experiments`` has finished cells to aggregate, that the output folder can
 be written and that no other run holds it. Every failure is a ConfigError whose message
-is one line naming the field and what is allowed. Imports no Prefect, so the command
-line rejects bad input in about a second.
+is one line naming the field and what is allowed (every bad field of a config file in one
+error naming the file, a line each). Imports no Prefect, so the command line rejects bad
+input in about a second.
 """
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sabr.config import ExperimentConfig, config_from_dict, resolve_config
-from sabr.errors import ConfigError
+from sabr.errors import ConfigError, unknown_key
 from sabr.lock import check_free
-from sabr.options import OVERRIDES
+from sabr.options import OVERRIDES, RUN_OPTIONS
 
 from flows.runner import check_reachable, validate_dask_address
 from flows.slurm import check_slurm
@@ -53,8 +54,9 @@ def preflight(profile: str | None = None, config_path: str | None = None, *,
     """
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
-        raise ConfigError(f"{unknown[0]} is not a parameter of a run: allowed "
-                          f"{', '.join(OVERRIDES)}")
+        flags = {o.flag: o.name for o in RUN_OPTIONS}
+        raise ConfigError(*[unknown_key(k, k, OVERRIDES, flags=flags, what="run parameter")
+                            for k in unknown])
     if config is None:
         cfg = resolve_config(profile, config_path, **overrides)
     else:

@@ -3,9 +3,11 @@
 The YAML has the seed's sections ``data_gen_config``, ``training_config`` and
 ``model_config`` (their schemas: sabr.settings) plus the experiment grid at the top level
 (``hf_budgets``, ``model_types``, ...), on top of a named profile (sabr.profiles). Every
-model forbids unknown keys, so a misspelt key fails loudly. Errors are
-:class:`ConfigError` (a ``ValueError``) with a single line naming the field, the value and
-what is allowed. What a validated configuration runs is derived in sabr.plan.
+model forbids unknown keys, so a misspelt key fails loudly and says what it probably meant
+(the closest key, the field a flag of that name sets). Errors are :class:`ConfigError` (a
+``ValueError``): a line per bad field naming it, the value and what is allowed, every bad
+field of a file in one error that names the file. What a validated configuration runs is
+derived in sabr.plan.
 """
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ from .budget_labels import (ADAPTIVE_STARTS, ALLOCATION_NAMES, MIN_PREFIX_PATHS,
                             POINT_BUDGETS, allocation_name, cpu_budget_label, is_adaptive,
                             parse_allocation, parse_cpu_budget)
 from .cluster import ClusterConfig
-from .errors import ConfigError
+from .errors import ConfigError, unknown_key
 from .model_types import MODEL_NAMES
+from .options import RUN_OPTIONS
 from .profiles import PROFILES
 from .settings import (TUNING_METHODS, DataGenConfig, ModelConfig, ModelName,
                        ParameterBoxConfig, TrainingConfig, TuningMethod, WithSections,
@@ -247,26 +250,65 @@ _PYDANTIC_WORDING = (
 )
 
 
-def _known_keys(path: list[str]) -> list[str]:
-    """Field names (YAML spelling) of the model that holds ``path``'s last key."""
-    model: type[BaseModel] = ExperimentConfig
+def _section_model(field) -> type[BaseModel] | None:
+    """The model of a section field, also where it is optional (``slurm: SlurmConfig | None``)."""
+    models = [a for a in (field.annotation, *get_args(field.annotation))
+              if isinstance(a, type) and issubclass(a, BaseModel)]
+    return models[0] if models else None
+
+
+def _model_at(path: list[str]) -> type[BaseModel] | None:
+    """The model that holds ``path``'s last key (None: not a section)."""
+    model: type[BaseModel] | None = ExperimentConfig
     for key in path[:-1]:
         field = next((f for n, f in model.model_fields.items() if key in (n, f.alias)), None)
-        # a section's model, also where it is optional (``slurm: SlurmConfig | None``)
-        models = [a for a in (field.annotation, *get_args(field.annotation))
-                  if isinstance(a, type) and issubclass(a, BaseModel)] if field else []
-        if not models:
-            return []
-        model = models[0]
-    return sorted(f.alias or n for n, f in model.model_fields.items())
+        model = _section_model(field) if field else None
+        if model is None:
+            return None
+    return model
 
 
-def _describe(err: ValidationError) -> str:
-    """One line from pydantic's first error: field path, value, what is allowed."""
-    e = err.errors(include_url=False)[0]
+def _known_keys(path: list[str]) -> list[str]:
+    """Field names (YAML spelling) of the model that holds ``path``'s last key."""
+    model = _model_at(path)
+    return sorted(f.alias or n for n, f in model.model_fields.items()) if model else []
+
+
+def _field_paths(model: type[BaseModel], prefix: str = "") -> dict[str, str]:
+    """Every field of ``model`` and of its sections: name -> dotted path (the first of a
+    name, shallowest first)."""
+    found: dict[str, str] = {}
+    sections = []
+    for n, f in model.model_fields.items():
+        name = f.alias or n
+        found.setdefault(name, prefix + name)
+        if section := _section_model(f):
+            sections.append((section, f"{prefix}{name}."))
+    for section, below in sections:
+        for name, path in _field_paths(section, below).items():
+            found.setdefault(name, path)
+    return found
+
+
+def _unknown_key(path: list[str]) -> str:
+    """The line for an unknown key at ``path``: what it probably meant (sabr.errors.unknown_key)
+    among the keys beside it, the command line's flags at the top and the other sections'
+    fields."""
+    parent = ".".join(path[:-1])
+    elsewhere = {name: p if "." in p else f"{p} (a top-level key)"
+                 for name, p in _field_paths(ExperimentConfig).items()
+                 if p.rpartition(".")[0] != parent}
+    flags = {o.flag: o.name for o in RUN_OPTIONS} if len(path) == 1 else None
+    return unknown_key(".".join(path), path[-1], _known_keys(path), flags=flags,
+                       elsewhere=elsewhere)
+
+
+def _describe(e: dict) -> list[str]:
+    """The lines of one of pydantic's errors: field path, value, what is allowed (several
+    where a section words its own errors, sabr.space)."""
     inner = e.get("ctx", {}).get("error")
     if isinstance(inner, ConfigError):      # a nested model that words its own errors
-        return str(inner)
+        return list(inner.problems)
     path = [str(p) for p in e["loc"] if not isinstance(p, int)]
     loc = ".".join(path) or "config"
     msg = e["msg"].removeprefix("Value error, ")
@@ -275,22 +317,28 @@ def _describe(err: ValidationError) -> str:
             msg = pattern.sub(repl, msg)
             break
     if e["type"] == "extra_forbidden":
-        return f"{loc}: unknown key (misspelt?); allowed keys: {', '.join(_known_keys(path))}"
+        return [_unknown_key(path)]
     if e["type"] == "missing":
-        return f"{loc}: required field missing"
+        return [f"{loc}: required field missing"]
     if msg.startswith(("hf_budgets:", "model_config.", "allocations:", "cost_model_types:",
                        "ensemble_size:", "hf_cpu_budgets:", "plugins:")):
-        return msg
+        return [msg]
     value = e.get("input")
     shown = repr(value) if not isinstance(value, dict) else "{...}"
-    return f"{loc}={shown} is invalid: {msg}"
+    return [f"{loc}={shown} is invalid: {msg}"]
 
 
-def _validate(data: dict) -> ExperimentConfig:
+def _validate(data: dict, source: str | None = None, overridden: dict | None = None
+              ) -> ExperimentConfig:
+    """``data`` validated; ConfigError with every problem pydantic found, naming ``source``
+    (the config file) unless each problem is in a top-level field ``overridden`` sets."""
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_describe(err)) from None
+        errors = err.errors(include_url=False)
+        tops = {str(e["loc"][0]) if e["loc"] else "" for e in errors}
+        named = source if source and not tops <= set(overridden or {}) else None
+        raise ConfigError(*[line for e in errors for line in _describe(e)], source=named) from None
 
 
 _ALLOWED_FILE = "allowed a readable YAML file of experiment settings"
@@ -328,15 +376,18 @@ def load_config(path: str | Path, *, profile: str | None = None, **overrides: An
     if not isinstance(data, dict):
         raise ConfigError(f"config={str(path)!r} is invalid: allowed a YAML mapping of sections, "
                           f"got {type(data).__name__}")
+    source = str(path)
     name = data.pop("profile", "full")
     if name not in PROFILES:
-        raise ConfigError(f"profile={name!r} is invalid: allowed one of {sorted(PROFILES)}")
+        raise ConfigError(f"profile={name!r} is invalid: allowed one of {sorted(PROFILES)}",
+                          source=source)
     if profile is not None and profile != name:
         raise ConfigError(f"profile={profile!r} is not applied: config={str(path)!r} is built on "
                           f"profile {name!r} and outranks it; allowed profile={name!r} or no "
                           f"profile with this file (edit the file's 'profile:' key to change it)")
-    base = PROFILES[name]
-    return _applied(_validate(_merge(_merge(base, data), overrides)), {**data, **_given(overrides)})
+    given = _given(overrides)
+    cfg = _validate(_merge(_merge(PROFILES[name], data), overrides), source, given)
+    return _applied(cfg, {**data, **given}, source, given)
 
 
 def config_from_dict(data: dict) -> ExperimentConfig:
@@ -353,15 +404,18 @@ def _given(overrides: dict) -> dict:
     return {k: v for k, v in overrides.items() if v is not None}
 
 
-def _applied(cfg: ExperimentConfig, given: dict) -> ExperimentConfig:
+def _applied(cfg: ExperimentConfig, given: dict, source: str | None = None,
+             overridden: dict | None = None) -> ExperimentConfig:
     """``cfg``, unless ``given`` (the keys a file or a caller set, beyond the profile) holds a
-    field this run would not apply: ConfigError then. ``parallel_jobs`` sizes the local
-    cluster only; on Slurm the workers are ``cluster.slurm.adapt``'s jobs."""
+    field this run would not apply: ConfigError then, naming ``source`` (the config file)
+    unless the field is one ``overridden`` sets. ``parallel_jobs`` sizes the local cluster
+    only; on Slurm the workers are ``cluster.slurm.adapt``'s jobs."""
     if cfg.cluster.kind != "local" and given.get("parallel_jobs") is not None:
         raise ConfigError(f"parallel_jobs={given['parallel_jobs']!r} is not applied with "
                           f"cluster.kind={cfg.cluster.kind!r} (the workers are Slurm jobs of "
                           f"cluster.slurm.cores each, between cluster.slurm.adapt.min_jobs and "
-                          f"max_jobs); allowed unset")
+                          f"max_jobs); allowed unset",
+                          source=None if "parallel_jobs" in (overridden or {}) else source)
     return cfg
 
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from .errors import ConfigError
+from .errors import ConfigError, unknown_key
 from .model_types import registry_view
 
 __all__ = ["HyperparameterSpace", "RELEVANT_PARAMETERS", "WIDTH_PARAMETERS", "encode_widths",
@@ -39,15 +39,18 @@ def decode_widths(text: str) -> list[int]:
     return [int(w) for w in str(text).split("-")]
 
 
-def _describe(err: ValidationError) -> str:
-    """One line from pydantic's first error, in sabr.config's style."""
-    e = err.errors(include_url=False)[0]
-    loc = ".".join(["hyperparameter_space"] + [str(p) for p in e["loc"] if not isinstance(p, int)])
-    if e["type"] == "extra_forbidden":
-        return (f"{loc}: unknown key (misspelt?); allowed keys: "
-                f"{', '.join(sorted(HyperparameterSpace.model_fields))}")
-    msg = e["msg"].removeprefix("Value error, ")
-    return f"{loc}={e.get('input')!r} is invalid: {msg}"
+def _describe(err: ValidationError) -> list[str]:
+    """A line for each of pydantic's errors, in sabr.config's style."""
+    lines = []
+    for e in err.errors(include_url=False):
+        path = [str(p) for p in e["loc"] if not isinstance(p, int)]
+        loc = ".".join(["hyperparameter_space", *path])
+        if e["type"] == "extra_forbidden":
+            lines.append(unknown_key(loc, path[-1], HyperparameterSpace.model_fields))
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            lines.append(f"{loc}={e.get('input')!r} is invalid: {msg}")
+    return lines
 
 
 def _choices(ok: Callable[[Any], bool], what: str):
@@ -80,7 +83,7 @@ class HyperparameterSpace(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as err:
-            raise ConfigError(_describe(err)) from None
+            raise ConfigError(*_describe(err)) from None
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "HyperparameterSpace":
@@ -95,7 +98,8 @@ class HyperparameterSpace(BaseModel):
         """Load from a YAML file: its ``section`` mapping if present, else the whole mapping.
 
         A file whose ``profile:`` names a profile with its own space (``quick``) starts from
-        that space, as the experiment read from the same file does (sabr.config)."""
+        that space, as the experiment read from the same file does (sabr.config). A bad
+        field's ConfigError names the file, every bad field in one error."""
         from .profiles import PROFILES
         try:
             data = yaml.safe_load(Path(path).read_text())
@@ -106,7 +110,10 @@ class HyperparameterSpace(BaseModel):
             data = data[section]
             if isinstance(data, dict):
                 data = {**base, **data}
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ConfigError as err:
+            raise ConfigError(*err.problems, source=str(path)) from None
 
     def choices(self, model_type: str) -> dict[str, list]:
         """Optuna categorical choices (scalars; width lists encoded) of the model's parameters."""

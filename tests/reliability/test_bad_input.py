@@ -1,4 +1,6 @@
-"""Bad input to ``hf-budget run``: one line naming the field and what is allowed, exit 2, nothing written.
+"""Bad input to ``hf-budget run``: one line naming the field and what is allowed (after the
+config file's path where the file's value is bad; a line each for several), exit 2,
+nothing written.
 
 Each case is a fresh ``hf-budget`` process (as a user would meet it), with its own
 PREFECT_HOME and no PREFECT_API_URL. "Nothing written" is checked two ways: the
@@ -22,12 +24,17 @@ HOME = "prefect-home"
 BOX = "data_gen_config:\n  parameter_box:\n"
 
 
-def case(id, args=(), yaml=None, field="", env=None, setup=None, out="out", max_s=None, shows=()):
+def case(id, args=(), yaml=None, field="", env=None, setup=None, out="out", max_s=None, shows=(),
+         in_file=None):
     """One bad input: CLI ``args`` (``{tmp}`` substituted), optional YAML body written
     to ``bad.yaml``, the ``field`` the message must name, extra ``env``, a ``setup(tmp)`` that
-    prepares the folder, the ``--output-dir`` (None: not passed), an optional time limit and
-    further text the message must show."""
-    return pytest.param(list(args), yaml, field, env or {}, setup, out, max_s, shows, id=id)
+    prepares the folder, the ``--output-dir`` (None: not passed), an optional time limit,
+    further text the message must show and whether it names bad.yaml before the field
+    (None: where a YAML body is given and the field is not the file itself)."""
+    if in_file is None:
+        in_file = yaml is not None and field != "config"
+    return pytest.param(list(args), yaml, field, env or {}, setup, out, max_s, shows, in_file,
+                        id=id)
 
 
 def _afile(tmp: Path) -> None:
@@ -52,7 +59,7 @@ CASES = [
     case("zero-parallel-jobs", ["--parallel-jobs", "0"], field="parallel_jobs"),
     # --- a parameter the config file would outrank is refused, never silently ignored
     case("profile-outranked-by-config", ["--profile", "quick"], yaml="profile: full\nn_random_seeds: 2\n",
-         field="profile", shows=["is not applied", "'full'"]),
+         field="profile", shows=["is not applied", "'full'"], in_file=False),
     # --- YAML fields
     case("rho-outside-(-1,1)", yaml=BOX + "    rho: [-1.2, 0.5]\n",
          field="data_gen_config.parameter_box.rho", shows=["[-1.2, 0.5]", "-0.99"]),
@@ -71,9 +78,14 @@ CASES = [
     case("learning-rate-not-a-number", yaml="training_config:\n  learning_rate: fast\n",
          field="training_config.learning_rate"),
     case("misspelt-nested-key", yaml="training_config:\n  epocs: 5\n",
-         field="training_config.epocs", shows=["allowed keys:", "epochs", "learning_rate"]),
+         field="training_config.epocs",
+         shows=["did you mean epochs? allowed keys:", "learning_rate"]),
     case("misspelt-top-level-key", yaml="model_type: [mda_cnn]\n", field="model_type",
-         shows=["allowed keys:", "model_types"]),
+         shows=["did you mean model_types? allowed keys:"]),
+    case("flag-name-as-key", yaml="random_seeds: 3\n", field="random_seeds",
+         shows=["did you mean n_random_seeds (the config name of --random-seeds)?"]),
+    case("flag-value-with-a-config-file", ["--random-seeds", "0"], yaml="n_random_seeds: 2\n",
+         field="n_random_seeds=0", in_file=False),
     case("unknown-profile-in-yaml", yaml="profile: huge\n", field="profile"),
     # --- the allocation study (CPU-second budgets)
     case("cpu-budget-not-a-number", ["--hf-cpu-budgets", "5x"], field="hf_cpu_budgets",
@@ -143,9 +155,21 @@ def _snapshot(root: Path) -> dict[str, tuple]:
     return snap
 
 
-@pytest.mark.parametrize("args, yaml_text, field, extra_env, setup, out, max_s, shows", CASES)
+def _hf_budget(argv: list[str], tmp_path: Path, extra_env: dict | None = None):
+    """``hf-budget *argv`` in ``tmp_path``, with a PREFECT_HOME there and no server or
+    scheduler address; its CompletedProcess."""
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / HOME), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.pop("PREFECT_API_URL", None)
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    env.update(extra_env or {})
+    return subprocess.run([str(BIN), *argv], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("args, yaml_text, field, extra_env, setup, out, max_s, shows, in_file",
+                         CASES)
 def test_bad_input_is_one_line_exit_2_nothing_written(args, yaml_text, field, extra_env, setup,
-                                                      out, max_s, shows, tmp_path):
+                                                      out, max_s, shows, in_file, tmp_path):
     argv = ["run", *[a.format(tmp=tmp_path) for a in args]]
     if yaml_text is not None:
         (tmp_path / "bad.yaml").write_text(yaml_text)
@@ -159,13 +183,8 @@ def test_bad_input_is_one_line_exit_2_nothing_written(args, yaml_text, field, ex
     existed = out_dir is not None and out_dir.exists()
     before = _snapshot(tmp_path)
 
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / HOME), PREFECT_SERVER_ANALYTICS_ENABLED="false")
-    env.pop("PREFECT_API_URL", None)
-    env.pop("DASK_SCHEDULER_ADDRESS", None)
-    env.update(extra_env)
     t0 = time.monotonic()
-    r = subprocess.run([str(BIN), *argv], capture_output=True, text=True, env=env, cwd=tmp_path,
-                       timeout=120)
+    r = _hf_budget(argv, tmp_path, extra_env)
     seconds = time.monotonic() - t0
 
     shown = f"argv={argv}\nstdout:\n{r.stdout[-2000:]}\nstderr:\n{r.stderr[-3000:]}"
@@ -175,10 +194,33 @@ def test_bad_input_is_one_line_exit_2_nothing_written(args, yaml_text, field, ex
     assert len(lines) == 1, shown
     line = lines[0]
     print(line)
-    assert line.startswith(f"hf-budget: error: {field}"), shown     # the field comes first
+    where = f"{tmp_path / 'bad.yaml'}: " if in_file else ""
+    assert line.startswith(f"hf-budget: error: {where}{field}"), shown  # (the file,) the field
     assert "allowed" in line and all(text in line for text in shows), shown
     if max_s is not None:
         assert seconds < max_s, f"took {seconds:.1f} s (limit {max_s} s)\n{shown}"
     if out_dir is not None and not existed:
         assert not out_dir.exists(), shown
+    assert _snapshot(tmp_path) == before, shown
+
+
+def test_every_bad_field_of_a_config_file_in_one_error_exit_2_nothing_written(tmp_path):
+    """A file with several bad fields: its path, then a line for each, in one error."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profile: quick\nrandom_seeds: 3\nn_random_seeds: 0\n"
+                   "training_config:\n  learning_rate: -1\n")
+    before = _snapshot(tmp_path)
+    r = _hf_budget(["run", "--config", str(bad), "--output-dir", str(tmp_path / "out")], tmp_path)
+    shown = f"stdout:\n{r.stdout[-2000:]}\nstderr:\n{r.stderr[-3000:]}"
+    assert r.returncode == 2, shown
+    assert "Traceback" not in r.stderr + r.stdout and not r.stdout.strip(), shown
+    assert r.stderr.splitlines() == [
+        f"hf-budget: error: {bad}: 3 errors:",
+        "  training_config.learning_rate=-1 is invalid: allowed > 0",
+        "  n_random_seeds=0 is invalid: allowed >= 1",
+        r.stderr.splitlines()[-1]], shown
+    assert r.stderr.splitlines()[-1].startswith(
+        "  random_seeds: unknown key; did you mean n_random_seeds (the config name of "
+        "--random-seeds)? allowed keys: "), shown
+    assert not (tmp_path / "out").exists(), shown
     assert _snapshot(tmp_path) == before, shown

@@ -1,4 +1,5 @@
 """HyperparameterSpace: the seed's defaults, per-model choices, one-line errors, YAML."""
+import re
 import subprocess
 import sys
 
@@ -61,6 +62,17 @@ def test_unknown_key_lists_the_allowed_ones():
         HyperparameterSpace.from_dict({"learning_rate": [1e-3]})
 
 
+def test_every_bad_field_is_reported_in_one_error():
+    with pytest.raises(ConfigError) as err:
+        HyperparameterSpace.from_dict({"batch_sizes": [0], "learning_rate": [1e-3]})
+    assert str(err.value).splitlines() == [
+        "2 errors:",
+        "  hyperparameter_space.batch_sizes=[0] is invalid: allowed a non-empty list of "
+        "distinct sizes in [1, 65536]",
+        "  hyperparameter_space.learning_rate: unknown key; did you mean learning_rates? "
+        "allowed keys: batch_sizes, cnn_filters, dropout_rates, learning_rates, mlp_hidden_dims"]
+
+
 def test_from_yaml_section_or_whole_file(tmp_path):
     section = tmp_path / "experiment.yaml"
     section.write_text("profile: quick\nhyperparameter_space:\n  learning_rates: [0.001, 0.01]\n"
@@ -78,7 +90,8 @@ def test_from_yaml_section_or_whole_file(tmp_path):
     assert HyperparameterSpace.from_yaml(whole).batch_sizes == (8,)
     bad = tmp_path / "bad.yaml"
     bad.write_text("hyperparameter_space:\n  dropout_rate: [0.1]\n")
-    with pytest.raises(ConfigError, match="^hyperparameter_space.dropout_rate: unknown key"):
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(bad))}: hyperparameter_space.dropout_rate: "
+                                          "unknown key; did you mean dropout_rates"):
         HyperparameterSpace.from_yaml(bad)
     with pytest.raises(ConfigError, match="no_such.yaml"):
         HyperparameterSpace.from_yaml(tmp_path / "no_such.yaml")

@@ -2,6 +2,7 @@
 naming the field, nothing unapplied accepted, and the Slurm job script of the workers."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -72,8 +73,8 @@ def test_bad_cluster_fields_give_one_line(cluster, message):
 def test_parallel_jobs_is_refused_on_slurm_from_a_file_or_an_override(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("profile: quick\nparallel_jobs: 4\ncluster:\n  kind: slurm\n")
-    with pytest.raises(ConfigError, match=r"^parallel_jobs=4 is not applied with "
-                                          r"cluster.kind='slurm' .*; allowed unset$"):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(p))}: parallel_jobs=4 is not applied "
+                                          r"with cluster.kind='slurm' .*; allowed unset$"):
         load_config(p)
     p.write_text("profile: quick\ncluster:\n  kind: slurm\n")
     with pytest.raises(ConfigError, match=r"^parallel_jobs=3 is not applied"):

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from sabr.config import ConfigError, ExperimentConfig, load_config
@@ -58,7 +60,8 @@ def test_seed_style_yaml(tmp_path):
     (dict(model_config={"patch_size": [41, 9]}), "model_config.patch_size: [41, 9] is larger"),
     (dict(model_config={"cnn_filters": []}), "model_config.cnn_filters=[] is invalid"),
     (dict(training_config={"learning_rate": 0}), "training_config.learning_rate=0 is invalid: allowed > 0"),
-    (dict(training_config={"epochz": 3}), "training_config.epochz: unknown key (misspelt?); allowed keys: batch_size"),
+    (dict(training_config={"epochz": 3}), "training_config.epochz: unknown key; did you mean epochs?"),
+    (dict(training_config={"xyzzy": 3}), "training_config.xyzzy: unknown key (misspelt?); allowed keys: batch_size"),
     (dict(hf_budgetz=[50]), "hf_budgetz: unknown key"),
 ])
 def test_bad_values_give_one_line_naming_field_and_range(overrides, start):
@@ -105,11 +108,91 @@ def test_hyperparameter_space_section(tmp_path):
     p.write_text("hyperparameter_space:\n  learning_rates: [0.001]\n")
     assert load_config(p).hyperparameter_space.batch_sizes == (32, 64, 128)   # seed default
     p.write_text("hyperparameter_space:\n  lerning_rates: [0.001]\n")
-    with pytest.raises(ConfigError, match=r"^hyperparameter_space\.lerning_rates: unknown key"):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(p))}: hyperparameter_space\.lerning_rates: "
+                                          r"unknown key; did you mean learning_rates\?"):
         load_config(p)
     p.write_text("hyperparameter_space:\n  dropout_rates: [0.5, 1.5]\n")
-    with pytest.raises(ConfigError, match=r"^hyperparameter_space\.dropout_rates=\[0\.5, 1\.5\] is invalid"):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(p))}: hyperparameter_space\.dropout_rates="
+                                          r"\[0\.5, 1\.5\] is invalid"):
         load_config(p)
+
+
+def _error(path, text: str) -> ConfigError:
+    """The ConfigError of loading a YAML file of ``text`` at ``path``."""
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    return err.value
+
+
+@pytest.mark.parametrize("text, key, meant", [
+    # a flag's name (any spelling) is the field the flag sets
+    ("random_seeds: 3\n", "random_seeds", "n_random_seeds (the config name of --random-seeds)"),
+    ("random-seeds: 3\n", "random-seeds", "n_random_seeds (the config name of --random-seeds)"),
+    ("hyperparameter_trials: 3\n", "hyperparameter_trials",
+     "n_hyperparameter_trials (the config name of --hyperparameter-trials)"),
+    # else the closest key beside it, in the sections too
+    ("n_random_seed: 3\n", "n_random_seed", "n_random_seeds"),
+    ("training_config:\n  epocs: 5\n", "training_config.epocs", "epochs"),
+    ("data_gen_config:\n  parameter_box:\n    nuu: [0.1, 0.2]\n",
+     "data_gen_config.parameter_box.nuu", "nu"),
+    ("hyperparameter_space:\n  learning_rate: [0.001]\n", "hyperparameter_space.learning_rate",
+     "learning_rates"),
+    ("cluster:\n  kind: slurm\n  slurm:\n    core: 2\n", "cluster.slurm.core", "cores"),
+    # and a field of that name in another section
+    ("epochs: 5\n", "epochs", "training_config.epochs"),
+    ("model_config:\n  batch_size: 8\n", "model_config.batch_size",
+     "patch_size or training_config.batch_size"),
+    ("training_config:\n  n_random_seeds: 2\n", "training_config.n_random_seeds",
+     "n_random_seeds (a top-level key)"),
+])
+def test_a_misspelt_key_says_what_it_probably_meant(tmp_path, text, key, meant):
+    p = tmp_path / "c.yaml"
+    msg = str(_error(p, "profile: quick\n" + text))
+    assert msg.startswith(f"{p}: {key}: unknown key; did you mean {meant}? allowed keys: "), msg
+    assert "\n" not in msg
+
+
+def test_a_key_like_none_lists_the_allowed_ones(tmp_path):
+    p = tmp_path / "c.yaml"
+    assert str(_error(p, "training_config:\n  xyzzy: 5\n")) == (
+        f"{p}: training_config.xyzzy: unknown key (misspelt?); allowed keys: batch_size, "
+        "early_stopping_patience, epochs, learning_rate, min_patience_steps, min_steps, "
+        "min_tuning_steps, tf_inter_op_threads, tf_intra_op_threads, tuning_epochs, "
+        "validation_fraction")
+
+
+def test_every_bad_field_of_a_file_is_in_one_error_naming_the_file(tmp_path):
+    p = tmp_path / "two.yaml"
+    p.write_text("profile: quick\nn_random_seeds: 0\ntraining_config:\n  learning_rate: -1\n")
+    expected = (f"{p}: 2 errors:\n"
+                "  training_config.learning_rate=-1 is invalid: allowed > 0\n"
+                "  n_random_seeds=0 is invalid: allowed >= 1")
+    for load in (load_config, ExperimentConfig.from_yaml):
+        with pytest.raises(ConfigError) as err:
+            load(p)
+        assert str(err.value) == expected
+        assert err.value.source == str(p) and len(err.value.problems) == 2
+    # the search space words its own errors: every one of them is in the file's error too
+    p.write_text("random_seeds: 3\nhyperparameter_space:\n  batch_sizes: [0]\n"
+                 "  dropout_rate: [0.1]\n")
+    lines = str(_error(p, p.read_text())).splitlines()
+    assert lines[0] == f"{p}: 3 errors:", lines
+    assert [line.split(":")[0].split("=")[0].strip() for line in lines[1:]] == [
+        "hyperparameter_space.batch_sizes", "hyperparameter_space.dropout_rate", "random_seeds"]
+
+
+def test_a_file_is_named_only_where_its_own_keys_are_bad(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("profile: quick\nn_random_seeds: 2\n")
+    with pytest.raises(ConfigError) as err:          # the caller's value, not the file's
+        load_config(p, n_random_seeds=0)
+    assert str(err.value) == "n_random_seeds=0 is invalid: allowed >= 1"
+    with pytest.raises(ConfigError) as err:          # no file: one line, as before
+        ExperimentConfig.profile("quick", random_seeds=3)
+    assert str(err.value).startswith("random_seeds: unknown key; did you mean n_random_seeds "
+                                     "(the config name of --random-seeds)?")
+    assert str(_error(p, "profile: huge\n")).startswith(f"{p}: profile='huge' is invalid")
 
 
 def test_a_profile_the_config_file_would_outrank_is_refused_not_ignored(tmp_path):

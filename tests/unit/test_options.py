@@ -65,3 +65,18 @@ def test_a_whole_configuration_is_used_as_given_and_refuses_what_it_would_not_ap
         preflight(config={**as_dict, "n_random_seeds": 0})
     with pytest.raises(ConfigError, match=r"^config=list is invalid: allowed a mapping"):
         preflight(config=[1])
+
+
+def test_an_unknown_run_parameter_says_which_one_it_probably_meant(tmp_path):
+    """preflight (the flow's and the Python API's checks) names every unknown parameter, and
+    a flag's spelling suggests the parameter the flag sets."""
+    from flows.preflight import preflight
+    with pytest.raises(ConfigError) as err:
+        preflight("quick", output_dir=str(tmp_path / "out"), random_seeds=3, hf_budget=[50])
+    lines = str(err.value).splitlines()
+    assert lines[0] == "2 errors:"
+    assert lines[1].startswith("  hf_budget: unknown run parameter; did you mean hf_budgets? "
+                               "allowed run parameters: allocations, ensemble_size, hf_budgets")
+    assert lines[2].startswith("  random_seeds: unknown run parameter; did you mean n_random_seeds "
+                               "(the config name of --random-seeds)?")
+    assert not (tmp_path / "out").exists()
