@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from figure_checks import legend_gaps, legend_texts
 from sabr.analysis.studies.calibration import (TABLE_COLUMNS, calibration_markdown, calibration_table,
-                                       plot_reliability, write_calibration)
+                                       plot_reliability, reliability_figure, write_calibration)
 from sabr.analysis.statistics.compare import FLOOR_WORDS
 from sabr.learning.calibration import CALIBRATION_COLUMNS, RELIABILITY_LEVELS, reliability_key
 
@@ -100,6 +101,7 @@ def test_no_ensemble_cells_give_empty_outputs(frame, tmp_path):
         assert calibration_markdown(t) == ""
         assert write_calibration(df, tmp_path) == {}
         assert plot_reliability(df, tmp_path / "r.png") is None
+        assert reliability_figure(df) is None
     assert list(tmp_path.iterdir()) == []
 
 
@@ -157,3 +159,20 @@ def test_write_calibration_writes_the_table_and_a_png(frame, tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
     # the table read back from the CSV gives the same report
     assert calibration_markdown(back) == calibration_markdown(calibration_table(frame))
+
+
+def test_reliability_figure_names_every_line(frame):
+    """Every line of the diagram (diagonal, target bar, one per model) is in the legend with
+    what it is: the budget in HF points and the number of cells averaged."""
+    import matplotlib.pyplot as plt
+    fig = reliability_figure(frame)
+    try:
+        assert legend_gaps(fig) == []
+        shown = legend_texts(fig)
+        assert "calibrated (observed = nominal)" in shown and "target at 90 %: 85-95 %" in shown
+        assert {"mda_cnn at 1000 HF points (3 cells)",
+                "direct_mlp at 1000 HF points (3 cells)"} <= shown, shown
+        ax = fig.axes[0]
+        assert "nominal coverage" in ax.get_xlabel() and "observed coverage" in ax.get_ylabel()
+    finally:
+        plt.close(fig)

@@ -35,7 +35,8 @@ from ...learning.calibration import RELIABILITY_LEVELS, reliability_key  # noqa:
 from ..statistics.compare import FLOOR_WORDS, geometric_mean_interval  # noqa: E402
 
 __all__ = ["TARGET_COVERAGE_90", "TABLE_COLUMNS", "ensemble_cells", "mean_interval",
-           "calibration_table", "plot_reliability", "calibration_markdown", "write_calibration"]
+           "calibration_table", "reliability_figure", "plot_reliability", "calibration_markdown",
+           "write_calibration"]
 
 TARGET_COVERAGE_90 = (0.85, 0.95)
 """The range of observed coverage that counts as calibrated for the nominal 90 % intervals."""
@@ -148,20 +149,20 @@ def _reliability_cells(cells: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         points = [b for b in g.budget if isinstance(b, int)]
         if points:
             top = max(points)
-            out.append((f"{m} @ {top}", g[g.budget.map(lambda b, t=top: b == t)]))
+            out.append((f"{m} at {top} HF points", g[g.budget.map(lambda b, t=top: b == t)]))
         else:
             out.append((f"{m} (all cells)", g))
     return out
 
 
-def plot_reliability(df: pd.DataFrame, path) -> Path | None:
+def reliability_figure(df: pd.DataFrame):
     """Reliability diagram (Kuleshov, Fenner & Ermon 2018): observed against nominal coverage
     of the central Gaussian intervals at RELIABILITY_LEVELS, one line per model, the diagonal
     (calibrated) dashed.
 
     Each model's line is the mean over its ensemble cells (seeds) at its largest point budget;
     a model with only labelled (CPU-budget) cells is averaged over all of them. The legend
-    says which. Returns the PNG's path, or None when there are no ensemble cells.
+    says which. Returns the matplotlib Figure, or None when there are no ensemble cells.
     """
     cells = ensemble_cells(df)
     if cells.empty:
@@ -169,17 +170,25 @@ def plot_reliability(df: pd.DataFrame, path) -> Path | None:
     levels = np.array(RELIABILITY_LEVELS)
     keys = [reliability_key(p) for p in RELIABILITY_LEVELS]
     fig, ax = plt.subplots(figsize=(5.5, 5), layout="constrained")
-    ax.plot([0, 1], [0, 1], "k--", lw=1, label="calibrated")
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="calibrated (observed = nominal)")
     ax.vlines(0.9, *TARGET_COVERAGE_90, color="grey", lw=6, alpha=0.4,
               label=f"target at 90 %: {100 * TARGET_COVERAGE_90[0]:.0f}-"
                     f"{100 * TARGET_COVERAGE_90[1]:.0f} %")
     for label, g in _reliability_cells(cells):
         obs = np.array([_mean(g, k) for k in keys])
         ax.plot(levels, obs, "o-", ms=4, label=f"{label} ({len(g)} cells)")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="nominal coverage of the interval",
-           ylabel="observed coverage of MC test labels",
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="nominal coverage of the interval (fraction)",
+           ylabel="observed coverage of MC test labels (fraction)",
            title="Ensemble reliability (label s.e. added)")
     ax.legend(fontsize=7, loc="upper left")
+    return fig
+
+
+def plot_reliability(df: pd.DataFrame, path) -> Path | None:
+    """reliability_figure as a PNG at ``path``; None (nothing written) without ensemble cells."""
+    fig = reliability_figure(df)
+    if fig is None:
+        return None
     path = Path(path)
     try:
         with atomic_path(path) as tmp:
