@@ -13,7 +13,9 @@
 is set: no setup) in a child process of its own process group, which this process
 supervises: Ctrl-C or SIGTERM stops the run within seconds, workers included, exit
 130 / 143 with one line (flows/stopping.py). Bad input prints one line naming the
-field and what is allowed and exits 2, before anything is computed or written.
+field and what is allowed (a misspelt key: what it probably meant; a config file: its
+path first, then every bad field, a line each) and exits 2, before anything is computed
+or written.
 """
 from __future__ import annotations
 
@@ -109,7 +111,9 @@ def _run(params: dict, plan) -> int:
     """Run (or only analyse) the planned experiment; 0 when every cell finished."""
     if plan.skip_experiments:            # analysis needs no orchestration
         from flows.analysis import aggregate_existing
-        aggregate_existing(plan.output_dir)
+        report = aggregate_existing(plan.output_dir)
+        if report.get("report_html"):
+            print(f"hf-budget: report: {report['report_html']} (tables in {plan.output_dir})")
         return 0
     import flows.runner
     from flows.experiment import ExperimentFailed, hf_budget
@@ -120,10 +124,13 @@ def _run(params: dict, plan) -> int:
     except ExperimentFailed as err:
         print(f"hf-budget: {err}", file=sys.stderr)
         return 1
-    print(f"hf-budget: {summary['n_ok']} of {summary['n_cells']} cells finished; "
-          f"tables: {', '.join(summary['files'].values())}")
-    if summary.get("answer"):
-        print(f"hf-budget: {summary['answer']}")
+    # the last lines: the count, the answer, the report (the files are in summary["files"])
+    print(f"hf-budget: {summary['n_ok']} of {summary['n_cells']} cells finished")
+    answer = summary.get("headline") or ([summary["answer"]] if summary.get("answer") else [])
+    for line in answer:
+        print(f"hf-budget: {line}")
+    if summary.get("report_html"):
+        print(f"hf-budget: report: {summary['report_html']} (tables in {plan.output_dir})")
     return 0
 
 

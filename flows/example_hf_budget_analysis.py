@@ -7,6 +7,13 @@ configuration into a new temporary folder; with ``--config`` the file's grid),
 prints one row per cell, the ranking per budget and a paired comparison, then
 tunes one model on the run's data set with a custom objective. Run it again on
 the same folder and every task is ``Cached``.
+
+The terminal shows what the example runs, its results and where the files are, and the
+run's warnings and errors (a cell that did not finish); at a terminal, also the run's
+progress bar (one line with an ETA). Prefect's, Dask's and TensorFlow's start-up lines and
+the run's INFO log (its progress lines) are not shown (flows/quiet.py); the Prefect UI has
+the run's full log, and ``PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL=INFO`` brings its progress
+lines to the terminal.
 """
 from __future__ import annotations
 
@@ -14,10 +21,15 @@ import argparse
 import math
 import tempfile
 
-from flows.hf_budget import HyperparameterSpace, create_experiment_orchestrator
-from sabr.config import ExperimentConfig
-from sabr.results import create_results_aggregator
-from sabr.tuning import HyperparameterTuner
+from flows.quiet import quiet_output
+
+quiet_output()      # before Prefect, Dask and TensorFlow are imported (flows/quiet.py)
+
+from flows.hf_budget import HyperparameterSpace, create_experiment_orchestrator  # noqa: E402
+from sabr.config import ExperimentConfig  # noqa: E402
+from sabr.plan import planned_cells, planned_cost_cells  # noqa: E402
+from sabr.results import create_results_aggregator  # noqa: E402
+from sabr.tuning import HyperparameterTuner  # noqa: E402
 
 SMALL = {   # the quick profile, shrunk: 20 surfaces on a 5 x 9 grid, a few epochs
     "data_gen_config": {"n_parameter_sets": 20, "mc_paths": 4000, "chunk_size": 10,
@@ -49,6 +61,12 @@ def main(argv: list[str] | None = None) -> None:
                     hyperparameter_space=SMALL_SPACE, n_hyperparameter_trials=2, n_random_seeds=2)
     orchestrator = create_experiment_orchestrator(base_config=config, output_dir=output_dir,
                                                   n_parallel_jobs=2, random_seed=42)
+    cfg = orchestrator.analysis_config(**grid)
+    n_cells = len(planned_cells(cfg)) + len(planned_cost_cells(cfg))
+    print(f"hf-budget example: {n_cells} cells (HF budgets {', '.join(map(str, cfg.hf_budgets))}; "
+          f"{', '.join(cfg.model_types)}; {cfg.n_random_seeds} seeds"
+          + (f"; CPU budgets {', '.join(map(str, cfg.hf_cpu_budgets))}" if cfg.hf_cpu_budgets else "")
+          + f") into {orchestrator.output_dir}\n", flush=True)
     results_df = orchestrator.run_hf_budget_analysis(**grid)
     print(results_df[["budget", "model_type", "seed", "status", "rmse_bp", "hagan_rmse_bp"]]
           .to_string(index=False))
@@ -70,7 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     best = tuner.tune_hyperparameters(method="random", n_trials=4)
     print(f"\nTuner ({tuner.model_type}, b={tuner.budget}): {best.message}; "
           f"learning rate {best.best_params['learning_rate']}")
-    print(f"\nResults in {output_dir}")
+    report = orchestrator.output_dir / "analysis" / "report.html"
+    if report.is_file():
+        print(f"\nReport (the answer, every table and plot): {report}")
+    print(f"Results in {orchestrator.output_dir}")
 
 
 if __name__ == "__main__":      # Dask's LocalCluster starts worker processes: keep this guard

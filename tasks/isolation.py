@@ -18,11 +18,16 @@ half a second: it watches its parent's pid. It ignores SIGINT, which a terminal 
 whole process group: the run stops its workers, and they stop it. It imports TensorFlow when
 it starts, with its C-level stderr sent to /dev/null for the import only: TensorFlow's
 absl start-up lines ("All log messages before absl::InitializeLog() ...", the oneDNN
-banner) ignore ``TF_CPP_MIN_LOG_LEVEL`` and would be printed by every new process.
+banner) ignore ``TF_CPP_MIN_LOG_LEVEL`` and would be printed by every new process. Its
+logger drops one warning, TensorFlow's "excessive retracing" of Keras's train and test step:
+Keras traces that step anew for every model it fits, and this process fits one per trial and
+cell by design (a ``logging`` filter on the "tensorflow" logger; every other TensorFlow
+warning, and that one for any other function, is kept).
 """
 from __future__ import annotations
 
 import atexit
+import logging
 import multiprocessing
 import os
 import resource
@@ -52,6 +57,13 @@ def rss_mib() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _not_keras_step_retracing(record: logging.LogRecord) -> bool:
+    """False for TensorFlow's retracing warning about Keras's train/test step (module doc)."""
+    msg = record.getMessage()
+    return not ("triggered tf.function retracing" in msg
+                and "TensorFlowTrainer._make_function" in msg)
+
+
 def _start(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # nothing to flush or save at exit (results went back, files are written atomically):
@@ -65,6 +77,7 @@ def _start(parent: int) -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    logging.getLogger("tensorflow").addFilter(_not_keras_step_retracing)
 
     def watch():
         while os.getppid() == parent:

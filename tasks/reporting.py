@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import time
-
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (create_link_artifact, create_markdown_artifact,
+                                create_table_artifact)
 
 from .common import Clock
 
@@ -22,9 +23,17 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 
 def publish(agg: ResultsAggregator, written: dict) -> None:
-    """Markdown summary (key hf-budget-summary) and table artifacts of cells and comparisons."""
-    create_markdown_artifact(markdown=written["markdown"], key="hf-budget-summary",
+    """Markdown summary (key hf-budget-summary), a link to the self-contained HTML report
+    (key hf-budget-report: analysis/report.html, the summary with its plots inline) and table
+    artifacts of cells and comparisons."""
+    page = Path(written["report_html"]).resolve() if written.get("report_html") else None
+    where = f"\nThe report with its plots inline: `{page}`\n" if page else ""
+    create_markdown_artifact(markdown=written["markdown"] + where, key="hf-budget-summary",
                              description="hf-budget: best models, scaling, efficiency, comparisons")
+    if page:
+        create_link_artifact(link=page.as_uri(), link_text=f"{page} (summary and plots, one file)",
+                             key="hf-budget-report",
+                             description="hf-budget: the run's report with every plot inline")
     create_table_artifact(table=_records(agg.frame.round(3)), key="hf-budget-cells",
                           description="detailed_results.csv: one row per cell")
     import pandas as pd

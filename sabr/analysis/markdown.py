@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .statistics.compare import FAILURE_FACTOR, FLOOR_WORDS, corrected_rmse
+from .answer import GAMMA, MIN_SEEDS, few_seeds_note
+from .statistics.compare import FAILURE_FACTOR, FLOOR_WORDS, MIN_PAIRS, corrected_rmse
 from .statistics.efficiency import RANGE_FACTOR
 from ..budget_labels import cell_name
 from .results import cell_budgets
@@ -18,7 +19,21 @@ from .results import cell_budgets
 MAX_NOTES = 10
 """Notes the summary lists; it says how many more statistical_analysis.json holds."""
 
-__all__ = ["headline_markdown", "TUNING_NOTE"]
+__all__ = ["headline_markdown", "md_table", "TUNING_NOTE", "UNINFORMATIVE"]
+
+UNINFORMATIVE = "†"
+"""Marks an interval from fewer than MIN_SEEDS seeds (the note under its table says so)."""
+
+
+def md_table(header: list[str], rows: list[list[str]], *, missing: str = "n/a") -> list[str]:
+    """A Markdown table without blank cells: a column blank in every row is left out, and a
+    blank cell of another column reads ``missing``."""
+    keep = [j for j in range(len(header)) if any(str(r[j]).strip() for r in rows)] \
+        if rows else list(range(len(header)))
+    out = ["| " + " | ".join(header[j] for j in keep) + " |",
+           "|" + "---|" * len(keep)]
+    out += ["| " + " | ".join(str(r[j]).strip() or missing for j in keep) + " |" for r in rows]
+    return out
 
 
 def _fmt(v, spec=".1f"):
@@ -30,8 +45,14 @@ TUNING_NOTE = ("Verdicts and intervals hold for the hyperparameters tuned per (m
                "every setting.")
 
 
-def _fmt_ci(lo, hi, spec=".1f") -> str:
-    return f"[{_fmt(lo, spec)}, {_fmt(hi, spec)}]" if _fmt(lo, spec) or _fmt(hi, spec) else ""
+def _fmt_ci(lo, hi, spec=".1f", n=None) -> str:
+    """'[lo, hi]' ('' when neither end is known; 'n/a' for one unknown end), marked
+    UNINFORMATIVE when it comes from ``n`` < MIN_SEEDS seeds."""
+    a, b = _fmt(lo, spec), _fmt(hi, spec)
+    if not (a or b):
+        return ""
+    mark = f" {UNINFORMATIVE}" if n is not None and n < MIN_SEEDS else ""
+    return f"[{a or 'n/a'}, {b or 'n/a'}]{mark}"
 
 
 def _fmt_budget(v, beyond: bool = False, tested=(math.nan, math.nan), inf_text="never") -> str:
@@ -56,6 +77,18 @@ def _corrected_rmse(r) -> float:
                           [getattr(r, "noise_floor_bp", math.nan)])
 
 
+def _b(budget) -> str:
+    """'b=500' for a point budget; a CPU-budget label ('surfaces@5%') as it is."""
+    return f"b={budget}" if isinstance(budget, (int, np.integer)) or str(budget).isdigit() \
+        else str(budget)
+
+
+def _failed(r) -> str:
+    failed = pd.to_numeric(pd.Series([getattr(r, "n_training_failures", None)]),
+                           errors="coerce").iloc[0]
+    return "" if not np.isfinite(failed) else f"{int(failed)} of {r.n}"
+
+
 def _md_headline(summary: pd.DataFrame) -> list[str]:
     """Per model and budget: RMSE with the seed and the test-theta interval, corrected RMSE, cost."""
     s = summary[~summary.is_reference & (summary.n > 0)].sort_values(["model_type", "budget"])
@@ -71,22 +104,21 @@ def _md_headline(summary: pd.DataFrame) -> list[str]:
              "population of seeds and test thetas (sabr.analysis.statistics.testset."
              "combined_interval; the one to quote for the RMSE itself). Corrected: the "
              "geometric-mean MSE minus the MC noise floor^2. HF CPU-s: Monte Carlo CPU-seconds "
-             "of the HF data a cell uses.", "",
-             "| model | budget | seeds | RMSE | median | failed | seed 95 % CI "
-             "| test-theta 95 % CI (approx.) | combined 95 % CI | corrected RMSE | HF CPU-s "
-             "| Hagan |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in s.itertuples():
-        cost = _fmt(getattr(r, "hf_cpu_seconds_mean", None), ".3g")
-        failed = pd.to_numeric(pd.Series([getattr(r, "n_training_failures", None)]),
-                               errors="coerce").iloc[0]
-        lines.append(f"| {r.model_type} | {r.budget} | {r.n} | {_fmt(r.rmse_bp_gmean)} | "
-                     f"{_fmt(getattr(r, 'rmse_bp_median', None))} | "
-                     f"{'' if not np.isfinite(failed) else f'{int(failed)} of {r.n}'} | "
-                     f"{_fmt_ci(r.rmse_bp_lo, r.rmse_bp_hi)} | "
-                     f"{_fmt_ci(getattr(r, 'rmse_bp_test_lo', None), getattr(r, 'rmse_bp_test_hi', None))} | "
-                     f"{_fmt_ci(getattr(r, 'rmse_bp_all_lo', None), getattr(r, 'rmse_bp_all_hi', None))} | "
-                     f"{_fmt(_corrected_rmse(r))} | {cost} | {_fmt(r.hagan_rmse_bp)} |")
+             "of the HF data a cell uses.", ""]
+    rows = [[r.model_type, _b(r.budget), r.n, _fmt(r.rmse_bp_gmean),
+             _fmt(getattr(r, "rmse_bp_median", None)), _failed(r),
+             _fmt_ci(r.rmse_bp_lo, r.rmse_bp_hi, n=r.n),
+             _fmt_ci(getattr(r, "rmse_bp_test_lo", None), getattr(r, "rmse_bp_test_hi", None)),
+             _fmt_ci(getattr(r, "rmse_bp_all_lo", None), getattr(r, "rmse_bp_all_hi", None),
+                     n=r.n),
+             _fmt(_corrected_rmse(r)), _fmt(getattr(r, "hf_cpu_seconds_mean", None), ".3g"),
+             _fmt(r.hagan_rmse_bp)] for r in s.itertuples()]
+    lines += md_table(["model", "budget", "seeds", "RMSE", "median", "failed", "seed 95 % CI",
+                       "test-theta 95 % CI (approx.)", "combined 95 % CI", "corrected RMSE",
+                       "HF CPU-s", "Hagan"], rows)
+    if (s.n < MIN_SEEDS).any():
+        lines += ["", f"{UNINFORMATIVE} from fewer than {MIN_SEEDS} seeds: correct, but too "
+                  "wide to decide anything."]
     floor = summary.noise_floor_bp.dropna()
     if len(floor):
         lines += ["", f"MC noise floor ({FLOOR_WORDS}): {floor.mean():.1f} bp."]
@@ -99,9 +131,8 @@ def _md_best(ranks: pd.DataFrame) -> list[str]:
              "two-sided sign test (with n seeds no p is below 2^(1-n): 0.0625 for 5). The "
              "seed bootstrap's P(rank 1) (analysis/model_rankings.json) is descriptive, not "
              "the probability of being best: tied models reach 0.95 far more often than 5 % "
-             "(tests/benchmarks/coverage.py prints the rate).", "",
-             "| budget | best | runner-up | wins | sign test p | RMSE (bp) | Hagan (bp) |",
-             "|---|---|---|---|---|---|---|"]
+             "(tests/benchmarks/coverage.py prints the rate).", ""]
+    rows = []
     for b, g in ranks.groupby("budget"):
         top = g.sort_values("rank").iloc[0]
         nxt = getattr(top, "next_model", None)
@@ -109,62 +140,88 @@ def _md_best(ranks: pd.DataFrame) -> list[str]:
             wins = f"{int(top.wins_vs_next)}/{int(top.n_vs_next)}"
             p = _fmt(top.sign_p_vs_next, ".3g")
         else:
-            nxt, wins, p = (nxt if isinstance(nxt, str) else "n/a"), "n/a", "n/a"
-        lines.append(f"| {b} | {top.model_type} | {nxt} | {wins} | {p} | "
-                     f"{_fmt(top.rmse_bp_gmean)} | {_fmt(top.hagan_rmse_bp)} |")
-    return lines
+            nxt, wins, p = (nxt if isinstance(nxt, str) else "none"), "", ""
+        rows.append([_b(b), top.model_type, nxt, wins, p, _fmt(top.rmse_bp_gmean),
+                     _fmt(top.hagan_rmse_bp)])
+    return lines + md_table(["budget", "best", "runner-up", "wins", "sign test p", "RMSE (bp)",
+                             "Hagan (bp)"], rows)
 
 
 def _md_scaling(scaling: pd.DataFrame, diffs: pd.DataFrame) -> list[str]:
-    lines = ["", "## Scaling: MSE ~ n^-b", "",
-             "b from least squares on the per-budget mean log MSE, 95 % t interval on k - 2 df "
-             "(k budgets). Lack-of-fit p: budget means about the line against the seeds within a "
-             "budget. The seed bootstrap is descriptive (few clusters; it cannot see effects "
-             "shared by a budget's seeds), not a confidence interval.", "",
-             "| model | b | 95 % CI | RMSE exponent b/2 | lack-of-fit p | R^2 | budgets | "
-             "seed bootstrap (descriptive, few clusters) |", "|---|---|---|---|---|---|---|---|"]
-    for r in scaling.itertuples():
-        lines.append(f"| {r.model_type} | {_fmt(r.b, '.3f')} | {_fmt_ci(r.b_lo, r.b_hi, '.3f')} | "
-                     f"{_fmt(r.rmse_exponent, '.3f')} | {_fmt(r.lof_p, '.3g')} | {_fmt(r.r2, '.3f')} | "
-                     f"{r.n_budgets} | {_fmt_ci(r.b_boot_lo_descriptive, r.b_boot_hi_descriptive, '.3f')} |")
-    if not diffs.empty:
-        lines += ["", "Exponent differences (paired per-budget means, t on k - 2 df; > 0: A's MSE "
-                  "falls faster; Holm p over the pairs as one family, as the comparisons):", "",
-                  "| A | B | b_A - b_B | 95 % CI | p | Holm p |", "|---|---|---|---|---|---|"]
-        for r in diffs.itertuples():
-            holm_p = getattr(r, "p_holm", math.nan)
-            lines.append(f"| {r.model_a} | {r.model_b} | {_fmt(r.b_diff, '.3f')} | "
-                         f"{_fmt_ci(r.b_diff_lo, r.b_diff_hi, '.3f')} | {_fmt(r.p, '.3g')} | "
-                         f"{_fmt(holm_p, '.3g')} |")
+    g = GAMMA
+    lines = ["", f"## Scaling: MSE ~ b^-{g}", ""]
+    k = int(scaling.n_budgets.max()) if scaling.n_budgets.notna().any() else 0
+    if k < 2 or not np.isfinite(pd.to_numeric(scaling.b, errors="coerce")).any():
+        return lines + [f"Not computed: this run has {k} HF budget{'s' if k != 1 else ''}; the "
+                        f"exponent {g} needs 2 and its interval 3."]
+    lines += [f"{g} from least squares on the per-budget mean log MSE, 95 % t interval on k - 2 "
+              "df (k budgets"
+              + (f"; with {k} there is none" if k < 3 else "") + "). Lack-of-fit p: budget "
+              "means about the line against the seeds within a budget. The seed bootstrap is "
+              "descriptive (few clusters; it cannot see effects shared by a budget's seeds), not "
+              "a confidence interval.", ""]
+    rows = [[r.model_type, _fmt(r.b, ".3f"), _fmt_ci(r.b_lo, r.b_hi, ".3f"),
+             _fmt(r.rmse_exponent, ".3f"), _fmt(r.lof_p, ".3g"), _fmt(r.r2, ".3f"), r.n_budgets,
+             _fmt_ci(r.b_boot_lo_descriptive, r.b_boot_hi_descriptive, ".3f")]
+            for r in scaling.itertuples()]
+    lines += md_table(["model", g, "95 % CI", f"RMSE exponent {g}/2", "lack-of-fit p", "R^2",
+                       "budgets", "seed bootstrap (descriptive, few clusters)"], rows)
+    if not diffs.empty and np.isfinite(pd.to_numeric(diffs.b_diff, errors="coerce")).any():
+        lines += ["", f"Exponent differences (paired per-budget means, t on k - 2 df; > 0: A's "
+                  "MSE falls faster; Holm p over the pairs as one family, as the comparisons):", ""]
+        rows = [[r.model_a, r.model_b, _fmt(r.b_diff, ".3f"),
+                 _fmt_ci(r.b_diff_lo, r.b_diff_hi, ".3f"), _fmt(r.p, ".3g"),
+                 _fmt(getattr(r, "p_holm", math.nan), ".3g")] for r in diffs.itertuples()]
+        lines += md_table(["A", "B", f"{g}_A - {g}_B", "95 % CI", "p", "Holm p"], rows)
     return lines
+
+
+def _fit_interval(r, tested) -> str:
+    """The Fieller interval of the budget for the target, cut to what the data show: a target
+    not reached at the largest tested budget needs more than it, one reached at the smallest
+    needs no more than it."""
+    lo, hi = r.budget_fit_lo, r.budget_fit_hi
+    bound = str(getattr(r, "interp_bound", "") or "")
+    if bound.startswith(">") and np.isfinite(tested[1]):
+        lo = max(lo, tested[1]) if np.isfinite(lo) else tested[1]
+    elif bound.startswith("<") and np.isfinite(tested[0]):
+        hi = min(hi, tested[0]) if np.isfinite(hi) or hi == math.inf else tested[0]
+    return (f"[{_fmt_budget(lo, tested=tested, inf_text='unbounded')}, "
+            f"{_fmt_budget(hi, tested=tested, inf_text='unbounded')}]")
 
 
 def _md_efficiency(eff: pd.DataFrame, target) -> list[str]:
-    lines = ["", f"## HF points needed for a test RMSE of {_fmt(target)} bp (noise-corrected)", "",
-             "| model | interpolated | from the fit | 95 % CI (Fieller) | flag |", "|---|---|---|---|---|"]
+    lines = ["", f"## HF points needed for a test RMSE of {_fmt(target)} bp (noise-corrected)", ""]
+    rows = []
     for r in eff.itertuples():
         beyond = bool(getattr(r, "beyond_range", False))
         tested = (getattr(r, "tested_min", math.nan), getattr(r, "tested_max", math.nan))
-        ci = "" if beyond else (f"[{_fmt_budget(r.budget_fit_lo, tested=tested, inf_text='unbounded')}, "
-                                f"{_fmt_budget(r.budget_fit_hi, tested=tested, inf_text='unbounded')}]")
-        lines.append(f"| {r.model_type} | {_fmt(r.budget_interp, '.0f') or r.interp_bound or ''} | "
-                     f"{_fmt_budget(r.budget_fit, beyond)} | {ci if _fmt(r.budget_fit) else ''} | "
-                     f"{r.fit_flag or r.interp_flag or ''} |")
-    return lines
+        ci = "" if beyond or not _fmt(r.budget_fit) else _fit_interval(r, tested)
+        rows.append([r.model_type, _fmt(r.budget_interp, ".0f") or r.interp_bound or "",
+                     _fmt_budget(r.budget_fit, beyond), ci, r.fit_flag or r.interp_flag or ""])
+    if not any(x[1] or x[2] for x in rows):
+        return lines + ["Not computed: no model's budgets bracket the target and no fit "
+                        "reaches it (" + "; ".join(f"{x[0]}: {x[4] or 'no fit'}" for x in rows)
+                        + ")."]
+    return lines + md_table(["model", "interpolated", "from the fit", "95 % CI (Fieller)",
+                             "flag"], rows, missing="none")
 
 
 def _md_comparisons(comp: pd.DataFrame, alpha: float) -> list[str]:
     sig = comp[comp.verdict.isin(["A better", "B better"])]
     lines = ["", f"## Significant paired comparisons (Holm, alpha {alpha})", ""]
-    if sig.empty:
-        lines.append("None at this number of seeds.")
+    tested = comp[comp.verdict != "too few pairs"]
+    if tested.empty:
+        lines.append(f"None tested: a paired comparison needs {MIN_PAIRS} or more seeds on "
+                     f"both models (this run has at most {int(comp.n_pairs.max())}).")
+    elif sig.empty:
+        lines.append(f"None at this number of seeds ({len(tested)} tested).")
     else:
-        lines += ["| budget | A | B | RMSE ratio A/B [CI] | wins A | p (Holm) | d_z |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in sig.itertuples():
-            lines.append(f"| {r.budget} | {r.model_a} | {r.model_b} | {_fmt(r.rmse_ratio, '.2f')} "
-                         f"{_fmt_ci(r.rmse_ratio_lo, r.rmse_ratio_hi, '.2f')} | "
-                         f"{r.wins} | {_fmt(r.p_holm, '.3g')} | {_fmt(r.d_z, '.2f')} |")
+        rows = [[_b(r.budget), r.model_a, r.model_b,
+                 f"{_fmt(r.rmse_ratio, '.2f')} {_fmt_ci(r.rmse_ratio_lo, r.rmse_ratio_hi, '.2f')}",
+                 r.wins, _fmt(r.p_holm, ".3g"), _fmt(r.d_z, ".2f")] for r in sig.itertuples()]
+        lines += md_table(["budget", "A", "B", "RMSE ratio A/B [CI]", "wins A", "p (Holm)",
+                           "d_z"], rows)
     degenerate = comp[comp.verdict == "degenerate"]
     if len(degenerate):
         lines += ["", "Degenerate (a constant offset on every seed, sd 0: no test): " + ", ".join(

@@ -152,6 +152,9 @@ def _fit_view(axes, levels, few: list[tuple]) -> None:
         return
     axes[0].set_ylim(*view)
     for artist, lows, highs, label in few:
+        lows, highs = np.asarray(lows, float), np.asarray(highs, float)
+        if not (np.isfinite(lows).any() or np.isfinite(highs).any()):
+            continue                                  # one seed: no band to cut
         if np.nanmin(lows) < view[0] or np.nanmax(highs) > view[1]:
             artist.set_label(label(cut=True))
 

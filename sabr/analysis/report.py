@@ -22,6 +22,9 @@ from typing import Callable
 
 from ..io import atomic_write_json, atomic_write_text
 from .aggregator import ResultsAggregator
+from .answer import answer_lines
+from .glossary import glossary_markdown
+from .html_report import write_html_report
 from .studies.history import archive_run, comparison_markdown, previous_run
 from .timings import timings_markdown
 
@@ -75,10 +78,11 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
     if study is not None:
         written["files"].update(study["files"], cost_results=cost["file"])
         written["plots"].extend(study["plots"])
-        title, _, rest = markdown.partition("\n")
-        answer = study["tables"]["answer"]
-        markdown = (title + ("\n\n**What accuracy costs:** " + answer + "\n" if answer else "\n")
-                    + rest + "\n" + study["markdown"])
+        markdown += "\n" + study["markdown"]
+    headline = answer_lines(agg.analysis(), study["tables"]["answer"] if study else "")
+    title, _, rest = markdown.partition("\n")
+    markdown = (title + "\n\n## The answer\n\n" + "".join(f"- {x}\n" for x in headline)
+                + rest) if headline else markdown
     calibration = _calibration(out, agg)
     if calibration:
         written["files"]["calibration"] = calibration["calibration"]
@@ -90,7 +94,9 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
     if timings is not None:
         atomic_write_json(out / TIMINGS_FILE, timings)
         markdown += "\n## Where the time went\n\n" + timings_markdown(timings) + "\n"
+    markdown += glossary_markdown(markdown)
     atomic_write_text(out / "analysis" / "summary.md", markdown)
+    written["files"]["report_html"] = str(write_html_report(out, markdown, written["plots"]))
     atomic_write_json(out / REPORT_FILE, {
         "run_name": run_name, "previous": before.name if before else None,
         "planned": planned_list, "failures": failures_list, "fully_cached": bool(fully_cached),
@@ -99,8 +105,9 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
     extra = {} if cost is None else {"cost": {k: v for k, v in cost.items() if k != "frame"},
                                      "answer": study["tables"]["answer"]}
     return {**agg.status(), "files": written["files"], "plots": written["plots"],
+            "report_html": written["files"]["report_html"],
             "markdown": markdown, "comparison": section, "run_dir": str(archived),
-            "timings": timings, "aggregator": agg, **extra}
+            "timings": timings, "headline": headline, "aggregator": agg, **extra}
 
 
 def _allocation_study(out: Path, agg):

@@ -115,7 +115,7 @@ def test_prod_deployment_on_a_real_server_and_worker(tmp_path, make_tiny_config,
                     "train residual_mlp b=20 s=0", "train residual_mlp b=20 s=1"} <= names
             from prefect.artifacts import Artifact
             md = Artifact.get("hf-budget-summary").data
-            assert "| residual_mlp | 20 |" in md             # a row of the RMSE table
+            assert "| residual_mlp | b=20 |" in md           # a row of the RMSE table
             for f in ("detailed_results.csv", "statistical_analysis.json", "exp_0001/metrics.json",
                       "plots/rmse_vs_budget.png"):
                 assert (out / f).is_file(), f

@@ -2,6 +2,8 @@
 point budgets, named for what they are, never overspent, cached like every cell."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -65,16 +67,23 @@ def test_cpu_budget_cells_per_allocation_spend_at_most_their_budget_and_rerun_ca
     assert len(curves) == 7 and (curves.allocation == "spread (points)").sum() == 1
     assert (out / "plots" / "cost_curves.png").stat().st_size > 10_000
     md = (out / "analysis" / "summary.md").read_text()
-    second = md.splitlines()[2]
-    assert second.startswith("**What accuracy costs:** For residual_mlp, ") and "b=20" in second
+    # the answer opens the summary; the cost study's sentence is its last item
+    answer = md.partition("## The answer\n\n")[2].partition("\n\n")[0].splitlines()
+    assert md.startswith("# hf-budget results\n\n## The answer\n\n")
+    second = answer[-1]
+    assert second.startswith("- What accuracy costs: For residual_mlp, ") and "b=20" in second
     assert "## What accuracy costs (HF Monte Carlo CPU-seconds)" in md
     assert second in Artifact.get("hf-budget-summary").data
-    assert summary["answer"] == second.removeprefix("**What accuracy costs:** ")
+    assert summary["answer"] == second.removeprefix("- What accuracy costs: ")
+    assert summary["headline"][-1] == second.removeprefix("- ")
 
     names = last_experiment_task_names()
     assert {"train residual_mlp surfaces@50% s=1", "train residual_mlp spread@80% s=0",
             "tune residual_mlp surfaces@80%", "train residual_mlp b=20 s=0",
             "tune residual_mlp b=20", "train residual_mlp paths/2@80% s=0"} <= names
+    # one count of cells everywhere: the UI's task name, the summary, run_status.json
+    assert "aggregate 14 cells" in names and "14 of 14 cells finished." in md
+    assert json.loads((out / "run_status.json").read_text())["cells"] == 14
 
     again = hf_budget(config_path=str(cfg), output_dir=str(out))
     assert again["cost"]["n_ok"] == 12

@@ -1,6 +1,7 @@
 """The hf-budget command line, each call a fresh process."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -28,7 +29,22 @@ def test_quick_profile_from_a_fresh_process(quick_local_run, prefect_home):
     assert r.returncode == 0, r.stderr[-3000:]
     # the seed's 24 cells and the allocation study's 8 (surfaces, paths/4 at 5 % and 10 %)
     assert "32 of 32 cells finished" in r.stdout
-    assert re.search(r"^hf-budget: For mda_cnn, .* spread points need\)?\.$", r.stdout, re.M), r.stdout
+    # one count everywhere: the terminal, summary.md, run_status.json
+    assert "32 of 32 cells finished." in (out / "analysis" / "summary.md").read_text()
+    assert json.loads((out / "run_status.json").read_text())["cells"] == 32
+    # the last lines: the count, the answer (best model, exponents, largest budget, the few
+    # seeds' caution, the cost study), the report's path; no list of files
+    tail = r.stdout.strip().splitlines()[-7:]
+    assert tail[0] == "hf-budget: 32 of 32 cells finished", tail
+    assert tail[1].startswith("hf-budget: Best model per HF budget"), tail
+    assert tail[2].startswith("hf-budget: How fast each model improves (MSE ~ b^-γ"), tail
+    assert tail[3].startswith("hf-budget: What the largest budget buys: at b=500"), tail
+    assert tail[4].startswith("hf-budget: Caution: 2 seeds: intervals uninformative"), tail
+    assert re.match(r"^hf-budget: What accuracy costs: For mda_cnn, .* spread points need\)?\.$",
+                    tail[5]), tail
+    assert re.match(r"^hf-budget: report: \S+/analysis/report\.html \(tables in \S+\)$", tail[6])
+    assert len(tail[6]) < 200 and "detailed_results.csv" not in r.stdout
+    assert (out / "analysis" / "report.html").is_file()
     # a terminal a person can read: one line per finished cell, no noise, under 80 lines
     text = r.stdout + r.stderr
     lines = text.splitlines()

@@ -87,7 +87,7 @@ def test_flow_completes_then_reruns_fully_cached(harness, tiny_config, tmp_path)
     from prefect.artifacts import Artifact
     md = Artifact.get("hf-budget-summary").data
     assert "## Best model per budget" in md and "4 of 4 cells" in md
-    assert "| residual_mlp | 20 |" in md and "| mda_cnn | 20 |" in md     # the RMSE table
+    assert "| residual_mlp | b=20 |" in md and "| mda_cnn | b=20 |" in md     # the RMSE table
     progress = Artifact.get("hf-budget-progress")
     assert float(progress.data) == pytest.approx(100.0)
     first = last_experiment_task_states()

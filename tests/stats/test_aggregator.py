@@ -63,13 +63,13 @@ def test_write_all_produces_the_seed_files(tmp_path):
         data = open(p, "rb").read()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     md = written["markdown"]
-    assert "## Best model per budget" in md and "| 400 | mda_cnn |" in md
-    assert "## Scaling: MSE ~ n^-b" in md and "direct_mlp b=100 s=2 (failed)" in md
-    assert "## Test RMSE per model and budget" in md and "| mda_cnn | 400 | 4 |" in md
+    assert "## Best model per budget" in md and "| b=400 | mda_cnn |" in md
+    assert "## Scaling: MSE ~ b^-γ" in md and "direct_mlp b=100 s=2 (failed)" in md
+    assert "## Test RMSE per model and budget" in md and "| mda_cnn | b=400 | 4 |" in md
     assert "hyperparameters tuned per (model, budget)" in md
     assert "seed bootstrap (descriptive, few clusters)" in md and "lack-of-fit p" in md
     import re                                                 # best, runner-up, wins, sign test
-    assert re.search(r"\| 400 \| mda_cnn \| \w+ \| [0-4]/4 \| [0-9.]+ \|", md), md
+    assert re.search(r"\| b=400 \| mda_cnn \| \w+ \| [0-4]/4 \| [0-9.]+ \|", md), md
 
 
 def test_api_of_the_seed(tmp_path):

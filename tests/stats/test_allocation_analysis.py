@@ -56,7 +56,7 @@ def test_the_ratio_recovers_a_known_answer_with_an_interval_that_covers_it():
     assert r.loc["spread", "ratio_extrapolated"] == pytest.approx(1.0 * 0.98, rel=0.1)
     assert r.loc["surfaces", "standing"] == "measured"
     assert r.loc["surfaces", "cheapest"] and not r.loc["spread", "cheapest"]
-    assert t["answer"].startswith("For mda_cnn, surfaces reaches the seed design's b=1000 "
+    assert t["answer"].startswith("For mda_cnn, surfaces reaches the spread design's b=1000 "
                                   "accuracy (71 bp, noise-corrected) at 9.")
     assert "of the 800 HF CPU-seconds that spread points need." in t["answer"]
 
@@ -100,7 +100,7 @@ def test_two_budgets_interpolate_without_an_interval_and_failed_cells_are_left_o
 def test_when_nothing_reaches_the_target_the_answer_names_the_closest_cell():
     cost, points = _cells(np.random.default_rng(5), budgets=("1%", "2%"))
     t = allocation_tables(cost, points)
-    assert t["answer"].startswith("For mda_cnn, no allocation reached the seed design's b=1000 "
+    assert t["answer"].startswith("For mda_cnn, no allocation reached the spread design's b=1000 "
                                   "accuracy")
     assert "closest: surfaces@2%" in t["answer"]
 
@@ -170,7 +170,7 @@ def test_adaptive_spread_is_compared_with_spread_and_an_early_target_is_a_bound(
     better.loc[better.allocation == "surfaces", "mse_corrected_bp2"] /= 4
     better["mse_bp2"] = better.mse_corrected_bp2 + FLOOR ** 2
     answer = allocation_tables(better, points)["answer"]
-    assert answer.startswith("For mda_cnn, surfaces reaches the seed design's b=1000 accuracy")
+    assert answer.startswith("For mda_cnn, surfaces reaches the spread design's b=1000 accuracy")
     assert "already at its smallest tested CPU budget: at most 9.8 % of the 800" in answer  # 78.4 s
 
 
@@ -214,7 +214,7 @@ def test_only_measured_ratios_or_upper_bounds_name_the_cheapest_allocation():
     assert r.loc["paths/4", "ratio_hi"] == pytest.approx(smallest / 800.0)
     assert r.loc["paths/4", "ratio_extrapolated"] < r.loc["paths/4", "ratio_hi"]   # the fit's guess
     assert r.loc["paths/4", "cheapest"] and not r.loc["surfaces", "cheapest"]
-    assert t["answer"].startswith("For mda_cnn, paths/4 reaches the seed design's b=1000 accuracy")
+    assert t["answer"].startswith("For mda_cnn, paths/4 reaches the spread design's b=1000 accuracy")
     assert "already at its smallest tested CPU budget: at most 2 %" in t["answer"]
     md = allocation_markdown(t)
     assert "| upper bound |" in md and "| <= 2 % |" in md

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.multitest import multipletests
 
+from sabr.analysis.statistics.compare import MIN_PAIRS
 from sabr.stats import (cell_summary, compare_models, geometric_mean_interval, hedges_j, holm,
                         pair_cells, pair_cells_strict, paired_test)
 
@@ -123,8 +124,21 @@ def test_fewer_than_two_pairs_is_nan_with_a_note():
     r = paired_test(np.array([1.0]), np.array([2.0]))
     assert r["kind"] == "too few pairs" and np.isnan(r["p"]) and np.isnan(r["mse_ratio_lo"])
     assert "no test" in r["note"]
-    r2 = paired_test(np.array([1.0, 2.0]), np.array([2.0, 2.5]))
-    assert np.isfinite(r2["p"]) and np.isnan(r2["d_z"]) and "Hedges J = 0" in r2["note"]
+    # two pairs that differ by the same large amount: a t on 1 df would give p = 0.008; with
+    # fewer than MIN_PAIRS pairs there is no test and no verdict, only the (wide) ratio interval
+    r2 = paired_test(np.array([1.0, 2.0]), np.array([5.0, 6.1]))
+    assert r2["kind"] == "too few pairs" and np.isnan(r2["p"]) and np.isnan(r2["d_z"])
+    assert "3 or more" in r2["note"] and "Hedges J = 0" in r2["note"]
+    assert r2["mse_ratio_lo"] < r2["mse_ratio"] < r2["mse_ratio_hi"]
+    r3 = paired_test(np.array([1.0, 2.0, 3.0]), np.array([5.0, 6.1, 7.05]))
+    assert r3["kind"] == "ok" and r3["p"] < 0.05 and MIN_PAIRS == 3
+
+
+def test_a_comparison_on_two_seeds_is_never_significant():
+    # B far worse on both seeds, by nearly the same amount (a t on 1 df: p = 0.03)
+    out = compare_models(frame_from_logs({("A", 100): [4.0, 4.2], ("B", 100): [7.0, 7.3]}))
+    assert (out.verdict == "too few pairs").all() and out.p_holm.isna().all()
+    assert out.family_size.iloc[0] == 0 and out.wins.iloc[0] == "2/2"
 
 
 def test_hedges_j_formula():
@@ -155,12 +169,11 @@ def test_one_unequal_test_hash_drops_that_seed_only():
     df.loc[(df.model_type == "B") & (df.budget == 200) & (df.seed == 0), "test_hash"] = "x"
     out = compare_models(df).set_index("budget")
     r = out.loc[200]
-    assert r.n_pairs == 2 and r.n_unpaired == 1 and r.status == "ok"
+    # seeds 1 and 2 are paired; two pairs are below MIN_PAIRS: a ratio, no test
+    assert r.n_pairs == 2 and r.n_unpaired == 1 and r.status == "too few pairs"
     d = np.array([-0.9, -0.75])                     # seeds 1 and 2
-    t = d.mean() / (d.std(ddof=1) / math.sqrt(2))   # df = 1: p = 1 - 2 atan(|t|) / pi
-    assert r.t == pytest.approx(t, rel=1e-9)
-    assert r.p == pytest.approx(1 - 2 * math.atan(abs(t)) / math.pi, rel=1e-9)
-    assert np.isnan(r.d_z) and "refused to pair seeds [0]" in r.note
+    assert r.mse_ratio == pytest.approx(math.exp(d.mean()), rel=1e-9)
+    assert np.isnan(r.p) and np.isnan(r.d_z) and "refused to pair seeds [0]" in r.note
 
 
 def test_geometric_mean_t_interval_by_hand():
@@ -222,4 +235,4 @@ def test_failed_seeds_are_counted_and_kept_beside_the_median():
     assert r.rmse_bp_gmean == pytest.approx(math.exp(np.log(rmse).mean()))   # failures kept
     from sabr.analysis.markdown import _md_headline
     md = "\n".join(_md_headline(cell_summary(df)))
-    assert f"| A | 100 | 7 | {r.rmse_bp_gmean:.1f} | 250.0 | 2 of 7 |" in md
+    assert f"| A | b=100 | 7 | {r.rmse_bp_gmean:.1f} | 250.0 | 2 of 7 |" in md

@@ -49,7 +49,7 @@ def test_p_rank1_needs_five_complete_seeds():
     assert per.note.str.contains("2 complete seed").all()
     out = analyse(two, n_boot=50)
     # the summary says what 2 seeds can say: a won both against b, p = 0.5
-    assert "| 100 | a | b | 2/2 | 0.5 |" in headline_markdown(out, two, [])
+    assert "| b=100 | a | b | 2/2 | 0.5 |" in headline_markdown(out, two, [])
     five = frame_from_logs({("a", 100): [4.0, 4.2, 4.1, 4.3, 4.0], ("b", 100): [4.0, 4.2, 4.1, 4.3, 4.0]})
     per5, _ = rank_models(five, n_boot=200, rng=np.random.default_rng(0))
     assert per5.p_rank1.tolist() == [0.5, 0.5]                # identical models share rank 1

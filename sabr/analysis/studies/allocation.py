@@ -36,9 +36,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from ..statistics.compare import (SCORED_ON, corrected_mse, corrected_rmse,
+from ..statistics.compare import (MIN_PAIRS, SCORED_ON, corrected_mse, corrected_rmse,
                                   geometric_mean_interval, holm, paired_test, training_failures)
 from ..statistics.efficiency import budget_for_target, budget_for_target_fit
+from ..markdown import md_table
 from ...budget_labels import adaptive_start, is_adaptive
 from ...model_types import MODEL_NAMES
 
@@ -333,7 +334,7 @@ def answer(ratios: pd.DataFrame, curves: pd.DataFrame | None = None,
         model = next((m for m in MODEL_NAMES if m in present), sorted(present)[0])
     mine = ratios[ratios.model_type == model]
     if (mine.flag == NO_TARGET).all():
-        return (f"For {model}, the seed design's {mine.reference.iloc[0]} error is within the "
+        return (f"For {model}, the spread design's {mine.reference.iloc[0]} error is within the "
                 f"test labels' Monte Carlo noise floor, so no CPU-second cost for it is measured.")
     closest = None
     if curves is not None and not curves.empty:
@@ -343,13 +344,13 @@ def answer(ratios: pd.DataFrame, curves: pd.DataFrame | None = None,
     r = ratios[(ratios.model_type == model) & ratios.cheapest]
     if len(r) and r.iloc[0].standing == "upper bound":
         e = r.iloc[0]
-        return (f"For {model}, {e.allocation} reaches the seed design's {e.reference} accuracy "
+        return (f"For {model}, {e.allocation} reaches the spread design's {e.reference} accuracy "
                 f"({e.target_rmse_bp:.0f} bp, noise-corrected) already at its smallest tested "
                 f"CPU budget: at most {_pct(e.ratio_hi)} of the {e.reference_cpu_seconds:.3g} "
                 f"HF CPU-seconds that spread points need.")
     if r.empty:
         mine = ratios[ratios.model_type == model].iloc[0]
-        text = (f"For {model}, no allocation reached the seed design's {mine.reference} "
+        text = (f"For {model}, no allocation reached the spread design's {mine.reference} "
                 f"accuracy ({mine.target_rmse_bp:.0f} bp, noise-corrected) within its tested "
                 f"CPU budgets")
         if closest is not None:
@@ -361,7 +362,7 @@ def answer(ratios: pd.DataFrame, curves: pd.DataFrame | None = None,
     r = r.iloc[0]
     interval = (f" [{_pct(r.ratio_lo)}, {_pct(r.ratio_hi)}]" if r.method == "fit"
                 else " (interpolated between two budgets: no interval)")
-    return (f"For {model}, {r.allocation} reaches the seed design's {r.reference} accuracy "
+    return (f"For {model}, {r.allocation} reaches the spread design's {r.reference} accuracy "
             f"({r.target_rmse_bp:.0f} bp, noise-corrected) at {_pct(r.ratio)}{interval} of the "
             f"{r.reference_cpu_seconds:.3g} HF CPU-seconds that spread points need.")
 
@@ -422,9 +423,9 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
         lines += [f"**{tables['answer']}**", ""]
     r = tables["ratios"]
     if not r.empty:
-        lines += ["CPU-seconds each allocation needs to reach the seed design's accuracy at its "
+        lines += ["CPU-seconds each allocation needs to reach the spread design's accuracy at its "
                   "largest point budget (noise-corrected geometric-mean MSE over seeds), as a "
-                  "share of what the seed design spent there. Interval: the inverted power-law "
+                  "share of what the spread design spent there. Interval: the inverted power-law "
                   "fit of log MSE on log CPU-seconds (Fieller), the target's seed variance "
                   "included (coverage: tests/benchmarks/coverage.py, 'cost ratio'). It is "
                   "conditional on the reference cell's one tuning: its seeds share that draw, "
@@ -434,48 +435,63 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
                   "Only a share measured inside the allocation's tested CPU budgets, or an upper "
                   "bound where the target is met at its smallest budget, is stated or can be "
                   "cheapest; a fit's value outside them is in the last column only.", "",
-                  "| model | allocation | target | CPU-s needed [CI] | share of spread's [CI] | "
-                  "standing | how | extrapolated share (not measured) |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  ]
+        rows = []
         for x in r.itertuples():
             mark = " (cheapest)" if x.cheapest else ""
             if x.standing == "upper bound":
                 need, share = (f"<= {_f(x.cpu_seconds_hi, '.3g')}",
                                f"<= {_pct(x.ratio_hi)}")
-            elif x.standing == "measured":
-                need = (f"{_f(x.cpu_seconds, '.3g')} [{_f(x.cpu_seconds_lo, '.3g')}, "
-                        f"{_f(x.cpu_seconds_hi, '.3g')}]")
+            elif x.standing == "measured" and x.method == "fit":
+                need = (f"{_f(x.cpu_seconds, '.3g')} [{_f(x.cpu_seconds_lo, '.3g') or 'n/a'}, "
+                        f"{_f(x.cpu_seconds_hi, '.3g') or 'n/a'}]")
                 share = f"{_pct(x.ratio)} [{_pct(x.ratio_lo)}, {_pct(x.ratio_hi)}]"
+            elif x.standing == "measured":          # between two budgets: no interval
+                need, share = _f(x.cpu_seconds, ".3g"), _pct(x.ratio)
             else:
                 need = share = "not measured"
-            lines.append(f"| {x.model_type} | {x.allocation}{mark} | {x.reference}: "
-                         f"{_f(x.target_rmse_bp)} bp at {_f(x.reference_cpu_seconds, '.3g')} s | "
-                         f"{need} | {share} | {x.standing or 'not reached'} | {x.method}; "
-                         f"{x.flag} | {_pct(x.ratio_extrapolated)} |")
+            extrapolated = x.ratio_extrapolated
+            rows.append([x.model_type, f"{x.allocation}{mark}",
+                         f"{x.reference}: {_f(x.target_rmse_bp)} bp at "
+                         f"{_f(x.reference_cpu_seconds, '.3g')} s", need, share,
+                         x.standing or "not reached", f"{x.method}; {x.flag}",
+                         _pct(extrapolated) if np.isfinite(extrapolated) else ""])
+        lines += md_table(["model", "allocation", "target", "CPU-s needed [CI]",
+                           "share of spread's [CI]", "standing", "how",
+                           "extrapolated share (not measured)"], rows, missing="none")
         lines.append("")
     c = tables["curves"]
     if not c.empty:
-        lines += ["| model | allocation | budget | seeds | CPU-s spent, mean (least-most) | "
-                  "thetas | paths | RMSE bp [seed CI] | median | failed |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        rows = []
         for x in c.itertuples():
-            lines.append(f"| {x.model_type} | {x.allocation} | {x.budget} | {x.n} | "
+            ci = (f"[{_f(x.rmse_bp_lo)}, {_f(x.rmse_bp_hi)}]{' †' if x.n < MIN_PAIRS else ''}"
+                  if _f(x.rmse_bp_lo) and _f(x.rmse_bp_hi) else f"({x.n} seed: no interval)")
+            rows.append([x.model_type, x.allocation, x.budget, x.n,
                          f"{_f(x.hf_cpu_seconds, '.3g')} ({_f(x.hf_cpu_seconds_min, '.3g')}-"
-                         f"{_f(x.hf_cpu_seconds_max, '.3g')}) | {_f(x.n_hf_thetas, '.0f')} | "
-                         f"{_f(x.hf_paths, '.0f')} | {_f(x.rmse_bp)} [{_f(x.rmse_bp_lo)}, "
-                         f"{_f(x.rmse_bp_hi)}] | {_f(x.rmse_bp_median)} | "
-                         f"{x.n_training_failures} of {x.n} |")
+                         f"{_f(x.hf_cpu_seconds_max, '.3g')})", _f(x.n_hf_thetas, ".0f"),
+                         _f(x.hf_paths, ".0f"), f"{_f(x.rmse_bp)} {ci}", _f(x.rmse_bp_median),
+                         f"{x.n_training_failures} of {x.n}"])
+        lines += md_table(["model", "allocation", "budget", "seeds",
+                           "CPU-s spent, mean (least-most)", "thetas", "paths",
+                           "RMSE bp [seed CI]", "median", "failed"], rows)
+        if ((c.n < MIN_PAIRS) & (c.n > 1)).any():
+            lines += ["", f"† from fewer than {MIN_PAIRS} seeds: correct, but too wide to decide "
+                      "anything."]
         lines.append("")
     if not tables.get("adaptive", pd.DataFrame()).empty:
         lines += ["Adaptive against what it starts from (the same interval; the target is "
                   "that allocation's accuracy at its largest CPU budget): "
                   + adaptive_sentence(tables["adaptive"]), ""]
     comp = tables["comparisons"]
-    if not comp.empty:
+    tested = comp[np.isfinite(pd.to_numeric(comp.p, errors="coerce"))] if not comp.empty else comp
+    if not comp.empty and tested.empty:
+        lines.append(f"Paired comparisons at equal actual spend: none tested ({MIN_PAIRS} or "
+                     "more seeds per allocation are needed).")
+    elif not comp.empty:
         sig = comp[comp.p_holm < alpha]
         lines.append(f"Paired comparisons at equal actual spend (each cell moved along its "
                      f"allocation's cost curve to the pair's common spend; Holm over "
-                     f"{len(comp)}): "
+                     f"{len(tested)}): "
                      + ("; ".join(f"{x.model_type} @{x.budget} ({x.cpu_seconds_matched:.3g} "
                                   f"CPU-s): {x.allocation_a} / "
                                   f"{x.allocation_b} RMSE ratio {x.rmse_ratio:.2f} "
