@@ -72,7 +72,8 @@ def _lead(comp: pd.DataFrame, budget, best: str, other) -> str:
         return f"not compared with {other}"
     c = hit.iloc[0]
     if c.verdict == "too few pairs" or int(_num(c.n_pairs) or 0) < MIN_SEEDS:
-        return f"not compared with {other} ({int(_num(c.n_pairs))} paired seeds)"
+        n = int(_num(c.n_pairs))
+        return f"not compared with {other} ({n} paired seed{'s' if n != 1 else ''})"
     wins = int(c.wins_a) if c.model_a == best else int(c.n_pairs) - int(c.wins_a) - int(c.ties)
     p = f"Holm p {_num(c.p_holm):.2g}" if np.isfinite(_num(c.p_holm)) else "no p"
     if c.verdict in ("A better", "B better"):

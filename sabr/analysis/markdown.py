@@ -116,7 +116,7 @@ def _md_headline(summary: pd.DataFrame) -> list[str]:
     lines += md_table(["model", "budget", "seeds", "RMSE", "median", "failed", "seed 95 % CI",
                        "test-theta 95 % CI (approx.)", "combined 95 % CI", "corrected RMSE",
                        "HF CPU-s", "Hagan"], rows)
-    if (s.n < MIN_SEEDS).any():
+    if any(UNINFORMATIVE in str(c) for row in rows for c in row):
         lines += ["", f"{UNINFORMATIVE} from fewer than {MIN_SEEDS} seeds: correct, but too "
                   "wide to decide anything."]
     floor = summary.noise_floor_bp.dropna()

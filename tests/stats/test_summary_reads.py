@@ -91,6 +91,11 @@ def test_one_seed_is_flagged_and_the_count_is_one_everywhere(tmp_path):
     report = compose_report(out, "run1", previous=None)
     md = (out / "analysis" / "summary.md").read_text()
     assert "Caution: 1 seed: intervals uninformative" in md
+    assert "not compared with mda_cnn (1 paired seed)" in md or \
+        "not compared with residual_mlp (1 paired seed)" in md
+    # no interval, so no mark and no note about marks in the point-budget table
+    table = md.partition("## Test RMSE per model and budget")[2].partition("\n## ")[0]
+    assert "†" not in table
     assert f"{report['n_ok']} of {report['n_cells']} cells finished." in md
     _assert_reads(md)
 
