@@ -79,19 +79,6 @@ def _level(name: str) -> int:
     return level if isinstance(level, int) else logging.WARNING
 
 
-def _import_tensorflow_quietly() -> None:
-    """``import tensorflow`` with file descriptor 2 on /dev/null meanwhile (module doc)."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def quiet_output() -> None:
     """Set the settings above (environment variables the caller has not set), import
     TensorFlow quietly and filter Prefect's console handler. Call it before importing Prefect,
@@ -114,4 +101,5 @@ def quiet_output() -> None:
                 isinstance(f, ConsoleLevel) for f in handler.filters):
             handler.addFilter(ConsoleLevel(level))
     if "tensorflow" not in sys.modules:      # after Prefect's logging: its warnings go there
-        _import_tensorflow_quietly()
+        from tasks.isolation import import_tensorflow_quietly
+        import_tensorflow_quietly()

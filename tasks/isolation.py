@@ -32,12 +32,13 @@ import multiprocessing
 import os
 import resource
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-__all__ = ["run_in_child", "rss_mib", "DAEMON_NOTE", "stop_child"]
+__all__ = ["run_in_child", "rss_mib", "DAEMON_NOTE", "stop_child", "import_tensorflow_quietly"]
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -64,19 +65,26 @@ def _not_keras_step_retracing(record: logging.LogRecord) -> bool:
                 and "TensorFlowTrainer._make_function" in msg)
 
 
+def import_tensorflow_quietly() -> None:
+    """``import tensorflow`` with file descriptor 2 on /dev/null meanwhile: its absl start-up
+    lines ignore ``TF_CPP_MIN_LOG_LEVEL`` (module doc). Also flows/quiet.py's."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _start(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # nothing to flush or save at exit (results went back, files are written atomically):
     # skip the interpreter's and TensorFlow's teardown, 1.6 s, which held the worker's close
     atexit.register(os._exit, 0)
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow  # noqa: F401  (what every task here needs; quietly, see above)
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    import_tensorflow_quietly()         # what every task here needs; quietly, see above
     logging.getLogger("tensorflow").addFilter(_not_keras_step_retracing)
 
     def watch():
