@@ -119,20 +119,34 @@ def _exponents(analysis: dict) -> list[str]:
             f"its 95 % interval; RMSE falls as b^-{GAMMA}/2): " + "; ".join(parts) + tail + "."]
 
 
+def _bounds(row) -> tuple[float, float]:
+    """The RMSE interval the answer quotes (combined, else the seed interval)."""
+    lo, hi = _num(getattr(row, "rmse_bp_all_lo", math.nan)), _num(getattr(row, "rmse_bp_all_hi",
+                                                                          math.nan))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        lo, hi = _num(row.rmse_bp_lo), _num(row.rmse_bp_hi)
+    return lo, hi
+
+
 def _largest(best_row) -> list[str]:
+    """The largest budget's best model against Hagan and the floor, each ratio with the
+    interval the RMSE's interval gives it (the reference taken as exact)."""
     if best_row is None:
         return []
     rmse = _num(best_row.rmse_bp_gmean)
+    lo, hi = _bounds(best_row)
     hagan, floor = _num(best_row.hagan_rmse_bp), _num(best_row.noise_floor_bp)
     text = (f"What the largest budget buys: at b={best_row.budget}, {best_row.model_type} "
             f"reaches {_rmse(best_row)}")
     if np.isfinite(hagan) and rmse > 0:
-        text += (f", {hagan / rmse:.1f}x below Hagan's expansion ({hagan:.0f} bp on the same "
-                 "test set)" if rmse < hagan else
+        ci = _ci(hagan / hi, hagan / lo, ".1f") if lo > 0 else ""
+        text += (f", {hagan / rmse:.1f}x{ci} below Hagan's expansion ({hagan:.0f} bp on the "
+                 "same test set)" if rmse < hagan else
                  f", above Hagan's expansion ({hagan:.0f} bp on the same test set)")
     if np.isfinite(floor) and floor > 0:
-        text += (f" and {rmse / floor:.1f}x the Monte Carlo noise floor ({floor:.0f} bp: the "
-                 "test labels' own error, below which no model can be measured)")
+        text += (f" and {rmse / floor:.1f}x{_ci(lo / floor, hi / floor, '.1f')} the Monte Carlo "
+                 f"noise floor ({floor:.0f} bp: the test labels' own error, below which no "
+                 "model can be measured)")
     return [text + "."]
 
 

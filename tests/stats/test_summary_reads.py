@@ -116,4 +116,10 @@ def test_the_answer_names_the_best_model_and_how_sure_from_five_seeds():
         assert float(lo) < truth < float(hi) and abs(float(est) - truth) < 0.1
     assert largest.startswith("What the largest budget buys: at b=800, A reaches")
     assert "above Hagan's expansion (30 bp" in largest and "noise floor (2 bp" in largest
+    # each ratio carries the interval its RMSE's interval gives it
+    rmse, lo, hi = map(float, re.search(r"A reaches (\d+) bp \[(\d+), (\d+)\]", largest).groups())
+    ratio, rlo, rhi = map(float, re.search(r"([\d.]+)x \[([\d.]+), ([\d.]+)\] the Monte Carlo",
+                                           largest).groups())
+    assert rlo < ratio < rhi and rlo == pytest.approx(lo / 2, abs=0.6) \
+        and rhi == pytest.approx(hi / 2, abs=0.6)
     assert not any(x.startswith("Caution") for x in lines)
