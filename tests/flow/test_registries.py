@@ -79,13 +79,17 @@ def test_a_model_type_and_a_strategy_registered_here_run_through_an_experiment(
     from sabr.model_types import MODEL_NAMES
     assert "toy_linear" not in MODEL_NAMES
 
-    # without the plugin the names are refused, in one line, before anything runs
+    # without the plugin the names are refused before anything runs: one error naming the
+    # file, a line for each field that uses an unregistered name (issue 39)
     config.pop("plugins")
     (tmp_path / "bare.yaml").write_text(yaml.safe_dump(config))
     r = hf_budget_cli(["run", "--config", str(tmp_path / "bare.yaml"), "--output-dir",
                        str(tmp_path / "bare")], tmp_path, env={"PYTHONPATH": path})
     lines = r.stderr.strip().splitlines()
-    assert r.returncode == 2 and len(lines) == 1, r.stderr
-    assert lines[0].startswith("hf-budget: error: allocations=['first_surfaces'] is invalid: "
-                               "allowed a subset of ['adaptive', 'paths', 'spread', 'surfaces']")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert lines[0] == f"hf-budget: error: {tmp_path / 'bare.yaml'}: 3 errors:", r.stderr
+    assert lines[1].strip().startswith("allocations=['first_surfaces'] is invalid: allowed a "
+                                       "subset of ['adaptive', 'paths', 'spread', 'surfaces']")
+    assert [x.strip().split("=")[0] for x in lines[1:]] == ["allocations", "model_types",
+                                                           "cost_model_types"], r.stderr
     assert not (tmp_path / "bare").exists() or not any((tmp_path / "bare").iterdir())
