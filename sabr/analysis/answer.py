@@ -54,12 +54,18 @@ def few_seeds_note(n_seeds) -> str:
             f"(run {MIN_SEEDS} or more)")
 
 
+def _bounds(row) -> tuple[float, float]:
+    """The RMSE interval the answer quotes (combined, else the seed interval)."""
+    lo, hi = _num(getattr(row, "rmse_bp_all_lo", math.nan)), _num(getattr(row, "rmse_bp_all_hi",
+                                                                          math.nan))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        lo, hi = _num(row.rmse_bp_lo), _num(row.rmse_bp_hi)
+    return lo, hi
+
+
 def _rmse(row) -> str:
-    """'110 bp [89, 133]': the geometric-mean RMSE and its combined 95 % interval (the seed
-    interval where the combined one is missing)."""
-    ci = _ci(getattr(row, "rmse_bp_all_lo", math.nan), getattr(row, "rmse_bp_all_hi", math.nan),
-             ".0f") or _ci(row.rmse_bp_lo, row.rmse_bp_hi, ".0f")
-    return f"{row.rmse_bp_gmean:.0f} bp{ci}"
+    """'110 bp [89, 133]': the geometric-mean RMSE and the interval :func:`_bounds` picks."""
+    return f"{row.rmse_bp_gmean:.0f} bp{_ci(*_bounds(row), '.0f')}"
 
 
 def _lead(comp: pd.DataFrame, budget, best: str, other) -> str:
@@ -117,15 +123,6 @@ def _exponents(analysis: dict) -> list[str]:
     tail = "" if k >= 3 else " (2 budgets: no interval; 3 or more give one)"
     return [f"How fast each model improves (MSE ~ b^-{GAMMA} over {k} HF budgets, {GAMMA} with "
             f"its 95 % interval; RMSE falls as b^-{GAMMA}/2): " + "; ".join(parts) + tail + "."]
-
-
-def _bounds(row) -> tuple[float, float]:
-    """The RMSE interval the answer quotes (combined, else the seed interval)."""
-    lo, hi = _num(getattr(row, "rmse_bp_all_lo", math.nan)), _num(getattr(row, "rmse_bp_all_hi",
-                                                                          math.nan))
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        lo, hi = _num(row.rmse_bp_lo), _num(row.rmse_bp_hi)
-    return lo, hi
 
 
 def _largest(best_row) -> list[str]:
