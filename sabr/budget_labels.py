@@ -1,9 +1,11 @@
 """How budgets are named and read, shared by the configuration, the flow and the data layer.
 
 The allocation strategies' names (their functions: sabr.data.allocations.ALLOCATIONS,
-which asserts it has exactly these), CPU budgets as the configuration gives them (seconds,
-or a percentage of the train pool's Monte Carlo cost; docs/DESIGN.md, "What HF data
-costs") and the labels cells carry ('surfaces@120s'). Imports nothing of the layers.
+which asserts it has exactly these), HF cost budgets as the configuration gives them
+(Monte Carlo CPU-seconds, a percentage of the train pool's Monte Carlo CPU-seconds, or
+Monte Carlo path-steps, the unit that is the same on every machine; docs/DESIGN.md, "What
+HF data costs") and the labels cells carry ('surfaces@120s', 'surfaces@2.5Gps'). Imports
+nothing of the layers.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import math
 __all__ = ["ALLOCATION_NAMES", "POINT_BUDGETS", "PATH_DIVISORS", "DEFAULT_PATH_DIVISOR",
            "MIN_PREFIX_PATHS", "ADAPTIVE_STARTS", "is_adaptive", "adaptive_start",
            "allocation_name", "parse_allocation", "parse_cpu_budget", "cpu_budget_label",
+           "parse_hf_budget", "budget_unit", "BUDGET_UNITS", "PATH_STEP_PREFIXES",
+           "CPU_BUDGET_FORMS",
            "cell_label", "parse_cell_label", "budget_name", "cell_name", "is_cell_label"]
 
 ALLOCATION_NAMES: list[str] = ["spread", "surfaces", "paths", "adaptive"]
@@ -80,12 +84,26 @@ def is_cell_label(budget) -> bool:
     return isinstance(budget, str) and "@" in budget
 
 
-def parse_cpu_budget(value) -> tuple[float, bool]:
-    """A CPU budget as the configuration gives it: seconds (a number > 0, or '120s') or a
-    percentage of the train pool's Monte Carlo cost ('5%', in (0, 100]). Returns (amount,
-    is_fraction) with a fraction in (0, 1]; ValueError (one line) otherwise."""
-    allowed = ("allowed CPU-seconds > 0 (120 or '120s') or a percentage of the pool's Monte "
-               "Carlo cost in (0, 100] ('5%')")
+BUDGET_UNITS = ("cpu_seconds", "fraction", "path_steps")
+"""What an HF cost budget counts (:func:`parse_hf_budget`): Monte Carlo CPU-seconds, a
+fraction of the train pool's Monte Carlo CPU-seconds, or Monte Carlo path-steps."""
+PATH_STEP_PREFIXES = {"": 1, "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12}
+"""The multipliers a path-step budget may carry before its 'ps' ('2.5Gps' = 2.5e9 path-steps)."""
+CPU_BUDGET_FORMS = ("CPU-seconds > 0 (120 or '120s'), a percentage of the pool's Monte Carlo "
+                    "CPU-seconds in (0, 100] ('5%'), or Monte Carlo path-steps >= 1 (paths x "
+                    "time steps, the same on every machine: '2.5e9ps', or with a k/M/G/T "
+                    "prefix '2.5Gps')")
+"""The forms an HF cost budget may take, as errors and the option's help name them."""
+
+
+def parse_hf_budget(value) -> tuple[float, str]:
+    """An HF cost budget as the configuration gives it: CPU-seconds (a number > 0, or
+    '120s'), a percentage of the train pool's Monte Carlo CPU-seconds ('5%', in (0, 100]),
+    or Monte Carlo path-steps ('2.5e9ps', '2500Mps', '2.5Gps': a number, an optional
+    prefix of PATH_STEP_PREFIXES, then 'ps'; rounded to a whole number >= 1). Returns
+    (amount, unit), unit one of BUDGET_UNITS: seconds, a fraction in (0, 1], or a count
+    of path-steps; ValueError (one line) otherwise."""
+    allowed = f"allowed {CPU_BUDGET_FORMS}"
     text = str(value).strip()
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is invalid: {allowed}")
@@ -94,19 +112,49 @@ def parse_cpu_budget(value) -> tuple[float, bool]:
             pct = float(text[:-1])
             if not 0 < pct <= 100:
                 raise ValueError
-            return pct / 100.0, True
+            return pct / 100.0, "fraction"
+        if text.endswith("ps"):
+            body = text[:-2]
+            scale = PATH_STEP_PREFIXES.get(body[-1:], 1) if body[-1:].isalpha() else 1
+            number = float(body[:-1] if body[-1:].isalpha() else body)
+            if body[-1:].isalpha() and body[-1:] not in PATH_STEP_PREFIXES:
+                raise ValueError
+            steps = round(number * scale) if math.isfinite(number) else 0
+            if steps < 1:
+                raise ValueError
+            return float(steps), "path_steps"
         seconds = float(text[:-1] if text.endswith("s") else text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(f"{value!r} is invalid: {allowed}") from None
     if not (math.isfinite(seconds) and seconds > 0):
         raise ValueError(f"{value!r} is invalid: {allowed}")
-    return seconds, False
+    return seconds, "cpu_seconds"
+
+
+def parse_cpu_budget(value) -> tuple[float, bool]:
+    """An HF cost budget (:func:`parse_hf_budget`) as (amount, is_fraction): a fraction in
+    (0, 1] of the pool's CPU-seconds, else an amount in the budget's own unit (seconds, or
+    path-steps for '...ps': :func:`budget_unit` tells them apart)."""
+    amount, unit = parse_hf_budget(value)
+    return amount, unit == "fraction"
+
+
+def budget_unit(value) -> str:
+    """What an HF cost budget (or a cell label 'surfaces@2.5Gps') counts: one of BUDGET_UNITS."""
+    text = str(value)
+    return parse_hf_budget(text.partition("@")[2] if "@" in text else text)[1]
 
 
 def cpu_budget_label(value) -> str:
-    """'120s' or '5%': how a CPU budget is named in task names, folders and tables."""
-    amount, fraction = parse_cpu_budget(value)
-    return f"{amount * 100:g}%" if fraction else f"{amount:g}s"
+    """'120s', '5%' or '2.5Gps': how an HF cost budget is named in task names, folders and
+    tables (path-steps with the largest prefix of PATH_STEP_PREFIXES that leaves at least
+    1, to 15 significant digits: the label reads back as the same count)."""
+    amount, unit = parse_hf_budget(value)
+    if unit == "path_steps":
+        prefix = max((p for p, f in PATH_STEP_PREFIXES.items() if amount >= f),
+                     key=PATH_STEP_PREFIXES.get)
+        return f"{format(amount / PATH_STEP_PREFIXES[prefix], '.15g')}{prefix}ps"
+    return f"{amount * 100:g}%" if unit == "fraction" else f"{amount:g}s"
 
 
 def cell_label(allocation: str, value) -> str:
@@ -131,5 +179,6 @@ def parse_cell_label(label: str) -> tuple[str, str]:
     allocation, sep, value = str(label).partition("@")
     if not sep:
         raise ValueError(f"budget={label!r} is invalid: allowed a point count or "
-                         f"'<allocation>@<CPU budget>' such as 'surfaces@120s'")
+                         f"'<allocation>@<CPU budget>' such as 'surfaces@120s' or "
+                         f"'surfaces@2.5Gps'")
     return allocation_name(allocation), cell_label(allocation, value).partition("@")[2]

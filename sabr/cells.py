@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .budget_labels import cell_name, is_cell_label, parse_cell_label
+from .budget_labels import budget_unit, cell_name, is_cell_label, parse_cell_label
 from .io import atomic_write_json
 
 __all__ = ["Cell", "CellLedger", "LEDGER_FILE", "folder_holds", "cell_folders", "IDENTITY"]
@@ -61,8 +61,11 @@ class Cell:
 
     @property
     def unit(self) -> str:
-        """What its budget counts: ``points`` or ``cpu_seconds``."""
-        return "cpu_seconds" if self.spends_cpu_seconds else "points"
+        """What its budget counts: ``points``, ``cpu_seconds`` (seconds or a percentage of
+        the pool's) or ``path_steps`` (a budget such as 'surfaces@2.5Gps')."""
+        if not self.spends_cpu_seconds:
+            return "points"
+        return "path_steps" if budget_unit(self.budget) == "path_steps" else "cpu_seconds"
 
     def columns(self) -> dict:
         """Its identity as a row of the results (sabr.analysis.results): the seed's

@@ -20,8 +20,8 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from .budget_labels import (ADAPTIVE_STARTS, ALLOCATION_NAMES, MIN_PREFIX_PATHS, PATH_DIVISORS,
-                            POINT_BUDGETS, allocation_name, cpu_budget_label, is_adaptive,
-                            parse_allocation, parse_cpu_budget)
+                            POINT_BUDGETS, allocation_name, budget_unit, cpu_budget_label,
+                            is_adaptive, parse_allocation)
 from .cluster import ClusterConfig
 from .errors import ConfigError, unknown_key
 from .model_types import MODEL_NAMES
@@ -69,8 +69,10 @@ class ExperimentConfig(WithSections):
     ``hf_cpu_budgets`` entry; the point budgets ``hf_budgets`` are always the seed's
     ``spread`` design."""
     hf_cpu_budgets: tuple[str, ...] = ()
-    """HF budgets in Monte Carlo CPU-seconds ('120s', or 120) or as a percentage of the
-    train pool's whole Monte Carlo cost ('5%'); stored as labels ('120s', '5%')."""
+    """HF budgets in Monte Carlo CPU-seconds ('120s', or 120), as a percentage of the
+    train pool's whole Monte Carlo CPU-seconds ('5%'), or in Monte Carlo path-steps, the
+    unit that is the same on every machine ('2.5e9ps', '2.5Gps'); stored as labels ('120s',
+    '5%', '2.5Gps'; sabr.budget_labels.parse_hf_budget)."""
     model_types: tuple[ModelName, ...] = Field(default_factory=lambda: tuple(MODEL_NAMES))
     cost_model_types: tuple[ModelName, ...] | None = None
     """The models of the allocation study (``hf_cpu_budgets``): those of ``model_types``
@@ -185,18 +187,20 @@ class ExperimentConfig(WithSections):
         if cpu_only and not self.hf_cpu_budgets:
             raise ValueError(f"allocations: {cpu_only[0]!r} spends CPU-second budgets and "
                              f"hf_cpu_budgets is empty; allowed with hf_cpu_budgets set "
-                             f"(seconds such as 120, or a percentage of the pool such as '5%')")
+                             f"(seconds such as 120, a percentage of the pool such as '5%', or "
+                             f"path-steps such as '2.5Gps')")
         adaptive = [a for a in self.allocations if is_adaptive(a)]
         if adaptive:
             if self.ensemble_size == 1:
                 raise ValueError(f"ensemble_size: 1 is too small for allocations {adaptive[0]!r} (its "
                                  "rounds buy where an ensemble disagrees); allowed >= 2, or "
                                  f"unset for {DEFAULT_ENSEMBLE_SIZE}")
-            units = {parse_cpu_budget(c)[1] for c in self.hf_cpu_budgets}
+            units = {budget_unit(c) for c in self.hf_cpu_budgets}
             if len(units) > 1:
-                raise ValueError(f"hf_cpu_budgets: {list(self.hf_cpu_budgets)} mixes seconds and "
-                                 f"percentages, so allocations {adaptive[0]!r} cannot order its "
-                                 f"rounds; allowed all in one unit, e.g. ['1%', '2%']")
+                raise ValueError(f"hf_cpu_budgets: {list(self.hf_cpu_budgets)} mixes units "
+                                 f"(seconds, percentages, path-steps), so allocations "
+                                 f"{adaptive[0]!r} cannot order its rounds; allowed all in one "
+                                 f"unit, e.g. ['1%', '2%'] or ['1Gps', '2Gps']")
         for a in self.allocations:
             base, divisor = parse_allocation(a)
             if base == "paths" and 2 * round(d.mc_paths / (2 * divisor)) < MIN_PREFIX_PATHS:

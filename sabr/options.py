@@ -43,8 +43,10 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
               f"paths/{DEFAULT_PATH_DIVISOR}; adaptive/S with S in {' '.join(ADAPTIVE_STARTS)})",
               many=True),
     RunOption("hf_cpu_budgets", "--hf-cpu-budgets", str, "BUDGET",
-              "HF budgets in Monte Carlo CPU-seconds (120) or as a percentage of the pool's "
-              "whole Monte Carlo cost (5%%)", many=True),
+              "HF budgets in Monte Carlo CPU-seconds (120), as a percentage of the pool's "
+              "whole Monte Carlo CPU-seconds (5%%), or in Monte Carlo path-steps (paths x time "
+              "steps, the same on every machine: 2.5e9ps, or with a k/M/G/T prefix 2.5Gps)",
+              many=True),
     RunOption("ensemble_size", "--ensemble-size", int, "M",
               "members of every cell's deep ensemble, 1 to 64 (5 with an adaptive allocation "
               "when unset in the configuration too, else 1)"),
@@ -54,6 +56,9 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption("parallel_jobs", "--parallel-jobs", int, "N",
               "local Dask worker processes, one core each"),
     RunOption("output_dir", "--output-dir", str, "DIR", "results folder"),
+    RunOption("max_hours", "--max-hours", float, "H",
+              "refuse to start a run whose estimated wall time (hf-budget plan) exceeds H "
+              "hours, H > 0 (unset in the configuration too: no limit)"),
     RunOption("tuning_method", "--tuning-method", str, "METHOD", " or ".join(TUNING_METHODS)),
 )
 """Every option of a run, in the command line's order."""

@@ -18,6 +18,8 @@ __all__ = ["generate_chunk", "assemble_dataset", "chunk_file", "generation_plan"
 
 _CHUNK_KEYS = ("indices", "strikes", "lf", "hf", "hf_se", "seconds", "path_steps", "hf_cpu_seconds",
                "prefix_paths", "hf_prefix", "hf_se_prefix", "hf_cpu_seconds_prefix")
+_MACHINE = "machine"
+"""Whose CPU-seconds a chunk's timings are (absent in chunk files from before it was kept)."""
 
 
 @task(name="generate-surfaces", task_run_name="generate surfaces {first}-{last}",
@@ -82,7 +84,7 @@ def _load_chunk(record: dict, cfg, data_dir: str) -> dict:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         if hash_arrays(arrays) == record["hash"]:
-            return {k: arrays[k] for k in _CHUNK_KEYS}
+            return {k: arrays[k] for k in (*_CHUNK_KEYS, _MACHINE) if k in arrays or k != _MACHINE}
         why = "does not match its hash"
     except Exception as err:      # missing, truncated, not a zip, a key missing
         why = f"cannot be read ({type(err).__name__})"
@@ -90,7 +92,7 @@ def _load_chunk(record: dict, cfg, data_dir: str) -> dict:
                              record["first"], record["last"])
     arrays = _compute(cfg, record["first"], record["last"])
     atomic_save_npz(path, arrays)
-    return {k: arrays[k] for k in _CHUNK_KEYS}
+    return {k: arrays[k] for k in (*_CHUNK_KEYS, _MACHINE)}
 
 
 @task(name="assemble-dataset", task_run_name="assemble data set",

@@ -112,7 +112,7 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
 
 def _allocation_study(out: Path, agg):
     """cost_results.csv and the allocation analysis, when the run has CPU-budget cells."""
-    if not (agg.frame.unit == "cpu_seconds").any():
+    if not (agg.frame.unit != "points").any():
         return None, None
     from .studies.allocation import write_allocation_analysis
     from .cost import write_cost_results

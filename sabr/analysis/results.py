@@ -26,12 +26,12 @@ METRIC_COLUMNS = ("rmse_bp", "mae_bp", "max_abs_bp", "mse_bp2", "mean_rel_err",
                   "rmse_bp_ATM", "rmse_bp_ITM", "rmse_bp_OTM", "hagan_rmse_bp", "hagan_mae_bp",
                   "hagan_mse_corrected_bp2", "noise_floor_bp", "noise_floor_se_bp", "noise_floor_bp_ITM",
                   "noise_floor_bp_ATM", "noise_floor_bp_OTM", "n_points_ITM", "n_points_ATM",
-                  "n_points_OTM", "n_hf_thetas", "hf_cpu_seconds", "train_seconds", "epochs_run",
-                  "n_params")
+                  "n_points_OTM", "n_hf_thetas", "hf_cpu_seconds", "hf_path_steps",
+                  "train_seconds", "epochs_run", "n_params")
 """Metrics summarised per (model, budget) in summary_statistics.csv: errors in bp (MSE in
 bp^2; *_corrected: minus the MC noise, sabr.learning.metrics), noise floors in bp, test points per
-region, the HF data's distinct thetas and Monte Carlo CPU-seconds (sabr.data.costs), training
-seconds."""
+region, the HF data's distinct thetas, Monte Carlo CPU-seconds and path-steps
+(sabr.data.costs), training seconds."""
 RESULTS_FILE = "detailed_results.csv"
 _ID = ["budget", "model_type", "seed"]
 _FIRST = _ID + ["status", "reason"] + [c for c in IDENTITY if c not in _ID]
@@ -82,9 +82,10 @@ def point_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def cpu_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows in CPU-seconds (the allocation study): allocation, hf_cpu_budget, model,
-    seed, status, reason, then the metrics; sorted by those four."""
-    rows = df[df.unit == "cpu_seconds"].drop(columns=["budget", "unit"])
+    """The rows of HF cost budgets, in CPU-seconds or path-steps (the allocation study):
+    allocation, hf_cpu_budget, model, seed, status, reason, then the metrics; sorted by
+    those four."""
+    rows = df[df.unit != "points"].drop(columns=["budget", "unit"])
     first = ["allocation", "hf_cpu_budget", "model_type", "seed", "status", "reason"]
     return rows[first + [c for c in rows.columns if c not in first]].sort_values(
         first[:4], ignore_index=True)

@@ -105,17 +105,21 @@ def acquire_line(k: int, n: int, label: str, model_type: str, seed: int, state: 
                  result: dict | None) -> str:
     """One line per finished ``adaptive`` round's acquisition, e.g. ``acquire 2/4 mda_cnn
     s=0 round 2 (adaptive@10%): 9 thetas (+4), 15.2 of 15.9 CPU-s [Completed]``; for
-    ``adaptive/spread`` the points (+ bought, of which already simulated) and thetas."""
+    ``adaptive/spread`` the points (+ bought, of which already simulated) and thetas; a
+    budget in path-steps is shown in path-steps (``... 1.9e+09 of 2e+09 path-steps``)."""
     what = state
+    spent = ""
+    if result and result.get("unit") == "path_steps":
+        spent = f"{result['hf_path_steps']:.3g} of {result['budget']:.3g} path-steps [{state}]"
+    elif result and "hf_cpu_seconds" in result:
+        spent = f"{result['hf_cpu_seconds']:.1f} of {result['budget_seconds']:.1f} CPU-s [{state}]"
     if result and "n_points" in result:
         free = (f", {result['n_free_points']} already simulated"
                 if "n_free_points" in result else "")
         what = (f"{result['n_points']} points (+{result['n_bought']}{free}) on "
-                f"{result['n_thetas']} thetas, "
-                f"{result['hf_cpu_seconds']:.1f} of {result['budget_seconds']:.1f} CPU-s [{state}]")
+                f"{result['n_thetas']} thetas, {spent}")
     elif result and "order" in result:
-        what = (f"{result['n_thetas']} thetas (+{result['n_bought']}), "
-                f"{result['hf_cpu_seconds']:.1f} of {result['budget_seconds']:.1f} CPU-s [{state}]")
+        what = f"{result['n_thetas']} thetas (+{result['n_bought']}), {spent}"
     r = f" round {result['round']}" if result and "round" in result else ""
     return f"acquire {k}/{n} {model_type} s={seed}{r} ({label}): {what}"
 

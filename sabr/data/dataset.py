@@ -17,7 +17,11 @@ Built once per configuration and reused by every budget, model and seed
    ``surfaces.npz`` only; timings live in ``metadata.json``, so a rerun that
    regenerates the same vols keeps the hash (and every cached model).
 5. ``load_dataset``: reads them back (``allow_pickle=False``), verifies the hash and
-   exposes the timings as ``Dataset.hf_cpu_seconds`` (NaN for older data sets).
+   exposes the timings as ``Dataset.hf_cpu_seconds`` (NaN for older data sets) and the
+   runs' path-steps as ``Dataset.hf_path_steps``: the machine-independent cost unit,
+   n_paths x the time steps to each maturity of the engine's grid
+   (sabr.numerics.time_grid), recorded at assembly and derived from the grid for data
+   sets from before it was.
 """
 from __future__ import annotations
 
@@ -55,6 +59,7 @@ __all__ = [
     "META_FILE",
     "cost_hash",
     "usable_dataset",
+    "grid_path_steps",
 ]
 
 DATA_FILE = "surfaces.npz"
@@ -121,6 +126,10 @@ class Dataset:
             (N, L, M, K): the HF vols and standard errors from those first paths;
             hf_cpu_seconds_prefix (N, L, M): what a run with only those paths costs, to
             maturity m (not hashed). None for data sets built before they were recorded.
+        hf_path_steps: (N, M) Monte Carlo path-steps (paths x time steps) of theta's run to
+            maturity m: the machine-independent cost of the same runs (cumulative in m;
+            :func:`grid_path_steps`); NaN where unknown, None if not given. Not hashed: the
+            labels' hash and the configuration fix it.
     """
 
     thetas: np.ndarray
@@ -138,6 +147,18 @@ class Dataset:
     hf_prefix: np.ndarray | None = None
     hf_se_prefix: np.ndarray | None = None
     hf_cpu_seconds_prefix: np.ndarray | None = None
+    hf_path_steps: np.ndarray | None = None
+
+    @property
+    def hf_path_steps_prefix(self) -> np.ndarray | None:
+        """(N, L, M) path-steps of a run with only the first ``prefix_paths[L]`` paths, to
+        maturity m: p / n of the whole run's, exactly (the same steps on fewer paths); None
+        without prefixes or path-steps."""
+        n = self.meta.get("mc", {}).get("n_paths") if isinstance(self.meta, dict) else None
+        if self.prefix_paths is None or self.hf_path_steps is None or not n:
+            return None
+        steps = np.asarray(self.hf_path_steps, float) / float(n)       # steps to maturity m
+        return steps[:, None, :] * np.asarray(self.prefix_paths, float)[None, :, None]
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -266,7 +287,8 @@ def compute_chunk(thetas: np.ndarray, indices: Sequence[int], grid: GridSpec, mc
         (wall), path_steps (n,), hf_cpu_seconds (n, M): the Monte Carlo CPU-seconds of
         each theta's run to each maturity (sabr.numerics.mc_result), the HF cost of each
         surface; prefix_paths (L,), hf_prefix, hf_se_prefix (n, L, M, K) and
-        hf_cpu_seconds_prefix (n, L, M): the same from the first n/2^j paths of each run.
+        hf_cpu_seconds_prefix (n, L, M): the same from the first n/2^j paths of each run;
+        machine (0-d str): whose CPU-seconds they are (sabr.numerics.mc_result.timing_machine).
     """
     thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
     indices = np.asarray(indices, dtype=np.int64)
@@ -304,7 +326,20 @@ def compute_chunk(thetas: np.ndarray, indices: Sequence[int], grid: GridSpec, mc
         if progress is not None:
             progress(i + 1, n)
     out["indices"] = indices
+    from ..numerics.mc_result import timing_machine
+    out["machine"] = np.array(timing_machine())
     return out
+
+
+def grid_path_steps(thetas, maturities, fwd: float, n_paths: int,
+                    steps_per_year: float | None) -> np.ndarray:
+    """(N, M) int64 path-steps of each theta's Monte Carlo run to each maturity, from the
+    engine's time grid (sabr.numerics.time_grid.path_steps_to_maturity): what the runs
+    cost in a unit that is the same on every machine."""
+    from ..numerics.time_grid import path_steps_to_maturity
+    return np.array([path_steps_to_maturity(fwd, maturities, a, b, n_paths, steps_per_year)
+                     for a, b in np.asarray(thetas, float)[:, :2]], dtype=np.int64
+                    ).reshape(len(thetas), np.size(maturities))
 
 
 def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
@@ -336,6 +371,7 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
     cat["hf_cpu_seconds"] = np.concatenate(    # chunks from before it was recorded: NaN
         [np.asarray(c["hf_cpu_seconds"], float) if "hf_cpu_seconds" in c
          else np.full((len(c["indices"]), len(grid.maturities)), np.nan) for c in chunks])[order]
+    path_steps = grid_path_steps(thetas, grid.maturities, grid.fwd, mc.n_paths, mc.steps_per_year)
     test, train = split_thetas(n, cfg.test_fraction, cfg.master_seed)
     arrays = {"thetas": thetas, "maturities": np.array(grid.maturities),
               "strikes": cat["strikes"], "lf": cat["lf"], "hf": cat["hf"], "hf_se": cat["hf_se"],
@@ -359,6 +395,10 @@ def assemble(chunks: Iterable[dict], thetas: np.ndarray, cfg: DataGenConfig,
         "hf_cpu_seconds_total": float(cat["hf_cpu_seconds"][:, -1].sum()),
         "hf_cpu_seconds": cat["hf_cpu_seconds"].tolist(),
         "path_steps_per_surface": cat["path_steps"].tolist(),
+        "hf_path_steps": path_steps.tolist(),
+        "hf_path_steps_total": int(path_steps[:, -1].sum()),
+        "hf_timed_on": sorted({str(c["machine"]) if "machine" in c else "not recorded"
+                               for c in chunks}),
         "noise_floor_se_bp": float(np.sqrt(np.nanmean(cat["hf_se"][test] ** 2)) * 1e4),
     }
     out_dir = Path(out_dir)
@@ -495,4 +535,29 @@ def load_dataset(path: str | Path, *, verify: bool = True) -> Dataset:
         raise DatasetError(f"data set {str(path)!r}: {META_FILE} hf_cpu_seconds has shape "
                            f"{cpu.shape}; expected ({n}, {m})")
     return Dataset(**arrays, fwd=fwd, meta=meta, hf_cpu_seconds=cpu,
-                   hf_cpu_seconds_prefix=prefix_cpu)
+                   hf_cpu_seconds_prefix=prefix_cpu,
+                   hf_path_steps=_path_steps(meta, arrays, fwd, path))
+
+
+def _path_steps(meta: dict, arrays: dict, fwd: float, path: Path) -> np.ndarray:
+    """(N, M) path-steps as recorded; for a data set from before they were, derived from its
+    configuration's grid (:func:`grid_path_steps`) when that reproduces the path-steps its
+    runs recorded per surface, else NaN (a path-step budget is then refused)."""
+    n, m = arrays["lf"].shape[:2]
+    if meta.get("hf_path_steps") is not None:
+        steps = np.asarray(meta["hf_path_steps"], dtype=float)
+        if steps.shape != (n, m):
+            raise DatasetError(f"data set {str(path)!r}: {META_FILE} hf_path_steps has shape "
+                               f"{steps.shape}; expected ({n}, {m})")
+        return steps
+    cfg = meta.get("config") or {}
+    try:
+        spy = cfg.get("steps_per_year")
+        steps = grid_path_steps(arrays["thetas"], arrays["maturities"], fwd,
+                                int(cfg["mc_paths"]), None if spy is None else float(spy))
+    except (KeyError, TypeError, ValueError):
+        return np.full((n, m), np.nan)
+    runs = meta.get("path_steps_per_surface")
+    if runs is None or not np.array_equal(np.asarray(runs, float), steps[:, -1]):
+        return np.full((n, m), np.nan)
+    return steps.astype(float)

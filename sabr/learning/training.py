@@ -299,8 +299,10 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         Besides the test metrics (sabr.learning.metrics.cell_metrics) of the members' mean it
         holds the cost of the cell's HF data, train + validation points
         (sabr.data.allocations.Allocation): n_hf_thetas, hf_cpu_seconds (Monte Carlo
-        CPU-seconds; docs/DESIGN.md "What HF data costs") and hf_paths (the Monte Carlo
-        paths behind each label); with M >= 2 the calibration columns
+        CPU-seconds; docs/DESIGN.md "What HF data costs"), hf_path_steps (the same runs in
+        path-steps, paths x time steps: the same on every machine), hf_timed_on (whose
+        CPU-seconds: the data set's machines, Dataset.meta["hf_timed_on"]) and hf_paths (the
+        Monte Carlo paths behind each label); with M >= 2 the calibration columns
         (sabr.learning.calibration.ensemble_calibration) of the ensemble with its spread
         scaled by spread_scale (fitted on the validation thetas that early stopping does
         not use, sabr.learning.calibration.calibration_split and fit_spread_scale; 1 with a
@@ -453,7 +455,10 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         "n_val": int(data.points["val"].size) + (0 if cal is None else int(cal["points"].size)),
         "n_test": int(data.points["test"].size),
         "n_hf_thetas": data.allocation.n_hf_thetas,
-        "hf_cpu_seconds": data.allocation.hf_cpu_seconds, "hf_paths": data.allocation.n_paths,
+        "hf_cpu_seconds": data.allocation.hf_cpu_seconds,
+        "hf_path_steps": data.allocation.hf_path_steps,
+        "hf_timed_on": "; ".join(dataset.meta.get("hf_timed_on") or ["not recorded"]),
+        "hf_paths": data.allocation.n_paths,
         "train_hash": data.train_hash, "dataset_hash": dataset.content_hash,
         "train_seconds": train_seconds, "epochs_run": int(losses.size),
         "steps_per_epoch": spe, "steps_run": int(losses.size) * spe,

@@ -28,7 +28,7 @@ import numpy as np
 from .params import check_alpha, check_beta, check_nu, check_positive, check_rho
 
 __all__ = ["MCResult", "MIN_PATHS", "check_inputs", "Moments", "SegmentClock",
-           "cost_to_maturity"]
+           "cost_to_maturity", "timing_machine"]
 
 MIN_PATHS = 100
 
@@ -91,6 +91,24 @@ def cost_to_maturity(total: float, segments: np.ndarray) -> np.ndarray:
     if not cum[-1] > 0:
         cum = np.arange(1.0, seg.size + 1.0)
     return float(total) * cum / cum[-1]
+
+
+def timing_machine() -> str:
+    """Whose CPU-seconds a run's timings are: this machine's CPU model and logical CPUs
+    ('AMD EPYC 7763 64-Core Processor, 2 CPUs'; the model from /proc/cpuinfo, else
+    ``platform.processor()``). The same run costs other CPU-seconds on another machine;
+    its path-steps (sabr.numerics.time_grid) are the same everywhere."""
+    import os
+    import platform
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.partition(":")[2].strip() for line in f
+                          if line.lower().startswith("model name")), "")
+    except OSError:
+        pass
+    model = model or platform.processor() or platform.machine() or "unknown CPU"
+    return f"{model}, {os.cpu_count()} CPUs"
 
 
 class SegmentClock:

@@ -66,6 +66,7 @@ from . import mc_kernels as kernels
 from .black import black_vega, implied_vol
 from .mc_result import (MIN_PATHS, MCResult, Moments, SegmentClock, check_inputs,
                         cost_to_maturity)
+from .time_grid import DEFAULT_STEPS_PER_YEAR, MIN_STEPS, default_steps_per_year, step_counts
 
 __all__ = [
     "DEFAULT_STEPS_PER_YEAR",
@@ -81,15 +82,6 @@ __all__ = [
     "mc_smile",
 ]
 
-DEFAULT_STEPS_PER_YEAR = 32
-"""Base time steps per year when ``steps_per_year`` is None (see default_steps_per_year)."""
-
-_SIGMA_REF = 0.3
-_MAX_REFINE = 4.0
-
-MIN_STEPS = 8
-"""Fewest steps to the first maturity, so short expiries are not under-resolved."""
-
 CHUNK_PATHS = 16_384
 """Paths simulated together (antithetic partners included); keeps the working set in cache."""
 
@@ -101,28 +93,6 @@ _NEAR_ZERO_LAMBDA = 10.0
 """Paths with Y^2 / (2 v) below this take the exact Bessel step (absorption odds e^-30 above)."""
 
 ENGINES = ("numba", "numpy")
-
-
-def default_steps_per_year(fwd: float, alpha: float, beta: float) -> float:
-    """Steps per year used when none are given: 32 x clip((sigma_ATM / 0.3)^2, 1, 4).
-
-    The scheme's weak error grows with the backbone vol sigma_ATM = alpha F^(beta-1)
-    (about as dt sigma_ATM^2): measured at 1M paths, 32 steps/year leave -9 bp on
-    average at alpha 0.6 (beta 0.3 or 0.9, any rho) and 64 steps/year still -5 bp,
-    while at alpha 0.25-0.3 the bias is undetectable. Keeping dt sigma_ATM^2 fixed
-    keeps the bias below the 100k-path standard error across the Funahashi box
-    (README, "Monte Carlo accuracy"), at 1.7x the cost on average over the box.
-    """
-    sig = float(alpha) * float(fwd) ** (float(beta) - 1.0)
-    return DEFAULT_STEPS_PER_YEAR * min(max((sig / _SIGMA_REF) ** 2, 1.0), _MAX_REFINE)
-
-
-def _step_counts(maturities: np.ndarray, steps_per_year: float) -> np.ndarray:
-    """Steps in each interval (T_{j-1}, T_j]; at least MIN_STEPS to the first maturity."""
-    gaps = np.diff(np.concatenate([[0.0], maturities]))
-    counts = np.maximum(np.ceil(gaps * steps_per_year - 1e-9), 1).astype(int)
-    counts[0] = max(counts[0], MIN_STEPS)
-    return counts
 
 
 def mc_prices(fwd, strikes, maturities, alpha, beta, nu, rho, *, n_paths=100_000,
@@ -172,7 +142,7 @@ def _mc_prices(fwd, strikes, maturities, alpha, beta, nu, rho, *, n_paths, steps
     alpha, beta, nu, rho = float(alpha), float(beta), float(nu), float(rho)
     spy = (default_steps_per_year(fwd, alpha, beta) if steps_per_year is None
            else float(steps_per_year))
-    counts = _step_counts(maturities, spy)
+    counts = step_counts(maturities, spy)
     gaps = np.diff(np.concatenate([[0.0], maturities]))
     is_call = strikes >= fwd
     moments = Moments(strikes.shape)

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sabr.numerics.montecarlo import _step_counts, default_steps_per_year, mc_prices, mc_surface
+from sabr.numerics.montecarlo import mc_prices, mc_surface
+from sabr.numerics.time_grid import default_steps_per_year, step_counts
 
 PEER_DEFAULT = Path(__file__).resolve().parent / "euler_peer.py"
 
@@ -79,7 +80,7 @@ def main(argv=None) -> dict:
 
     spy = (default_steps_per_year(case["fwd"], case["alpha"], case["beta"])
            if args.steps_per_year is None else args.steps_per_year)
-    our_steps = int(_step_counts(mats, spy).sum())
+    our_steps = int(step_counts(mats, spy).sum())
     peer_steps = int(round(mats[-1] * args.peer_steps_per_year))
     report = {
         "paths": args.paths,

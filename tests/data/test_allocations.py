@@ -63,7 +63,8 @@ def test_every_strategy_gives_nested_splits_with_validation_inside_the_budget(
         else:
             assert 0 < a.hf_cpu_seconds <= b               # never overspent
         assert hf_cost(ds, a.split.all, level=a.level) == {"n_hf_thetas": a.n_hf_thetas,
-                                                           "hf_cpu_seconds": a.hf_cpu_seconds}
+                                                           "hf_cpu_seconds": a.hf_cpu_seconds,
+                                                           "hf_path_steps": a.hf_path_steps}
         paths = ds.meta["config"]["mc_paths"]
         assert a.n_paths == (paths if name != "paths" else 2 * round(paths / 8))   # paths/4
     for small, large in zip(splits, splits[1:]):   # a larger budget keeps every point

@@ -7,13 +7,13 @@ from sabr.data.costs import hf_cost
 from sabr.data.dataset import Dataset
 
 
-def _tiny(cpu):
-    """A 3-theta, 3-maturity, 2-strike data set whose only meaningful field is the cost."""
+def _tiny(cpu, steps=None):
+    """A 3-theta, 3-maturity, 2-strike data set whose only meaningful fields are the costs."""
     n, m, k = 3, 3, 2
     z = np.ones((n, m, k))
     return Dataset(thetas=np.full((n, 4), 0.3), maturities=np.array([1.0, 2.0, 3.0]), strikes=z,
                    lf=z, hf=z, hf_se=z, test_thetas=np.array([2]), train_thetas=np.array([0, 1]),
-                   fwd=1.0, hf_cpu_seconds=cpu)
+                   fwd=1.0, hf_cpu_seconds=cpu, hf_path_steps=steps)
 
 
 CPU = np.array([[1.0, 2.0, 3.0],       # theta 0: CPU-seconds of its run to maturity 0, 1, 2
@@ -21,18 +21,25 @@ CPU = np.array([[1.0, 2.0, 3.0],       # theta 0: CPU-seconds of its run to matu
                 [100.0, 200.0, 300.0]])
 
 
+STEPS = np.array([[4e3, 8e3, 12e3],    # path-steps of the same runs (another unit, same rule)
+                  [5e3, 10e3, 15e3],
+                  [6e3, 12e3, 18e3]])
+
+
 def test_hand_computed_cost():
-    d = _tiny(CPU)
+    d = _tiny(CPU, STEPS)
     pts = lambda *tmk: np.ravel_multi_index(np.array(tmk).T, d.shape)   # noqa: E731
     # theta 0 up to maturity 1 (two points, one at m = 0), theta 1 to maturity 2: 2 + 30
-    assert hf_cost(d, pts((0, 0, 0), (0, 1, 1), (1, 2, 0))) == {"n_hf_thetas": 2,
-                                                                "hf_cpu_seconds": 32.0}
+    assert hf_cost(d, pts((0, 0, 0), (0, 1, 1), (1, 2, 0))) == {
+        "n_hf_thetas": 2, "hf_cpu_seconds": 32.0, "hf_path_steps": 8e3 + 15e3}
     # a second point of a theta at a shorter maturity adds nothing; duplicates neither
-    assert hf_cost(d, pts((1, 2, 0), (1, 0, 1), (1, 2, 0))) == {"n_hf_thetas": 1,
-                                                                "hf_cpu_seconds": 30.0}
+    assert hf_cost(d, pts((1, 2, 0), (1, 0, 1), (1, 2, 0))) == {
+        "n_hf_thetas": 1, "hf_cpu_seconds": 30.0, "hf_path_steps": 15e3}
     # every point of every theta: the whole pool's runs
-    assert hf_cost(d, np.arange(18)) == {"n_hf_thetas": 3, "hf_cpu_seconds": 333.0}
-    assert hf_cost(d, np.array([], int)) == {"n_hf_thetas": 0, "hf_cpu_seconds": 0.0}
+    assert hf_cost(d, np.arange(18)) == {"n_hf_thetas": 3, "hf_cpu_seconds": 333.0,
+                                         "hf_path_steps": 45e3}
+    assert hf_cost(d, np.array([], int)) == {"n_hf_thetas": 0, "hf_cpu_seconds": 0.0,
+                                             "hf_path_steps": 0.0}
 
 
 def test_cost_unknown_without_timings():

@@ -7,7 +7,8 @@ from sabr.data.dataset import (DATA_FILE, META_FILE, DatasetError, GridSpec, MCS
                                chunk_indices, compute_chunk, load_dataset, sample_thetas, split_thetas,
                                theta_seed)
 from sabr.numerics.hagan import hagan_vol
-from sabr.numerics.montecarlo import _step_counts, default_steps_per_year, mc_surface
+from sabr.numerics.montecarlo import mc_surface
+from sabr.numerics.time_grid import default_steps_per_year, step_counts
 
 
 
@@ -74,7 +75,7 @@ def test_metadata_records_costs_and_hashes(small_dataset):
     assert len(m["hf_seconds_per_surface"]) == 20 and all(s > 0 for s in m["hf_seconds_per_surface"])
     d = small_dataset
     alpha, beta = d.thetas[0, :2]
-    steps = _step_counts(d.maturities, default_steps_per_year(d.fwd, alpha, beta)).sum()
+    steps = step_counts(d.maturities, default_steps_per_year(d.fwd, alpha, beta)).sum()
     assert m["path_steps_per_surface"][0] == 2000 * steps
     assert len(m["code_fingerprint"]) == 16 and len(m["content_hash"]) == 64
     assert m["config"]["mc_paths"] == 2000 and m["mc"]["steps_per_year"].startswith("auto")

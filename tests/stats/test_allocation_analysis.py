@@ -245,3 +245,40 @@ def test_allocations_are_compared_at_equal_actual_spend():
     naive = np.log(cells.pivot_table(index=["hf_cpu_budget", "seed"], columns="allocation",
                                      values="mse_bp2"))
     assert (naive["paths/4"] - naive["surfaces"]).mean() == pytest.approx(math.log(1.25), abs=0.03)
+
+
+def _with_path_steps(frame, rng, *, slower=1.0):
+    """The cells with the path-steps of their runs (800 CPU-s of the reference = 8e10
+    path-steps) and CPU-seconds as a machine ``slower`` times slower, with +-15 % noise per
+    cell, would measure them: the same runs, other seconds."""
+    out = frame.copy()
+    out["hf_path_steps"] = out.hf_cpu_seconds * 1e8
+    out["hf_cpu_seconds"] = out.hf_cpu_seconds * slower * rng.uniform(0.85, 1.15, len(out))
+    out["hf_timed_on"] = f"machine x{slower}"
+    return out
+
+
+def test_the_ratio_in_path_steps_is_the_same_whatever_machine_timed_the_runs():
+    cost, points = _cells(np.random.default_rng(1))
+    here = allocation_tables(_with_path_steps(cost, np.random.default_rng(2)),
+                             _with_path_steps(points, np.random.default_rng(3)))
+    there = allocation_tables(_with_path_steps(cost, np.random.default_rng(4), slower=1.38),
+                              _with_path_steps(points, np.random.default_rng(5), slower=1.38))
+    a, b = (t["ratios"].set_index("allocation") for t in (here, there))
+    cols = ["reference_path_steps", "path_steps", "path_steps_lo", "path_steps_hi",
+            "ratio_path_steps", "ratio_path_steps_lo", "ratio_path_steps_hi"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert a.loc["surfaces", "ratio_path_steps"] == pytest.approx(0.1 * 0.98, rel=0.1)
+    assert a.loc["surfaces", "standing_path_steps"] == "measured"
+    assert a.loc["surfaces", "ratio"] != b.loc["surfaces", "ratio"]    # the seconds' ratio moves
+    md = allocation_markdown(there)
+    assert "machine x1.38" in md and "in path-steps [CI]" in md and "path-steps, mean" in md
+    assert "(in path-steps: 9" in there["answer"]
+
+
+def test_cells_without_path_steps_report_them_as_unknown():
+    cost, points = _cells(np.random.default_rng(1))
+    t = allocation_tables(cost, points)
+    r = t["ratios"]
+    assert r.ratio_path_steps.isna().all() and (r.standing_path_steps == "").all()
+    assert "in path-steps" not in t["answer"] and t["timed_on"] == "not recorded"

@@ -27,6 +27,12 @@ target + floor^2: every seed counts, also one within the noise.
   tests/benchmarks/coverage.py, "cost ratio"). :func:`answer` says it in one sentence.
   With ``adaptive`` and ``surfaces`` in the study, the same ratio against ``surfaces`` at
   its largest CPU budget (:func:`adaptive_sentence`, allocation_adaptive.csv).
+
+Two cost units (docs/DESIGN.md, "What HF data costs"): the CPU-seconds measured where the
+data set's Monte Carlo ran (the cells' ``hf_timed_on``: another machine measures other
+seconds for the same runs) and the path-steps of the same runs (paths x time steps, the same
+on every machine). Curves and ratios are given in both; the ratio in path-steps is the same
+fit with each budget placed at its mean path-steps (``*_path_steps`` columns).
 """
 from __future__ import annotations
 
@@ -63,8 +69,10 @@ def study_cells(cost: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.Da
 
     Columns: allocation ('surfaces', 'paths/4', ..., or POINT_DESIGN), budget (the CPU
     budget's label, '120s' / '5%', or 'b=1000'), model_type, seed, hf_cpu_seconds,
-    mse_bp2, noise_floor_bp, rmse_bp, n_hf_thetas, hf_paths, order
-    (the budget's position: CPU-seconds for CPU budgets, points for the seed's)."""
+    hf_path_steps, mse_bp2, noise_floor_bp, rmse_bp, n_hf_thetas, hf_paths, order
+    (the budget's position: CPU-seconds for CPU budgets, points for the seed's),
+    order_path_steps (the budget's mean path-steps; NaN where not recorded) and hf_timed_on
+    (whose CPU-seconds)."""
     frames = []
     if cost is not None and len(cost):
         c = cost[cost.status == "ok"].copy()
@@ -87,10 +95,23 @@ def study_cells(cost: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.Da
         df["order"] = _NAN
     cpu = df.allocation != POINT_DESIGN
     df.loc[cpu, "order"] = df[cpu].groupby(["allocation", "budget"]).hf_cpu_seconds.transform("mean")
-    for col in ("n_hf_thetas", "hf_paths"):
+    for col in ("n_hf_thetas", "hf_paths", "hf_path_steps"):
         if col not in df:
             df[col] = _NAN
+    df["hf_path_steps"] = pd.to_numeric(df.hf_path_steps, errors="coerce")
+    df["order_path_steps"] = df.groupby(["allocation", "budget"]).hf_path_steps.transform("mean")
+    if "hf_timed_on" not in df:
+        df["hf_timed_on"] = ""
+    df["hf_timed_on"] = df.hf_timed_on.fillna("").astype(str)
     return df.reset_index(drop=True)
+
+
+def timed_on(cells: pd.DataFrame) -> str:
+    """Whose CPU-seconds the study's are: the machines of the cells' data sets
+    ('not recorded' for cells from before it was)."""
+    names = sorted({m for v in cells.get("hf_timed_on", pd.Series(dtype=str))
+                    for m in str(v).split("; ") if m and m != "nan"} - {"not recorded"})
+    return "; ".join(names) or "not recorded"
 
 
 def _mean(g: pd.DataFrame, col: str) -> float:
@@ -110,6 +131,7 @@ def cost_curves(cells: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFram
                      "hf_cpu_seconds": float(g.hf_cpu_seconds.mean()),
                      "hf_cpu_seconds_min": float(g.hf_cpu_seconds.min()),
                      "hf_cpu_seconds_max": float(g.hf_cpu_seconds.max()),
+                     "hf_path_steps": _mean(g, "hf_path_steps"),
                      "n_hf_thetas": float(g.n_hf_thetas.mean()),
                      "hf_paths": float(g.hf_paths.mean()),
                      "rmse_bp": math.sqrt(gm), "rmse_bp_lo": math.sqrt(lo) if lo == lo else _NAN,
@@ -201,31 +223,36 @@ def compare_allocations(cells: pd.DataFrame, *, alpha: float = 0.05,
 
 def cost_for_target(cells: pd.DataFrame, model: str, allocation: str, target_mse: float, *,
                     target_log_var: float = 0.0, target_df: float = math.inf,
-                    confidence: float = 0.95) -> dict:
+                    confidence: float = 0.95, by: str = "order") -> dict:
     """HF CPU-seconds at which (model, allocation) reaches ``target_mse`` (bp^2,
     noise-corrected): where its geometric-mean measured MSE reaches target_mse + floor^2
     (its cells' floor), by the power-law fit over its CPU budgets (each budget at its mean
     CPU-seconds spent) inverted, with a Fieller interval; with fewer than three budgets,
     log-log interpolation between the tested ones, without an interval. Every finished
     seed counts, also one whose own corrected MSE is <= 0. ``target_log_var``: the
-    variance of log(target_mse + floor^2), the measured target's estimate.
+    variance of log(target_mse + floor^2), the measured target's estimate. ``by``: where
+    each budget sits, ``order`` (its mean CPU-seconds) or ``order_path_steps`` (its mean
+    path-steps: then ``cpu_seconds``, lo and hi are path-steps).
 
     Returns dict: cpu_seconds, lo, hi, method ('fit' or 'interpolation'), flag, n_budgets."""
     g = cells[(cells.model_type == model) & (cells.allocation == allocation) & (cells.mse_bp2 > 0)]
     out = {"cpu_seconds": _NAN, "lo": _NAN, "hi": _NAN, "method": "", "flag": "", "n_budgets":
-           int(g.budget.nunique()), "smallest": float(g.order.min()) if len(g) else _NAN}
+           int(g.budget.nunique()), "smallest": float(g[by].min()) if len(g) else _NAN}
     if g.empty or not (np.isfinite(target_mse) and target_mse > 0):
         out["flag"] = "no finished cells" if g.empty else "no target"
+        return out
+    if not np.isfinite(g[by].to_numpy(float)).all():
+        out["flag"] = "cost not recorded for every cell"
         return out
     f2 = pd.to_numeric(g.noise_floor_bp, errors="coerce") ** 2
     measured = target_mse + (float(f2.mean()) if f2.notna().any() else 0.0)
     if out["n_budgets"] >= 3:
-        f = budget_for_target_fit(g.order.to_numpy(), g.seed.to_numpy(), g.mse_bp2.to_numpy(),
+        f = budget_for_target_fit(g[by].to_numpy(), g.seed.to_numpy(), g.mse_bp2.to_numpy(),
                                   measured, confidence=confidence,
                                   target_log_var=target_log_var, target_df=target_df)
         out.update(cpu_seconds=f["budget"], lo=f["lo"], hi=f["hi"], method="fit", flag=f["flag"])
         return out
-    means = g.groupby("order").mse_bp2.apply(lambda v: float(np.exp(np.log(v).mean())))
+    means = g.groupby(by).mse_bp2.apply(lambda v: float(np.exp(np.log(v).mean())))
     r = budget_for_target(means.index.to_numpy(float), np.sqrt(means.to_numpy()),
                           math.sqrt(measured))
     out.update(cpu_seconds=r.get("budget", _NAN), method="interpolation",
@@ -247,7 +274,28 @@ def cost_ratios(cells: pd.DataFrame, *, confidence: float = 0.95,
     Columns: model_type, allocation, reference ('b=1000', 'surfaces@5%'), target_rmse_bp
     (its noise-corrected geometric-mean RMSE), reference_cpu_seconds, cpu_seconds [lo, hi],
     ratio [ratio_lo, ratio_hi] (cpu / reference), method, flag, cheapest (the allocation
-    with the smallest ratio for the model)."""
+    with the smallest ratio for the model); the same in path-steps, where every cell has
+    them: reference_path_steps, path_steps [lo, hi], ratio_path_steps [lo, hi] and
+    standing_path_steps (NaN and '' otherwise)."""
+    out = _ratios(cells, confidence, reference, against, "order", "hf_cpu_seconds")
+    if out.empty:
+        return out
+    steps = (_ratios(cells, confidence, reference, against, "order_path_steps", "hf_path_steps")
+             if "order_path_steps" in cells else pd.DataFrame())
+    names = {"reference_cpu_seconds": "reference_path_steps", "cpu_seconds": "path_steps",
+             "cpu_seconds_lo": "path_steps_lo", "cpu_seconds_hi": "path_steps_hi",
+             "ratio": "ratio_path_steps", "ratio_lo": "ratio_path_steps_lo",
+             "ratio_hi": "ratio_path_steps_hi", "standing": "standing_path_steps"}
+    if steps.empty:
+        steps = out[["model_type", "allocation"]].assign(**{k: _NAN for k in names})
+        steps["standing"] = ""
+    steps = steps[["model_type", "allocation", *names]].rename(columns=names)
+    return out.merge(steps, on=["model_type", "allocation"], how="left", validate="1:1")
+
+
+def _ratios(cells, confidence, reference, against, by: str, cost: str) -> pd.DataFrame:
+    """:func:`cost_ratios` in one unit: each budget at ``by`` (its mean cost), the
+    reference's spend the mean of ``cost``; columns named as in CPU-seconds."""
     ref_cells = cells[cells.allocation == reference]
     rows = []
     for m in sorted(cells.model_type.unique()):
@@ -262,11 +310,11 @@ def cost_ratios(cells: pd.DataFrame, *, confidence: float = 0.95,
         known = corrected > 0             # else the reference is within the noise: no target
         target = corrected if known else _NAN
         var = float(y.var(ddof=1) / y.size) if known and y.size > 1 else 0.0
-        ref_cpu = float(top.hf_cpu_seconds.mean())
+        ref_cpu = float(top[cost].mean())
         scored = set(cells[(cells.model_type == m)].allocation) - {POINT_DESIGN, reference}
         for a in sorted(scored if against is None else scored & set(against)):
             c = cost_for_target(cells, m, a, target, target_log_var=var,
-                                target_df=max(y.size - 1, 1), confidence=confidence)
+                                target_df=max(y.size - 1, 1), confidence=confidence, by=by)
             mine = cells[(cells.model_type == m) & (cells.allocation == a)]
             if any(pd.concat([top[k], mine[k]]).nunique() > 1 for k in SCORED_ON if k in cells):
                 c.update(cpu_seconds=_NAN, lo=_NAN, hi=_NAN, flag=OTHER_TEST_SET)
@@ -322,6 +370,14 @@ def _pct(v: float) -> str:
     return f"{100 * v:.2g} %" if v < 0.1 else f"{100 * v:.0f} %"
 
 
+def _in_steps(row, col: str = "ratio_path_steps") -> str:
+    """' (in path-steps: 12 %)': the same share in the unit every machine agrees on; '' where
+    it is not known."""
+    v = getattr(row, col, _NAN)
+    v = float(v) if isinstance(v, (int, float)) else _NAN
+    return f" (in path-steps: {_pct(v)})" if np.isfinite(v) else ""
+
+
 def answer(ratios: pd.DataFrame, curves: pd.DataFrame | None = None,
            model: str | None = None) -> str:
     """The study's answer in one sentence, for ``model`` (unset or absent: the study's first
@@ -347,7 +403,7 @@ def answer(ratios: pd.DataFrame, curves: pd.DataFrame | None = None,
         return (f"For {model}, {e.allocation} reaches the spread design's {e.reference} accuracy "
                 f"({e.target_rmse_bp:.0f} bp, noise-corrected) already at its smallest tested "
                 f"CPU budget: at most {_pct(e.ratio_hi)} of the {e.reference_cpu_seconds:.3g} "
-                f"HF CPU-seconds that spread points need.")
+                f"HF CPU-seconds{_in_steps(e, 'ratio_path_steps_hi')} that spread points need.")
     if r.empty:
         mine = ratios[ratios.model_type == model].iloc[0]
         text = (f"For {model}, no allocation reached the spread design's {mine.reference} "
@@ -364,7 +420,7 @@ def answer(ratios: pd.DataFrame, curves: pd.DataFrame | None = None,
                 else " (interpolated between two budgets: no interval)")
     return (f"For {model}, {r.allocation} reaches the spread design's {r.reference} accuracy "
             f"({r.target_rmse_bp:.0f} bp, noise-corrected) at {_pct(r.ratio)}{interval} of the "
-            f"{r.reference_cpu_seconds:.3g} HF CPU-seconds that spread points need.")
+            f"{r.reference_cpu_seconds:.3g} HF CPU-seconds{_in_steps(r)} that spread points need.")
 
 
 def allocation_tables(cost: pd.DataFrame, points: pd.DataFrame | None = None, *,
@@ -381,7 +437,8 @@ def allocation_tables(cost: pd.DataFrame, points: pd.DataFrame | None = None, *,
     adaptive = pd.concat(adaptive, ignore_index=True) if adaptive else pd.DataFrame()
     return {"cells": cells, "curves": curves,
             "comparisons": compare_allocations(cells, confidence=confidence),
-            "ratios": ratios, "answer": answer(ratios, curves), "adaptive": adaptive}
+            "ratios": ratios, "answer": answer(ratios, curves), "adaptive": adaptive,
+            "timed_on": timed_on(cells)}
 
 
 def adaptive_sentence(adaptive: pd.DataFrame) -> str:
@@ -397,13 +454,13 @@ def adaptive_sentence(adaptive: pd.DataFrame) -> str:
             parts.append(f"{x.model_type}: {x.allocation} reaches {x.reference}'s accuracy "
                          f"({x.target_rmse_bp:.0f} bp) already at its smallest tested budget, at "
                          f"most {_pct(x.ratio_hi)} of its {x.reference_cpu_seconds:.3g} "
-                         f"CPU-seconds")
+                         f"CPU-seconds{_in_steps(x, 'ratio_path_steps_hi')}")
         elif x.standing == "measured":
             ci = (f" [{_pct(x.ratio_lo)}, {_pct(x.ratio_hi)}]" if x.method == "fit"
                   else " (interpolated: no interval)")
             parts.append(f"{x.model_type}: {x.allocation} reaches {x.reference}'s accuracy "
                          f"({x.target_rmse_bp:.0f} bp) at {_pct(x.ratio)}{ci} of its "
-                         f"{x.reference_cpu_seconds:.3g} CPU-seconds")
+                         f"{x.reference_cpu_seconds:.3g} CPU-seconds{_in_steps(x)}")
         else:
             parts.append(f"{x.model_type}: {x.allocation} does not reach {x.reference}'s accuracy "
                          f"({x.target_rmse_bp:.0f} bp) within its tested budgets")
@@ -421,6 +478,11 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
     lines = ["## What accuracy costs (HF Monte Carlo CPU-seconds)", ""]
     if tables["answer"]:
         lines += [f"**{tables['answer']}**", ""]
+    lines += [f"CPU-seconds are those measured where this data set's Monte Carlo ran "
+              f"({tables.get('timed_on') or 'not recorded'}): the same runs cost other seconds "
+              f"on another machine. Path-steps (paths x time steps of the runs) are the same on "
+              f"every machine; a budget given in them ('2.5Gps') buys the same cells anywhere.",
+              ""]
     r = tables["ratios"]
     if not r.empty:
         lines += ["CPU-seconds each allocation needs to reach the spread design's accuracy at its "
@@ -454,10 +516,10 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
             rows.append([x.model_type, f"{x.allocation}{mark}",
                          f"{x.reference}: {_f(x.target_rmse_bp)} bp at "
                          f"{_f(x.reference_cpu_seconds, '.3g')} s", need, share,
-                         x.standing or "not reached", f"{x.method}; {x.flag}",
+                         _steps_share(x), x.standing or "not reached", f"{x.method}; {x.flag}",
                          _pct(extrapolated) if np.isfinite(extrapolated) else ""])
         lines += md_table(["model", "allocation", "target", "CPU-s needed [CI]",
-                           "share of spread's [CI]", "standing", "how",
+                           "share of spread's [CI]", "in path-steps [CI]", "standing", "how",
                            "extrapolated share (not measured)"], rows, missing="none")
         lines.append("")
     c = tables["curves"]
@@ -468,11 +530,12 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
                   if _f(x.rmse_bp_lo) and _f(x.rmse_bp_hi) else f"({x.n} seed: no interval)")
             rows.append([x.model_type, x.allocation, x.budget, x.n,
                          f"{_f(x.hf_cpu_seconds, '.3g')} ({_f(x.hf_cpu_seconds_min, '.3g')}-"
-                         f"{_f(x.hf_cpu_seconds_max, '.3g')})", _f(x.n_hf_thetas, ".0f"),
+                         f"{_f(x.hf_cpu_seconds_max, '.3g')})",
+                         _f(getattr(x, "hf_path_steps", _NAN), ".3g"), _f(x.n_hf_thetas, ".0f"),
                          _f(x.hf_paths, ".0f"), f"{_f(x.rmse_bp)} {ci}", _f(x.rmse_bp_median),
                          f"{x.n_training_failures} of {x.n}"])
         lines += md_table(["model", "allocation", "budget", "seeds",
-                           "CPU-s spent, mean (least-most)", "thetas", "paths",
+                           "CPU-s spent, mean (least-most)", "path-steps, mean", "thetas", "paths",
                            "RMSE bp [seed CI]", "median", "failed"], rows)
         if ((c.n < MIN_PAIRS) & (c.n > 1)).any():
             lines += ["", f"† from fewer than {MIN_PAIRS} seeds: correct, but too wide to decide "
@@ -500,6 +563,17 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
                         if len(sig) else "none significant at the "
                         f"{alpha:g} level") + ".")
     return "\n".join(lines) + "\n"
+
+
+def _steps_share(x) -> str:
+    """A ratio row's share in path-steps, as the CPU-second share is shown ('' unknown)."""
+    standing = getattr(x, "standing_path_steps", "")
+    hi, lo, v = (getattr(x, f"ratio_path_steps{s}", _NAN) for s in ("_hi", "_lo", ""))
+    if standing == "upper bound":
+        return f"<= {_pct(hi)}"
+    if standing == "measured" and x.method == "fit":
+        return f"{_pct(v)} [{_pct(lo)}, {_pct(hi)}]"
+    return _pct(v) if standing == "measured" else ""
 
 
 def write_allocation_analysis(output_dir, cost: pd.DataFrame, points: pd.DataFrame | None,

@@ -7,9 +7,11 @@ share (base.py). One interface: a strategy is a function
 ``(dataset, budget, seed, *, unit, validation_fraction) -> Allocation``:
 the budget's train / validation points (a sabr.data.budgets.BudgetSplit), the Monte
 Carlo paths behind their labels, and their HF cost (sabr.data.costs.hf_cost). A budget
-is counted in ``unit``: ``"points"`` (the seed's axis, ``hf_budgets``) or
+is counted in ``unit``: ``"points"`` (the seed's axis, ``hf_budgets``),
 ``"cpu_seconds"`` (Monte Carlo CPU-seconds, ``hf_cpu_budgets``; docs/DESIGN.md, "What
-HF data costs"). Contract (tests/data/test_allocations.py, over every entry and unit):
+HF data costs") or ``"path_steps"`` (Monte Carlo paths x time steps, ``hf_cpu_budgets``
+given as '2.5Gps': the same on every machine, so the same budget buys the same points
+whatever the timings). Contract (tests/data/test_allocations.py, over every entry and unit):
 the splits of growing budgets are nested, validation lies inside the budget, train and
 validation are disjoint, a CPU budget is never overspent, and the same arguments give
 the same points; the test set is never touched.
@@ -47,10 +49,10 @@ import numpy as np
 
 from ...budget_labels import (ALLOCATION_NAMES, POINT_BUDGETS, budget_name, cell_label,
                               cpu_budget_label, is_cell_label, parse_allocation,
-                              parse_cell_label, parse_cpu_budget)
+                              parse_cell_label, parse_cpu_budget, parse_hf_budget)
 from ..costs import hf_cost
 from .adaptive import adaptive
-from .base import UNITS, Allocation, Unit, need_costs, theta_order, whole_surfaces
+from .base import UNITS, Allocation, Unit, cost_key, need_costs, theta_order, whole_surfaces
 from .paths import paths
 from .spread import spread
 from .surfaces import surfaces
@@ -58,8 +60,8 @@ from .surfaces import surfaces
 __all__ = ["Allocation", "ALLOCATIONS", "UNITS", "allocate", "spread", "surfaces", "paths",
            "adaptive", "register_allocation", "whole_surfaces", "theta_order",
            "parse_cpu_budget", "cpu_budget_label", "cell_label", "parse_cell_label",
-           "pool_cpu_seconds", "resolve_cpu_budget", "cell_allocation", "budget_name",
-           "POINT_BUDGETS"]
+           "pool_cpu_seconds", "pool_cost", "resolve_cpu_budget", "resolve_budget",
+           "cell_allocation", "budget_name", "POINT_BUDGETS"]
 
 ALLOCATIONS: dict[str, Callable[..., Allocation]] = {"spread": spread, "surfaces": surfaces,
                                                      "paths": paths, "adaptive": adaptive}
@@ -103,31 +105,54 @@ def allocate(strategy: str, dataset, budget, seed: int, *, unit: Unit = "points"
     return fn(dataset, budget, seed, unit=unit, validation_fraction=validation_fraction, **extra)
 
 
-def pool_cpu_seconds(dataset) -> float:
-    """The Monte Carlo CPU-seconds of every train-pool theta's whole surface: what a
-    percentage CPU budget is a percentage of."""
-    need_costs(dataset, "a percentage CPU budget")
+def pool_cost(dataset, unit: str = "cpu_seconds") -> float:
+    """The Monte Carlo cost of every train-pool theta's whole surface, in CPU-seconds or
+    path-steps (``unit``, sabr.data.costs.COST_UNITS)."""
+    need_costs(dataset, "a percentage CPU budget" if unit == "cpu_seconds" else "the pool",
+               unit)
     n, m, k = dataset.shape
     pool = np.asarray(dataset.train_thetas)
     points = pool[:, None] * (m * k) + np.arange(m * k)[None, :]
-    return hf_cost(dataset, points[dataset.valid.reshape(n, m * k)[pool]])["hf_cpu_seconds"]
+    return hf_cost(dataset, points[dataset.valid.reshape(n, m * k)[pool]])[cost_key(unit)]
+
+
+def pool_cpu_seconds(dataset) -> float:
+    """The Monte Carlo CPU-seconds of every train-pool theta's whole surface: what a
+    percentage CPU budget is a percentage of."""
+    return pool_cost(dataset, "cpu_seconds")
+
+
+def resolve_budget(dataset, value) -> tuple[float, str]:
+    """An HF cost budget for this data set as (amount, unit): CPU-seconds (a percentage of
+    pool_cpu_seconds included) with unit 'cpu_seconds', or path-steps with unit
+    'path_steps' (sabr.budget_labels.parse_hf_budget)."""
+    amount, unit = parse_hf_budget(value)
+    if unit == "fraction":
+        return amount * pool_cpu_seconds(dataset), "cpu_seconds"
+    return amount, unit
 
 
 def resolve_cpu_budget(dataset, value) -> float:
-    """A CPU budget in seconds for this data set (a percentage of pool_cpu_seconds)."""
-    amount, fraction = parse_cpu_budget(value)
-    return amount * pool_cpu_seconds(dataset) if fraction else amount
+    """A CPU budget in seconds for this data set (a percentage of pool_cpu_seconds);
+    ValueError (one line) for a budget in path-steps, which has no seconds
+    (:func:`resolve_budget`)."""
+    amount, unit = resolve_budget(dataset, value)
+    if unit != "cpu_seconds":
+        raise ValueError(f"hf_cpu_budget={value!r} is in path-steps, not CPU-seconds: allowed "
+                         f"here seconds ('120s') or a percentage ('5%'); resolve_budget reads both")
+    return amount
 
 
 def cell_allocation(dataset, budget, seed: int, *, validation_fraction: float = 0.2,
                     order=None) -> Allocation:
     """What a cell of the flow trains on: a point budget (an int: the seed's ``spread``
     axis, sabr.data.budgets.budget_points) or a CPU-budget cell's label
-    ('surfaces@120s', 'spread@5%')."""
+    ('surfaces@120s', 'spread@5%', 'paths/4@2.5Gps': path-steps)."""
     if is_cell_label(budget):
         allocation, value = parse_cell_label(budget)
-        return allocate(allocation, dataset, resolve_cpu_budget(dataset, value), seed,
-                        unit="cpu_seconds", validation_fraction=validation_fraction, order=order)
+        amount, unit = resolve_budget(dataset, value)
+        return allocate(allocation, dataset, amount, seed, unit=unit,
+                        validation_fraction=validation_fraction, order=order)
     return allocate("spread", dataset, int(budget), seed, unit="points",
                     validation_fraction=validation_fraction)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..costs import hf_cost
+from ..costs import COST_UNITS, hf_cost
 
 __all__ = ["surface_points", "theta_costs", "unit_box", "default_min_distance",
            "integrated_disagreement", "select_batch", "first_round", "next_round",
@@ -32,9 +32,10 @@ def surface_points(dataset, theta: int) -> np.ndarray:
     return int(theta) * m * k + np.flatnonzero(dataset.valid.reshape(n, m * k)[int(theta)])
 
 
-def theta_costs(dataset, thetas) -> np.ndarray:
-    """CPU-seconds of each theta's whole-surface run (sabr.data.costs.hf_cost)."""
-    return np.array([hf_cost(dataset, surface_points(dataset, t))["hf_cpu_seconds"]
+def theta_costs(dataset, thetas, unit: str = "cpu_seconds") -> np.ndarray:
+    """CPU-seconds (or path-steps, ``unit`` 'path_steps') of each theta's whole-surface run
+    (sabr.data.costs.hf_cost)."""
+    return np.array([hf_cost(dataset, surface_points(dataset, t))[COST_UNITS[unit]]
                      for t in np.asarray(thetas, np.int64)], float)
 
 
@@ -114,33 +115,35 @@ def select_batch(candidates, scores, costs, positions, budget: float,
     return candidates[np.asarray(chosen, np.int64)] if chosen else np.zeros(0, np.int64)
 
 
-def first_round(dataset, seed: int, budget: float, validation_fraction: float = 0.2
-                ) -> np.ndarray:
-    """Round 1: the thetas ``surfaces`` buys at ``budget`` CPU-seconds, in its order."""
+def first_round(dataset, seed: int, budget: float, validation_fraction: float = 0.2, *,
+                unit: str = "cpu_seconds") -> np.ndarray:
+    """Round 1: the thetas ``surfaces`` buys at ``budget`` CPU-seconds (path-steps with
+    ``unit`` 'path_steps'), in its order."""
     from .base import theta_order
     from .surfaces import surfaces
-    alloc = surfaces(dataset, budget, seed, validation_fraction=validation_fraction)
+    alloc = surfaces(dataset, budget, seed, unit=unit, validation_fraction=validation_fraction)
     bought = set(np.unravel_index(alloc.split.all, dataset.shape)[0].tolist())
     return np.array([t for t in theta_order(dataset, seed) if t in bought], np.int64)
 
 
 def next_round(dataset, order, budget: float, thetas, disagreement,
-               min_distance: float | None = None) -> np.ndarray:
+               min_distance: float | None = None, *, unit: str = "cpu_seconds") -> np.ndarray:
     """The order after one more round: ``order`` (the thetas bought so far) followed by
-    the batch that the rest of ``budget`` (CPU-seconds, the round's whole budget) buys,
-    scored by ``disagreement`` (per theta of ``thetas``, the candidates the previous
-    round's ensemble scored; :func:`integrated_disagreement`) per CPU-second."""
+    the batch that the rest of ``budget`` (CPU-seconds, the round's whole budget; path-steps
+    with ``unit`` 'path_steps') buys, scored by ``disagreement`` (per theta of ``thetas``,
+    the candidates the previous round's ensemble scored; :func:`integrated_disagreement`)
+    per CPU-second (per path-step: then no timing decides what is bought)."""
     order = np.asarray(order, np.int64)
     thetas = np.asarray(thetas, np.int64)
     if np.intersect1d(thetas, order).size or np.setdiff1d(
             thetas, np.asarray(dataset.train_thetas)).size:
         raise ValueError("thetas are invalid: allowed train-pool thetas not bought yet")
-    spent = float(np.cumsum(theta_costs(dataset, order))[-1]) if order.size else 0.0
-    costs = theta_costs(dataset, thetas)
+    spent = float(np.cumsum(theta_costs(dataset, order, unit))[-1]) if order.size else 0.0
+    costs = theta_costs(dataset, thetas, unit)
     scores = np.asarray(disagreement, float) / np.maximum(costs, 1e-12)
     gap = default_min_distance(dataset) if min_distance is None else float(min_distance)
     batch = select_batch(thetas, scores, costs, unit_box(dataset)[thetas], budget - spent, gap)
     out = np.concatenate([order, batch])
     # what the allocation will count: the prefix whose running cost fits (float sums agree)
-    fits = int(np.searchsorted(np.cumsum(theta_costs(dataset, out)), budget, side="right"))
+    fits = int(np.searchsorted(np.cumsum(theta_costs(dataset, out, unit)), budget, side="right"))
     return out[:max(fits, order.size)]

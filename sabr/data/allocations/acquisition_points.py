@@ -33,12 +33,12 @@ __all__ = ["first_spread_round", "expand_order", "check_order", "unbought_points
            "row_disagreement", "next_spread_round"]
 
 
-def first_spread_round(dataset, seed: int, budget: float, validation_fraction: float = 0.2
-                       ) -> dict:
-    """Round 1: the points ``spread`` buys at ``budget`` CPU-seconds (a prefix of the
-    seed's point order)."""
+def first_spread_round(dataset, seed: int, budget: float, validation_fraction: float = 0.2,
+                       *, unit: str = "cpu_seconds") -> dict:
+    """Round 1: the points ``spread`` buys at ``budget`` CPU-seconds (path-steps with
+    ``unit`` 'path_steps'; a prefix of the seed's point order)."""
     from .spread import spread
-    alloc = spread(dataset, budget, seed, unit="cpu_seconds",
+    alloc = spread(dataset, budget, seed, unit=unit,
                    validation_fraction=validation_fraction)
     return {"spread_points": int(alloc.split.all.size), "rows": []}
 
@@ -70,20 +70,22 @@ def row_disagreement(dataset, points, member_sigma) -> tuple[np.ndarray, np.ndar
 
 
 def next_spread_round(dataset, seed: int, order, budget: float, thetas, rows,
-                      validation_fraction: float = 0.2, min_distance: float | None = None
-                      ) -> dict:
+                      validation_fraction: float = 0.2, min_distance: float | None = None,
+                      *, unit: str = "cpu_seconds") -> dict:
     """The order after one more round: ``order`` followed by the free rows, then the
     extensions the rest of ``budget`` (the round's whole CPU budget) buys, scored by
     ``rows`` (per theta of ``thetas``: :func:`row_disagreement` of the previous round's
-    ensemble) per incremental CPU-second. Returns {"order", "n_free" (points that cost
-    nothing), "n_rows_paid" (extensions bought)}."""
+    ensemble) per incremental CPU-second (path-steps with ``unit`` 'path_steps', the
+    budget's unit too). Returns {"order", "n_free" (points that cost nothing),
+    "n_rows_paid" (extensions bought)}."""
+    from ..costs import cost_table
     from .acquisition import default_min_distance, unit_box
     n1, done = check_order(dataset, order)
     thetas = np.asarray(thetas, np.int64)
     gain = np.array(rows, float).reshape(thetas.size, dataset.shape[1])
     if np.setdiff1d(thetas, np.asarray(dataset.train_thetas)).size:
         raise ValueError("thetas are invalid: allowed train-pool thetas (never a test theta)")
-    points, flags, spent = expand_order(dataset, seed, order, validation_fraction)
+    points, flags, spent = expand_order(dataset, seed, order, validation_fraction, unit=unit)
     n, m, k = dataset.shape
     bought = np.zeros(n * m * k, bool)
     bought[points] = True
@@ -100,7 +102,7 @@ def next_spread_round(dataset, seed: int, order, budget: float, thetas, rows,
     paid = np.full(n, -1, np.int64)
     np.maximum.at(paid, theta_of, mat_of)
     paid = paid[thetas]
-    cpu = np.asarray(dataset.hf_cpu_seconds, float)[thetas]
+    cpu = cost_table(dataset, unit)[thetas]
     left = float(budget) - (float(spent[-1]) if spent.size else 0.0)
     new_rows, n_free = [], 0
     # 1. free: what the runs already paid for simulated

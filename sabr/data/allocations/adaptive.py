@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..budgets import make_split
-from .base import Allocation, Unit, make_allocation, need_costs, whole_surfaces
+from .base import (COST_BUDGET_UNITS, Allocation, Unit, make_allocation, need_costs,
+                   whole_surfaces)
 
 __all__ = ["adaptive"]
 
@@ -36,11 +37,11 @@ def adaptive(dataset, budget, seed: int, *, unit: Unit = "cpu_seconds",
 
 def _adaptive_points(dataset, budget, seed, unit, validation_fraction, order) -> Allocation:
     from .row_orders import expand_order
-    if unit != "cpu_seconds":
+    if unit not in COST_BUDGET_UNITS:
         raise ValueError("allocation 'adaptive/spread' is invalid with point budgets "
                          "(hf_budgets): allowed CPU-second budgets (hf_cpu_budgets)")
-    need_costs(dataset, "adaptive/spread")
-    points, flags, spent = expand_order(dataset, seed, order, validation_fraction)
+    need_costs(dataset, "adaptive/spread", unit)
+    points, flags, spent = expand_order(dataset, seed, order, validation_fraction, unit=unit)
     # running sums and hf_cost add in different orders: a budget equal to a prefix's cost
     # (a round that bought only free points) must pay for that prefix
     count = int(np.searchsorted(spent, budget * (1 + 1e-12), side="right"))

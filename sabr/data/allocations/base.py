@@ -9,13 +9,16 @@ from typing import Literal
 import numpy as np
 
 from ..budgets import TUNING_REPLICATE, BudgetSplit, _rng, make_split
-from ..costs import hf_cost
+from ..costs import COST_UNITS, cost_table, hf_cost
 
 __all__ = ["Allocation", "Unit", "UNITS", "theta_order", "whole_surfaces", "need_costs",
-           "make_allocation", "data_paths"]
+           "make_allocation", "data_paths", "COST_BUDGET_UNITS", "unit_words", "cost_key"]
 
-Unit = Literal["points", "cpu_seconds"]
-UNITS = ("points", "cpu_seconds")
+Unit = Literal["points", "cpu_seconds", "path_steps"]
+UNITS = ("points", "cpu_seconds", "path_steps")
+COST_BUDGET_UNITS = ("cpu_seconds", "path_steps")
+"""The units of an HF cost budget (sabr.data.costs.COST_UNITS): Monte Carlo CPU-seconds
+(the machine's) or path-steps (the same on every machine)."""
 _THETA_STREAM = 21
 
 
@@ -24,13 +27,15 @@ class Allocation:
     """A budget's points, the Monte Carlo paths behind their labels, and what they cost.
 
     ``level``: None when the labels are the data set's own (every path), else the index
-    into ``dataset.prefix_paths`` of the prefix they come from (``paths``)."""
+    into ``dataset.prefix_paths`` of the prefix they come from (``paths``).
+    ``hf_cpu_seconds`` and ``hf_path_steps``: their cost in both units (sabr.data.costs)."""
 
     split: BudgetSplit
     n_hf_thetas: int
     hf_cpu_seconds: float
     n_paths: int
     level: int | None = None
+    hf_path_steps: float = float("nan")
 
     @property
     def train(self):
@@ -58,17 +63,36 @@ def data_paths(dataset) -> int:
     return int(dataset.meta.get("config", {}).get("mc_paths", 0))
 
 
-def need_costs(dataset, strategy: str) -> None:
-    if dataset.hf_cpu_seconds is None or not np.all(np.isfinite(dataset.hf_cpu_seconds)):
-        raise ValueError(f"allocation={strategy!r} with a CPU-second budget is invalid for this "
-                         f"data set: it has no recorded Monte Carlo CPU-seconds; allowed a data set "
-                         f"built by this version (build it again)")
+def unit_words(unit: str) -> str:
+    """How errors name a cost unit's amounts: 's' or 'path-steps'."""
+    return "path-steps" if unit == "path_steps" else "s"
+
+
+def need_costs(dataset, strategy: str, unit: str = "cpu_seconds") -> None:
+    """ValueError (one line) when the data set lacks the costs a budget in ``unit`` needs."""
+    table = cost_table(dataset, unit)
+    if table is not None and np.all(np.isfinite(table)):
+        return
+    if unit == "path_steps":
+        raise ValueError(f"allocation={strategy!r} with a path-step budget is invalid for this "
+                         f"data set: its runs' Monte Carlo path-steps are not known (its "
+                         f"metadata.json has no hf_path_steps and its configuration's time grid "
+                         f"does not reproduce its path_steps_per_surface); allowed a budget in "
+                         f"CPU-seconds ('120s') or a percentage ('5%'), or the data set built "
+                         f"again by this version")
+    raise ValueError(f"allocation={strategy!r} with a CPU-second budget is invalid for this "
+                     f"data set: it has no recorded Monte Carlo CPU-seconds; allowed a data set "
+                     f"built by this version (build it again)")
 
 
 def make_allocation(dataset, split: BudgetSplit, level: int | None = None) -> Allocation:
     paths = data_paths(dataset) if level is None else int(dataset.prefix_paths[level])
     return Allocation(split, **hf_cost(dataset, split.all, level=level), n_paths=paths,
                       level=level)
+
+
+def cost_key(unit: str) -> str:
+    return COST_UNITS[unit]
 
 
 def theta_order(dataset, seed: int) -> np.ndarray:
@@ -100,16 +124,17 @@ def theta_order(dataset, seed: int) -> np.ndarray:
 def whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, level=None,
                    order=None) -> Allocation:
     """Whole surfaces of the thetas in ``order`` (default: the seed's stratified order,
-    :func:`theta_order`), as many as ``budget`` CPU-seconds pay for, their labels from the
+    :func:`theta_order`), as many as ``budget`` (CPU-seconds, or path-steps with ``unit``
+    'path_steps': then no timing decides a surface) pays for, their labels from the
     prefix ``level`` of the paths (None: every path); validation thetas by position, as
     :func:`surfaces` says. When the budget pays for the first surface of the order only,
     the first later surface the rest pays for completes the cell as its validation surface;
     the least budget that gives a cell is thus the first surface's cost plus the cheapest
     other's, the figure the error names. ``name`` names the strategy in errors."""
-    if unit != "cpu_seconds":
+    if unit not in COST_BUDGET_UNITS:
         raise ValueError(f"allocation {name!r} is invalid with point budgets (hf_budgets): "
                          "allowed CPU-second budgets (hf_cpu_budgets)")
-    need_costs(dataset, name)
+    need_costs(dataset, name, unit)
     order = theta_order(dataset, seed) if order is None else order
     n, m, k = dataset.shape
     valid = dataset.valid
@@ -119,7 +144,7 @@ def whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, level
     valid = valid.reshape(n, m * k)
     order = order[valid[order].any(axis=1)]
     pts = [t * m * k + np.flatnonzero(valid[t]) for t in order]      # each theta's surface
-    cost = np.array([hf_cost(dataset, p, level=level)["hf_cpu_seconds"] for p in pts])
+    cost = np.array([hf_cost(dataset, p, level=level)[cost_key(unit)] for p in pts])
     spent = np.cumsum(cost)
     count = int(np.searchsorted(spent, budget, side="right"))
     f = float(validation_fraction)
@@ -143,7 +168,7 @@ def whole_surfaces(name, dataset, budget, seed, unit, validation_fraction, level
         least = spent[0] + cost[1:].min() if order.size > 1 else np.inf
         raise ValueError(f"hf_cpu_budget={budget:g} is invalid for allocation {name!r}: it pays "
                          f"for {take.size} surfaces, not one train and one validation surface; "
-                         f"allowed at least {least:.3g} s")
+                         f"allowed at least {least:.3g} {unit_words(unit)}")
     train = np.concatenate([pts[j] for j in take if not flags[j]])
     val = np.concatenate([pts[j] for j in take if flags[j]])
     labels = "" if level is None else f"paths={int(dataset.prefix_paths[level])}"

@@ -43,10 +43,11 @@ def check_order(dataset, order) -> tuple[int, np.ndarray]:
     return int(n1), rows
 
 
-def expand_order(dataset, seed: int, order, validation_fraction: float = 0.2
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def expand_order(dataset, seed: int, order, validation_fraction: float = 0.2, *,
+                 unit: str = "cpu_seconds") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The order's points in buying order, their validation flags, and the HF CPU-seconds
-    spent once each point is bought (cumulative, never falling: the cost of every prefix).
+    (path-steps with ``unit`` 'path_steps') spent once each point is bought (cumulative,
+    never falling: the cost of every prefix).
     """
     n1, rows = check_order(dataset, order)
     head, head_flags = point_order(dataset, seed, validation_fraction, n_points=n1)
@@ -68,7 +69,7 @@ def expand_order(dataset, seed: int, order, validation_fraction: float = 0.2
         pieces.append(new)
         flags.append(np.full(new.size, status[t]))
     points = np.concatenate(pieces).astype(np.int64)
-    return points, np.concatenate(flags), _running_cost(dataset, points)
+    return points, np.concatenate(flags), _running_cost(dataset, points, unit)
 
 
 def nth_new_theta_validates(i: int, validation_fraction: float) -> bool:
@@ -86,10 +87,12 @@ def _head_theta_status(theta, flags) -> dict[int, bool]:
     return status
 
 
-def _running_cost(dataset, points) -> np.ndarray:
-    """CPU-seconds of each prefix of ``points`` (sabr.data.costs.hf_cost, incrementally)."""
+def _running_cost(dataset, points, unit: str = "cpu_seconds") -> np.ndarray:
+    """CPU-seconds (or path-steps, ``unit``) of each prefix of ``points``
+    (sabr.data.costs.hf_cost, incrementally)."""
+    from ..costs import cost_table
     theta, mat, _ = np.unravel_index(points, dataset.shape)
-    cpu = np.asarray(dataset.hf_cpu_seconds, float)
+    cpu = cost_table(dataset, unit)
     paid = {}
     out, total = np.empty(points.size), 0.0
     for i, (t, j) in enumerate(zip(theta.tolist(), mat.tolist())):
