@@ -6,9 +6,14 @@
                   [--allocations spread surfaces paths adaptive adaptive/spread] [--hf-cpu-budgets 120 5% ...]
                   [--ensemble-size M]
                   [--dask-address tcp://host:port] [--skip-experiments]
+    hf-budget plan [the flags and --config of run]
     hf-budget analyze --output-dir DIR
     hf-budget demo [--alpha A --beta B --nu N --rho R --fwd F --paths N --seed S]
 
+``plan`` prints what ``run`` with the same flags would do, computing nothing (no Prefect,
+no Dask, no TensorFlow): per stage the tasks planned and already done in the output folder,
+and the estimated CPU-hours and wall time on its workers (sabr.estimate), and, for a
+folder holding a finished run, that run's measured wall time beside its estimate.
 ``run`` runs the ``hf-budget`` flow (Prefect's ephemeral server if no PREFECT_API_URL
 is set: no setup) in a child process of its own process group, which this process
 supervises: Ctrl-C or SIGTERM stops the run within seconds, workers included, exit
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from sabr.options import OVERRIDES, RUN_OPTIONS
 
@@ -32,15 +38,18 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the experiment (the hf-budget Prefect flow)")
-    run.add_argument("--profile", choices=["quick", "full", "cost"], default=None,
-                     help="base configuration; with --config it must be the file's own "
-                          "(unset: quick, or the file's)")
-    run.add_argument("--config", dest="config_path", default=None,
-                     help="experiment YAML file (e.g. deployments/prod.yaml)")
-    for o in RUN_OPTIONS:                # one table: sabr.options
-        run.add_argument(o.flag, dest=o.name, type=o.type, nargs="+" if o.many else None,
-                         default=None, metavar=o.metavar,
-                         help=f"{o.help} (unset: the configuration's)")
+    plan = sub.add_parser("plan", help="print what run would do and its estimated cost, "
+                                       "computing nothing")
+    for p in (run, plan):
+        p.add_argument("--profile", choices=["quick", "full", "cost"], default=None,
+                       help="base configuration; with --config it must be the file's own "
+                            "(unset: quick, or the file's)")
+        p.add_argument("--config", dest="config_path", default=None,
+                       help="experiment YAML file (e.g. deployments/prod.yaml)")
+        for o in RUN_OPTIONS:            # one table: sabr.options
+            p.add_argument(o.flag, dest=o.name, type=o.type, nargs="+" if o.many else None,
+                           default=None, metavar=o.metavar,
+                           help=f"{o.help} (unset: the configuration's)")
     run.add_argument("--dask-address", default=None, metavar="ADDRESS",
                      help="existing Dask scheduler, e.g. tcp://127.0.0.1:8786 "
                           "(unset: $DASK_SCHEDULER_ADDRESS or a local cluster)")
@@ -76,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.command == "demo":
         return _demo(ap, args)
+    if args.command == "plan":
+        return _plan(ap, args)
     from flows.stopping import IN_CHILD, Stopped, stop_on_signals, supervise, watch_supervisor
     if args.command == "run" and not args.skip_experiments:
         if not os.environ.get(IN_CHILD):     # the run in a process group of its own
@@ -131,6 +142,21 @@ def _run(params: dict, plan) -> int:
         print(f"hf-budget: {line}")
     if summary.get("report_html"):
         print(f"hf-budget: report: {summary['report_html']} (tables in {plan.output_dir})")
+    return 0
+
+
+def _plan(ap, args) -> int:
+    """Print the plan of ``run`` with these flags (sabr.estimate); nothing is written."""
+    from flows.runner import planned_workers
+    from sabr.config import resolve_config
+    from sabr.errors import ConfigError
+    from sabr.estimate import plan_text
+    try:
+        cfg = resolve_config(args.profile, args.config_path,
+                             **{k: getattr(args, k) for k in OVERRIDES})
+        print(plan_text(cfg, Path(cfg.output_dir).resolve(), planned_workers(cfg)))
+    except ConfigError as err:
+        ap.exit(2, f"hf-budget: error: {err}\n")
     return 0
 
 

@@ -199,7 +199,8 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
               parallel_jobs: int | None = None, output_dir: str | None = None,
               tuning_method: str | None = None, allocations: list[str] | None = None,
               hf_cpu_budgets: list[str] | None = None, ensemble_size: int | None = None,
-              dask_address: str | None = None, skip_experiments: bool = False,
+              max_hours: float | None = None, dask_address: str | None = None,
+              skip_experiments: bool = False,
               config: ExperimentConfig | dict | None = None) -> dict:
     """Run the whole experiment (or, with skip_experiments, only aggregate existing cells).
 
@@ -220,7 +221,8 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
                              n_random_seeds=n_random_seeds, parallel_jobs=parallel_jobs,
                              output_dir=output_dir, tuning_method=tuning_method,
                              allocations=allocations, hf_cpu_budgets=hf_cpu_budgets,
-                             ensemble_size=ensemble_size, config=config)
+                             ensemble_size=ensemble_size, max_hours=max_hours,
+                             config=config)
             if plan.skip_experiments:
                 from flows.analysis import aggregate_existing   # the analysis stack, when needed
                 return aggregate_existing(plan.output_dir)
@@ -259,6 +261,8 @@ def _run(cfg: ExperimentConfig, out: Path, address: str | None) -> dict:
         get_run_logger().info(
             "allocation study: %s at CPU budgets %s for %s x %d seeds", ", ".join(cfg.allocations),
             ", ".join(cfg.hf_cpu_budgets), ", ".join(study_models(cfg)), cfg.n_random_seeds)
+    from sabr.estimate import plan_text          # the plan hf-budget plan prints
+    get_run_logger().info("%s", plan_text(cfg, out, planned_workers(cfg)))
     if ensemble_members(cfg) > 1:
         get_run_logger().info("every cell a deep ensemble of %d members%s", ensemble_members(cfg),
                               "; adaptive rounds at " + ", ".join(adaptive_rounds(cfg))

@@ -6,7 +6,8 @@ parameters; or a whole configuration already resolved, which is not validated ag
 run validates its configuration once, docs/DESIGN.md), checks the Dask scheduler address (format, and that a scheduler answers)
 or, with ``cluster.kind: slurm``, that Slurm answers and would take the worker jobs
 (flows/slurm.py),
-that ``--skip-experiments`` has finished cells to aggregate, that the output folder can
+that ``--skip-experiments`` has finished cells to aggregate, that the run's estimated wall
+time is within ``max_hours`` when that is set (sabr.estimate), that the output folder can
 be written and that no other run holds it. Every failure is a ConfigError whose message
 is one line naming the field and what is allowed (every bad field of a config file in one
 error naming the file, a line each). Imports no Prefect, so the command line rejects bad
@@ -23,7 +24,7 @@ from sabr.errors import ConfigError, unknown_key
 from sabr.lock import check_free
 from sabr.options import OVERRIDES, RUN_OPTIONS
 
-from flows.runner import check_reachable, validate_dask_address
+from flows.runner import check_reachable, planned_workers, validate_dask_address
 from flows.slurm import check_slurm
 
 __all__ = ["RunPlan", "preflight", "require_finished_cells", "check_writable", "OVERRIDES"]
@@ -80,6 +81,10 @@ def preflight(profile: str | None = None, config_path: str | None = None, *,
     out = Path(cfg.output_dir).resolve()
     if skip_experiments:
         require_finished_cells(out)
+    elif cfg.max_hours is not None:          # before anything is created or computed
+        from sabr.estimate import over_limit
+        if refusal := over_limit(cfg, out, planned_workers(cfg)):
+            raise ConfigError(refusal)
     check_writable(out)          # the only check that may create something (the folder)
     check_free(out)
     return RunPlan(cfg, out, address, bool(skip_experiments))

@@ -92,6 +92,10 @@ class ExperimentConfig(WithSections):
     tuning_method: TuningMethod = "random"
     output_dir: str = "results"
     parallel_jobs: int = Field(2, ge=1, le=1024)
+    max_hours: float | None = Field(None, gt=0, le=100_000)
+    """A run whose estimated wall time (``hf-budget plan``, sabr.estimate) exceeds this many
+    hours refuses to start, with one line giving the estimate; None (the default): no limit.
+    Decides no result, so no cache key holds it."""
     worker_recycle_mib: int = Field(900, ge=256, le=1_048_576)
     """A worker's TensorFlow process is replaced after a task that leaves it above this many
     MiB resident (tasks/isolation.py); decides no result, so no cache key holds it."""
