@@ -65,15 +65,15 @@ class CostModel:
 
 
 DEFAULT_COST_MODEL = CostModel(
-    # Fitted with fit_folders() on three finished runs of this machine (2 cores), at
-    # commit f366e37: /work/runs/study/after (the 1000-theta pool, 160 cells of the four
+    # fit_folders() of these three finished runs of this machine (2 cores; records of
+    # 228 cells, 229 tuning trials, 1120 surfaces), to 3 digits, at commit 14dd2f1: /work/runs/study/after (the 1000-theta pool, 160 cells of the four
     # models, 2 budgets x 20 seeds, 8 tunings, snapshot of the 2026-12-07 small-budget
     # study), /work/runs/baseA and /work/runs/qb (the quick profile, 32 cells, 16 tunings).
     # acquire_task_s is a guess (no adaptive run measured): the training task's overhead.
-    path_step_s=1.96e-08, surface_s=0.0, chunk_s=1.9, fit_s=1.16, step_s=1.28e-03,
-    mac_s=4.27e-11, epoch_s=1.16e-02, early_stop=0.40, early_stop_tune=0.55,
-    train_task_s=1.8, tune_task_s=2.9, acquire_task_s=1.8, flow_s=9.0,
-    source="defaults (fitted on runs/study/after, runs/baseA, runs/qb at commit f366e37)")
+    path_step_s=2.24e-08, surface_s=0.0547, chunk_s=0.448, fit_s=1.56, step_s=1.37e-03,
+    mac_s=5.35e-11, epoch_s=1.09e-02, early_stop=0.314, early_stop_tune=0.229,
+    train_task_s=1.72, tune_task_s=1.22, acquire_task_s=1.72, flow_s=8.0,
+    source="defaults (fitted on runs/study/after, runs/baseA, runs/qb at commit 14dd2f1)")
 """The coefficients a plan uses when its output folder holds no finished run."""
 
 
