@@ -66,7 +66,8 @@ class CostModel:
 
 DEFAULT_COST_MODEL = CostModel(
     # fit_folders() of these three finished runs of this machine (2 cores; records of
-    # 228 cells, 229 tuning trials, 1120 surfaces), to 3 digits, at commit 14dd2f1: /work/runs/study/after (the 1000-theta pool, 160 cells of the four
+    # 228 cells, 229 tuning trials, 1120 surfaces), to 3 digits, at commit 14dd2f1:
+    # /work/runs/study/after (the 1000-theta pool, 160 cells of the four
     # models, 2 budgets x 20 seeds, 8 tunings, snapshot of the 2026-12-07 small-budget
     # study), /work/runs/baseA and /work/runs/qb (the quick profile, 32 cells, 16 tunings).
     # acquire_task_s is a guess (no adaptive run measured): the training task's overhead.
