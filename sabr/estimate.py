@@ -326,8 +326,6 @@ def last_run_line(check: dict | None) -> str | None:
             f"defaults (x{check['default_ratio']:.2f}){note}")
 
 
-
-
 def plan_text(cfg: ExperimentConfig, output_dir, workers: int,
               estimate: RunEstimate | None = None) -> str:
     """The plan as ``hf-budget plan`` prints it and a run logs it at its start."""
@@ -336,7 +334,9 @@ def plan_text(cfg: ExperimentConfig, output_dir, workers: int,
     if check := last_run_line(last_run_check(output_dir)):
         lines.append(check)
     if cfg.max_hours is not None:
-        lines.append(f"  max_hours: {cfg.max_hours:g} (a run estimated longer refuses to start)")
+        verdict = ("the estimate is within it" if est.wall_h <= cfg.max_hours else
+                   f"exceeded by the estimate of {est.wall_h:.2f} h: the run would refuse to start")
+        lines.append(f"  max_hours: {cfg.max_hours:g} h, {verdict}")
     return "\n".join(lines)
 
 

@@ -106,6 +106,10 @@ def test_max_hours_refuses_a_longer_run_in_one_line_before_anything_exists(tmp_p
         preflight("quick", output_dir=str(out), max_hours=1e-4)
     assert len(str(err.value).splitlines()) == 1 and not out.exists()
     assert over_limit(cfg.with_overrides(max_hours=1000), out, 2) is None
+    # the plan says beforehand what the run would do
+    assert "the run would refuse to start" in plan_text(cfg, out, 2).splitlines()[-1]
+    assert plan_text(cfg.with_overrides(max_hours=1000), out, 2).splitlines()[-1] == (
+        "  max_hours: 1000 h, the estimate is within it")
     assert ExperimentConfig.profile("quick").max_hours is None        # no limit by default
     with pytest.raises(ConfigError, match=r"^max_hours=0 is invalid: allowed > 0$"):
         ExperimentConfig.profile("quick", max_hours=0)
