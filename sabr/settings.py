@@ -132,8 +132,26 @@ class TrainingConfig(StrictSection):
     min_steps: int = Field(2000, ge=0, le=10_000_000)
     min_patience_steps: int = Field(200, ge=0, le=10_000_000)
     min_tuning_steps: int = Field(300, ge=0, le=10_000_000)
+    # Large cells (issue 40, item 2; sabr.learning.step_budget.effective_training): where an
+    # epoch at the tuned batch would exceed max_steps_per_epoch steps, the batch grows to
+    # ceil(n_train / max_steps_per_epoch) (at most max_batch_size) and Adam's learning rate
+    # by the square root of the batch ratio (Malladi et al. 2022); every fit then takes at
+    # most max_steps optimizer steps (the epoch cap falls; it outranks the floors). 0: no
+    # cap / no batch scaling. The seed design's cells (<= 800 training points) are unchanged.
+    max_steps: int = Field(10_000, ge=0, le=100_000_000)
+    max_steps_per_epoch: int = Field(100, ge=0, le=10_000_000)
+    max_batch_size: int = Field(1024, ge=1, le=65_536)
     tf_intra_op_threads: int = Field(1, ge=0, le=256)
     tf_inter_op_threads: int = Field(1, ge=0, le=256)
+
+    @field_validator("max_steps")
+    @classmethod
+    def _cap_above_floors(cls, v: int, info) -> int:
+        floor = max(info.data.get("min_steps", 0), info.data.get("min_tuning_steps", 0))
+        if 0 < v < floor:
+            raise ValueError(f"allowed 0 (no cap) or an integer in [{floor}, 100000000] "
+                             f"(at least min_steps and min_tuning_steps)")
+        return v
 
 
 class ModelConfig(StrictSection):

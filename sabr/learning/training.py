@@ -4,7 +4,10 @@
 inputs (sabr.data.patches) with normalisation from the training points only, fits
 the model with Adam on the MSE of normalised targets, early stopping on the
 budget's validation points (best weights restored) and ``TerminateOnNaN``, then
-scores the fixed test set (sabr.learning.metrics). A diverged cell returns
+scores the fixed test set (sabr.learning.metrics). How long a fit may train, and a large
+cell's batch size and learning rate, are sabr.learning.step_budget's rule (step floors;
+square-root batch scaling and a cap of optimizer steps), a function of the cell's
+training points and hyperparameters only. A diverged cell returns
 ``status = "failed"``; it never raises for that.
 
 Randomness: one integer seed per cell, derived from what the cell is
@@ -35,9 +38,11 @@ from ..data.budgets import TUNING_REPLICATE
 from ..data.patches import fit_normaliser, lf_patches, point_features, targets
 from ..io import atomic_path, atomic_save_npz, atomic_write_json, atomic_write_text
 from .metrics import cell_metrics
+from .step_budget import effective_training, step_floors
 
 __all__ = ["configure_tensorflow", "cell_seed", "member_seed", "CellData", "prepare_cell_data",
-           "train_and_evaluate", "fit_model", "batches", "predict", "fresh_keras_state"]
+           "train_and_evaluate", "fit_model", "batches", "predict", "fresh_keras_state",
+           "step_floors", "effective_training"]
 
 log = logging.getLogger(__name__)
 _TUNING_INIT = 13     # the tuning replicate's initialisation stream
@@ -200,21 +205,6 @@ def batches(x: dict, y=None, batch_size: int = 4096, shuffle_seed: int | None = 
     return ds.batch(int(batch_size)).with_options(options)
 
 
-def step_floors(n_train: int, batch_size: int, epochs: int, patience: int, *,
-                min_steps: int = 0, min_patience_steps: int = 0) -> tuple[int, int, int]:
-    """The epoch cap and the early-stopping patience of a fit, raised so that it may take at
-    least ``min_steps`` optimizer steps and waits at least ``min_patience_steps`` steps for
-    an improvement (issue 38: at b=50 an epoch is one or two steps, so 200 epochs with a
-    patience of 20 stopped small budgets after a few dozen steps of plateau).
-
-    Returns:
-        (epochs, patience, steps per epoch), steps per epoch = ceil(n_train / batch_size).
-    """
-    spe = max(1, -(-int(n_train) // max(1, int(batch_size))))
-    return (max(int(epochs), -(-int(min_steps) // spe)),
-            max(int(patience), -(-int(min_patience_steps) // spe)), spe)
-
-
 def fit_model(model, data: CellData, hp: dict, *, epochs: int, patience: int,
               extra_callbacks=(), seed: int = 0, steps_per_execution: int | None = None,
               autotune: bool = False):
@@ -309,6 +299,11 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         single validation theta), n_calibration_thetas and n_calibration_points, the raw
         ensemble's coverage_50_raw, coverage_90_raw and nll_raw, and member_rmse_bp (the
         members' mean test RMSE). n_val counts both parts of the validation points.
+        What the fit was trained with (sabr.learning.step_budget.effective_training; also
+        config.json's ``training``): train_batch_size, train_learning_rate (the tuned
+        ``hyperparameters`` scaled for a large cell), max_steps (the step cap in force,
+        None: none), step_cap_binds (the cap lowered the epoch cap) and
+        stopped_at_step_cap (the first member ran to that cap).
     """
     from ..settings import ModelConfig, TrainingConfig
     if isinstance(dataset, (str, Path)):
@@ -349,12 +344,14 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         cal["n_thetas"] = int(np.unique(dataset.unravel(cal["points"])[0]).size)
     budget = budget if isinstance(budget, str) else int(budget)
     seeds = [member_seed(int_seed, k) for k in range(n_members)]
-    epochs, patience, spe = step_floors(len(data.y["train"]), hp["batch_size"], tc.epochs,
-                                        tc.early_stopping_patience, min_steps=tc.min_steps,
-                                        min_patience_steps=tc.min_patience_steps)
+    # the step floors, and for a large cell its batch, learning rate and step cap: a rule of
+    # n_train and hp only, the same for every allocation (sabr.learning.step_budget)
+    applied = effective_training(len(data.y["train"]), hp, tc)
+    epochs, patience, spe = applied.epochs, applied.patience, applied.steps_per_epoch
     cell = {"model_type": model_type, "budget": budget, "seed": int(seed),
             "cell_seed": int_seed, "hyperparameters": hp, "epochs": epochs,
             "early_stopping_patience": patience, "steps_per_epoch": spe,
+            "training": applied.as_dict(),
             "patch_size": list(mc.patch_size), "dataset_hash": dataset.content_hash,
             "normaliser": data.normaliser.to_dict(), "tf_threads": threads}
     if n_members > 1:
@@ -395,7 +392,8 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
             model = keras.models.load_model(Path(warm_from) / "models" / f"{name}.keras",
                                             compile=False)
         t0 = time.perf_counter()
-        hist = fit_model(model, data, hp, epochs=epochs, patience=patience, seed=member)
+        hist = fit_model(model, data, applied.hyperparameters(hp), epochs=epochs,
+                         patience=patience, seed=member)
         train_seconds += time.perf_counter() - t0
         history = hist.history
         histories.append(history)
@@ -462,6 +460,9 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         "train_hash": data.train_hash, "dataset_hash": dataset.content_hash,
         "train_seconds": train_seconds, "epochs_run": int(losses.size),
         "steps_per_epoch": spe, "steps_run": int(losses.size) * spe,
+        "train_batch_size": applied.batch_size, "train_learning_rate": applied.learning_rate,
+        "max_steps": applied.max_steps, "step_cap_binds": applied.step_cap_binds,
+        "stopped_at_step_cap": bool(applied.step_cap_binds and losses.size >= epochs),
         "best_epoch": int(np.nanargmin(val_losses)) + 1 if np.any(np.isfinite(val_losses)) else None,
         "best_val_loss": float(np.nanmin(val_losses)) if np.any(np.isfinite(val_losses)) else None,
         "n_params": n_params, "hyperparameters": hp,

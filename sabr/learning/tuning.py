@@ -38,8 +38,9 @@ from ..data.budgets import TUNING_REPLICATE
 from ..data.dataset import load_dataset
 from ..space import (RELEVANT_PARAMETERS, WIDTH_PARAMETERS, HyperparameterSpace, decode_widths,
                      encode_widths)
+from .step_budget import effective_training
 from .training import (cell_seed, configure_tensorflow, fit_model, fresh_keras_state,
-                       prepare_cell_data, step_floors)
+                       prepare_cell_data)
 
 __all__ = ["HyperparameterSpace", "HyperparameterTuner", "TuningResult", "run_tuning",
            "JOURNAL_FILE", "RELEVANT_PARAMETERS", "encode_widths", "decode_widths", "TuningMethod",
@@ -201,12 +202,12 @@ class HyperparameterTuner:
         keras.utils.set_random_seed(self.cell_seed)
         model = build_model(self.model_type, self.config.models.patch_size, hp, seed=self.cell_seed)
         callbacks = [] if trial is None else [_pruning_callback(trial, scale)]
-        epochs, patience, _ = step_floors(len(cell.y["train"]), hp["batch_size"],
-                                          tc.tuning_epochs, tc.early_stopping_patience,
-                                          min_steps=tc.min_tuning_steps,
-                                          min_patience_steps=tc.min_patience_steps)
-        hist = fit_model(model, cell, hp, epochs=epochs, patience=patience,
-                         extra_callbacks=callbacks, seed=self.cell_seed)
+        # the training's own rule (sabr.learning.step_budget): a trial of a large cell is
+        # judged at the batch, learning rate and step cap its cell will be trained with
+        applied = effective_training(len(cell.y["train"]), hp, tc, tuning=True)
+        hist = fit_model(model, cell, applied.hyperparameters(hp), epochs=applied.epochs,
+                         patience=applied.patience, extra_callbacks=callbacks,
+                         seed=self.cell_seed)
         loss = np.asarray(hist.history.get("loss", []), float)
         val = np.asarray(hist.history.get("val_loss", []), float)
         if loss.size == 0 or not np.all(np.isfinite(loss)) or not np.any(np.isfinite(val)):

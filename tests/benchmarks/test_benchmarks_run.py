@@ -76,3 +76,25 @@ def test_coverage_prints_every_interval(capsys):
     for k in (1, 2, 5, 10):
         assert (f"| calibrated 90 % interval: share of test points covered | {k} calibration "
                 f"theta(s), theta-level sd 0.6 of log(error / spread) | 1 | 3 | 0.900 |") in out
+
+
+def test_bench_step_cap_reports_the_paired_ratio_and_resumes(tmp_path, capsys):
+    """The step-cap measurement on its tiny setting: both arms per seed, the capped one at
+    the rule's batch and cap, the uncapped one with the rule off; the ratio with its t
+    interval; a rerun into the same folder reads the cells back instead of training."""
+    args = ["--tiny", "--models", "direct_mlp", "--budget", "surfaces@50%", "--seeds", "0", "1",
+            "--uncapped-epochs", "20", "--out", str(tmp_path)]
+    bench = _load("bench_step_cap")
+    report = bench.main(args)["models"]["direct_mlp"]
+    assert report["seeds"] == 2 and report["failed"] == 0
+    assert report["rmse_ratio_lo"] < report["rmse_ratio"] < report["rmse_ratio_hi"]
+    capped, uncapped = report["steps_run"]["capped"], report["steps_run"]["uncapped"]
+    assert max(capped) <= 8 == report["capped_max_steps"] and min(uncapped) > 8
+    assert report["capped_batch_size"] == 64 and report["stopped_at_step_cap"] == 2
+    assert report["cpu_seconds"]["capped"] > 0 and report["cpu_seconds"]["uncapped"] > 0
+    out = capsys.readouterr().out
+    assert "| direct_mlp | 2 seeds |" in out and "rmse_ratio[direct_mlp]=" in out
+    cpu = (tmp_path / "capped" / "direct_mlp" / "s0" / "cpu.json").read_text()
+    again = bench.main(args)["models"]["direct_mlp"]
+    assert again["rmse_bp"] == report["rmse_bp"] and again["cpu_seconds"] == report["cpu_seconds"]
+    assert (tmp_path / "capped" / "direct_mlp" / "s0" / "cpu.json").read_text() == cpu

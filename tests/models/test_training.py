@@ -194,3 +194,44 @@ def test_learning_beats_hagan_on_quick_data(quick_dataset, model_type, tmp_path)
     assert m["status"] == "ok"
     assert m["rmse_bp"] < 0.5 * m["hagan_rmse_bp"], (m["rmse_bp"], m["hagan_rmse_bp"])
     assert m["rmse_bp"] > m["noise_floor_bp"] * 0.5           # not below what can be measured
+
+
+def test_a_large_cell_trains_at_the_rules_batch_rate_and_cap_whatever_its_allocation(
+        tiny_dataset, tmp_path):
+    """Issue 40, item 2, with the rule's bounds made tiny so these cells are 'large': a
+    spread cell and a whole-surfaces cell record what was applied (config.json
+    ``training``, metrics), which is sabr.learning.step_budget.effective_training of their
+    training points and hyperparameters, nothing of their allocation; and the fit is the
+    rule's: the same cell with the rule off at the applied batch, rate, epochs and
+    patience gives the same numbers."""
+    from sabr.learning.step_budget import effective_training
+    tc = QUICK.training_config.model_copy(update={
+        "epochs": 6, "early_stopping_patience": 3, "min_steps": 0, "min_patience_steps": 0,
+        "min_tuning_steps": 0, "max_steps": 6, "max_steps_per_epoch": 2, "max_batch_size": 64})
+    hp = {**HP, "batch_size": 8, "learning_rate": 1e-3}
+    seen = {}
+    for budget in (40, "surfaces@50%"):
+        out = tmp_path / str(budget).replace("/", "-")
+        m = train_and_evaluate(tiny_dataset, "residual_mlp", hp, budget, 0, out,
+                               training_config=tc, model_config=QUICK.models)
+        cfg = json.loads((out / "config.json").read_text())
+        applied = effective_training(m["n_train"], hp, tc)
+        assert m["status"] == "ok" and cfg["training"] == applied.as_dict()
+        assert applied.batch_scaled and applied.step_cap_binds and cfg["hyperparameters"] == hp
+        assert (m["train_batch_size"], m["train_learning_rate"], m["max_steps"]) == (
+            applied.batch_size, applied.learning_rate, 6)
+        assert m["step_cap_binds"] and m["steps_run"] <= 6 and m["epochs_run"] <= applied.epochs
+        assert m["stopped_at_step_cap"] == (m["epochs_run"] == applied.epochs)
+        assert (cfg["epochs"], cfg["steps_per_epoch"]) == (applied.epochs, applied.steps_per_epoch)
+        seen[budget] = (m, applied)
+    (m40, a40), (ms, a_s) = seen[40], seen["surfaces@50%"]
+    assert (a40.batch_size, a40.steps_per_epoch, a40.epochs) == (16, 2, 3)      # 32 points
+    assert ms["n_train"] > 128 and (a_s.batch_size, a_s.epochs) == (64, 6 // a_s.steps_per_epoch)
+    assert a40.learning_rate == pytest.approx(1e-3 * 2 ** 0.5)
+    # the fit ran at the applied numbers: the rule off, given them directly, is the same fit
+    off = tc.model_copy(update={"max_steps": 0, "max_steps_per_epoch": 0, "epochs": a40.epochs,
+                                "early_stopping_patience": a40.patience})
+    m_off = train_and_evaluate(tiny_dataset, "residual_mlp", a40.hyperparameters(hp), 40, 0,
+                               tmp_path / "off", training_config=off, model_config=QUICK.models)
+    assert m_off["train_batch_size"] == 16 and not m_off["step_cap_binds"]
+    assert (m_off["rmse_bp"], m_off["epochs_run"]) == (m40["rmse_bp"], m40["epochs_run"])
