@@ -18,7 +18,7 @@ __all__ = ["ALLOCATION_NAMES", "POINT_BUDGETS", "PATH_DIVISORS", "DEFAULT_PATH_D
            "CPU_BUDGET_FORMS",
            "cell_label", "parse_cell_label", "budget_name", "cell_name", "is_cell_label"]
 
-ALLOCATION_NAMES: list[str] = ["spread", "surfaces", "paths", "adaptive"]
+ALLOCATION_NAMES: list[str] = ["spread", "surfaces", "random", "paths", "adaptive"]
 """The allocation strategies (sabr.data.allocations.ALLOCATIONS, which adds a strategy
 registered later: sabr.data.allocations.register_allocation)."""
 POINT_BUDGETS = ("spread",)
@@ -37,7 +37,8 @@ spread points, then maturity rows of thetas (sabr.data.allocations.acquisition_p
 
 
 def parse_allocation(name) -> tuple[str, int | str | None]:
-    """'surfaces' -> ('surfaces', None); 'paths/8' -> ('paths', 8); 'paths' -> ('paths', 4);
+    """'surfaces' -> ('surfaces', None) (and so 'spread', 'random'); 'paths/8' -> ('paths', 8);
+    'paths' -> ('paths', 4);
     'adaptive' and 'adaptive/surfaces' -> ('adaptive', None); 'adaptive/spread' ->
     ('adaptive', 'spread'). ValueError (one line) for an unknown strategy or variant."""
     text = str(name).strip()

@@ -68,12 +68,15 @@ TERMS: list[tuple[str, str, str]] = [
     ("P(rank 1)", r"P\(rank 1\)", "share of seed bootstrap resamples in which a model ranks "
      "first: descriptive, not the probability that it is best."),
     ("allocation", r"[Aa]llocation", "how an HF budget is spent on points of the pool: "
-     "spread, surfaces, paths/D, adaptive."),
+     "spread, surfaces, random, paths/D, adaptive."),
     ("spread", r"\bspread\b", "the original study's design, and the allocation of every "
      "point budget b: a cell's points are the first b of its seed's random order, spread "
      "over thetas, maturities and strikes."),
     ("surfaces", r"surfaces", "whole surfaces (every grid point of a theta) for as many "
      "thetas as the budget pays for, thetas in a space-filling order."),
+    ("random", r"\brandom@|\| random \||/ random\b|\brandom \(cheapest\)", "as surfaces, "
+     "thetas in a plain random order (a different one per seed): the baseline adaptive is "
+     "judged against beside surfaces."),
     ("paths/D", r"paths/\d", "as surfaces, each labelled from the first 1/D of its Monte "
      "Carlo paths: about D times the thetas for the money, each noisier."),
     ("adaptive", r"adaptive", "rounds of purchases chosen by an ensemble's disagreement "

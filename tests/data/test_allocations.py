@@ -160,7 +160,7 @@ def test_the_stratified_theta_order_covers_the_parameter_box_better_than_random_
 def test_bad_budgets_get_one_line_naming_the_field_and_the_allowed_range(small_dataset):
     with pytest.raises(ValueError, match=r"allocation 'surfaces' is invalid with point budgets"):
         allocate("surfaces", small_dataset, 20, 0, unit="points")
-    for name in ("spread", "surfaces", "paths/8"):
+    for name in ("spread", "surfaces", "random", "paths/8"):
         with pytest.raises(ValueError, match=rf"hf_cpu_budget=1e-09 is invalid for allocation "
                                               rf"'{name}': .* allowed at least [0-9.e-]+ s$"):
             allocate(name, small_dataset, 1e-9, 0, unit="cpu_seconds")

@@ -154,7 +154,7 @@ def _same(a, b):
     assert a.n_hf_thetas == b.n_hf_thetas and a.n_paths == b.n_paths
 
 
-@pytest.mark.parametrize("name", ["spread", "surfaces", "paths/2", "paths/4"])
+@pytest.mark.parametrize("name", ["spread", "surfaces", "random", "paths/2", "paths/4"])
 @pytest.mark.parametrize("share", [0.3, 0.6])
 def test_a_budget_in_path_steps_buys_the_same_cells_on_another_machine(steady_dataset, name,
                                                                        share):

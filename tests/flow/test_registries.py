@@ -89,7 +89,8 @@ def test_a_model_type_and_a_strategy_registered_here_run_through_an_experiment(
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert lines[0] == f"hf-budget: error: {tmp_path / 'bare.yaml'}: 3 errors:", r.stderr
     assert lines[1].strip().startswith("allocations=['first_surfaces'] is invalid: allowed a "
-                                       "subset of ['adaptive', 'paths', 'spread', 'surfaces']")
+                                       "subset of ['adaptive', 'paths', 'random', 'spread', "
+                                       "'surfaces']")
     assert [x.strip().split("=")[0] for x in lines[1:]] == ["allocations", "model_types",
                                                            "cost_model_types"], r.stderr
     assert not (tmp_path / "bare").exists() or not any((tmp_path / "bare").iterdir())

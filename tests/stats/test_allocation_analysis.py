@@ -282,3 +282,65 @@ def test_cells_without_path_steps_report_them_as_unknown():
     r = t["ratios"]
     assert r.ratio_path_steps.isna().all() and (r.standing_path_steps == "").all()
     assert "in path-steps" not in t["answer"] and t["timed_on"] == "not recorded"
+
+
+def test_adaptive_is_judged_against_surfaces_and_random_paired_on_seed():
+    """Issue 40: adaptive against both baselines that the study has. random: whole
+    surfaces 1.5x dearer than surfaces for the same MSE; adaptive as good as surfaces (a
+    'no better' to report). The ratio against each baseline's largest budget (surfaces ~1,
+    random ~1/1.5) and every shared budget's paired comparison, significant or not, from
+    compare_allocations; adaptive/spread is judged against spread only."""
+    rng = np.random.default_rng(11)
+    cost, points = _cells(rng)
+    surfaces = cost[cost.allocation == "surfaces"]
+
+    def like(name, factor):
+        c = surfaces.copy()
+        c["allocation"] = name
+        c["mse_corrected_bp2"] = c.mse_corrected_bp2 * factor * np.exp(
+            rng.normal(0, 0.05, len(c)))
+        c["mse_bp2"] = c.mse_corrected_bp2 + FLOOR ** 2
+        return c
+    ad_spread = cost[cost.allocation == "spread"].assign(allocation="adaptive/spread")  # = spread
+    cells = pd.concat([cost, like("random", 1.5), like("adaptive", 1.0), ad_spread],
+                      ignore_index=True)
+    t = allocation_tables(cells, points)
+    a = t["adaptive"]
+    assert sorted(zip(a.allocation, a.reference)) == [
+        ("adaptive", "random@10%"), ("adaptive", "surfaces@10%"),
+        ("adaptive/spread", "spread@10%")]
+    ref = a.set_index("reference")
+    assert ref.loc["surfaces@10%", "ratio"] == pytest.approx(1.0, rel=0.15)
+    assert ref.loc["random@10%", "ratio"] == pytest.approx(1 / 1.5, rel=0.15)
+    assert ref.loc["random@10%", "ratio_hi"] < 1         # cheaper than random, measured
+    c = t["adaptive_comparisons"]
+    pairs = sorted({(x.allocation_a, x.allocation_b, x.baseline) for x in c.itertuples()})
+    assert pairs == [("adaptive", "random", "random"), ("adaptive", "surfaces", "surfaces"),
+                     ("adaptive/spread", "spread", "spread")]
+    for (a1, a2), g in c.groupby(["allocation_a", "allocation_b"]):
+        assert set(g.budget) == {"1%", "2%", "5%", "10%"} and len(g) == 4
+        assert (g.n_pairs == 5).all()
+    # the same rows (and Holm family) as the whole comparison table
+    full = t["comparisons"].set_index(["budget", "allocation_a", "allocation_b"])
+    for x in c.itertuples():
+        row = full.loc[(x.budget, x.allocation_a, x.allocation_b)]
+        assert np.array_equal([row.p_holm, row.rmse_ratio], [x.p_holm, x.rmse_ratio],
+                              equal_nan=True)
+    vs_random = c[c.baseline == "random"]
+    assert (vs_random.verdict == "adaptive better").all()
+    assert (vs_random.rmse_ratio < 1).all()
+    vs_surfaces = c[c.baseline == "surfaces"]
+    assert (vs_surfaces.rmse_ratio_lo < 1).all() and (vs_surfaces.rmse_ratio_hi > 1).all()
+    md = allocation_markdown(t)
+    assert "adaptive reaches random@10%'s accuracy" in md
+    assert "adaptive reaches surfaces@10%'s accuracy" in md
+    assert "Adaptive against its baselines at every shared CPU budget, paired on seed" in md
+    assert "mda_cnn @5% (" in md and "adaptive / random RMSE ratio" in md
+    assert "adaptive / surfaces RMSE ratio" in md
+    # adaptive/spread here is spread itself: said, not tested
+    assert "adaptive/spread / spread: not tested (identical log MSE on every seed" in md
+    # without random, only surfaces; without either, nothing
+    t2 = allocation_tables(cells[cells.allocation != "random"], points)
+    assert set(t2["adaptive_comparisons"].baseline) == {"surfaces", "spread"}
+    t3 = allocation_tables(cells[cells.allocation.isin(["spread", "adaptive"])], points)
+    assert t3["adaptive"].empty and t3["adaptive_comparisons"].empty

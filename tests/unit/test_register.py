@@ -37,7 +37,7 @@ def test_a_strategy_name_is_refused_when_taken_or_not_a_word():
         register_allocation("surfaces", lambda *a, **k: None)
     with pytest.raises(ValueError, match="cannot be registered"):
         register_allocation("paths/3", lambda *a, **k: None)
-    assert list(ALLOCATIONS) == ["spread", "surfaces", "paths", "adaptive"]
+    assert list(ALLOCATIONS) == ["spread", "surfaces", "random", "paths", "adaptive"]
 
 
 def test_a_plugin_that_cannot_be_imported_is_one_line():

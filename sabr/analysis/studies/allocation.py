@@ -25,8 +25,14 @@ target + floor^2: every seed counts, also one within the noise.
   allocation's CPU-seconds for it, over the seed design's own CPU-seconds there, with
   the interval (the target's seed variance included; simulated coverage:
   tests/benchmarks/coverage.py, "cost ratio"). :func:`answer` says it in one sentence.
-  With ``adaptive`` and ``surfaces`` in the study, the same ratio against ``surfaces`` at
-  its largest CPU budget (:func:`adaptive_sentence`, allocation_adaptive.csv).
+  With ``adaptive`` in the study, the same ratio against each of its baselines that the
+  study has (:func:`adaptive_references`: ``surfaces``, the space-filling order it starts
+  from, and ``random``, a plain random order of whole surfaces; ``spread`` for
+  ``adaptive/spread``) at the baseline's largest CPU budget (:func:`adaptive_sentence`,
+  allocation_adaptive.csv), and its paired comparisons with them at every shared budget,
+  significant or not (:func:`adaptive_comparisons`, allocation_adaptive_comparisons.csv:
+  the rows of :func:`compare_allocations`, Holm over its whole family). Published deep
+  active learning often loses to random sampling; "no better" is an answer too.
 
 Two cost units (docs/DESIGN.md, "What HF data costs"): the CPU-seconds measured where the
 data set's Monte Carlo ran (the cells' ``hf_timed_on``: another machine measures other
@@ -51,7 +57,9 @@ from ...model_types import MODEL_NAMES
 
 __all__ = ["POINT_DESIGN", "BELOW", "study_cells", "cost_curves", "cost_slopes", "compare_allocations",
            "cost_for_target", "cost_ratios", "answer", "allocation_tables",
-           "allocation_markdown", "write_allocation_analysis", "adaptive_sentence"]
+           "allocation_markdown", "write_allocation_analysis", "adaptive_sentence",
+           "ADAPTIVE_BASELINES", "adaptive_references", "adaptive_comparisons",
+           "adaptive_comparison_sentence"]
 
 NO_TARGET = ("the reference's error is within the test labels' noise floor (noise-corrected "
              "MSE <= 0): no target")
@@ -61,6 +69,11 @@ hi the smallest budget's CPU-seconds: an upper bound)."""
 POINT_DESIGN = "spread (points)"
 """The allocation name of the seed's point-budget cells in these tables."""
 _NAN = math.nan
+ADAPTIVE_BASELINES = {"surfaces": ("surfaces", "random"), "spread": ("spread",)}
+"""What an adaptive allocation is judged against, by what it starts from
+(sabr.budget_labels.adaptive_start): ``adaptive`` against ``surfaces`` (its first round,
+space-filling) and ``random`` (whole surfaces in a plain random order);
+``adaptive/spread`` against ``spread`` (its first round, itself a random order of points)."""
 OTHER_TEST_SET = "not comparable: scored on another data set or test set than the reference"
 
 
@@ -431,21 +444,66 @@ def allocation_tables(cost: pd.DataFrame, points: pd.DataFrame | None = None, *,
     ratios = cost_ratios(cells, confidence=confidence)
     curves = cost_curves(cells, confidence=confidence)
     found = set(cells.allocation)
-    adaptive = [cost_ratios(cells, confidence=confidence, reference=adaptive_start(a),
-                            against=[a])
-                for a in sorted(found) if is_adaptive(a) and adaptive_start(a) in found]
+    adaptive = [cost_ratios(cells, confidence=confidence, reference=ref, against=[a])
+                for a in sorted(found) if is_adaptive(a)
+                for ref in adaptive_references(a) if ref in found]
+    adaptive = [t for t in adaptive if not t.empty]
     adaptive = pd.concat(adaptive, ignore_index=True) if adaptive else pd.DataFrame()
-    return {"cells": cells, "curves": curves,
-            "comparisons": compare_allocations(cells, confidence=confidence),
+    comparisons = compare_allocations(cells, confidence=confidence)
+    return {"cells": cells, "curves": curves, "comparisons": comparisons,
             "ratios": ratios, "answer": answer(ratios, curves), "adaptive": adaptive,
+            "adaptive_comparisons": adaptive_comparisons(comparisons),
             "timed_on": timed_on(cells)}
 
 
+def adaptive_references(name) -> tuple[str, ...]:
+    """The baselines an adaptive allocation is judged against (ADAPTIVE_BASELINES): for
+    ``adaptive`` ('surfaces', 'random'), for ``adaptive/spread`` ('spread',)."""
+    return ADAPTIVE_BASELINES.get(adaptive_start(name), (adaptive_start(name),))
+
+
+def adaptive_comparisons(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`compare_allocations` (paired on seed at equal actual spend, Holm
+    over its whole family) that pair an adaptive allocation with one of its baselines
+    (:func:`adaptive_references`), at every budget both ran, significant or not; a column
+    ``baseline`` names the baseline. Empty when there are none."""
+    if comparisons is None or comparisons.empty:
+        return pd.DataFrame()
+    keep, base = [], []
+    for x in comparisons.itertuples():
+        pair = None
+        if is_adaptive(x.allocation_a) and x.allocation_b in adaptive_references(x.allocation_a):
+            pair = x.allocation_b
+        elif is_adaptive(x.allocation_b) and x.allocation_a in adaptive_references(x.allocation_b):
+            pair = x.allocation_a
+        keep.append(pair is not None)
+        base.append(pair)
+    out = comparisons[keep].copy()
+    out.insert(4, "baseline", [b for b in base if b is not None])
+    return out.reset_index(drop=True)
+
+
+def adaptive_comparison_sentence(rows: pd.DataFrame) -> str:
+    """Each adaptive-against-baseline comparison in words: 'mda_cnn @5% (80.1 CPU-s):
+    adaptive / random RMSE ratio 0.93 [0.81, 1.07], Holm p 0.41 (no significant
+    difference)'; with too few seeds, says so."""
+    parts = []
+    for x in rows.itertuples():
+        head = (f"{x.model_type} @{x.budget} ({x.cpu_seconds_matched:.3g} CPU-s): "
+                f"{x.allocation_a} / {x.allocation_b}")
+        if not np.isfinite(pd.to_numeric(x.p, errors="coerce")):
+            parts.append(f"{head}: not tested ({x.note or x.verdict}; {x.n_pairs} seeds paired)")
+            continue
+        parts.append(f"{head} RMSE ratio {x.rmse_ratio:.2f} [{x.rmse_ratio_lo:.2f}, "
+                     f"{x.rmse_ratio_hi:.2f}], Holm p {x.p_holm:.3g} ({x.verdict})")
+    return "; ".join(parts) + "." if parts else ""
+
+
 def adaptive_sentence(adaptive: pd.DataFrame) -> str:
-    """Per model and adaptive allocation: the share of the CPU-seconds of the allocation it
-    starts from (``surfaces`` for ``adaptive``, ``spread`` for ``adaptive/spread``) at that
-    one's largest budget with which it reaches the same accuracy (cost_ratios with that
-    reference)."""
+    """Per model, adaptive allocation and baseline (:func:`adaptive_references`: what it
+    starts from, ``surfaces`` for ``adaptive`` and ``spread`` for ``adaptive/spread``, and
+    ``random`` for ``adaptive``): the share of the baseline's CPU-seconds at its largest
+    budget with which it reaches the same accuracy (cost_ratios with that reference)."""
     parts = []
     for x in adaptive.itertuples():
         if x.flag == NO_TARGET:
@@ -542,9 +600,14 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
                       "anything."]
         lines.append("")
     if not tables.get("adaptive", pd.DataFrame()).empty:
-        lines += ["Adaptive against what it starts from (the same interval; the target is "
-                  "that allocation's accuracy at its largest CPU budget): "
+        lines += ["Adaptive against its baselines (what it starts from, and for adaptive also "
+                  "random, whole surfaces in a plain random order; the same interval, the "
+                  "target that baseline's accuracy at its largest CPU budget): "
                   + adaptive_sentence(tables["adaptive"]), ""]
+    if not tables.get("adaptive_comparisons", pd.DataFrame()).empty:
+        lines += ["Adaptive against its baselines at every shared CPU budget, paired on seed "
+                  "at equal actual spend (as below; Holm over the whole family), significant "
+                  "or not: " + adaptive_comparison_sentence(tables["adaptive_comparisons"]), ""]
     comp = tables["comparisons"]
     tested = comp[np.isfinite(pd.to_numeric(comp.p, errors="coerce"))] if not comp.empty else comp
     if not comp.empty and tested.empty:
@@ -578,15 +641,17 @@ def _steps_share(x) -> str:
 
 def write_allocation_analysis(output_dir, cost: pd.DataFrame, points: pd.DataFrame | None,
                               *, plot: bool = True) -> dict:
-    """Write analysis/allocation_{curves,comparisons,ratios}.csv and plots/cost_curves.png;
+    """Write analysis/allocation_{curves,comparisons,ratios}.csv (and, with adaptive
+    allocations, allocation_adaptive.csv and allocation_adaptive_comparisons.csv) and
+    plots/cost_curves.png;
     returns the tables, the markdown section and the files written."""
     from pathlib import Path
     from ...io import atomic_write_text
     out = Path(output_dir)
     tables = allocation_tables(cost, points)
     files = {}
-    for name in ("curves", "comparisons", "ratios", "adaptive"):
-        if name == "adaptive" and tables[name].empty:
+    for name in ("curves", "comparisons", "ratios", "adaptive", "adaptive_comparisons"):
+        if name.startswith("adaptive") and tables[name].empty:
             continue
         path = out / "analysis" / f"allocation_{name}.csv"
         atomic_write_text(path, tables[name].to_csv(index=False))

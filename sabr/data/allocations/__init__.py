@@ -1,11 +1,11 @@
 """Allocation strategies: how a cell's HF budget is spent on points of the pool.
 
-The registry (``ALLOCATIONS``), one module per strategy (spread.py, surfaces.py, paths.py,
-adaptive.py with its rounds' acquisition: acquisition.py over thetas, acquisition_points.py
-over the seed's points and maturity rows, row_orders.py the orders' format) and what they
-share (base.py). One interface: a strategy is a function
-``(dataset, budget, seed, *, unit, validation_fraction) -> Allocation``:
-the budget's train / validation points (a sabr.data.budgets.BudgetSplit), the Monte
+The registry (``ALLOCATIONS``), one module per strategy (spread.py, surfaces.py,
+random_surfaces.py for ``random``, paths.py, adaptive.py with its rounds' acquisition:
+acquisition.py over thetas, acquisition_points.py over the seed's points and maturity rows,
+row_orders.py the orders' format) and what they share (base.py). One interface: a
+strategy is a function ``(dataset, budget, seed, *, unit, validation_fraction) ->
+Allocation``: the budget's train / validation points (a sabr.data.budgets.BudgetSplit), the Monte
 Carlo paths behind their labels, and their HF cost (sabr.data.costs.hf_cost). A budget
 is counted in ``unit``: ``"points"`` (the seed's axis, ``hf_budgets``),
 ``"cpu_seconds"`` (Monte Carlo CPU-seconds, ``hf_cpu_budgets``; docs/DESIGN.md, "What
@@ -27,6 +27,10 @@ configuration's ``plugins``).
   budget pays for, thetas in a stratified order (the points of a scrambled Sobol sequence
   over the parameter box, Owen 1998, each take in turn the nearest pool theta left, so a
   prefix of the order covers the box evenly); validation by theta. CPU-seconds only.
+* ``random``: as ``surfaces``, thetas in a uniformly random permutation of the pool, a
+  different one per seed from a stream of its own (base.random_theta_order, not the Sobol
+  one): a prefix is a simple random sample of the pool's thetas, the plain baseline that
+  ``adaptive`` is judged against beside ``surfaces``. CPU-seconds only.
 * ``paths/D`` (D = 2, 4, 8, 16; ``paths`` is ``paths/4``): as ``surfaces``, but each
   surface labelled by the first 1/D of its run's paths (recorded at generation,
   sabr.numerics.montecarlo.prefix_paths), at about 1/D of the CPU-seconds, so about D
@@ -52,18 +56,22 @@ from ...budget_labels import (ALLOCATION_NAMES, POINT_BUDGETS, budget_name, cell
                               parse_cell_label, parse_cpu_budget, parse_hf_budget)
 from ..costs import hf_cost
 from .adaptive import adaptive
-from .base import UNITS, Allocation, Unit, cost_key, need_costs, theta_order, whole_surfaces
+from .base import (UNITS, Allocation, Unit, cost_key, need_costs, random_theta_order, theta_order,
+                   whole_surfaces)
 from .paths import paths
+from .random_surfaces import random_surfaces
 from .spread import spread
 from .surfaces import surfaces
 
 __all__ = ["Allocation", "ALLOCATIONS", "UNITS", "allocate", "spread", "surfaces", "paths",
-           "adaptive", "register_allocation", "whole_surfaces", "theta_order",
+           "adaptive", "random_surfaces", "register_allocation", "whole_surfaces",
+           "theta_order", "random_theta_order",
            "parse_cpu_budget", "cpu_budget_label", "cell_label", "parse_cell_label",
            "pool_cpu_seconds", "pool_cost", "resolve_cpu_budget", "resolve_budget",
            "cell_allocation", "budget_name", "POINT_BUDGETS"]
 
 ALLOCATIONS: dict[str, Callable[..., Allocation]] = {"spread": spread, "surfaces": surfaces,
+                                                     "random": random_surfaces,
                                                      "paths": paths, "adaptive": adaptive}
 assert tuple(ALLOCATIONS) == tuple(ALLOCATION_NAMES), "sabr.budget_labels names every strategy"
 

@@ -1,5 +1,6 @@
 """What every allocation strategy shares: the :class:`Allocation` it returns, the seed's
-stratified theta order, and whole surfaces bought in an order (sabr.data.allocations)."""
+stratified theta order and its uniformly random one, and whole surfaces bought in an order
+(sabr.data.allocations)."""
 from __future__ import annotations
 
 import math
@@ -11,7 +12,8 @@ import numpy as np
 from ..budgets import TUNING_REPLICATE, BudgetSplit, _rng, make_split
 from ..costs import COST_UNITS, cost_table, hf_cost
 
-__all__ = ["Allocation", "Unit", "UNITS", "theta_order", "whole_surfaces", "need_costs",
+__all__ = ["Allocation", "Unit", "UNITS", "theta_order", "random_theta_order", "whole_surfaces",
+           "need_costs",
            "make_allocation", "data_paths", "COST_BUDGET_UNITS", "unit_words", "cost_key"]
 
 Unit = Literal["points", "cpu_seconds", "path_steps"]
@@ -20,6 +22,9 @@ COST_BUDGET_UNITS = ("cpu_seconds", "path_steps")
 """The units of an HF cost budget (sabr.data.costs.COST_UNITS): Monte Carlo CPU-seconds
 (the machine's) or path-steps (the same on every machine)."""
 _THETA_STREAM = 21
+"""The stratified order's stream; ``_THETA_STREAM + 1`` draws the validation phase."""
+_RANDOM_STREAM = 23
+"""The uniformly random order's stream (``random``), apart from the Sobol one."""
 
 
 @dataclass(frozen=True)
@@ -95,13 +100,29 @@ def cost_key(unit: str) -> str:
     return COST_UNITS[unit]
 
 
+def _stream_rng(dataset, stream: int, seed: int) -> np.random.Generator:
+    """The generator of a seed's theta order: SeedSequence([master seed, stream, seed]),
+    the tuning replicate (TUNING_REPLICATE) as seed 2**31 - 1; the seed checked as
+    sabr.data.budgets checks it (an integer >= 0 or TUNING_REPLICATE)."""
+    _rng(dataset, seed)                              # the same check of the seed as budgets
+    return np.random.default_rng(np.random.SeedSequence(
+        [int(dataset.meta.get("config", {}).get("master_seed", 0)), int(stream),
+         (2 ** 31 - 1) if int(seed) == TUNING_REPLICATE else int(seed)]))
+
+
+def random_theta_order(dataset, seed: int) -> np.ndarray:
+    """The train pool's thetas in a uniformly random order, the seed's own: a permutation
+    drawn from its stream of the data set's master seed (apart from :func:`theta_order`'s
+    Sobol stream), so every pool theta is equally likely at every position and a prefix
+    is a simple random sample of the pool (``random``)."""
+    return _stream_rng(dataset, _RANDOM_STREAM, seed).permutation(
+        np.asarray(dataset.train_thetas, np.int64))
+
+
 def theta_order(dataset, seed: int) -> np.ndarray:
     """The train pool's thetas in the seed's stratified order (see the module doc)."""
     from scipy.stats import qmc
-    rng = np.random.default_rng(np.random.SeedSequence(
-        [int(dataset.meta.get("config", {}).get("master_seed", 0)), _THETA_STREAM,
-         (2 ** 31 - 1) if int(seed) == TUNING_REPLICATE else int(seed)]))
-    _rng(dataset, seed)                              # the same check of the seed as budgets
+    rng = _stream_rng(dataset, _THETA_STREAM, seed)
     pool = np.asarray(dataset.train_thetas)
     x = np.asarray(dataset.thetas, float)[pool]
     span = x.max(axis=0) - x.min(axis=0)
