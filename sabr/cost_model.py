@@ -7,22 +7,30 @@ The rule, one task at a time (each task runs on one single-threaded worker, one 
 * a **fit** (one ensemble member of a cell, or one tuning trial): ``fit_s`` + per optimizer
   step ``step_s`` + ``mac_s`` x batch size x the model's multiply-adds per sample
   (:func:`macs_per_sample`, a size proxy of its layers) + per epoch ``epoch_s``
-  (validation pass, callbacks). The epochs it runs: its cap and patience after the step
-  floors (:func:`step_floors`), then early stopping at patience + ``early_stop`` x (cap -
-  patience) (``early_stop_tune`` for tuning trials, which pruning also stops);
+  (validation pass, callbacks). A fit is priced as it is trained: the batch size, steps
+  per epoch, epoch cap and patience are those of the training's own rule,
+  sabr.learning.step_budget.effective_training (the step floors; for a large cell a batch
+  grown to ceil(n_train / max_steps_per_epoch), at most max_batch_size, and an epoch cap
+  lowered so that epochs x steps per epoch <= max_steps, the patience with it). The epochs
+  it runs: early stopping at patience + ``early_stop`` x (cap - patience)
+  (``early_stop_tune`` for tuning trials, which pruning also stops), so its expected steps
+  never exceed the step cap (but where a single epoch is longer than it);
 * a **training** task: ``train_task_s`` (its process, data, saving) + its members' fits +
   their test-set predictions (a forward pass: a third of a training sample's ``mac_s``); a **tuning**: ``tune_task_s`` + trials x one fit at the tuning's caps; an
   **acquisition**: ``acquire_task_s``; the run: ``flow_s`` (cluster start, assembly,
   aggregation).
 
 The tuned batch size and widths are not known before the run: a fit's cost is its mean
-over the search space's choices (random tuning picks any of them). The coefficients are
-fitted by non-negative least squares on relative errors (``scipy.optimize.nnls``) from a
-finished output folder's own records (:func:`fit_folders`): per-surface seconds and
-path-steps (data/metadata.json), each cell's fit seconds, steps and epochs
-(exp_*/cost_* config.json + metrics.json), each tuning trial's duration and epochs (the
-Optuna journals), and per stage task time (the newest logs/run-*.json). No Prefect, no
-TensorFlow.
+over the search space's choices (random tuning picks any of them), each choice through the
+rule above. The coefficients are fitted by non-negative least squares on relative errors
+(``scipy.optimize.nnls``) from a finished output folder's own records
+(:func:`fit_folders`): per-surface seconds and path-steps (data/metadata.json), each
+cell's fit seconds, steps and epochs at the batch it applied (exp_*/cost_* config.json's
+``training`` and metrics.json's ``train_batch_size``; a folder of an earlier version, which
+records neither, trained at its tuned ``hyperparameters``), each tuning trial's duration
+and epochs (the Optuna journals; its batch and caps by the rule on the run's training
+section, the rule off where that section predates it), and per stage task time (the
+newest logs/run-*.json). No Prefect, no TensorFlow.
 """
 from __future__ import annotations
 
@@ -31,14 +39,16 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from itertools import product
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
+from .learning.step_budget import EffectiveTraining, effective_training
 from .model_types import MODEL_TYPES
 
-__all__ = ["CostModel", "DEFAULT_COST_MODEL", "FitRecord", "step_floors", "macs_per_sample",
-           "fit_cost", "expected_fit_cost", "fit_linear", "fit_records", "fit_folders",
-           "refit"]
+__all__ = ["CostModel", "DEFAULT_COST_MODEL", "FitRecord", "ExpectedFit", "macs_per_sample",
+           "fit_cost", "expected_fits", "expected_fit_cost", "fit_linear", "fit_records",
+           "fit_folders", "refit"]
 
 
 @dataclass(frozen=True)
@@ -79,15 +89,6 @@ DEFAULT_COST_MODEL = CostModel(
 
 
 # ------------------------------------------------------------------ one fit
-def step_floors(n_train: int, batch_size: int, epochs: int, patience: int, *,
-                min_steps: int = 0, min_patience_steps: int = 0) -> tuple[int, int, int]:
-    """(epochs, patience, steps per epoch) after the step floors: the rule of
-    sabr.learning.training.step_floors (which imports TensorFlow), tested equal to it."""
-    spe = max(1, -(-int(n_train) // max(1, int(batch_size))))
-    return (max(int(epochs), -(-int(min_steps) // spe)),
-            max(int(patience), -(-int(min_patience_steps) // spe)), spe)
-
-
 def _conv(patch, filters) -> tuple[float, int]:
     h, w = patch
     total, cin = 0.0, 1
@@ -160,24 +161,46 @@ def _choices(model_type: str, space, model_config) -> list[dict]:
     return out
 
 
+@dataclass(frozen=True)
+class ExpectedFit:
+    """One choice of the search space, priced: its hyperparameters ``hp``, what the training
+    applies to it (``applied``, sabr.learning.step_budget.effective_training), the epochs
+    and optimizer steps it is expected to run, and its ``seconds``."""
+
+    hp: dict
+    applied: EffectiveTraining
+    epochs: float
+    steps: float
+    seconds: float
+
+
+def expected_fits(cm: CostModel, model_type: str, n_train: int, training, space, model_config,
+                  *, tuning: bool = False) -> list[ExpectedFit]:
+    """Each choice of the search space (batch sizes x the widths this model type tunes) as a
+    fit of ``n_train`` points is trained (module doc): batch, steps per epoch, epoch cap and
+    patience by effective_training(n_train, hp, training, tuning=tuning), then early
+    stopping at patience + ``early_stop`` x (cap - patience) (``early_stop_tune`` for a
+    tuning trial). ``training``: the training section (floors, step cap, batch rule)."""
+    stop = cm.early_stop_tune if tuning else cm.early_stop
+    out = []
+    for hp in _choices(model_type, space, model_config):
+        # the learning rate does not change the cost; the rule needs one to scale
+        e = effective_training(n_train, {"learning_rate": training.learning_rate, **hp},
+                               training, tuning=tuning)
+        ep = expected_epochs(e.epochs, e.patience, stop)
+        steps = ep * e.steps_per_epoch
+        out.append(ExpectedFit(hp, e, ep, steps, fit_cost(
+            cm, epochs=ep, steps=steps, batch=e.batch_size,
+            macs=macs_per_sample(model_type, model_config.patch_size, hp))))
+    return out
+
+
 def expected_fit_cost(cm: CostModel, model_type: str, n_train: int, training, space,
                       model_config, *, tuning: bool = False) -> float:
-    """A fit's seconds, the mean over the search space's choices (see the module doc).
-    ``training``: the training section (caps and floors); ``tuning``: a tuning trial (its
-    epochs and step floor, ``early_stop_tune``)."""
-    tc = training
-    epochs = tc.tuning_epochs if tuning else tc.epochs
-    min_steps = tc.min_tuning_steps if tuning else tc.min_steps
-    stop = cm.early_stop_tune if tuning else cm.early_stop
-    costs = []
-    for hp in _choices(model_type, space, model_config):
-        b = int(hp["batch_size"])
-        cap, pat, spe = step_floors(n_train, b, epochs, tc.early_stopping_patience,
-                                    min_steps=min_steps, min_patience_steps=tc.min_patience_steps)
-        ep = expected_epochs(cap, pat, stop)
-        costs.append(fit_cost(cm, epochs=ep, steps=ep * spe, batch=b,
-                              macs=macs_per_sample(model_type, model_config.patch_size, hp)))
-    return float(np.mean(costs))
+    """A fit's seconds, the mean of :func:`expected_fits` over the search space's choices
+    (each priced at the batch, steps and caps the training applies to it)."""
+    return float(np.mean([f.seconds for f in expected_fits(
+        cm, model_type, n_train, training, space, model_config, tuning=tuning)]))
 
 
 # ------------------------------------------------------------------ fitting
@@ -242,6 +265,36 @@ def _last_run(out: Path) -> dict | None:
     return None
 
 
+def _applied_cell(config: dict, metrics: dict) -> tuple[int, int, int | None, int]:
+    """(batch size, steps per epoch, epoch cap, patience) a finished cell trained with: the
+    applied values its config.json records under ``training`` (metrics.json's
+    ``train_batch_size``, ``steps_per_epoch``), else, in a folder of an earlier version that
+    applied no batch rule, its tuned ``hyperparameters``' batch size with steps per epoch
+    ceil(n_train / batch); the cap and patience its config.json's ``epochs`` and
+    ``early_stopping_patience`` (after the floors and the step cap; None: not recorded)."""
+    applied = config.get("training") or {}
+    hp = config.get("hyperparameters") or {}
+    batch = int(applied.get("batch_size") or metrics.get("train_batch_size")
+                or hp.get("batch_size", 64))
+    spe = int(applied.get("steps_per_epoch") or metrics.get("steps_per_epoch")
+              or config.get("steps_per_epoch") or max(1, -(-int(metrics["n_train"]) // batch)))
+    cap = applied.get("epochs", config.get("epochs"))
+    patience = applied.get("patience", config.get("early_stopping_patience", 0))
+    return batch, max(1, spe), None if cap is None else int(cap), int(patience)
+
+
+_RULE_OFF = {"max_steps": 0, "max_steps_per_epoch": 0}
+
+
+def _training_section(tc: dict) -> SimpleNamespace:
+    """A logged run's training section as effective_training reads it; the step cap and
+    the batch rule off where it predates them (what its fits were trained with)."""
+    return SimpleNamespace(**{"epochs": 200, "tuning_epochs": 30, "early_stopping_patience": 20,
+                              "min_steps": 0, "min_tuning_steps": 0, "min_patience_steps": 0,
+                              "learning_rate": 1e-3, "max_batch_size": 1024, **_RULE_OFF,
+                              **tc})
+
+
 def _read_cells(out: Path, rec: _Records) -> dict:
     """Each finished cell's fits; returns {(budget, model): n_train} for the tunings."""
     from .cells import cell_folders
@@ -255,13 +308,12 @@ def _read_cells(out: Path, rec: _Records) -> dict:
         if m.get("status") != "ok" or not m.get("train_seconds"):
             continue
         hp, members = c.get("hyperparameters") or {}, int(c.get("ensemble_size", 1))
-        batch = int(hp.get("batch_size", 64))
-        spe = max(1, -(-int(m["n_train"]) // batch))
+        batch, spe, cap, patience = _applied_cell(c, m)
         ep = int(m["epochs_run"])
         macs = macs_per_sample(c["model_type"], c.get("patch_size", (9, 9)), hp)
         rec.fits.append(FitRecord(float(m["train_seconds"]), members, members * ep,
                                   members * ep * spe, batch, macs))
-        stop = _stop_fraction(ep, int(c.get("epochs", ep)), int(c.get("early_stopping_patience", 0)))
+        stop = _stop_fraction(ep, ep if cap is None else cap, patience)
         if stop is not None:
             rec.cell_stops.append(stop)
         n_train[(str(c["budget"]), c["model_type"])] = int(m["n_train"])
@@ -279,6 +331,7 @@ def _read_trials(out: Path, rec: _Records, n_train: dict, cfg: dict | None) -> f
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tc, mc = cfg.get("training_config", {}), cfg.get("model_config", {})
+    section = _training_section(tc)
     total = 0.0
     by_name = {_tuning_name(*k): k for k in n_train}
     for folder in folders:
@@ -294,15 +347,15 @@ def _read_trials(out: Path, rec: _Records, n_train: dict, cfg: dict | None) -> f
                 if key is None or not t.intermediate_values:
                     continue
                 hp = _trial_hp(key[1], {**mc, **t.params})
-                batch = int(hp.get("batch_size", tc.get("batch_size", 64)))
-                cap, pat, spe = step_floors(
-                    n_train[key], batch, tc.get("tuning_epochs", 30),
-                    tc.get("early_stopping_patience", 20), min_steps=tc.get("min_tuning_steps", 0),
-                    min_patience_steps=tc.get("min_patience_steps", 0))
+                # the trial as the tuning trained it: the training's rule on its n_train
+                e = effective_training(n_train[key], {
+                    "batch_size": tc.get("batch_size", 64), "learning_rate": section.learning_rate,
+                    **hp}, section, tuning=True)
                 ep = len(t.intermediate_values)
-                rec.fits.append(FitRecord(seconds, 1, ep, ep * spe, batch, macs_per_sample(
-                    key[1], mc.get("patch_size", (9, 9)), hp)))
-                stop = _stop_fraction(ep, cap, pat)
+                rec.fits.append(FitRecord(seconds, 1, ep, ep * e.steps_per_epoch, e.batch_size,
+                                          macs_per_sample(key[1], mc.get("patch_size", (9, 9)),
+                                                          hp)))
+                stop = _stop_fraction(ep, e.epochs, e.patience)
                 if stop is not None:
                     rec.trial_stops.append(stop)
                 rec.counts["trials"] += 1

@@ -1,18 +1,26 @@
 """The plan before a run (sabr.estimate) and its cost model (sabr.cost_model): the fit
-recovers known coefficients, the plan counts every stage's tasks, the schedule's rule,
-and max_hours refuses a run in one line before anything is created."""
+recovers known coefficients, a fit is priced by the training's own rule
+(sabr.learning.step_budget: a large cell at its capped steps, the seed design unchanged),
+finished records are read at the batch they applied, the plan counts every stage's tasks,
+the schedule's rule, and max_hours refuses a run in one line before anything is created."""
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sabr.config import ExperimentConfig
-from sabr.cost_model import (DEFAULT_COST_MODEL, FitRecord, fit_linear, fit_records,
-                             macs_per_sample, step_floors)
+import sabr.cost_model as cost_model
+from sabr.config import ExperimentConfig, load_config
+from sabr.cost_model import (DEFAULT_COST_MODEL, FitRecord, expected_fit_cost, expected_fits,
+                             fit_linear, fit_records, macs_per_sample)
 from sabr.errors import ConfigError
-from sabr.estimate import _makespan, estimate_run, over_limit, plan_text
+from sabr.estimate import _makespan, _n_train, _pool_cost, estimate_run, over_limit, plan_text
+from sabr.learning.step_budget import effective_training
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_fit_recovers_the_coefficients_of_synthetic_timings():
@@ -37,13 +45,147 @@ def test_the_fit_recovers_the_coefficients_of_synthetic_timings():
         fit_linear(np.ones((1, 2)), np.ones(1))
 
 
-def test_step_floors_are_the_trainings_own():
-    from sabr.learning.training import step_floors as training_floors
-    for args in [(40, 64, 40, 8, 300, 60), (400, 32, 200, 20, 2000, 200), (3, 128, 5, 9, 0, 0),
-                 (1000, 7, 1, 1, 10, 10)]:
-        n, b, e, p, ms, mp = args
-        assert step_floors(n, b, e, p, min_steps=ms, min_patience_steps=mp) == training_floors(
-            n, b, e, p, min_steps=ms, min_patience_steps=mp)
+def _training(cfg, **update):
+    return cfg.training_config.model_copy(update=update)
+
+
+def test_a_large_cpu_budget_cell_is_priced_at_its_capped_steps():
+    """The largest cell of deployments/cost.yaml (paths/4 at 5%: about 28.6k training
+    points) is priced as effective_training trains it: each choice of the search space at
+    the grown batch and the capped epochs, so no fit's expected steps exceed max_steps;
+    with the cap off (max_steps=0) the same cell costs more, and with the whole rule off
+    its steps exceed the cap."""
+    cfg = load_config(REPO / "deployments" / "cost.yaml")
+    tc, space, mc = cfg.training_config, cfg.hyperparameter_space, cfg.models
+    n = _n_train(cfg, "paths/4@5%", _pool_cost(cfg, None, None, DEFAULT_COST_MODEL))
+    assert n > 25_000 and tc.max_steps == 10_000
+    for tuning in (False, True):
+        fits = expected_fits(DEFAULT_COST_MODEL, "mda_cnn", n, tc, space, mc, tuning=tuning)
+        assert len(fits) > 1
+        for f in fits:        # the training's own numbers, not a copy of them
+            assert f.applied == effective_training(
+                n, {"learning_rate": tc.learning_rate, **f.hp}, tc, tuning=tuning)
+            assert f.applied.batch_scaled and f.applied.batch_size == -(-n // 100)
+            assert f.steps <= f.applied.max_steps_run <= tc.max_steps
+    capped = expected_fits(DEFAULT_COST_MODEL, "mda_cnn", n, tc, space, mc)
+    assert all(f.applied.step_cap_binds for f in capped)
+    cost = expected_fit_cost(DEFAULT_COST_MODEL, "mda_cnn", n, tc, space, mc)
+    no_cap = expected_fit_cost(DEFAULT_COST_MODEL, "mda_cnn", n, _training(cfg, max_steps=0),
+                               space, mc)
+    off = expected_fits(DEFAULT_COST_MODEL, "mda_cnn", n,
+                        _training(cfg, max_steps=0, max_steps_per_epoch=0), space, mc)
+    print(f"mda_cnn fit of {n} points: {cost:.0f} s capped, {no_cap:.0f} s without the cap, "
+          f"{np.mean([f.seconds for f in off]):.0f} s without the rule")
+    assert no_cap > 1.2 * cost
+    assert max(f.steps for f in off) > tc.max_steps
+    assert cost == pytest.approx(np.mean([f.seconds for f in capped]))
+    # the whole run: its train stage costs more without the cap
+    out = Path("/nonexistent-hf-budget-plan")
+    with_cap = estimate_run(cfg, out, 2, DEFAULT_COST_MODEL, from_scratch=True)
+    without = estimate_run(cfg.model_copy(update={"training_config": _training(cfg, max_steps=0)}),
+                           out, 2, DEFAULT_COST_MODEL, from_scratch=True)
+    assert without.stages["train"].seconds > with_cap.stages["train"].seconds
+
+
+@pytest.mark.parametrize("source", ["deployments/prod.yaml", "quick"])
+def test_the_seed_designs_estimate_is_what_it_was_before_the_rule(source, tmp_path):
+    """The rule is the identity on the seed design (tests/unit/test_step_budget.py), so its
+    estimate equals the one with the rule off (max_steps = max_steps_per_epoch = 0: the
+    step floors alone, the pricing before the rule), to the last bit."""
+    cfg = load_config(REPO / source) if source.endswith(".yaml") else \
+        ExperimentConfig.profile(source)
+    off = cfg.model_copy(update={"training_config": _training(cfg, max_steps=0,
+                                                              max_steps_per_epoch=0)})
+    now, before = (estimate_run(c, tmp_path, 2, DEFAULT_COST_MODEL, from_scratch=True)
+                   for c in (cfg, off))
+    print(f"{source}: {now.cpu_s:.2f} CPU-s, wall {now.wall_s:.2f} s with the rule; "
+          f"{before.cpu_s:.2f} CPU-s, wall {before.wall_s:.2f} s without")
+    assert cfg.training_config.max_steps > 0 and cfg.training_config.max_steps_per_epoch > 0
+    assert (now.cpu_s, now.wall_s) == (before.cpu_s, before.wall_s)
+    assert {k: s.seconds for k, s in now.stages.items()} == \
+        {k: s.seconds for k, s in before.stages.items()}
+
+
+def test_one_implementation_of_the_step_floors():
+    """The cost model keeps no copy of the training's rule: it calls step_budget's."""
+    from sabr.learning import step_budget
+    assert not hasattr(cost_model, "step_floors")
+    assert cost_model.effective_training is step_budget.effective_training
+
+
+def _cell(folder: Path, n_train: int, hp: dict, *, applied: dict | None, epochs_run: int,
+          epochs: int, patience: int):
+    folder.mkdir(parents=True)
+    config = {"model_type": "residual_mlp", "budget": "paths/4@5%", "seed": 0,
+              "hyperparameters": hp, "epochs": epochs, "early_stopping_patience": patience,
+              "patch_size": [9, 9]}
+    metrics = {"status": "ok", "train_seconds": 12.5, "n_train": n_train, "n_test": 10,
+               "epochs_run": epochs_run}
+    if applied is not None:
+        config.update(training=applied, steps_per_epoch=applied["steps_per_epoch"])
+        metrics.update(train_batch_size=applied["batch_size"],
+                       steps_per_epoch=applied["steps_per_epoch"])
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_finished_cells_are_read_at_the_batch_and_caps_they_applied(tmp_path):
+    """A cell of this version records what it trained with (config.json's ``training``):
+    its fit is read at that batch and those steps per epoch, its early stopping against the
+    capped epochs. A folder of an earlier version records the tuned batch only, which is
+    what it trained with."""
+    tc = ExperimentConfig.profile("cost").training_config
+    hp = {"batch_size": 64, "learning_rate": 3e-4, "residual_mlp_hidden_dims": [32] * 5}
+    e = effective_training(30_000, hp, tc)
+    assert (e.batch_size, e.steps_per_epoch, e.epochs, e.patience) == (300, 100, 100, 20)
+    _cell(tmp_path / "new" / "cost_0001", 30_000, hp, applied=e.as_dict(), epochs_run=60,
+          epochs=e.epochs, patience=e.patience)
+    _cell(tmp_path / "old" / "cost_0001", 30_000, hp, applied=None, epochs_run=60, epochs=200,
+          patience=20)
+    rec = {}
+    for name in ("new", "old"):
+        rec[name] = cost_model._Records()
+        assert cost_model._read_cells(tmp_path / name, rec[name]) == {
+            ("paths/4@5%", "residual_mlp"): 30_000}
+    (new,), (old,) = rec["new"].fits, rec["old"].fits
+    assert (new.batch, new.steps, new.epochs) == (300, 60 * 100, 60)
+    assert (old.batch, old.steps, old.epochs) == (64, 60 * 469, 60)
+    assert rec["new"].cell_stops == [pytest.approx((60 - 20) / (100 - 20))]
+    assert rec["old"].cell_stops == [pytest.approx((60 - 20) / (200 - 20))]
+
+
+def test_tuning_trials_are_read_by_the_rule_of_their_runs_training_section(tmp_path):
+    """A trial's batch and caps: effective_training on the logged training section; a run
+    logged before the rule (no max_steps in its section) trained at the tuned batch."""
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    cfg = ExperimentConfig.profile("cost")
+    tc = cfg.training_config
+    hp = {"batch_size": 64, "learning_rate": 3e-4, "residual_mlp_hidden_dims": [32] * 5}
+    out = tmp_path / "out"
+    _cell(out / "cost_0001", 30_000, hp, applied=None, epochs_run=60, epochs=200, patience=20)
+    folder = out / "tuning" / cost_model._tuning_name("paths/4@5%", "residual_mlp")
+    folder.mkdir(parents=True)
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+        str(folder / "optuna_journal.log")))
+    study = optuna.create_study(study_name="s", storage=storage)
+    study.add_trial(optuna.trial.create_trial(
+        params={"batch_size": 64}, distributions={
+            "batch_size": optuna.distributions.CategoricalDistribution([32, 64, 128])},
+        value=1.0, intermediate_values={k: 1.0 for k in range(12)}))
+    section = tc.model_dump(mode="json")
+    legacy = {k: v for k, v in section.items()
+              if k not in ("max_steps", "max_steps_per_epoch", "max_batch_size")}
+    got = {}
+    for name, logged in (("now", section), ("legacy", legacy)):
+        rec = cost_model._Records()
+        n_train = cost_model._read_cells(out, rec)
+        cost_model._read_trials(out, rec, n_train, {
+            "training_config": logged, "model_config": cfg.models.model_dump(mode="json")})
+        assert rec.counts["trials"] == 1
+        got[name] = rec.fits[-1]
+    assert (got["now"].batch, got["now"].steps) == (300, 12 * 100)     # tuned as trained
+    assert (got["legacy"].batch, got["legacy"].steps) == (64, 12 * 469)
 
 
 def test_a_wider_network_costs_more_per_sample():
