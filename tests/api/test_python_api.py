@@ -136,4 +136,4 @@ def test_failed_cells_warn_and_still_return_every_row(harness, make_tiny_config,
 def test_python_m_flows_hf_budget_is_the_cli():
     done = subprocess.run([sys.executable, "-m", "flows.hf_budget", "--help"], capture_output=True,
                           text=True, timeout=120)
-    assert done.returncode == 0 and "{run,analyze,demo}" in done.stdout
+    assert done.returncode == 0 and "{run,plan,analyze,demo}" in done.stdout
