@@ -40,7 +40,8 @@ from sabr.cells import CellLedger, folder_holds
 from sabr.config import ExperimentConfig, resolve_config
 from sabr.errors import ConfigError
 from sabr.lock import output_lock
-from sabr.plan import adaptive_rounds, ensemble_members, make_plan, planned_cells, study_models
+from sabr.plan import (adaptive_rounds, ensemble_members, make_plan, planned_cells, study_models,
+                       tuning_sources)
 from sabr.settings import CellSettings, TuningSettings
 from tasks.acquisition import acquire_round
 from tasks.data import assemble_dataset, generate_chunk, generation_plan
@@ -182,7 +183,8 @@ def run_experiment(cfg: ExperimentConfig, output_dir: str, run_name: str = "run"
     clock = {"flow_started": started, "workers": worker_count(planned_workers(cfg))}
     summary = aggregate_results.submit(plan.report_cells, str(out), len(plan.report_cells),
                                        run_name, failures, outcomes, clock,
-                                       [p.folder for p in plan.all_cells()]).result()
+                                       [p.folder for p in plan.all_cells()],
+                                       tuning_sources(plan)).result()
     summary["dataset"] = data_dir
     return summary
 
@@ -199,7 +201,8 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
               parallel_jobs: int | None = None, output_dir: str | None = None,
               tuning_method: str | None = None, allocations: list[str] | None = None,
               hf_cpu_budgets: list[str] | None = None, ensemble_size: int | None = None,
-              max_hours: float | None = None, dask_address: str | None = None,
+              max_hours: float | None = None, tuning_reference_budget: int | None = None,
+              tuning_reference_cpu_budget: str | None = None, dask_address: str | None = None,
               skip_experiments: bool = False,
               config: ExperimentConfig | dict | None = None) -> dict:
     """Run the whole experiment (or, with skip_experiments, only aggregate existing cells).
@@ -222,6 +225,8 @@ def hf_budget(profile: str | None = None, config_path: str | None = None,
                              output_dir=output_dir, tuning_method=tuning_method,
                              allocations=allocations, hf_cpu_budgets=hf_cpu_budgets,
                              ensemble_size=ensemble_size, max_hours=max_hours,
+                             tuning_reference_budget=tuning_reference_budget,
+                             tuning_reference_cpu_budget=tuning_reference_cpu_budget,
                              config=config)
             if plan.skip_experiments:
                 from flows.analysis import aggregate_existing   # the analysis stack, when needed

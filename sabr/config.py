@@ -90,6 +90,18 @@ class ExperimentConfig(WithSections):
     n_random_seeds: int = Field(5, ge=1, le=1000)
     n_hyperparameter_trials: int = Field(15, ge=1, le=10_000)
     tuning_method: TuningMethod = "random"
+    tuning_reference_budget: int | None = None
+    """Tune each model of the seed's grid once, at this point budget (one of ``hf_budgets``),
+    and train every point budget's cells with that tuning; None (the default): a tuning per
+    (model, budget). Off by default until the measured check (docs/METHODS.md, "Tuning at a
+    reference budget") shows the verdicts do not change. Only which tuning a cell takes
+    changes: a cell's key holds its tuned hyperparameters, so its cells retrain."""
+    tuning_reference_cpu_budget: str | None = None
+    """The allocation study's counterpart: each (allocation, model) is tuned once, at
+    '<allocation>@<this budget>' (one of ``hf_cpu_budgets``, given as they are: 120, '5%',
+    '2.5Gps'), and its cells at every CPU budget train with it; adaptive rounds take
+    their start allocation's ('surfaces@<this budget>'); None (the default): a tuning per
+    (allocation, CPU budget, model) (sabr.plan.tuning_of)."""
     output_dir: str = "results"
     parallel_jobs: int = Field(2, ge=1, le=1024)
     max_hours: float | None = Field(None, gt=0, le=100_000)
@@ -156,6 +168,17 @@ class ExperimentConfig(WithSections):
             raise ValueError("allowed distinct values (no duplicates)")
         return tuple(labels)
 
+    @field_validator("tuning_reference_cpu_budget", mode="before")
+    @classmethod
+    def _reference_cpu_budget(cls, v):
+        if v is None:
+            return None
+        try:
+            return cpu_budget_label(v)
+        except ValueError as err:
+            raise ValueError(str(err).partition("is invalid: ")[2]
+                             + f"; {v!r} is not") from None
+
     @field_validator("model_types")
     @classmethod
     def _models(cls, v):
@@ -193,6 +216,7 @@ class ExperimentConfig(WithSections):
                              f"hf_cpu_budgets is empty; allowed with hf_cpu_budgets set "
                              f"(seconds such as 120, a percentage of the pool such as '5%', or "
                              f"path-steps such as '2.5Gps')")
+        self._check_tuning_references()
         adaptive = [a for a in self.allocations if is_adaptive(a)]
         if adaptive:
             if self.ensemble_size == 1:
@@ -216,6 +240,21 @@ class ExperimentConfig(WithSections):
             raise ValueError(f"model_config.patch_size: {[ph, pw]} is larger than the grid allows; "
                              f"allowed at most [{2 * d.n_maturities + 1}, {2 * d.n_strikes + 1}]")
         return self
+
+    def _check_tuning_references(self) -> None:
+        """A tuning reference must be one of the run's budgets of its axis."""
+        ref = self.tuning_reference_budget
+        if ref is not None and ref not in self.hf_budgets:
+            raise ValueError(f"tuning_reference_budget: {ref} is not one of hf_budgets; allowed "
+                             f"one of {list(self.hf_budgets)}, or unset (a tuning per budget)")
+        ref = self.tuning_reference_cpu_budget
+        if ref is not None and ref not in self.hf_cpu_budgets:
+            allowed = (f"one of {list(self.hf_cpu_budgets)}" if self.hf_cpu_budgets
+                       else "unset (hf_cpu_budgets is empty)")
+            raise ValueError(f"tuning_reference_cpu_budget: {ref!r} is not one of "
+                             f"hf_cpu_budgets; allowed {allowed}"
+                             + (", or unset (a tuning per budget)" if self.hf_cpu_budgets
+                                else ""))
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -329,7 +368,8 @@ def _describe(e: dict) -> list[str]:
     if e["type"] == "missing":
         return [f"{loc}: required field missing"]
     if msg.startswith(("hf_budgets:", "model_config.", "allocations:", "cost_model_types:",
-                       "ensemble_size:", "hf_cpu_budgets:", "plugins:")):
+                       "ensemble_size:", "hf_cpu_budgets:", "plugins:",
+                       "tuning_reference_budget:", "tuning_reference_cpu_budget:")):
         return [msg]
     value = e.get("input")
     shown = repr(value) if not isinstance(value, dict) else "{...}"

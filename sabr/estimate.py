@@ -33,7 +33,7 @@ from .cells import CellLedger, folder_holds
 from .config import ExperimentConfig
 from .cost_model import (DEFAULT_COST_MODEL, CostModel, expected_fit_cost, macs_per_sample,
                          refit, seconds_label)
-from .plan import make_plan
+from .plan import make_plan, tuning_reuse_line
 
 __all__ = ["StageEstimate", "RunEstimate", "estimate_run", "last_run_check", "last_run_line",
            "plan_text", "over_limit", "STAGES"]
@@ -333,6 +333,8 @@ def plan_text(cfg: ExperimentConfig, output_dir, workers: int,
     lines = [f"plan of {cfg.name} -> {Path(output_dir)}:", *est.lines()]
     if check := last_run_line(last_run_check(output_dir)):
         lines.append(check)
+    if reuse := tuning_reuse_line(cfg):
+        lines.append(reuse)
     if cfg.max_hours is not None:
         verdict = ("the estimate is within it" if est.wall_h <= cfg.max_hours else
                    f"exceeded by the estimate of {est.wall_h:.2f} h: the run would refuse to start")

@@ -60,6 +60,13 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
               "refuse to start a run whose estimated wall time (hf-budget plan) exceeds H "
               "hours, H > 0 (unset in the configuration too: no limit)"),
     RunOption("tuning_method", "--tuning-method", str, "METHOD", " or ".join(TUNING_METHODS)),
+    RunOption("tuning_reference_budget", "--tuning-reference-budget", int, "N",
+              "tune each model once, at this one of --hf-budgets, and train every point "
+              "budget's cells with it (unset in the configuration too: a tuning per budget)"),
+    RunOption("tuning_reference_cpu_budget", "--tuning-reference-cpu-budget", str, "BUDGET",
+              "tune each (allocation, model) once, at this one of --hf-cpu-budgets, and train "
+              "its cells at every CPU budget with it (unset in the configuration too: a "
+              "tuning per budget)"),
 )
 """Every option of a run, in the command line's order."""
 

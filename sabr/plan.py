@@ -18,7 +18,7 @@ from .model_types import MODEL_TYPES
 
 __all__ = ["Plan", "PlannedCell", "Tuning", "Acquisition", "make_plan", "planned_cells",
            "planned_cost_cells", "study_models", "ensemble_members", "adaptive_rounds",
-           "longest_first", "tuning_of", "DEFAULT_ENSEMBLE_SIZE", "TUNE_PRIORITY",
+           "longest_first", "tuning_of", "tuning_for", "tuning_sources", "tuning_reuse_line", "DEFAULT_ENSEMBLE_SIZE", "TUNE_PRIORITY",
            "TRAIN_PRIORITY"]
 
 TUNE_PRIORITY, TRAIN_PRIORITY = 2_000_000, 1_000_000
@@ -83,15 +83,29 @@ def _budget_rank(budget) -> tuple:
     return (0, -int(budget), "")
 
 
-def tuning_of(budget):
+def tuning_of(budget, reference: int | None = None, cpu_reference: str | None = None):
     """Which tuning a cell's hyperparameters come from: its own (budget, model)'s, except
-    that an adaptive round takes the tuning of the allocation it starts from at its budget
-    (``surfaces``' for ``adaptive``, ``spread``'s for ``adaptive/spread``): its points are
-    chosen by models trained on the earlier rounds, so no replicate of them exists to tune
-    on before the run, and its first round's points are that allocation's."""
-    if is_cell_label(budget) and is_adaptive(budget):
-        return f"{adaptive_start(budget)}@{budget.partition('@')[2]}"
-    return budget
+
+    * that an adaptive round takes the tuning of the allocation it starts from at its
+      budget (``surfaces``' for ``adaptive``, ``spread``'s for ``adaptive/spread``): its
+      points are chosen by models trained on the earlier rounds, so no replicate of them
+      exists to tune on before the run, and its first round's points are that allocation's;
+    * with a tuning reference (ExperimentConfig.tuning_reference_budget, ``reference``, and
+      tuning_reference_cpu_budget, ``cpu_reference``), that a point budget's cell takes the
+      reference budget's tuning, and a CPU-budget cell its allocation's at the reference CPU
+      budget; the adaptive rule applies first (adaptive@X takes surfaces@<cpu_reference>).
+    """
+    if is_cell_label(budget):
+        allocation, value = parse_cell_label(budget)
+        if is_adaptive(allocation):
+            allocation = adaptive_start(budget)
+        return f"{allocation}@{cpu_reference if cpu_reference is not None else value}"
+    return reference if reference is not None else budget
+
+
+def tuning_for(cfg: ExperimentConfig, budget):
+    """:func:`tuning_of` with ``cfg``'s tuning references."""
+    return tuning_of(budget, cfg.tuning_reference_budget, cfg.tuning_reference_cpu_budget)
 
 
 @dataclass(frozen=True)
@@ -173,16 +187,15 @@ def make_plan(cfg: ExperimentConfig, ledger: CellLedger) -> Plan:
     point, cost = planned_cells(cfg), planned_cost_cells(cfg)
     cells = {c: Cell(c[1], c[0], c[2], members) for c in [*point, *cost]}
     folder = {c: ledger.folder(cell) for c, cell in cells.items()}   # the grid's order
-    study = dict.fromkeys((tuning_of(b), m) for b, m, _ in cost)
+    needed = dict.fromkeys((tuning_for(cfg, b), m) for b, m, _ in [*point, *cost])
     tunings = tuple(
         Tuning(b, m, _tuning_folder(m, b), f"tune {m} {budget_name(b)}", TUNE_PRIORITY - rank)
-        for rank, (b, m) in enumerate(longest_first(
-            [(b, m) for b in cfg.hf_budgets for m in cfg.model_types] + list(study))))
+        for rank, (b, m) in enumerate(longest_first(list(needed))))
     labels = adaptive_rounds(cfg)
     independent = [c for c in [*point, *cost] if c[0] not in labels]
     planned = tuple(
         PlannedCell(cells[c], folder[c], f"train {c[1]} {budget_name(c[0])} s={c[2]}",
-                    TRAIN_PRIORITY - rank, (c[0], c[1]))
+                    TRAIN_PRIORITY - rank, (tuning_for(cfg, c[0]), c[1]))
         for rank, c in enumerate(longest_first(independent)))
     rounds = []
     for allocation in dict.fromkeys(label.partition("@")[0] for label in labels):
@@ -198,8 +211,30 @@ def make_plan(cfg: ExperimentConfig, ledger: CellLedger) -> Plan:
                     rounds.append(PlannedCell(
                         cells[(label, m, s)], folder[(label, m, s)],
                         f"train {m} ensemble r={r} s={s} ({label})", TRAIN_PRIORITY + 1,
-                        (tuning_of(label), m), acquisition=acq, previous=before,
+                        (tuning_for(cfg, label), m), acquisition=acq, previous=before,
                         warm_from=before if cfg.adaptive_warm_start else None,
                         score_pool=r < len(chain)))
     return Plan(tunings, planned, tuple(rounds), [*point, *cost], members, tuple(labels),
                 len(labels) * len(study_models(cfg)))
+
+
+def tuning_sources(plan: Plan) -> dict[str, str]:
+    """Which tuning each budget of ``plan`` trains with, by name: {'b=50': 'b=200',
+    'surfaces@6%': 'surfaces@10%', ...}, every budget of its cells (its own name where it
+    takes its own tuning); the report says so (sabr.analysis.markdown.tuning_note)."""
+    cells = sorted(plan.all_cells(), key=lambda p: (is_cell_label(p.cell.budget),
+                                                    0 if is_cell_label(p.cell.budget)
+                                                    else int(p.cell.budget)))
+    return {budget_name(p.cell.budget): budget_name(p.tuning[0]) for p in cells}
+
+
+def tuning_reuse_line(cfg: ExperimentConfig) -> str | None:
+    """The plan's line on tunings reused across budgets (None: a tuning per budget)."""
+    parts = []
+    if cfg.tuning_reference_budget is not None:
+        parts.append(f"each model once at b={cfg.tuning_reference_budget}, reused at every "
+                     f"point budget (tuning_reference_budget)")
+    if cfg.tuning_reference_cpu_budget is not None and cfg.hf_cpu_budgets:
+        parts.append(f"each (allocation, model) once at {cfg.tuning_reference_cpu_budget}, "
+                     f"reused at every CPU budget (tuning_reference_cpu_budget)")
+    return "  tuning: " + "; ".join(parts) if parts else None

@@ -47,7 +47,7 @@ def publish(agg: ResultsAggregator, written: dict) -> None:
 def aggregate_results(planned: list[tuple[int | str, str, int]], output_dir: str, n_planned: int,
                       run_name: str, failures: list | None = None,
                       outcomes: dict | None = None, clock: dict | None = None,
-                      folders: list | None = None) -> dict:
+                      folders: list | None = None, tuning_sources: dict | None = None) -> dict:
     """Compose the report of what finished (sabr.analysis.report.compose_report: every file of
     the results tree, the comparison with the previous run, the archive under runs/<run_name>/)
     and publish the artifacts.
@@ -61,6 +61,7 @@ def aggregate_results(planned: list[tuple[int | str, str, int]], output_dir: str
             and whether the run was served from the cache entirely.
         clock: ``flow_started`` (epoch seconds) and ``workers`` of the run.
         folders: the run's cell folders (from its plan): the report reads those only.
+        tuning_sources: which tuning each budget trained with (sabr.plan.tuning_sources).
     """
     from sabr.analysis.report import compose_report
     from sabr.analysis.timings import stage_timings, throughput
@@ -80,7 +81,7 @@ def aggregate_results(planned: list[tuple[int | str, str, int]], output_dir: str
                                                   outcomes.get("train", [])))
     report = compose_report(output_dir, run_name, planned=[tuple(p) for p in planned],
                             failures=failures or [], fully_cached=fully_cached, timings=timings,
-                            folders=folders)
+                            folders=folders, tuning_sources=tuning_sources)
     agg = report.pop("aggregator")
     publish(agg, report)
     get_run_logger().info("%d of %d cells finished; analysis in %s (archived in %s). %s",

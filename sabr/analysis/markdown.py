@@ -19,7 +19,7 @@ from .results import cell_budgets
 MAX_NOTES = 10
 """Notes the summary lists; it says how many more statistical_analysis.json holds."""
 
-__all__ = ["headline_markdown", "md_table", "TUNING_NOTE", "UNINFORMATIVE"]
+__all__ = ["headline_markdown", "md_table", "TUNING_NOTE", "UNINFORMATIVE", "tuning_note"]
 
 UNINFORMATIVE = "†"
 """Marks an interval from fewer than MIN_SEEDS seeds (the note under its table says so)."""
@@ -43,6 +43,28 @@ def _fmt(v, spec=".1f"):
 TUNING_NOTE = ("Verdicts and intervals hold for the hyperparameters tuned per (model, budget) on "
                "a tuning replicate: they compare tuned configurations, not architectures under "
                "every setting.")
+
+
+def tuning_note(sources: dict | None) -> str:
+    """The summary's note on tuning: :data:`TUNING_NOTE` when every budget took a tuning at
+    its own budget (an adaptive round's is its start allocation's at its budget), or
+    ``sources`` is unknown; else which tuning each budget that reuses another budget's took
+    (``sources``: sabr.plan.tuning_sources, {'b=50': 'b=200', ...})."""
+    def amount(name: str) -> str:
+        return name.partition("@")[2] or name
+
+    reused = {b: t for b, t in (sources or {}).items() if amount(b) != amount(t)}
+    if not reused:
+        return TUNING_NOTE
+    by_tuning: dict[str, list[str]] = {}
+    for b, t in reused.items():
+        by_tuning.setdefault(t, []).append(b)
+    which = "; ".join(f"{', '.join(bs)} took {t}'s" for t, bs in by_tuning.items())
+    return ("Verdicts and intervals hold for hyperparameters tuned once per model at a "
+            f"reference budget and reused at the others ({which}; tuning_reference_budget, "
+            "tuning_reference_cpu_budget): they compare tuned configurations, not "
+            "architectures under every setting, and a budget other than the reference trains "
+            "with hyperparameters not tuned for it.")
 
 
 def _fmt_ci(lo, hi, spec=".1f", n=None) -> str:

@@ -25,6 +25,7 @@ from .aggregator import ResultsAggregator
 from .answer import answer_lines
 from .glossary import glossary_markdown
 from .html_report import write_html_report
+from .markdown import TUNING_NOTE, tuning_note
 from .studies.history import archive_run, comparison_markdown, previous_run
 from .timings import timings_markdown
 
@@ -37,7 +38,8 @@ TIMINGS_FILE = "analysis/timings.json"
 def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failures=None,
                    fully_cached: bool = False, timings: dict | Callable[[], dict] | None = None,
                    previous: Path | None | str = "latest", folders: list[str] | None = None,
-                   cost_planned=None, cost_failures=None) -> dict:
+                   cost_planned=None, cost_failures=None,
+                   tuning_sources: dict | None = None) -> dict:
     """Analyse the cells on disk and write the whole report of run ``run_name``.
 
     Args:
@@ -55,6 +57,9 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
         folders: the run's cell folders (its plan); None: every cell folder there.
         cost_planned, cost_failures: CPU-budget cells listed apart, as report.json recorded
             them before the results were one frame: added to ``planned`` / ``failures``.
+        tuning_sources: which tuning each budget trained with (sabr.plan.tuning_sources),
+            recorded in report.json; the summary's tuning note names the reused ones (None:
+            unknown, every budget taken to have its own).
     Returns:
         dict: the aggregator's status (every cell) plus files, plots, markdown, comparison,
         run_dir, timings, the ResultsAggregator (``aggregator``) and, with CPU-budget cells,
@@ -94,13 +99,14 @@ def compose_report(output_dir: str | Path, run_name: str, *, planned=None, failu
     if timings is not None:
         atomic_write_json(out / TIMINGS_FILE, timings)
         markdown += "\n## Where the time went\n\n" + timings_markdown(timings) + "\n"
+    markdown = markdown.replace(TUNING_NOTE, tuning_note(tuning_sources))
     markdown += glossary_markdown(markdown)
     atomic_write_text(out / "analysis" / "summary.md", markdown)
     written["files"]["report_html"] = str(write_html_report(out, markdown, written["plots"]))
     atomic_write_json(out / REPORT_FILE, {
         "run_name": run_name, "previous": before.name if before else None,
         "planned": planned_list, "failures": failures_list, "fully_cached": bool(fully_cached),
-        "timings": timings is not None})
+        "timings": timings is not None, "tuning_sources": tuning_sources})
     archived = archive_run(out, run_name, replace=True)
     extra = {} if cost is None else {"cost": {k: v for k, v in cost.items() if k != "frame"},
                                      "answer": study["tables"]["answer"]}
@@ -158,4 +164,5 @@ def recompose_report(output_dir: str | Path) -> dict:
     return compose_report(out, rec["run_name"], planned=rec.get("planned"),
                           failures=rec.get("failures"), fully_cached=rec.get("fully_cached", False),
                           timings=timings, previous=prev if prev is not None and prev.is_dir() else None,
-                          cost_planned=rec.get("cost_planned"), cost_failures=rec.get("cost_failures"))
+                          cost_planned=rec.get("cost_planned"), cost_failures=rec.get("cost_failures"),
+                          tuning_sources=rec.get("tuning_sources"))
