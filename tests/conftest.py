@@ -23,16 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "tests" / "data" / "reference"   # published values, each row with its source
 
 
-def pytest_collection_modifyitems(items):
-    """Two test processes (pyproject.toml: ``-n 2 --dist loadgroup``): the tests that share the
-    session's quick run (:func:`quick_local_run`) and the module of the Slurm daemons run in one
-    process, so the quick profile runs once and one Slurm is up at a time; the rest are
-    spread over both."""
-    for item in items:
-        if "quick_local_run" in getattr(item, "fixturenames", ()) or "tests/cluster/" in item.nodeid:
-            item.add_marker(pytest.mark.xdist_group("quick_run"))
-
-
 @pytest.fixture(scope="session")
 def antonov_spector() -> pd.DataFrame:
     """Antonov & Spector (2012) tables 1-9: SABR MC and Hagan vols at T = 10."""
