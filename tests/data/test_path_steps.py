@@ -179,6 +179,13 @@ def test_a_budget_in_cpu_seconds_does_not(steady_dataset):
     assert b.n_hf_thetas < a.n_hf_thetas
 
 
+def _members(ds, pts, step: float, column: int) -> np.ndarray:
+    """The predictions of 3 ensemble members at ``pts`` that disagree more where the
+    points' theta[column] is high (the scores an acquisition would see)."""
+    theta = ds.thetas[pts // np.prod(ds.shape[1:]), column]
+    return np.stack([ds.lf.ravel()[pts] * (1 + step * i * theta) for i in range(3)])
+
+
 def test_adaptive_rounds_buy_the_same_thetas_on_another_machine(steady_dataset):
     here, there = steady_dataset, _other_machine(steady_dataset)
     total = pool_cost(here, "path_steps")
@@ -189,8 +196,7 @@ def test_adaptive_rounds_buy_the_same_thetas_on_another_machine(steady_dataset):
         # the scores an ensemble would give: members that disagree more where alpha is high
         cand = np.setdiff1d(np.asarray(ds.train_thetas), order)
         pts = np.concatenate([surface_points(ds, t) for t in cand])
-        members = np.stack([ds.lf.ravel()[pts] * (1 + 0.05 * i * ds.thetas[pts // np.prod(
-            ds.shape[1:]), 0]) for i in range(3)])
+        members = _members(ds, pts, 0.05, 0)
         thetas, dis = integrated_disagreement(ds, pts, members)
         order = next_round(ds, order, budgets[1], thetas, dis, unit="path_steps")
         orders.append(order)
@@ -211,8 +217,7 @@ def test_adaptive_spread_rounds_buy_the_same_rows_on_another_machine(steady_data
         first = first_spread_round(ds, 1, budgets[0], unit="path_steps")
         a = allocate("adaptive/spread", ds, budgets[0], 1, unit="path_steps", order=first)
         pts = unbought_points(ds, a.split.all)
-        members = np.stack([ds.lf.ravel()[pts] * (1 + 0.03 * i * ds.thetas[pts // np.prod(
-            ds.shape[1:]), 2]) for i in range(3)])
+        members = _members(ds, pts, 0.03, 2)
         thetas, rows = row_disagreement(ds, pts, members)
         step = next_spread_round(ds, 1, first, budgets[1], thetas, rows, unit="path_steps")
         assert step["n_rows_paid"] > 0
