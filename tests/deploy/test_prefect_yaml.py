@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_deployments_are_well_formed():
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     deps = {d["name"]: d for d in spec["deployments"]}
-    assert set(deps) >= {"prod", "smoke", "cost", "slurm"}
+    assert set(deps) >= {"prod", "smoke", "cost", "slurm", "cost-full"}
     prod = deps["prod"]
     assert prod["work_pool"]["name"] == "hf-budget" and prod["concurrency_limit"] == 1
     (sched,) = prod["schedules"]
@@ -76,3 +76,20 @@ def test_the_slurm_deployment_is_prods_experiment_on_slurm_jobs():
     same = ("data_gen_config", "training_config", "models", "hf_budgets", "model_types",
             "n_random_seeds", "n_hyperparameter_trials", "tuning_method", "hyperparameter_space")
     assert {k: getattr(slurm, k) for k in same} == {k: getattr(prod, k) for k in same}
+
+
+def test_the_cost_full_deployment_is_the_whole_study_on_slurm_jobs():
+    """hf-budget/cost-full (issue 40): every model, adaptive against surfaces and random,
+    ensembles everywhere, on the seed-scale pool, its workers Slurm jobs."""
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    dep = {d["name"]: d for d in spec["deployments"]}["cost-full"]
+    assert dep["parameters"] == {"config_path": "deployments/cost-full.yaml"}
+    assert dep["concurrency_limit"] == 1
+    from sabr.plan import ensemble_members, planned_cells, planned_cost_cells, study_models
+    full, prod = load_config(REPO / "deployments/cost-full.yaml"), load_config(REPO / "deployments/prod.yaml")
+    assert full.cluster.kind == "slurm" and full.data_gen_config == prod.data_gen_config
+    assert {"surfaces", "random", "adaptive"} <= set(full.allocations)
+    assert study_models(full) == list(prod.model_types) and ensemble_members(full) == 5
+    assert len(planned_cells(full)) == 100
+    assert len(planned_cost_cells(full)) == (len(full.allocations) * len(full.hf_cpu_budgets)
+                                            * len(prod.model_types) * full.n_random_seeds)
