@@ -157,7 +157,7 @@ def test_finished_cells_are_read_at_the_batch_and_caps_they_applied(tmp_path):
 def test_tuning_trials_are_read_by_the_rule_of_their_runs_training_section(tmp_path):
     """A trial's batch and caps: effective_training on the logged training section; a run
     logged before the rule (no max_steps in its section) trained at the tuned batch."""
-    optuna = pytest.importorskip("optuna")
+    import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = ExperimentConfig.profile("cost")
     tc = cfg.training_config
