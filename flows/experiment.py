@@ -269,7 +269,10 @@ def _run(cfg: ExperimentConfig, out: Path, address: str | None) -> dict:
     from sabr.estimate import plan_text          # the plan hf-budget plan prints
     get_run_logger().info("%s", plan_text(cfg, out, planned_workers(cfg)))
     if ensemble_members(cfg) > 1:
-        get_run_logger().info("every cell a deep ensemble of %d members%s", ensemble_members(cfg),
+        get_run_logger().info("%s a deep ensemble of %d members%s",
+                              "every cell" if cfg.ensemble_cells == "all" else
+                              "every adaptive round (the other cells single models)",
+                              ensemble_members(cfg),
                               "; adaptive rounds at " + ", ".join(adaptive_rounds(cfg))
                               if adaptive_rounds(cfg) else "")
     started = time.time()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -82,6 +82,13 @@ class ExperimentConfig(WithSections):
     """Members of every cell's deep ensemble (sabr.learning.training): None means 5 in a run
     with the ``adaptive`` allocation (it needs an ensemble, and its cells are compared with
     the others' like for like) and 1 otherwise (sabr.plan.ensemble_members)."""
+    ensemble_cells: Literal["all", "adaptive"] = "all"
+    """Which cells are ensembles of ``ensemble_size`` members: ``all`` (every cell, so the
+    allocation study compares ensembles with ensembles), or ``adaptive`` (only the adaptive
+    allocations' rounds, which need one to buy where it disagrees; every other cell is a
+    single model, and the allocation study scores the adaptive cells as single models too:
+    their members' mean test MSE, sabr.analysis.studies.allocation.study_cells). Refused
+    without an adaptive allocation (it would not be applied)."""
     adaptive_warm_start: bool = True
     """Whether an ``adaptive`` round's members start from the previous round's weights
     (and normaliser) instead of a fresh initialisation. Measured (README, "Ensembles and
@@ -218,6 +225,10 @@ class ExperimentConfig(WithSections):
                              f"path-steps such as '2.5Gps')")
         self._check_tuning_references()
         adaptive = [a for a in self.allocations if is_adaptive(a)]
+        if self.ensemble_cells == "adaptive" and not adaptive:
+            raise ValueError(f"ensemble_cells: 'adaptive' makes the adaptive allocations' rounds "
+                             f"ensembles and allocations {list(self.allocations)} has none, so "
+                             f"it would not be applied; allowed 'all', or an adaptive allocation")
         if adaptive:
             if self.ensemble_size == 1:
                 raise ValueError(f"ensemble_size: 1 is too small for allocations {adaptive[0]!r} (its "

@@ -17,7 +17,7 @@ from .config import DEFAULT_ENSEMBLE_SIZE, ExperimentConfig
 from .model_types import MODEL_TYPES
 
 __all__ = ["Plan", "PlannedCell", "Tuning", "Acquisition", "make_plan", "planned_cells",
-           "planned_cost_cells", "study_models", "ensemble_members", "adaptive_rounds",
+           "planned_cost_cells", "study_models", "ensemble_members", "cell_members", "adaptive_rounds",
            "longest_first", "tuning_of", "tuning_for", "tuning_sources", "tuning_reuse_line", "DEFAULT_ENSEMBLE_SIZE", "TUNE_PRIORITY",
            "TRAIN_PRIORITY"]
 
@@ -47,6 +47,16 @@ def ensemble_members(cfg: ExperimentConfig) -> int:
     if cfg.ensemble_size is not None:
         return int(cfg.ensemble_size)
     return DEFAULT_ENSEMBLE_SIZE if any(is_adaptive(a) for a in cfg.allocations) else 1
+
+
+def cell_members(cfg: ExperimentConfig, budget) -> int:
+    """The ensemble size of a cell of ``budget`` (a point count or a CPU-budget label):
+    :func:`ensemble_members`, or 1 for a cell outside the adaptive allocations when
+    ``ensemble_cells`` is 'adaptive'."""
+    if cfg.ensemble_cells == "adaptive" and not (
+            is_cell_label(budget) and is_adaptive(parse_cell_label(budget)[0])):
+        return 1
+    return ensemble_members(cfg)
 
 
 def adaptive_rounds(cfg: ExperimentConfig, allocation: str | None = None) -> list[str]:
@@ -185,7 +195,7 @@ def make_plan(cfg: ExperimentConfig, ledger: CellLedger) -> Plan:
     theirs, numbered in the grid's order: the caller saves the ledger)."""
     members = ensemble_members(cfg)
     point, cost = planned_cells(cfg), planned_cost_cells(cfg)
-    cells = {c: Cell(c[1], c[0], c[2], members) for c in [*point, *cost]}
+    cells = {c: Cell(c[1], c[0], c[2], cell_members(cfg, c[0])) for c in [*point, *cost]}
     folder = {c: ledger.folder(cell) for c, cell in cells.items()}   # the grid's order
     needed = dict.fromkeys((tuning_for(cfg, b), m) for b, m, _ in [*point, *cost])
     tunings = tuple(

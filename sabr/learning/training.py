@@ -297,8 +297,10 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         scaled by spread_scale (fitted on the validation thetas that early stopping does
         not use, sabr.learning.calibration.calibration_split and fit_spread_scale; 1 with a
         single validation theta), n_calibration_thetas and n_calibration_points, the raw
-        ensemble's coverage_50_raw, coverage_90_raw and nll_raw, and member_rmse_bp (the
-        members' mean test RMSE). n_val counts both parts of the validation points.
+        ensemble's coverage_50_raw, coverage_90_raw and nll_raw, member_rmse_bp (the
+        members' mean test RMSE) and member_mse_bp2 (their mean test MSE: what one member
+        alone scores, in expectation); ensemble_size always. n_val counts both parts of the
+        validation points.
         What the fit was trained with (sabr.learning.step_budget.effective_training; also
         config.json's ``training``): train_batch_size, train_learning_rate (the tuned
         ``hyperparameters`` scaled for a large cell), max_steps (the step cap in force,
@@ -436,10 +438,10 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
                         "n_calibration_points": int(cal["points"].size),
                         "coverage_50_raw": raw["coverage_50"],
                         "coverage_90_raw": raw["coverage_90"], "nll_raw": raw["nll"]})
-        metrics["member_rmse_bp"] = float(np.mean([np.sqrt(np.mean((mk - truth) ** 2))
-                                                   for mk in members]) * 1e4)
-    elif n_members > 1:
-        metrics["ensemble_size"] = n_members
+        member_mse = [float(np.mean((mk - truth) ** 2)) for mk in members]
+        metrics["member_rmse_bp"] = float(np.mean(np.sqrt(member_mse))) * 1e4
+        metrics["member_mse_bp2"] = float(np.mean(member_mse)) * 1e8
+    metrics["ensemble_size"] = n_members
     if status != "ok":
         metrics = {k: (float("nan") if isinstance(v, float) and not k.startswith(("hagan_", "noise"))
                        else v) for k, v in metrics.items()}

@@ -344,3 +344,39 @@ def test_adaptive_is_judged_against_surfaces_and_random_paired_on_seed():
     assert set(t2["adaptive_comparisons"].baseline) == {"surfaces", "spread"}
     t3 = allocation_tables(cells[cells.allocation.isin(["spread", "adaptive"])], points)
     assert t3["adaptive"].empty and t3["adaptive_comparisons"].empty
+
+
+def test_ensembles_among_single_models_are_scored_as_one_model_like_the_others():
+    """ensemble_cells 'adaptive': adaptive's cells are 5-member ensembles whose mean predicts
+    better than any member; among single-model cells the study scores them by their members'
+    mean MSE, so adaptive with the same data as surfaces comes out the same, not better."""
+    rng = np.random.default_rng(7)
+    cost, points = _cells(rng)
+    adaptive = cost[cost.allocation == "surfaces"].copy()
+    adaptive["allocation"] = "adaptive"
+    adaptive["ensemble_size"] = 5
+    adaptive["member_mse_bp2"] = adaptive.mse_bp2                  # one member: surfaces' data
+    adaptive["mse_bp2"] = adaptive.mse_bp2 / 2                    # the ensemble's mean: better
+    adaptive["rmse_bp"] = np.sqrt(adaptive.mse_bp2)
+    mixed = pd.concat([cost.assign(ensemble_size=1), adaptive], ignore_index=True)
+    cells = study_cells(mixed, points)
+    a = cells[cells.allocation == "adaptive"].sort_values(["budget", "seed"])
+    s = cells[cells.allocation == "surfaces"].sort_values(["budget", "seed"])
+    assert np.allclose(a.mse_bp2.to_numpy(), s.mse_bp2.to_numpy())
+    assert set(a.scored_as) == {"members' mean"} and set(s.scored_as) == {"single model"}
+    t = allocation_tables(mixed, points)
+    row = t["adaptive"].set_index("allocation").loc["adaptive"]
+    assert row.ratio_lo < 1.0 < row.ratio_hi             # same data, same accuracy
+    assert "scored here as single models" in allocation_markdown(t)
+    # a study of ensembles only compares ensembles: the ensemble's own MSE, no note
+    only = pd.concat([cost.assign(ensemble_size=5, member_mse_bp2=cost.mse_bp2 * 2), adaptive],
+                     ignore_index=True)
+    cells = study_cells(only, points.assign(ensemble_size=5))
+    assert np.allclose(cells[cells.allocation == "adaptive"].sort_values(["budget", "seed"])
+                       .mse_bp2.to_numpy(), a.mse_bp2.to_numpy() / 2)
+    assert allocation_tables(only, points.assign(ensemble_size=5))["scoring"] == ""
+    # cells from before member_mse_bp2 was recorded fall back to member_rmse_bp squared
+    old = adaptive.drop(columns="member_mse_bp2").assign(member_rmse_bp=np.sqrt(adaptive.mse_bp2 * 2))
+    cells = study_cells(pd.concat([cost.assign(ensemble_size=1), old], ignore_index=True), points)
+    assert np.allclose(cells[cells.allocation == "adaptive"].sort_values(["budget", "seed"])
+                       .mse_bp2.to_numpy(), s.mse_bp2.to_numpy())

@@ -49,3 +49,22 @@ def test_adaptive_rounds_chain_per_model_and_seed(tmp_path):
             assert p.previous == rounds[(seed, r - 1)].cell == p.warm_from
     cold = make_plan(cfg.with_overrides(adaptive_warm_start=False), CellLedger(tmp_path))
     assert all(p.warm_from is None for p in cold.rounds)
+
+
+def test_ensemble_cells_adaptive_makes_only_the_adaptive_rounds_ensembles(tmp_path):
+    import pytest
+    from sabr.plan import cell_members
+    cfg = ExperimentConfig.profile("quick", allocations=["surfaces", "random", "adaptive"],
+                                   hf_cpu_budgets=["2%", "4%"], model_types=["mda_cnn"],
+                                   n_random_seeds=2, ensemble_cells="adaptive", ensemble_size=3)
+    plan = make_plan(cfg, CellLedger(tmp_path))
+    members = {p.cell.allocation: p.cell.members for p in plan.all_cells()}
+    assert members == {"spread": 1, "surfaces": 1, "random": 1, "adaptive": 3}
+    assert all(p.cell.members == 3 for p in plan.rounds) and len(plan.rounds) == 4
+    assert cell_members(cfg, 200) == 1 and cell_members(cfg, "adaptive@2%") == 3
+    # the default: every cell an ensemble where the run has an adaptive allocation
+    every = make_plan(cfg.with_overrides(ensemble_cells="all"), CellLedger(tmp_path / "all"))
+    assert {p.cell.members for p in every.all_cells()} == {3}
+    # a setting that would not be applied is refused, naming the field
+    with pytest.raises(ValueError, match="ensemble_cells: 'adaptive'.*would not be applied"):
+        ExperimentConfig.profile("quick", ensemble_cells="adaptive")

@@ -58,7 +58,7 @@ from ...model_types import MODEL_NAMES
 __all__ = ["POINT_DESIGN", "BELOW", "study_cells", "cost_curves", "cost_slopes", "compare_allocations",
            "cost_for_target", "cost_ratios", "answer", "allocation_tables",
            "allocation_markdown", "write_allocation_analysis", "adaptive_sentence",
-           "ADAPTIVE_BASELINES", "adaptive_references", "adaptive_comparisons",
+           "ADAPTIVE_BASELINES", "adaptive_references", "scoring_note", "adaptive_comparisons",
            "adaptive_comparison_sentence"]
 
 NO_TARGET = ("the reference's error is within the test labels' noise floor (noise-corrected "
@@ -100,7 +100,7 @@ def study_cells(cost: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.Da
     if not frames:
         return pd.DataFrame(columns=["allocation", "budget", "model_type", "seed",
                                      "hf_cpu_seconds", "mse_bp2", "noise_floor_bp", "rmse_bp"])
-    df = pd.concat(frames, ignore_index=True)
+    df = _single_model_scores(pd.concat(frames, ignore_index=True))
     df = df[np.isfinite(df.mse_bp2) & (df.mse_bp2 > 0) & np.isfinite(df.hf_cpu_seconds)].copy()
     if "noise_floor_bp" not in df:
         df["noise_floor_bp"] = _NAN
@@ -117,6 +117,32 @@ def study_cells(cost: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.Da
         df["hf_timed_on"] = ""
     df["hf_timed_on"] = df.hf_timed_on.fillna("").astype(str)
     return df.reset_index(drop=True)
+
+
+def _single_model_scores(df: pd.DataFrame) -> pd.DataFrame:
+    """Like for like where a study mixes ensembles and single models (ExperimentConfig.
+    ensemble_cells 'adaptive': the adaptive rounds are ensembles, every other cell one
+    model): an ensemble cell is scored by its members' mean test MSE (member_mse_bp2; for
+    cells from before it was recorded, member_rmse_bp squared), what one model trained on
+    its points scores in expectation, so an allocation is judged by the data it buys, not
+    by averaging more models. ``scored_as``: 'ensemble' / 'single model' / 'members' mean'
+    per row. A study whose cells are all ensembles (or all single) is left as it is."""
+    size = pd.to_numeric(df.get("ensemble_size", pd.Series(1, index=df.index)),
+                         errors="coerce").fillna(1)
+    df = df.copy()
+    df["scored_as"] = np.where(size > 1, "ensemble", "single model")
+    if not ((size > 1).any() and (size == 1).any()):
+        return df
+    member = pd.to_numeric(df.get("member_mse_bp2", pd.Series(_NAN, index=df.index)),
+                           errors="coerce")
+    old = pd.to_numeric(df.get("member_rmse_bp", pd.Series(_NAN, index=df.index)),
+                        errors="coerce") ** 2
+    member = member.fillna(old)
+    ens = size > 1
+    df.loc[ens, "mse_bp2"] = member[ens]
+    df.loc[ens, "rmse_bp"] = np.sqrt(member[ens])
+    df.loc[ens, "scored_as"] = "members' mean"
+    return df
 
 
 def timed_on(cells: pd.DataFrame) -> str:
@@ -453,7 +479,21 @@ def allocation_tables(cost: pd.DataFrame, points: pd.DataFrame | None = None, *,
     return {"cells": cells, "curves": curves, "comparisons": comparisons,
             "ratios": ratios, "answer": answer(ratios, curves), "adaptive": adaptive,
             "adaptive_comparisons": adaptive_comparisons(comparisons),
-            "timed_on": timed_on(cells)}
+            "timed_on": timed_on(cells), "scoring": scoring_note(cells)}
+
+
+def scoring_note(cells: pd.DataFrame) -> str:
+    """One sentence on how the study's cells are scored where it mixes ensembles and single
+    models (:func:`_single_model_scores`); '' where it does not."""
+    if "scored_as" not in cells or not (cells.scored_as == "members' mean").any():
+        return ""
+    mixed = sorted(set(cells.allocation[cells.scored_as == "members' mean"]))
+    sizes = pd.to_numeric(cells.ensemble_size[cells.scored_as == "members' mean"],
+                          errors="coerce").dropna().astype(int)
+    return (f"{', '.join(mixed)}: ensembles of {'/'.join(map(str, sorted(set(sizes))))} "
+            f"members (they choose where to buy by where the members disagree), scored here as "
+            f"single models, by their members' mean test MSE, like every other cell, which is "
+            f"one model; the ensembles' own RMSE is in cost_results.csv (rmse_bp).")
 
 
 def adaptive_references(name) -> tuple[str, ...]:
@@ -541,6 +581,8 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
               f"on another machine. Path-steps (paths x time steps of the runs) are the same on "
               f"every machine; a budget given in them ('2.5Gps') buys the same cells anywhere.",
               ""]
+    if tables.get("scoring"):
+        lines += [tables["scoring"], ""]
     r = tables["ratios"]
     if not r.empty:
         lines += ["CPU-seconds each allocation needs to reach the spread design's accuracy at its "
