@@ -50,12 +50,12 @@ def _training(cfg, **update):
 
 
 def test_a_large_cpu_budget_cell_is_priced_at_its_capped_steps():
-    """The largest cell of deployments/cost.yaml (paths/4 at 5%: about 28.6k training
+    """The largest cell of deployments/cost-full.yaml (paths/4 at 5%: about 28.6k training
     points) is priced as effective_training trains it: each choice of the search space at
     the grown batch and the capped epochs, so no fit's expected steps exceed max_steps;
     with the cap off (max_steps=0) the same cell costs more, and with the whole rule off
     its steps exceed the cap."""
-    cfg = load_config(REPO / "deployments" / "cost.yaml")
+    cfg = load_config(REPO / "deployments" / "cost-full.yaml")
     tc, space, mc = cfg.training_config, cfg.hyperparameter_space, cfg.models
     n = _n_train(cfg, "paths/4@5%", _pool_cost(cfg, None, None, DEFAULT_COST_MODEL))
     assert n > 25_000 and tc.max_steps == 10_000
