@@ -111,6 +111,8 @@ def cell_rmse(folder: Path) -> pd.DataFrame:
     det = folder / "detailed_results.csv"
     if det.is_file():
         d = pd.read_csv(det)
+        if "unit" in d:                   # its CPU-budget rows are cost_results.csv's
+            d = d[d.unit == "points"]
         frames.append(d.assign(budget=d.budget.map(_budget)))
     cost = folder / "cost_results.csv"
     if cost.is_file():
