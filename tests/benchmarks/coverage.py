@@ -54,6 +54,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from sabr.analysis.statistics.efficiency import budget_for_target_between  # noqa: E402
 from sabr.analysis.statistics.testset import combined_interval  # noqa: E402
 from sabr.analysis.studies.calibration import mean_interval  # noqa: E402
 from sabr.stats import (budget_for_target_fit, cluster_bootstrap_powerlaw,  # noqa: E402
@@ -65,6 +66,7 @@ LOG_A = {"A": math.log(5000.0), "B": math.log(6000.0)}
 B = {"A": 0.6, "B": 0.55}
 SD_SEED, SD_NOISE = 0.15, 0.2
 N0 = 200.0                                   # budget of the per-cell, paired and ratio intervals
+TWO = (0, 2)                                 # the two budgets (50, 200) of 'cost ratio, two budgets'
 N_STAR = 300.0                               # true budget for the target
 TARGET_MSE = math.exp(LOG_A["A"] - B["A"] * math.log(N_STAR))
 
@@ -83,6 +85,10 @@ WHAT = {
                   "expected log MSE at n=200 (the seed design's reference cell, given its "
                   "budget effect), the target estimated from B's seeds there; over a fixed "
                   "reference cost (Fieller with the target's variance: allocation_ratios.csv)",
+    "cost ratio, two budgets": "where the log-log line through A's conditional means at n=50 "
+                               "and n=200 (its two budgets' shared effects included) meets B's "
+                               "conditional mean at n=200: the interval of an allocation tested "
+                               "at two budgets, over seeds, conditional on the design",
     "cost ratio, target taken as exact": "the same, ignoring the target's seed variance; NOT "
                                          "reported (contrast)",
     "cost ratio, of the unconditional target": "the reported cost-ratio interval against the "
@@ -180,6 +186,17 @@ def simulate_fits(reps: int, rng, sd_u: float, n_seeds: int, tally: _Tally, sett
                   math.exp((LOG_A["A"] - mu_b) / B["A"]), log=True)
         c = budget_for_target_fit(bud, sd, np.exp(ya), float(np.exp(ref.mean())))
         tally.add(key("cost ratio, target taken as exact"), c["lo"], c["hi"], cost_truth, log=True)
+        # the same target from A tested at two budgets only, n = 50 and 200 (its crossing near
+        # 95): the line between them, the interval over seeds, conditional on A's two cells
+        j1, j2 = TWO
+        c = budget_for_target_between(np.repeat(BUDGETS[[j1, j2]], n_seeds), np.tile(seeds, 2),
+                                      np.exp(d["A"][[j1, j2]].ravel()), float(np.exp(ref.mean())),
+                                      target_log_var=float(ref.var(ddof=1) / ref.size),
+                                      target_df=ref.size - 1)
+        u1, u2 = math.log(BUDGETS[j1]), math.log(BUDGETS[j2])
+        w = (d["B_cond"][j0] - d["A_cond"][j1]) / (d["A_cond"][j2] - d["A_cond"][j1])
+        tally.add(key("cost ratio, two budgets"), c["lo"], c["hi"], math.exp(u1 + w * (u2 - u1)),
+                  log=True)
 
 
 def simulate_test_thetas(reps: int, rng, n_seeds: int, tally: _Tally, sd_v: float = 1.0,

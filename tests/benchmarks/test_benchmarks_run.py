@@ -59,7 +59,7 @@ def test_coverage_prints_every_interval(capsys):
     for name in ("exponent b (primary)", "exponent difference", "per-cell geometric mean",
                  "paired ratio A/B", "budget for target", "data-efficiency ratio",
                  "test-theta bootstrap", "exponent b, seed bootstrap",
-                 "combined (seeds and test thetas)"):
+                 "combined (seeds and test thetas)", "cost ratio, two budgets"):
         assert f"| {name} |" in out, name
         assert ((table.interval == name) & table.coverage.between(0, 1)).any()
     assert {"no budget effects", "budget effects sd 0.2"} <= set(table.setting)

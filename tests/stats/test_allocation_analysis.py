@@ -83,7 +83,7 @@ def test_comparisons_at_equal_cost_are_paired_on_seed_and_holm_adjusted():
     assert (comp.verdict == "surfaces better").all()
 
 
-def test_two_budgets_interpolate_without_an_interval_and_failed_cells_are_left_out():
+def test_two_budgets_give_the_line_between_them_with_a_seed_interval_and_failed_cells_are_left_out():
     cost, points = _cells(np.random.default_rng(4), budgets=("2%", "10%"))
     cost.loc[0, "status"] = "failed"
     cost.loc[0, "mse_bp2"] = float("nan")
@@ -92,9 +92,14 @@ def test_two_budgets_interpolate_without_an_interval_and_failed_cells_are_left_o
     assert set(cells.allocation) == {"surfaces", "spread", POINT_DESIGN}
     t = allocation_tables(cost, points)
     r = t["ratios"].set_index("allocation").loc["surfaces"]
+    assert r.method == "two budgets" and r.standing == "measured"
+    assert r.ratio == pytest.approx(0.1, rel=0.15) and r.ratio_lo < 0.1 < r.ratio_hi
+    assert r.ratio_hi / r.ratio_lo < 2                     # 5 seeds, sd 0.05: a tight interval
+    assert "(between its two budgets; the interval over seeds, for this design)" in t["answer"]
+    # one seed at a budget: no seed variance, the plain interpolation without an interval
+    one = cost[(cost.seed == 1) | (cost.allocation == "spread")]
+    r = allocation_tables(one, points)["ratios"].set_index("allocation").loc["surfaces"]
     assert r.method == "interpolation" and math.isnan(r.ratio_lo) and "no interval" in r.flag
-    assert r.ratio == pytest.approx(0.1, rel=0.15)
-    assert "(interpolated between two budgets: no interval)" in t["answer"]
 
 
 def test_when_nothing_reaches_the_target_the_answer_names_the_closest_cell():
@@ -141,7 +146,7 @@ def test_adaptive_against_surfaces_recovers_a_known_share_of_surfaces_cpu_second
 
 
 def test_adaptive_spread_is_compared_with_spread_and_an_early_target_is_a_bound():
-    """adaptive/spread against spread (what it starts from). Two budgets (interpolation):
+    """adaptive/spread against spread (what it starts from). Two budgets:
     when it beats spread's largest-budget accuracy already at its smallest budget, the
     report gives that budget's share as an upper bound instead of 'does not reach'."""
     rng = np.random.default_rng(5)
@@ -164,7 +169,7 @@ def test_adaptive_spread_is_compared_with_spread_and_an_early_target_is_a_bound(
     ad["mse_corrected_bp2"] = ad.mse_corrected_bp2 * 5 / 1.5
     ad["mse_bp2"] = ad.mse_corrected_bp2 + FLOOR ** 2
     b = allocation_tables(pd.concat([cost, ad], ignore_index=True), points)["adaptive"].iloc[0]
-    assert 0.5 < b.ratio < 1 and b.method == "interpolation"
+    assert 0.5 < b.ratio < 1 and b.method == "two budgets" and b.ratio_lo < b.ratio < b.ratio_hi
     # the headline answer says the same for the seed design's target
     better = cost.copy()
     better.loc[better.allocation == "surfaces", "mse_corrected_bp2"] /= 4

@@ -27,7 +27,8 @@ from .compare import _quiet, finished_cells
 from .fit import paired_arrays
 from .scaling import check_cells, line_fit, satterthwaite
 
-__all__ = ["budget_for_target", "invert_power_law", "budget_for_target_fit", "data_efficiency_ratio",
+__all__ = ["budget_for_target", "invert_power_law", "budget_for_target_fit",
+           "budget_for_target_between", "data_efficiency_ratio",
            "efficiency_table", "data_efficiency", "range_flag", "RANGE_FACTOR"]
 
 _NAN = math.nan
@@ -177,6 +178,84 @@ def budget_for_target_fit(budget, seed, mse, target_mse: float, *, confidence: f
         notes.append("one seed: the seeds' shared effect is not in the interval")
     if math.isinf(hi) or lo == -math.inf:
         notes.append("slope not significant at this level: interval unbounded")
+    out["note"] = "; ".join(notes)
+    return out
+
+
+def budget_for_target_between(budget, seed, mse, target_mse: float, *, confidence: float = 0.95,
+                              target_log_var: float = 0.0, target_df: float = math.inf) -> dict:
+    """HF budget at which a design tested at exactly two budgets reaches ``target_mse``, on
+    the straight line through its two geometric-mean MSEs on log-log axes, with an interval
+    over training seeds conditional on the design.
+
+    With two budgets a power law has no residual degrees of freedom, so the Fieller interval
+    of :func:`budget_for_target_fit` (which counts each budget's own departure from the
+    line, k - 2 df) does not exist. What two budgets do measure is this design's own line:
+    its cells at each budget are fixed choices (an allocation's order of thetas, the same
+    for every seed), so the budget-level part of the error is a property of the design, not
+    a draw, and only the seeds vary. With m1, m2 the seeds' mean log MSE at log budgets
+    u1 < u2 (paired on seed: the same seeds at both) and L the log target, the crossing is
+    u* = u1 + w (u2 - u1), w = (L - m1) / (m2 - m1), and its interval is Fieller's for the
+    ratio w (Fieller 1954): every w with (A - w B)^2 <= t^2 (V_A - 2 w C_AB + w^2 V_B), A =
+    L - m1, B = m2 - m1, their variances and covariance from the seeds' paired values (plus
+    ``target_log_var`` on A, the target's own estimate), t on the Satterthwaite df of the
+    seed part (S - 1) and the target's (``target_df``). Covers the design's crossing
+    (simulated: tests/benchmarks/coverage.py, 'cost ratio, two budgets'); between the two
+    budgets the line is an interpolation, outside it an extrapolation (flagged).
+
+    Args:
+        budget, seed: (n,) per trained cell (two distinct budgets). mse: (n,) MSE in bp^2.
+        target_mse: bp^2.
+    Returns:
+        dict: budget, lo, hi, df, n_budgets, n_seeds, flag (range_flag of the budget, or why
+        there is none), note.
+    """
+    b, s, v = check_cells(budget, seed, mse=mse)
+    out = dict(budget=_NAN, lo=_NAN, hi=_NAN, df=_NAN, n_budgets=0, n_seeds=0, flag="", note="")
+    if not (np.isfinite(target_mse) and target_mse > 0):
+        out["flag"] = "no target"
+        return out
+    frame = pd.DataFrame({"u": np.log(b), "seed": s, "y": np.log(v["mse"])})
+    levels = np.sort(frame.u.unique())
+    out["n_budgets"] = int(levels.size)
+    if levels.size != 2:
+        out["flag"] = f"{levels.size} budget(s): the two-budget line needs exactly 2"
+        return out
+    wide = frame.pivot_table(index="seed", columns="u", values="y", aggfunc="mean").dropna()
+    n = len(wide)
+    out["n_seeds"] = n
+    if n < 2:
+        out["flag"] = "fewer than 2 seeds at both budgets: no interval"
+        return out
+    y1, y2 = wide[levels[0]].to_numpy(), wide[levels[1]].to_numpy()
+    m1, m2 = float(y1.mean()), float(y2.mean())
+    cov = np.cov(np.vstack([y1, y2]), ddof=1) / n
+    v11, v22, v12 = float(cov[0, 0]), float(cov[1, 1]), float(cov[0, 1])
+    L = math.log(target_mse)
+    A, B = L - m1, m2 - m1
+    VA, VB, CAB = v11 + max(target_log_var, 0.0), v11 + v22 - 2 * v12, v11 - v12
+    if B >= 0:
+        out.update(budget=math.inf, flag="b <= 0: error does not fall with budget")
+        return out
+    parts = [(v11 + v22, n - 1)]
+    if target_log_var > 0:
+        parts.append((float(target_log_var), float(target_df)))
+    dof = satterthwaite(parts)
+    dof = n - 1 if not np.isfinite(dof) else dof
+    t2 = _t(confidence, dof) ** 2
+    w = A / B
+    # (A - w B)^2 - t^2 (VA - 2 w CAB + w^2 VB) <= 0, a quadratic in w
+    lo, hi = _fieller_set(B * B - t2 * VB, -2 * A * B + 2 * t2 * CAB, A * A - t2 * VA, w)
+    du = levels[1] - levels[0]
+    with _quiet():
+        out.update(budget=float(np.exp(levels[0] + w * du)), lo=float(np.exp(levels[0] + lo * du)),
+                   hi=float(np.exp(levels[0] + hi * du)), df=dof)
+    out["flag"] = range_flag(out["budget"], float(np.exp(levels[0])), float(np.exp(levels[1])))
+    notes = ["two budgets: the interval is over seeds, conditional on this design's two cells "
+             "per seed (its fixed choice of thetas), on the log-log line between them"]
+    if math.isinf(hi) or lo == -math.inf:
+        notes.append("the fall between the budgets is not significant at this level: "
+                     "interval unbounded")
     out["note"] = "; ".join(notes)
     return out
 

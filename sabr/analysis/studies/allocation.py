@@ -50,7 +50,8 @@ import pandas as pd
 
 from ..statistics.compare import (MIN_PAIRS, SCORED_ON, corrected_mse, corrected_rmse,
                                   geometric_mean_interval, holm, paired_test, training_failures)
-from ..statistics.efficiency import budget_for_target, budget_for_target_fit
+from ..statistics.efficiency import (budget_for_target, budget_for_target_between,
+                                     budget_for_target_fit)
 from ..markdown import md_table
 from ...budget_labels import adaptive_start, is_adaptive
 from ...model_types import MODEL_NAMES
@@ -74,6 +75,10 @@ ADAPTIVE_BASELINES = {"surfaces": ("surfaces", "random"), "spread": ("spread",)}
 (sabr.budget_labels.adaptive_start): ``adaptive`` against ``surfaces`` (its first round,
 space-filling) and ``random`` (whole surfaces in a plain random order);
 ``adaptive/spread`` against ``spread`` (its first round, itself a random order of points)."""
+INTERVAL_METHODS = ("fit", "two budgets")
+"""cost_for_target's methods that give an interval: the power-law fit over three or more
+budgets (Fieller), or the line between exactly two (over seeds, conditional on the design:
+sabr.analysis.statistics.efficiency.budget_for_target_between)."""
 OTHER_TEST_SET = "not comparable: scored on another data set or test set than the reference"
 
 
@@ -291,6 +296,14 @@ def cost_for_target(cells: pd.DataFrame, model: str, allocation: str, target_mse
                                   target_log_var=target_log_var, target_df=target_df)
         out.update(cpu_seconds=f["budget"], lo=f["lo"], hi=f["hi"], method="fit", flag=f["flag"])
         return out
+    if out["n_budgets"] == 2:
+        f = budget_for_target_between(g[by].to_numpy(), g.seed.to_numpy(), g.mse_bp2.to_numpy(),
+                                      measured, confidence=confidence,
+                                      target_log_var=target_log_var, target_df=target_df)
+        if f["n_seeds"] >= 2 and f["flag"] == "ok":     # between them; else as below
+            out.update(cpu_seconds=f["budget"], lo=f["lo"], hi=f["hi"], method="two budgets",
+                       flag="ok")
+            return out
     means = g.groupby(by).mse_bp2.apply(lambda v: float(np.exp(np.log(v).mean())))
     r = budget_for_target(means.index.to_numpy(float), np.sqrt(means.to_numpy()),
                           math.sqrt(measured))
@@ -455,7 +468,9 @@ def answer(ratios: pd.DataFrame, curves: pd.DataFrame | None = None,
                      f"{mine.reference_cpu_seconds:.3g} that spread points need)")
         return text + "."
     r = r.iloc[0]
-    interval = (f" [{_pct(r.ratio_lo)}, {_pct(r.ratio_hi)}]" if r.method == "fit"
+    interval = (f" [{_pct(r.ratio_lo)}, {_pct(r.ratio_hi)}]" if r.method == "fit" else
+                f" [{_pct(r.ratio_lo)}, {_pct(r.ratio_hi)}] (between its two budgets; the "
+                f"interval over seeds, for this design)" if r.method == "two budgets"
                 else " (interpolated between two budgets: no interval)")
     return (f"For {model}, {r.allocation} reaches the spread design's {r.reference} accuracy "
             f"({r.target_rmse_bp:.0f} bp, noise-corrected) at {_pct(r.ratio)}{interval} of the "
@@ -554,7 +569,7 @@ def adaptive_sentence(adaptive: pd.DataFrame) -> str:
                          f"most {_pct(x.ratio_hi)} of its {x.reference_cpu_seconds:.3g} "
                          f"CPU-seconds{_in_steps(x, 'ratio_path_steps_hi')}")
         elif x.standing == "measured":
-            ci = (f" [{_pct(x.ratio_lo)}, {_pct(x.ratio_hi)}]" if x.method == "fit"
+            ci = (f" [{_pct(x.ratio_lo)}, {_pct(x.ratio_hi)}]" if x.method in INTERVAL_METHODS
                   else " (interpolated: no interval)")
             parts.append(f"{x.model_type}: {x.allocation} reaches {x.reference}'s accuracy "
                          f"({x.target_rmse_bp:.0f} bp) at {_pct(x.ratio)}{ci} of its "
@@ -593,7 +608,11 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
                   "conditional on the reference cell's one tuning: its seeds share that draw, "
                   "so as an interval for the design's accuracy averaged over tunings it covers "
                   "less (about 0.85-0.9 when the tuning moves log MSE by sd 0.2; the benchmark's "
-                  "'cost ratio, of the unconditional target').", "",
+                  "'cost ratio, of the unconditional target'). An allocation tested at two "
+                  "budgets has no residual for a fit: its share is where the log-log line "
+                  "between its two budgets meets the target, its interval over the seeds "
+                  "(Fieller), conditional on the design's cells at those budgets ('two "
+                  "budgets'; coverage: the benchmark's 'cost ratio, two budgets').", "",
                   "Only a share measured inside the allocation's tested CPU budgets, or an upper "
                   "bound where the target is met at its smallest budget, is stated or can be "
                   "cheapest; a fit's value outside them is in the last column only.", "",
@@ -604,7 +623,7 @@ def allocation_markdown(tables: dict, *, alpha: float = 0.05) -> str:
             if x.standing == "upper bound":
                 need, share = (f"<= {_f(x.cpu_seconds_hi, '.3g')}",
                                f"<= {_pct(x.ratio_hi)}")
-            elif x.standing == "measured" and x.method == "fit":
+            elif x.standing == "measured" and x.method in INTERVAL_METHODS:
                 need = (f"{_f(x.cpu_seconds, '.3g')} [{_f(x.cpu_seconds_lo, '.3g') or 'n/a'}, "
                         f"{_f(x.cpu_seconds_hi, '.3g') or 'n/a'}]")
                 share = f"{_pct(x.ratio)} [{_pct(x.ratio_lo)}, {_pct(x.ratio_hi)}]"
@@ -676,7 +695,7 @@ def _steps_share(x) -> str:
     hi, lo, v = (getattr(x, f"ratio_path_steps{s}", _NAN) for s in ("_hi", "_lo", ""))
     if standing == "upper bound":
         return f"<= {_pct(hi)}"
-    if standing == "measured" and x.method == "fit":
+    if standing == "measured" and x.method in INTERVAL_METHODS:
         return f"{_pct(v)} [{_pct(lo)}, {_pct(hi)}]"
     return _pct(v) if standing == "measured" else ""
 
