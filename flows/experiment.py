@@ -41,7 +41,7 @@ from sabr.config import ExperimentConfig, resolve_config
 from sabr.errors import ConfigError
 from sabr.lock import output_lock
 from sabr.plan import (adaptive_rounds, ensemble_members, make_plan, planned_cells, study_models,
-                       tuning_sources)
+                       submission_order, tuning_sources)
 from sabr.settings import CellSettings, TuningSettings
 from tasks.acquisition import acquire_round
 from tasks.data import assemble_dataset, generate_chunk, generation_plan
@@ -134,7 +134,7 @@ def run_experiment(cfg: ExperimentConfig, output_dir: str, run_name: str = "run"
                     tuning_json, dataset, t.model_type, t.budget, data_dir, str(out / t.folder),
                     **recycle)
         train_futs, acquire_futs = {}, {}
-        for p in plan.all_cells():
+        for p in submission_order(plan.all_cells()):     # a warm cell after its source
             c = p.cell
             extra = {}
             if p.acquisition is not None:           # an adaptive round: buy, then train
@@ -148,6 +148,9 @@ def run_experiment(cfg: ExperimentConfig, output_dir: str, run_name: str = "run"
                         str(out / a.folder))
                 extra = {"acquired": acquire_futs[p.id], "score_pool": p.score_pool,
                          "warm_from": p.warm_from and str(out / ledger.folder(p.warm_from))}
+            elif p.warm_from is not None:           # warm_start previous_budget: its source's
+                extra = {"warm_from": str(out / ledger.folder(p.warm_from)),    # weights, once
+                         "warm_source": train_futs[(p.warm_from.budget, c.model_type, c.seed)]}
             # A cell trains with its tuning's result: the best trial's hyperparameters, or the
             # defaults when every trial failed (status "failed"). A tuning task that fails after
             # its retries leaves its cells NotReady, reported failed with that reason. Prefect's

@@ -224,6 +224,7 @@ class ExperimentConfig(WithSections):
                              f"(seconds such as 120, a percentage of the pool such as '5%', or "
                              f"path-steps such as '2.5Gps')")
         self._check_tuning_references()
+        self._check_warm_start()
         adaptive = [a for a in self.allocations if is_adaptive(a)]
         if self.ensemble_cells == "adaptive" and not adaptive:
             raise ValueError(f"ensemble_cells: 'adaptive' makes the adaptive allocations' rounds "
@@ -266,6 +267,33 @@ class ExperimentConfig(WithSections):
                              f"hf_cpu_budgets; allowed {allowed}"
                              + (", or unset (a tuning per budget)" if self.hf_cpu_budgets
                                 else ""))
+
+    def _check_warm_start(self) -> None:
+        """``previous_budget`` copies a cell's weights into the next budget's network, so a
+        chain of budgets must share one architecture: one tuning for them all (the tuning
+        references), or a search space with one choice for each width the run tunes."""
+        if self.training_config.warm_start == "none":
+            return
+        from .space import RELEVANT_PARAMETERS, WIDTH_PARAMETERS
+        chains = []
+        if len(self.hf_budgets) > 1 and self.tuning_reference_budget is None:
+            chains.append(("tuning_reference_budget", self.model_types))
+        units = [budget_unit(c) for c in self.hf_cpu_budgets]
+        if (any(units.count(u) > 1 for u in units) and self.tuning_reference_cpu_budget is None
+                and any(not is_adaptive(a) for a in self.allocations)):
+            study = [m for m in self.model_types if m in (self.cost_model_types or self.model_types)]
+            chains.append(("tuning_reference_cpu_budget", study or self.model_types[:1]))
+        space = self.hyperparameter_space
+        for reference, models in chains:
+            varied = sorted({p for m in models for p in RELEVANT_PARAMETERS[m]
+                             if p in WIDTH_PARAMETERS and len(getattr(space, p)) > 1})
+            if varied:
+                raise ValueError(
+                    f"training_config.warm_start: 'previous_budget' copies weights between "
+                    f"budgets, and a tuning per budget may give each budget other layer widths "
+                    f"(hyperparameter_space.{varied[0]} has "
+                    f"{len(getattr(space, varied[0]))} choices); allowed with {reference} set, "
+                    f"or one choice of {' and '.join(varied)}")
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -380,7 +408,8 @@ def _describe(e: dict) -> list[str]:
         return [f"{loc}: required field missing"]
     if msg.startswith(("hf_budgets:", "model_config.", "allocations:", "cost_model_types:",
                        "ensemble_size:", "hf_cpu_budgets:", "plugins:",
-                       "tuning_reference_budget:", "tuning_reference_cpu_budget:")):
+                       "tuning_reference_budget:", "tuning_reference_cpu_budget:",
+                       "training_config.warm_start:")):
         return [msg]
     value = e.get("input")
     shown = repr(value) if not isinstance(value, dict) else "{...}"

@@ -13,7 +13,8 @@ configuration that the cache keys see recomputes tasks counted done here.
 **Wall time**: list scheduling of the tasks on the workers, as Dask runs them: a worker
 takes the ready task of highest priority (sabr.plan: the data chunks gate everything, an
 adaptive round's tasks come first, then the tunings, each gating its cells, then the
-cells, each longest first); done tasks cost nothing. The wall time is that schedule's end
+cells, each longest first; a warm-started cell waits for its source's cell,
+training_config.warm_start); done tasks cost nothing. The wall time is that schedule's end
 plus the run's fixed ``flow_s``. **CPU-hours**: the tasks' worker-seconds (one core per
 worker). No Prefect, no Dask, no TensorFlow.
 """
@@ -33,7 +34,7 @@ from .cells import CellLedger, folder_holds
 from .config import ExperimentConfig
 from .cost_model import (DEFAULT_COST_MODEL, CostModel, expected_fit_cost, macs_per_sample,
                          refit, seconds_label)
-from .plan import make_plan, tuning_reuse_line
+from .plan import make_plan, tuning_reuse_line, warm_start_line
 
 __all__ = ["StageEstimate", "RunEstimate", "estimate_run", "last_run_check", "last_run_line",
            "plan_text", "over_limit", "STAGES"]
@@ -272,6 +273,8 @@ def estimate_run(cfg: ExperimentConfig, output_dir, workers: int,
             stages["acquire"][1] += done
             stages["acquire"][2] += 0.0 if done else cm.acquire_task_s
             deps.append(a_id)
+        elif p.warm_from is not None:       # warm_start previous_budget: after its source
+            deps.append(("train", p.warm_from.budget, c.model_type, c.seed))
         stages["train"][0] += 1
         stages["train"][1] += done
         stages["train"][2] += cost
@@ -335,6 +338,8 @@ def plan_text(cfg: ExperimentConfig, output_dir, workers: int,
         lines.append(check)
     if reuse := tuning_reuse_line(cfg):
         lines.append(reuse)
+    if warm := warm_start_line(cfg):
+        lines.append(warm)
     if cfg.max_hours is not None:
         verdict = ("the estimate is within it" if est.wall_h <= cfg.max_hours else
                    f"exceeded by the estimate of {est.wall_h:.2f} h: the run would refuse to start")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .budget_labels import (adaptive_start, allocation_name, budget_name, is_adaptive,
-                            is_cell_label, parse_cell_label, parse_cpu_budget)
+                            is_cell_label, parse_cell_label, parse_cpu_budget, parse_hf_budget)
 from .cells import Cell, CellLedger
 from .config import DEFAULT_ENSEMBLE_SIZE, ExperimentConfig
 from .model_types import MODEL_TYPES
@@ -19,7 +19,7 @@ from .model_types import MODEL_TYPES
 __all__ = ["Plan", "PlannedCell", "Tuning", "Acquisition", "make_plan", "planned_cells",
            "planned_cost_cells", "study_models", "ensemble_members", "cell_members", "adaptive_rounds",
            "longest_first", "tuning_of", "tuning_for", "tuning_sources", "tuning_reuse_line", "DEFAULT_ENSEMBLE_SIZE", "TUNE_PRIORITY",
-           "TRAIN_PRIORITY"]
+           "TRAIN_PRIORITY", "warm_sources", "submission_order", "warm_start_line"]
 
 TUNE_PRIORITY, TRAIN_PRIORITY = 2_000_000, 1_000_000
 """Dask priorities: a worker runs the tunings queued on it before its trainings (a tuning
@@ -74,6 +74,55 @@ def study_models(cfg: ExperimentConfig) -> list[str]:
     it is None); when none is, the first of model_types."""
     models = [m for m in cfg.model_types if m in (cfg.cost_model_types or cfg.model_types)]
     return models or list(cfg.model_types[:1])
+
+
+def warm_sources(cfg: ExperimentConfig) -> dict[tuple, tuple]:
+    """With training_config.warm_start 'previous_budget' (sabr.learning.warm), where each
+    cell starts from: {(budget, model, seed): (smaller budget, model, seed)}, the next
+    smaller budget of the same allocation; {} with 'none'.
+
+    Point budgets: the next smaller of ``hf_budgets`` (a budget's points are the first of
+    the seed's order, so the smaller budget's train and validation points are among the
+    larger's: sabr.data.budgets). CPU budgets: per allocation other than the adaptive ones
+    (their rounds have their own warm start, adaptive_warm_start), the next smaller of
+    ``hf_cpu_budgets`` in the same unit (seconds, percentages and path-steps are chains of
+    their own); every strategy's splits are nested across budgets (sabr.data.allocations).
+    The smallest budget of each chain trains cold."""
+    if cfg.training_config.warm_start != "previous_budget":
+        return {}
+    chains = [(sorted(set(cfg.hf_budgets)), cfg.model_types)]
+    units: dict[str, list] = {}
+    for c in cfg.hf_cpu_budgets:
+        units.setdefault(parse_hf_budget(c)[1], []).append(c)
+    for a in cfg.allocations:
+        if is_adaptive(a):
+            continue
+        for budgets in units.values():
+            ordered = sorted(budgets, key=lambda c: parse_hf_budget(c)[0])
+            chains.append(([f"{a}@{c}" for c in ordered], study_models(cfg)))
+    return {(b, m, s): (before, m, s) for budgets, models in chains
+            for before, b in zip(budgets, budgets[1:])
+            for m in models for s in range(cfg.n_random_seeds)}
+
+
+def submission_order(cells) -> list:
+    """PlannedCells in their order, each moved after the cell it warm-starts from (an
+    adaptive round's previous round, a warm cell's smaller budget): the flow submits a
+    task after the tasks whose results it takes."""
+    by_cell = {p.cell: p for p in cells}
+    seen, out = set(), []
+
+    def visit(p):
+        if p.cell in seen:
+            return
+        seen.add(p.cell)
+        if p.warm_from in by_cell:
+            visit(by_cell[p.warm_from])
+        out.append(p)
+
+    for p in cells:
+        visit(p)
+    return out
 
 
 def longest_first(cells):
@@ -147,7 +196,9 @@ class PlannedCell:
     """A cell as the run trains it. ``tuning``: the (budget, model) whose hyperparameters it
     takes. An adaptive round also has its ``acquisition``, ``previous`` (the round before,
     whose acquisition and scores it follows), ``warm_from`` (the cell whose members it
-    continues) and ``score_pool`` (it scores the pool for the next round)."""
+    continues) and ``score_pool`` (it scores the pool for the next round). Any other cell
+    has a ``warm_from`` with training_config.warm_start 'previous_budget' (its next smaller
+    budget's cell, :func:`warm_sources`; None for the smallest)."""
 
     cell: Cell
     folder: str
@@ -203,10 +254,20 @@ def make_plan(cfg: ExperimentConfig, ledger: CellLedger) -> Plan:
         for rank, (b, m) in enumerate(longest_first(list(needed))))
     labels = adaptive_rounds(cfg)
     independent = [c for c in [*point, *cost] if c[0] not in labels]
+    sources = {c: w for c, w in warm_sources(cfg).items() if c in cells and w in cells}
+    priority = {c: TRAIN_PRIORITY - rank for rank, c in enumerate(longest_first(independent))}
+    for _ in range(len(sources)):   # a warm source before the cells that wait for it
+        changed = False
+        for c, w in sources.items():
+            if priority[w] <= priority[c]:
+                priority[w], changed = priority[c] + 1, True
+        if not changed:
+            break
     planned = tuple(
         PlannedCell(cells[c], folder[c], f"train {c[1]} {budget_name(c[0])} s={c[2]}",
-                    TRAIN_PRIORITY - rank, (tuning_for(cfg, c[0]), c[1]))
-        for rank, c in enumerate(longest_first(independent)))
+                    priority[c], (tuning_for(cfg, c[0]), c[1]),
+                    warm_from=cells[sources[c]] if c in sources else None)
+        for c in longest_first(independent))
     rounds = []
     for allocation in dict.fromkeys(label.partition("@")[0] for label in labels):
         chain = adaptive_rounds(cfg, allocation)
@@ -248,3 +309,15 @@ def tuning_reuse_line(cfg: ExperimentConfig) -> str | None:
         parts.append(f"each (allocation, model) once at {cfg.tuning_reference_cpu_budget}, "
                      f"reused at every CPU budget (tuning_reference_cpu_budget)")
     return "  tuning: " + "; ".join(parts) if parts else None
+
+
+def warm_start_line(cfg: ExperimentConfig) -> str | None:
+    """The plan's line on warm starts (None: training_config.warm_start 'none')."""
+    tc = cfg.training_config
+    if tc.warm_start == "none":
+        return None
+    n = len(warm_sources(cfg))
+    rule = ("weights as they are" if tc.warm_shrink == 1 and tc.warm_perturb == 0 else
+            f"shrink {tc.warm_shrink:g}, perturb {tc.warm_perturb:g}")
+    return (f"  warm starts: {n} cells start from the same model and seed at the next smaller "
+            f"budget ({rule}; training_config.warm_start), each after it")

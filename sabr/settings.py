@@ -22,7 +22,7 @@ from .space import HyperparameterSpace
 
 __all__ = ["TUNING_METHODS", "MIN_MC_PATHS", "n_test_thetas",
            "ParameterBoxConfig", "DataGenConfig", "TrainingConfig", "ModelConfig",
-           "CellSettings", "TuningSettings"]
+           "CellSettings", "TuningSettings", "WARM_FIELDS"]
 
 TUNING_METHODS = ("random", "grid", "bayesian")
 """The allowed tuning methods; each has its sampler in sabr.learning.tuning's
@@ -143,6 +143,14 @@ class TrainingConfig(StrictSection):
     max_batch_size: int = Field(1024, ge=1, le=65_536)
     tf_intra_op_threads: int = Field(1, ge=0, le=256)
     tf_inter_op_threads: int = Field(1, ge=0, le=256)
+    # Warm starts (issue 41, item 1; docs/METHODS.md, "Warm starts"): 'previous_budget'
+    # starts a cell from the weights of the same model and seed at the next smaller budget
+    # of its allocation (sabr.plan.warm_sources), shrunk and perturbed as in Ash & Adams
+    # (2020): w0 = warm_shrink * w_source + warm_perturb * w_fresh_init
+    # (sabr.learning.warm.shrink_perturb). 1 and 0: the source's weights as they are.
+    warm_start: Literal["none", "previous_budget"] = "none"
+    warm_shrink: float = Field(1.0, gt=0, le=1)
+    warm_perturb: float = Field(0.0, ge=0, le=1)
 
     @field_validator("max_steps")
     @classmethod
@@ -152,6 +160,19 @@ class TrainingConfig(StrictSection):
             raise ValueError(f"allowed 0 (no cap) or an integer in [{floor}, 100000000] "
                              f"(at least min_steps and min_tuning_steps)")
         return v
+
+    @field_validator("warm_shrink", "warm_perturb")
+    @classmethod
+    def _only_when_warm(cls, v: float, info) -> float:
+        plain = 1.0 if info.field_name == "warm_shrink" else 0.0
+        if v != plain and info.data.get("warm_start", "none") == "none":
+            raise ValueError(f"allowed {plain:g} while warm_start is 'none' (it would not be "
+                             f"applied); set warm_start: previous_budget to shrink and perturb")
+        return v
+
+
+WARM_FIELDS = ("warm_start", "warm_shrink", "warm_perturb")
+"""TrainingConfig's warm-start fields (sabr.learning.warm): read by a cell's training only."""
 
 
 class ModelConfig(StrictSection):
@@ -222,4 +243,14 @@ class TuningSettings(CellSettings):
     hyperparameter_space: HyperparameterSpace = HyperparameterSpace()
     tuning_method: TuningMethod = "random"
     n_hyperparameter_trials: int = Field(15, ge=1, le=10_000)
+
+    @classmethod
+    def of(cls, cfg) -> "TuningSettings":
+        """This view of an ExperimentConfig, its training section's warm-start fields at
+        their defaults: a tuning trains cold whatever they say, so turning warm starts on
+        or off retrains cells but never retunes."""
+        view = super().of(cfg)
+        cold = {k: TrainingConfig.model_fields[k].default for k in WARM_FIELDS}
+        return view.model_copy(update={"training_config": view.training_config.model_copy(
+            update=cold)})
 

@@ -61,8 +61,10 @@ PATH_INPUTS = ("data_dir", "exp_dir", "study_dir", "out_dir", "warm_from")
 """Inputs that say where to read and write, never what is computed: in no key."""
 _UNKEYED = ("recycle_mib",)
 """Inputs that decide no result (when a worker's TensorFlow process is replaced)."""
-_RESULTS = ("tuned", "scored", "acquired", "previous")
-"""Inputs that are other tasks' results: keyed on what they hold, not their timing."""
+_RESULTS = ("tuned", "scored", "acquired", "previous", "warm_source")
+"""Inputs that are other tasks' results: keyed on what they hold, not their timing (a
+warm-started cell's ``warm_source``, its source cell's result: a retrained source retrains
+it; its folder, ``warm_from``, is a path input)."""
 _CONTENT_INPUTS = ("dataset", "chunks", *_RESULTS, *PATH_INPUTS, *_UNKEYED)
 RETRIES = {"retries": 2, "retry_delay_seconds": [2, 5], "retry_jitter_factor": 0.5}
 

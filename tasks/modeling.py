@@ -52,14 +52,19 @@ def tune_cell(settings_json: str, dataset: dict, model_type: str, budget: int | 
 def train_cell(settings_json: str, dataset: dict, model_type: str, budget: int | str, seed: int,
                tuned, data_dir: str, exp_dir: str, ensemble_size: int = 1,
                acquired: dict | None = None, score_pool: bool = False,
-               warm_from: str | None = None, recycle_mib: int = 900) -> dict:
+               warm_from: str | None = None, warm_source: dict | None = None,
+               recycle_mib: int = 900) -> dict:
     """Train and score one cell into ``exp_dir``; returns its metrics (status ok / failed).
     ``settings_json``: sabr.settings.CellSettings as JSON; ``dataset``: the assembly's
     result (its hashes), the data set in ``data_dir``. ``ensemble_size``: members of the
     cell's deep ensemble. ``acquired``: an ``adaptive`` round's acquisition (its
     ``order``, tasks/acquisition.py); ``score_pool``: the ensemble then scores the thetas not
     bought, for the next round; ``warm_from``: the previous round's cell folder, whose
-    members it continues. Training runs in the worker's TensorFlow process
+    members it continues. ``warm_source``: with training_config.warm_start
+    'previous_budget', the training result of the cell at the next smaller budget (keyed
+    on its content, so a retrained source retrains this cell), whose folder is
+    ``warm_from``: its members start from that cell's weights (sabr.learning.warm); a
+    source that failed leaves this cell to train cold, with a warning. Training runs in the worker's TensorFlow process
     (tasks/isolation.py), replaced after a task that leaves it above ``recycle_mib`` MiB."""
     from sabr.learning.training import train_and_evaluate
     clock = Clock()
@@ -75,8 +80,15 @@ def train_cell(settings_json: str, dataset: dict, model_type: str, budget: int |
         extra["ensemble_size"] = int(ensemble_size)
     if acquired is not None:
         extra.update(order=acquired["order"], score_pool=bool(score_pool))
-    if warm_from is not None:
+    if warm_from is not None and warm_source is None:          # an adaptive round
         extra["warm_from"] = warm_from
+    elif warm_from is not None and warm_source.get("status") == "ok":
+        extra.update(warm_from=warm_from, warm_mode="budget")
+    elif warm_from is not None:
+        get_run_logger().warning("%s trains cold: its warm start's source %s failed (%s)",
+                                 cell_name(model_type, budget, seed),
+                                 cell_name(model_type, warm_source.get("budget"), seed),
+                                 warm_source.get("reason"))
     m, child = run_in_child(call_with_plugins, cfg.plugins, train_and_evaluate, data_dir,
                             model_type, hp, budget, seed, exp_dir,
                             training_config=cfg.training_config, model_config=cfg.models,

@@ -258,7 +258,8 @@ def fresh_keras_state() -> None:
 def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: int, seed: int,
                        out_dir: str | Path, *, training_config=None, model_config=None,
                        master_seed: int | None = None, ensemble_size: int = 1, order=None,
-                       score_pool: bool = False, warm_from: str | Path | None = None) -> dict:
+                       score_pool: bool = False, warm_from: str | Path | None = None,
+                       warm_mode: str = "round") -> dict:
     """Train one cell and score it on the test set; write its files into ``out_dir``.
 
     Args:
@@ -281,9 +282,14 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
             ``adaptive/spread`` every valid pool point left, summed per maturity row
             (sabr.data.allocations.acquisition_points.row_disagreement; "scores" {"thetas", "rows"});
             written to acquisition.npz and returned under "scores", not in metrics.json.
-        warm_from: the folder of the previous ``adaptive`` round's cell: each member starts
-            from that round's member's weights (and keeps its normaliser) instead of a fresh
-            initialisation ("online learning"; ExperimentConfig.adaptive_warm_start).
+        warm_from: the folder of the cell whose members this one continues, each member from
+            that cell's member's weights instead of a fresh initialisation. ``warm_mode``
+            'round' (the previous ``adaptive`` round, ExperimentConfig.adaptive_warm_start):
+            the saved network as it is, with its normaliser. 'budget' (the next smaller
+            budget of the same allocation, training_config.warm_start 'previous_budget';
+            sabr.learning.warm): the cell's own network and its own normaliser, fitted on its
+            own training points, its weights started at training_config.warm_shrink x the
+            source's + warm_perturb x its fresh initialisation (Ash & Adams 2020).
     Returns:
         the metrics dict (also in metrics.json); status "ok" or "failed" with a reason.
         Besides the test metrics (sabr.learning.metrics.cell_metrics) of the members' mean it
@@ -327,16 +333,18 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
     hp = dict(hyperparameters)
     int_seed = cell_seed(master, budget, seed, model_type)
     warm = None
+    if warm_mode not in ("round", "budget"):
+        raise ValueError(f"warm_mode={warm_mode!r} is invalid: allowed 'round' or 'budget'")
     if warm_from is not None:
         from ..data.patches import Normaliser
         warm = json.loads((Path(warm_from) / "config.json").read_text())
         if int(warm.get("ensemble_size", 1)) != n_members:
             raise ValueError(f"warm_from={str(warm_from)!r} is invalid: it has "
-                             f"{warm.get('ensemble_size', 1)} members; allowed a round of "
-                             f"{n_members}")
+                             f"{warm.get('ensemble_size', 1)} members; allowed a "
+                             f"{'round' if warm_mode == 'round' else 'cell'} of {n_members}")
     data = prepare_cell_data(dataset, model_type, budget, seed, mc.patch_size,
                              tc.validation_fraction, order=order,
-                             normaliser=None if warm is None
+                             normaliser=None if warm is None or warm_mode == "budget"
                              else Normaliser.from_dict(warm["normaliser"]))
     cal = None
     if n_members > 1:         # the spread is calibrated on thetas early stopping never saw
@@ -363,6 +371,9 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
                          else [int(t) for t in order])
     if warm_from is not None:
         cell["warm_from"] = Path(warm_from).name
+        if warm_mode == "budget":
+            cell["warm_start"] = {"from": Path(warm_from).name, "budget": warm["budget"],
+                                  "shrink": tc.warm_shrink, "perturb": tc.warm_perturb}
     atomic_write_json(out / "config.json", cell)
 
     pool_x = pool_pts = cand = None
@@ -387,10 +398,14 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
     for k, member in enumerate(seeds):
         fresh_keras_state()
         keras.utils.set_random_seed(member)
-        if warm is None:
+        name = "model" if k == 0 else f"member_{k}"
+        if warm is None or warm_mode == "budget":
             model = build_model(model_type, mc.patch_size, hp, seed=member)
-        else:
-            name = "model" if k == 0 else f"member_{k}"
+        if warm is not None and warm_mode == "budget":    # sabr.learning.warm
+            from .warm import warm_weights
+            warm_weights(model, Path(warm_from) / "models" / f"{name}.keras",
+                         tc.warm_shrink, tc.warm_perturb)
+        elif warm is not None:
             model = keras.models.load_model(Path(warm_from) / "models" / f"{name}.keras",
                                             compile=False)
         t0 = time.perf_counter()
@@ -469,6 +484,8 @@ def train_and_evaluate(dataset, model_type: str, hyperparameters: dict, budget: 
         "best_val_loss": float(np.nanmin(val_losses)) if np.any(np.isfinite(val_losses)) else None,
         "n_params": n_params, "hyperparameters": hp,
     })
+    if warm is not None and warm_mode == "budget":
+        metrics["warm_from_budget"] = warm["budget"]
     saved = {"points": data.points["test"], "sigma": sigma}
     if n_members > 1:
         saved["sigma_members"] = np.asarray(members)

@@ -159,7 +159,8 @@ def test_a_key_like_none_lists_the_allowed_ones(tmp_path):
         f"{p}: training_config.xyzzy: unknown key (misspelt?); allowed keys: batch_size, "
         "early_stopping_patience, epochs, learning_rate, max_batch_size, max_steps, "
         "max_steps_per_epoch, min_patience_steps, min_steps, min_tuning_steps, "
-        "tf_inter_op_threads, tf_intra_op_threads, tuning_epochs, validation_fraction")
+        "tf_inter_op_threads, tf_intra_op_threads, tuning_epochs, validation_fraction, "
+        "warm_perturb, warm_shrink, warm_start")
 
 
 def test_every_bad_field_of_a_file_is_in_one_error_naming_the_file(tmp_path):
