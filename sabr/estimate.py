@@ -214,10 +214,16 @@ def _makespan(tasks: list[dict], workers: int) -> float:
 
 
 def estimate_run(cfg: ExperimentConfig, output_dir, workers: int,
-                 model: CostModel | None = None, *, from_scratch: bool = False) -> RunEstimate:
+                 model: CostModel | None = None, *, from_scratch: bool = False,
+                 price: str = "mean") -> RunEstimate:
     """The plan of ``cfg``'s run into ``output_dir`` on ``workers`` workers (see the module
     doc). ``model`` None: refitted from the folder's records, else the defaults.
-    ``from_scratch``: count nothing as done (what the run costs in an empty folder)."""
+    ``from_scratch``: count nothing as done (what the run costs in an empty folder).
+    ``price``: each fit at the mean of the search space's choices (``mean``, the estimate)
+    or at its costliest (``max``: what the run costs if every tuning picks its costliest
+    network; a tuning that picks the widest CNN makes its cells several times dearer)."""
+    if price not in ("mean", "max"):
+        raise ValueError(f"price: {price!r} is not allowed; allowed 'mean' or 'max'")
     out = Path(output_dir)
     records: dict = {}
     if model is None:
@@ -234,7 +240,8 @@ def estimate_run(cfg: ExperimentConfig, output_dir, workers: int,
         key = (model_type, budget, tuning)
         if key not in fit:
             fit[key] = expected_fit_cost(cm, model_type, _n_train(cfg, budget, pool), tc, space,
-                                         mc, tuning=tuning)
+                                         mc, tuning=tuning,
+                                         how="mean" if tuning else price)   # trials: draws
         return fit[key]
 
     gate = ("data",)
@@ -334,6 +341,11 @@ def plan_text(cfg: ExperimentConfig, output_dir, workers: int,
     """The plan as ``hf-budget plan`` prints it and a run logs it at its start."""
     est = estimate or estimate_run(cfg, output_dir, workers)
     lines = [f"plan of {cfg.name} -> {Path(output_dir)}:", *est.lines()]
+    worst = estimate_run(cfg, output_dir, workers, est.model, price="max")
+    if worst.wall_s > 1.05 * est.wall_s:
+        lines.append(f"  if every tuning picks its costliest network: up to "
+                     f"{worst.cpu_s / 3600:.2f} CPU-hours, wall time about "
+                     f"{seconds_label(worst.wall_s)}")
     if check := last_run_line(last_run_check(output_dir)):
         lines.append(check)
     if reuse := tuning_reuse_line(cfg):

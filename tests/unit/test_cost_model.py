@@ -255,3 +255,18 @@ def test_max_hours_refuses_a_longer_run_in_one_line_before_anything_exists(tmp_p
     assert ExperimentConfig.profile("quick").max_hours is None        # no limit by default
     with pytest.raises(ConfigError, match=r"^max_hours=0 is invalid: allowed > 0$"):
         ExperimentConfig.profile("quick", max_hours=0)
+
+
+def test_the_costliest_choice_prices_a_fit_above_the_mean_and_equals_it_for_one_choice():
+    """price='max' (hf-budget plan's worst case): every fit at its search space's costliest
+    network; with one choice per axis the two prices agree."""
+    cfg = load_config(REPO / "deployments" / "cost-full.yaml")
+    tc, space, mc = cfg.training_config, cfg.hyperparameter_space, cfg.models
+    fits = expected_fits(DEFAULT_COST_MODEL, "mda_cnn", 5000, tc, space, mc)
+    mean = expected_fit_cost(DEFAULT_COST_MODEL, "mda_cnn", 5000, tc, space, mc)
+    most = expected_fit_cost(DEFAULT_COST_MODEL, "mda_cnn", 5000, tc, space, mc, how="max")
+    assert most == max(f.seconds for f in fits) > mean
+    one = space.model_copy(update={"batch_sizes": (64,), "cnn_filters": ((32, 64),),
+                                   "mlp_hidden_dims": ((64, 64),)})
+    assert expected_fit_cost(DEFAULT_COST_MODEL, "mda_cnn", 5000, tc, one, mc, how="max") == \
+        pytest.approx(expected_fit_cost(DEFAULT_COST_MODEL, "mda_cnn", 5000, tc, one, mc))
