@@ -249,9 +249,16 @@ def make_plan(cfg: ExperimentConfig, ledger: CellLedger) -> Plan:
     cells = {c: Cell(c[1], c[0], c[2], cell_members(cfg, c[0])) for c in [*point, *cost]}
     folder = {c: ledger.folder(cell) for c, cell in cells.items()}   # the grid's order
     needed = dict.fromkeys((tuning_for(cfg, b), m) for b, m, _ in [*point, *cost])
+    # the tuning that gates the most member fits first (a shared tuning, e.g. surfaces' that
+    # adaptive's rounds take too, gates many), then the longest first
+    gated: dict = {}
+    for c, cell in cells.items():
+        key = (tuning_for(cfg, c[0]), c[1])
+        gated[key] = gated.get(key, 0) + cell.members
+    order = sorted(longest_first(list(needed)), key=lambda t: -gated.get(t, 0))
     tunings = tuple(
         Tuning(b, m, _tuning_folder(m, b), f"tune {m} {budget_name(b)}", TUNE_PRIORITY - rank)
-        for rank, (b, m) in enumerate(longest_first(list(needed))))
+        for rank, (b, m) in enumerate(order))
     labels = adaptive_rounds(cfg)
     independent = [c for c in [*point, *cost] if c[0] not in labels]
     sources = {c: w for c, w in warm_sources(cfg).items() if c in cells and w in cells}

@@ -68,3 +68,17 @@ def test_ensemble_cells_adaptive_makes_only_the_adaptive_rounds_ensembles(tmp_pa
     # a setting that would not be applied is refused, naming the field
     with pytest.raises(ValueError, match="ensemble_cells: 'adaptive'.*would not be applied"):
         ExperimentConfig.profile("quick", ensemble_cells="adaptive")
+
+
+def test_the_tuning_that_gates_the_most_fits_runs_first(tmp_path):
+    """surfaces' tuning also trains adaptive's rounds (3-member ensembles): it gates the most
+    member fits, so it is submitted first, not last by its name (the 2026-12-07 cost run
+    waited 45 minutes for it); with one cell per tuning, the longest first as before."""
+    cfg = ExperimentConfig.profile("quick", allocations=["paths/2", "random", "surfaces", "adaptive"],
+                                   hf_cpu_budgets=["2%", "6%"], model_types=["mda_cnn"],
+                                   n_random_seeds=2, ensemble_cells="adaptive", ensemble_size=3,
+                                   tuning_reference_cpu_budget="2%", hf_budgets=[200])
+    plan = make_plan(cfg, CellLedger(tmp_path))
+    first = max(plan.tunings, key=lambda t: t.priority)
+    assert (first.budget, first.model_type) == ("surfaces@2%", "mda_cnn")
+    assert len({t.priority for t in plan.tunings}) == len(plan.tunings)
