@@ -22,6 +22,28 @@ settings.load_profile("seeded")
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "tests" / "data" / "reference"   # published values, each row with its source
 
+_SHARED_BY_FOLDER = ("data", "models", "tuning")
+"""Test folders whose conftest.py builds session-scoped data sets that several files use."""
+
+
+def _xdist_group(item: pytest.Item) -> str:
+    """Which tests one pytest-xdist worker runs together (the README's test command runs two,
+    ``-n 2 --dist loadgroup``): those sharing a costly fixture, so that it is built once.
+    The quick profile's run (2-3 minutes) wherever a test takes it; a folder whose conftest
+    builds session-scoped data sets; otherwise the file (its module-scoped fixtures)."""
+    if "quick_local_run" in getattr(item, "fixturenames", ()):
+        return "quick_local_run"
+    folder = item.path.parent
+    if folder.name in _SHARED_BY_FOLDER and folder.parent == REPO / "tests":
+        return f"tests/{folder.name}"
+    return item.path.relative_to(REPO).as_posix()
+
+
+@pytest.hookimpl(tryfirst=True)       # before pytest-xdist reads the marks
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
+
 
 @pytest.fixture(scope="session")
 def antonov_spector() -> pd.DataFrame:
