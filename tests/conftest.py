@@ -2,7 +2,9 @@
 the tiny flow configuration, the test server, and the quick profile run once per session."""
 from __future__ import annotations
 
+import fcntl
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -21,29 +23,6 @@ settings.load_profile("seeded")
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "tests" / "data" / "reference"   # published values, each row with its source
-
-_SHARED_BY_FOLDER = ("data", "models", "tuning")
-"""Test folders whose conftest.py builds session-scoped data sets that several files use."""
-
-
-def _xdist_group(item: pytest.Item) -> str:
-    """Which tests one pytest-xdist worker runs together (the README's test command runs two,
-    ``-n 2 --dist loadgroup``): those sharing a costly fixture, so that it is built once.
-    The quick profile's run (2-3 minutes) wherever a test takes it; a folder whose conftest
-    builds session-scoped data sets; otherwise the file (its module-scoped fixtures)."""
-    if "quick_local_run" in getattr(item, "fixturenames", ()):
-        return "quick_local_run"
-    folder = item.path.parent
-    if folder.name in _SHARED_BY_FOLDER and folder.parent == REPO / "tests":
-        return f"tests/{folder.name}"
-    return item.path.relative_to(REPO).as_posix()
-
-
-@pytest.hookimpl(tryfirst=True)       # before pytest-xdist reads the marks
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
-
 
 @pytest.fixture(scope="session")
 def antonov_spector() -> pd.DataFrame:
@@ -158,11 +137,28 @@ class QuickRun:
 def quick_local_run(tmp_path_factory, hf_budget_cli) -> QuickRun:
     """The quick profile on two local workers, run once per session from a fresh process:
     tests/flow/test_cli.py checks it, tests/cluster compares the Slurm run with it (CI has
-    no time for a second one)."""
-    cwd = tmp_path_factory.mktemp("quick-local")
-    started = time.monotonic()
-    r = hf_budget_cli(["run", "--profile", "quick", "--output-dir", str(cwd / "quick")], cwd)
-    return QuickRun(r, cwd / "quick", cwd, time.monotonic() - started)
+    no time for a second one). Under pytest-xdist (the README's test command runs two
+    workers) the first worker to need it runs it, and the other waits for it and reads its
+    record: the recipe of pytest-xdist's documentation ("Making session-scoped fixtures
+    execute only once"), with a POSIX file lock in the session's shared temporary folder."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):      # each worker's basetemp is under the session's
+        base = base.parent
+    cwd, record = base / "quick-local", base / "quick-local.json"
+    with open(base / "quick-local.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.is_file():
+            cwd.mkdir(exist_ok=True)
+            started = time.monotonic()
+            r = hf_budget_cli(["run", "--profile", "quick", "--output-dir", str(cwd / "quick")],
+                              cwd)
+            record.write_text(json.dumps({"args": r.args, "returncode": r.returncode,
+                                          "stdout": r.stdout, "stderr": r.stderr,
+                                          "wall_s": time.monotonic() - started}))
+    done = json.loads(record.read_text())
+    result = subprocess.CompletedProcess(done["args"], done["returncode"], done["stdout"],
+                                         done["stderr"])
+    return QuickRun(result, cwd / "quick", cwd, done["wall_s"])
 
 
 @pytest.fixture(scope="session")
