@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from sabr.analysis.statistics.compare import geometric_mean_interval
 
 KEY = ["model_type", "budget", "seed"]
 
@@ -44,15 +45,11 @@ def _cells(folder: Path) -> pd.DataFrame:
 
 
 def _t_interval(logs: np.ndarray, level: float) -> tuple[float, float, float, int]:
-    """Geometric-mean ratio and its t interval from per-unit log ratios."""
-    n = int(logs.size)
-    if n == 0:
+    """Geometric-mean ratio and its t interval from per-unit log ratios (the project's
+    sabr.analysis.statistics.compare.geometric_mean_interval), and the number of units."""
+    if logs.size == 0:
         return math.nan, math.nan, math.nan, 0
-    mean = float(logs.mean())
-    if n < 2:
-        return math.exp(mean), math.nan, math.nan, n
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * logs.std(ddof=1) / math.sqrt(n)
-    return math.exp(mean), math.exp(mean - half), math.exp(mean + half), n
+    return (*geometric_mean_interval(np.exp(logs), confidence=level), int(logs.size))
 
 
 def compare(cold: Path, warm: Path, level: float = 0.95) -> dict:
